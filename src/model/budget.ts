@@ -1,0 +1,20 @@
+/** What one call costs on the exchange's rate limiters. */
+export interface RateCost {
+  /** Units on the per-key REST counter (Kraken: 1, history calls 2, AddOrder/CancelOrder 0). */
+  readonly rest: number;
+  /** Units on a per-pair trading counter (Kraken: AddOrder 1, CancelOrder 0..8 by order age). */
+  readonly trading?: { readonly pair: string; readonly units: number };
+}
+
+/**
+ * A pure model of the exchange's rate limiters. Time is passed in (epoch ms), so the same model serves the
+ * client's `rateLimit` (in virtual time under test) and the paper exchange's enforcement.
+ */
+export interface RateBudget {
+  /** Milliseconds from `now` until `cost` fits (0 when it fits now). */
+  waitMs(cost: RateCost, now: number): number;
+  /** Charge `cost` at `now`. */
+  record(cost: RateCost, now: number): void;
+  /** The exchange said a limit was exceeded: set the counters that `cost` touches to their cap. */
+  snap(cost: RateCost, now: number): void;
+}
