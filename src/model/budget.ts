@@ -18,3 +18,16 @@ export interface RateBudget {
   /** The exchange said a limit was exceeded: set the counters that `cost` touches to their cap. */
   snap(cost: RateCost, now: number): void;
 }
+
+/** A call the streams make through the `ExchangePort`, as far as its rate cost is concerned. */
+export type PortCall =
+  | { readonly kind: 'placeOrder'; readonly pair: string }
+  | { readonly kind: 'cancelOrder'; readonly pair: string; readonly orderAgeMs: number }
+  | { readonly kind: 'queryOrders' }
+  | { readonly kind: 'openOrders' }
+  | { readonly kind: 'closedOrders' }
+  | { readonly kind: 'ticker' }
+  | { readonly kind: 'pairs' };
+
+/** What each call costs on the exchange's limiters (Kraken's table lives in `src/kraken`). */
+export type CostModel = (call: PortCall) => RateCost;

@@ -6,3 +6,4 @@ export * from './errors';
 export * from './budget';
 export * from './port';
 export * from './config';
+export * from './pair-rules';
