@@ -1,0 +1,232 @@
+import { type CostModel, type PortCall, type RateBudget, type RateCost } from '../model/budget';
+import { type Tier } from '../model/config';
+
+/** One leaky-bucket counter's limits: it may rise to `max`, and falls by `decayPerSecond` continuously. */
+export interface CounterLimits {
+  readonly max: number;
+  readonly decayPerSecond: number;
+}
+
+/** A tier's two limiters. `null` means "never limits" (the paper exchange's `unlimited` tier). */
+export interface TierLimits {
+  /** The per-key REST call counter. */
+  readonly rest: CounterLimits | null;
+  /** The per-pair trading-engine counter (one such counter for each pair). */
+  readonly trading: CounterLimits | null;
+}
+
+/** Kraken's published limits per tier (kraken-api.md §7.1, §7.2). */
+export const TIERS: Readonly<Record<Tier, TierLimits>> = {
+  starter: { rest: { max: 15, decayPerSecond: 0.33 }, trading: { max: 60, decayPerSecond: 1 } },
+  intermediate: { rest: { max: 20, decayPerSecond: 0.5 }, trading: { max: 125, decayPerSecond: 2.34 } },
+  pro: { rest: { max: 20, decayPerSecond: 1 }, trading: { max: 180, decayPerSecond: 3.75 } },
+  unlimited: { rest: null, trading: null },
+};
+
+/**
+ * The trading-counter penalty for cancelling an order of this age (Kraken's table: the younger the order, the
+ * dearer the cancel; the cancel itself has no fixed part).
+ */
+export function cancelPenaltyUnits(orderAgeMs: number): number {
+  if (orderAgeMs < 5_000) return 8;
+  if (orderAgeMs < 10_000) return 6;
+  if (orderAgeMs < 15_000) return 5;
+  if (orderAgeMs < 45_000) return 4;
+  if (orderAgeMs < 90_000) return 2;
+  if (orderAgeMs < 300_000) return 1;
+  return 0;
+}
+
+const PUBLIC_ENDPOINTS: ReadonlySet<string> = new Set([
+  'Time',
+  'SystemStatus',
+  'Assets',
+  'AssetPairs',
+  'Ticker',
+  'Depth',
+  'Trades',
+  'Spread',
+  'OHLC',
+]);
+
+/** Calls that go to the trading engine's per-pair counter instead of the REST counter. */
+const TRADING_ENGINE_ENDPOINTS: ReadonlySet<string> = new Set(['AddOrder', 'CancelOrder']);
+
+/** Ledger and trade-history calls: Kraken charges them double. */
+const HISTORY_ENDPOINTS: ReadonlySet<string> = new Set(['Ledgers', 'QueryLedgers', 'TradesHistory']);
+
+/** Whether `endpoint` (a method name such as `Ticker`) is one of Kraken's public endpoints. */
+export const isPublicEndpoint = (endpoint: string): boolean => PUBLIC_ENDPOINTS.has(endpoint);
+
+/**
+ * Units an endpoint adds to the per-key REST counter: 0 for public calls and for AddOrder / CancelOrder
+ * (they count on the trading counter instead), 2 for ledger and trade-history calls, 1 for every other
+ * private call.
+ */
+export function restCostOf(endpoint: string): number {
+  if (PUBLIC_ENDPOINTS.has(endpoint) || TRADING_ENGINE_ENDPOINTS.has(endpoint)) return 0;
+  if (HISTORY_ENDPOINTS.has(endpoint)) return 2;
+  return 1;
+}
+
+/** What each `ExchangePort` call costs on Kraken (pairs are the canonical pair keys the calls carry). */
+export const krakenCostModel: CostModel = (call: PortCall): RateCost => {
+  switch (call.kind) {
+    case 'placeOrder':
+      return { rest: restCostOf('AddOrder'), trading: { pair: call.pair, units: 1 } };
+    case 'cancelOrder':
+      return { rest: restCostOf('CancelOrder'), trading: { pair: call.pair, units: cancelPenaltyUnits(call.orderAgeMs) } };
+    case 'queryOrders':
+      return { rest: restCostOf('QueryOrders') };
+    case 'openOrders':
+      return { rest: restCostOf('OpenOrders') };
+    case 'closedOrders':
+      return { rest: restCostOf('ClosedOrders') };
+    case 'ticker':
+      return { rest: restCostOf('Ticker') };
+    case 'pairs':
+      return { rest: restCostOf('AssetPairs') };
+  }
+};
+
+/**
+ * Counter arithmetic is done in integers: micro-units, and a decay in micro-units per millisecond (every
+ * Kraken decay rate is a whole number of micro-units per ms). With integer times the readings and waits are
+ * exact, so "wait `waitMs`, then it fits" holds without floating-point slack.
+ */
+const MICRO = 1_000_000;
+
+class DecayingCounter {
+  private readonly maxMicro: number;
+  private readonly decayMicroPerMs: number;
+  private levelMicro = 0;
+  private at = Number.NEGATIVE_INFINITY;
+
+  constructor(limits: CounterLimits) {
+    this.maxMicro = Math.round(limits.max * MICRO);
+    this.decayMicroPerMs = Math.round((limits.decayPerSecond * MICRO) / 1000);
+  }
+
+  /** Level in micro-units at `now`; a clock that steps back does not refill the counter. */
+  private levelAt(now: number): number {
+    if (this.levelMicro === 0) return 0;
+    const elapsed = Math.max(0, now - this.at);
+    return Math.max(0, this.levelMicro - this.decayMicroPerMs * elapsed);
+  }
+
+  level(now: number): number {
+    return this.levelAt(now) / MICRO;
+  }
+
+  waitMs(units: number, now: number): number {
+    const level = this.levelAt(now);
+    // A cost larger than the whole counter can never fit under the cap; the best there is: an empty counter.
+    const excess = Math.min(level, level + Math.round(units * MICRO) - this.maxMicro);
+    if (excess <= 0) return 0;
+    return Math.ceil(excess / this.decayMicroPerMs);
+  }
+
+  add(units: number, now: number): void {
+    this.levelMicro = this.levelAt(now) + Math.round(units * MICRO);
+    this.at = Math.max(now, this.at);
+  }
+
+  fill(now: number): void {
+    this.levelMicro = Math.max(this.levelAt(now), this.maxMicro);
+    this.at = Math.max(now, this.at);
+  }
+
+  isEmpty(now: number): boolean {
+    return this.levelAt(now) === 0;
+  }
+}
+
+/** Counter readings, in units, for logs and tests. */
+export interface BudgetLevels {
+  readonly rest: number;
+  /** Per pair, only pairs whose counter is not empty. */
+  readonly trading: ReadonlyMap<string, number>;
+}
+
+/**
+ * Kraken's two rate limiters as a pure model: the per-key REST counter and one trading counter per pair. Each
+ * counter decays linearly and continuously; a call fits when the counter plus its cost stays within the cap.
+ * Time is passed in (epoch ms), so the client's rate limiting (in virtual time under test) and the paper
+ * exchange's enforcement share this one model.
+ */
+export class KrakenRateBudget implements RateBudget {
+  readonly limits: TierLimits;
+  private readonly rest: DecayingCounter | null;
+  private readonly trading = new Map<string, DecayingCounter>();
+
+  constructor(readonly tier: Tier) {
+    this.limits = TIERS[tier];
+    this.rest = this.limits.rest ? new DecayingCounter(this.limits.rest) : null;
+  }
+
+  /** Milliseconds from `now` until `cost` fits on every counter it touches (0 when it fits now). */
+  waitMs(cost: RateCost, now: number): number {
+    const restWait = this.rest && cost.rest > 0 ? this.rest.waitMs(cost.rest, now) : 0;
+    const pairCounter = cost.trading ? this.tradingCounter(cost.trading.pair, false) : undefined;
+    const tradingWait = pairCounter && cost.trading ? pairCounter.waitMs(cost.trading.units, now) : 0;
+    return Math.max(restWait, tradingWait);
+  }
+
+  /** Charge `cost` at `now`, whether or not it fits (the exchange charges refused calls too). */
+  record(cost: RateCost, now: number): void {
+    if (this.rest && cost.rest > 0) this.rest.add(cost.rest, now);
+    if (cost.trading && cost.trading.units > 0) this.tradingCounter(cost.trading.pair, true)?.add(cost.trading.units, now);
+    this.forgetEmptyPairs(now);
+  }
+
+  /** Charge `cost` only if it fits at `now`. Returns whether it was charged (the paper exchange's check). */
+  tryCharge(cost: RateCost, now: number): boolean {
+    if (this.waitMs(cost, now) > 0) return false;
+    this.record(cost, now);
+    return true;
+  }
+
+  /**
+   * The exchange said a limit was exceeded: the counters this cost touches (the REST counter when it has a
+   * REST cost, the pair's trading counter when it names a pair) are set to their cap, never lowered.
+   */
+  snap(cost: RateCost, now: number): void {
+    if (cost.rest > 0) this.snapRest(now);
+    if (cost.trading) this.snapTrading(cost.trading.pair, now);
+  }
+
+  /** Sets the REST counter to its cap (e.g. on `EAPI:Rate limit exceeded`). */
+  snapRest(now: number): void {
+    this.rest?.fill(now);
+  }
+
+  /** Sets one pair's trading counter to its cap (e.g. on `EOrder:Rate limit exceeded`). */
+  snapTrading(pair: string, now: number): void {
+    this.tradingCounter(pair, true)?.fill(now);
+  }
+
+  /** Counter readings at `now`. */
+  level(now: number): BudgetLevels {
+    const trading = new Map<string, number>();
+    for (const [pair, counter] of this.trading) {
+      const level = counter.level(now);
+      if (level > 0) trading.set(pair, level);
+    }
+    return { rest: this.rest ? this.rest.level(now) : 0, trading };
+  }
+
+  private tradingCounter(pair: string, create: boolean): DecayingCounter | undefined {
+    if (!this.limits.trading) return undefined;
+    const existing = this.trading.get(pair);
+    if (existing || !create) return existing;
+    const counter = new DecayingCounter(this.limits.trading);
+    this.trading.set(pair, counter);
+    return counter;
+  }
+
+  /** A long-running process touches many pairs; an empty counter holds no information. */
+  private forgetEmptyPairs(now: number): void {
+    if (this.trading.size < 64) return;
+    for (const [pair, counter] of this.trading) if (counter.isEmpty(now)) this.trading.delete(pair);
+  }
+}
