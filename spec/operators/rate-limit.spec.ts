@@ -1,0 +1,259 @@
+import { describe, expect, it } from '@jest/globals';
+import { type Observable, type SchedulerLike, concatMap, map, merge, toArray } from 'rxjs';
+import { KrakenRateBudget } from '../../src/kraken/budget';
+import { type RateBudget, type RateCost } from '../../src/model/budget';
+import { type Lane, RateGate, rateLimit } from '../../src/operators/rate-limit';
+import { countingScheduler, marbles } from './support';
+
+const REST: RateCost = { rest: 1 };
+const placeOn = (pair: string): RateCost => ({ rest: 0, trading: { pair, units: 1 } });
+
+/**
+ * Starter tier: REST counter max 15, decay 0.33/s (330 micro-units per ms). Once the counter is at its cap at 0 ms,
+ * a unit is free when 15 - 0.00033·t <= 14, i.e. t >= 3030.3 ms: 3031. Each later unit needs about 3030 ms more,
+ * from the fractional level left over: 6061, 9091, 12122.
+ */
+const STARTER_RELEASES = [3031, 6061, 9091, 12122];
+
+describe('RateGate', () => {
+  it('grants at once while the budget has room, and charges the cost when it grants', () => {
+    const budget = new KrakenRateBudget('starter');
+    marbles(({ expectObservable, scheduler }) => {
+      const gate = new RateGate(budget, scheduler);
+      expectObservable(gate.acquire(REST, 'monitor')).toBe('(v|)', { v: undefined });
+    });
+    expect(budget.level(0).rest).toBe(1);
+  });
+
+  it('releases a starter-tier burst: 15 at once, the 16th after 3031 ms, then one about every 3030 ms', () => {
+    marbles(({ expectObservable, scheduler }) => {
+      const gate = new RateGate(new KrakenRateBudget('starter'), scheduler);
+      const burst = Array.from({ length: 19 }, (_, i) =>
+        gate.acquire(REST, 'monitor').pipe(map(() => ({ request: i, at: scheduler.now() }))),
+      );
+      const expected = [
+        ...Array.from({ length: 15 }, (_, i) => ({ request: i, at: 0 })),
+        ...STARTER_RELEASES.map((at, i) => ({ request: 15 + i, at })),
+      ];
+      expectObservable(merge(...burst).pipe(toArray())).toBe('12122ms (r|)', { r: expected });
+    });
+  });
+
+  it('lets a request through at once when the counter has decayed enough', () => {
+    marbles(({ cold, expectObservable, scheduler }) => {
+      const budget = new KrakenRateBudget('starter');
+      budget.snapRest(0);
+      const gate = new RateGate(budget, scheduler);
+      expectObservable(cold('3031ms a').pipe(concatMap(() => gate.acquire(REST, 'monitor')))).toBe('3031ms v', { v: undefined });
+    });
+  });
+
+  it('holds a request that asks one frame too early until the unit is free', () => {
+    marbles(({ cold, expectObservable, scheduler }) => {
+      const budget = new KrakenRateBudget('starter');
+      budget.snapRest(0);
+      const gate = new RateGate(budget, scheduler);
+      expectObservable(cold('3030ms a').pipe(concatMap(() => gate.acquire(REST, 'monitor')))).toBe('3031ms v', { v: undefined });
+    });
+  });
+
+  it('releases a close request queued after monitor requests first (priority overtaking)', () => {
+    marbles(({ cold, expectObservable, scheduler }) => {
+      const budget = new KrakenRateBudget('starter');
+      budget.snapRest(0);
+      const gate = new RateGate(budget, scheduler);
+      const request = (lane: Lane, name: string, after: string): Observable<string> =>
+        cold(after).pipe(concatMap(() => gate.acquire(REST, lane).pipe(map(() => name))));
+      const result = merge(
+        request('monitor', 'm', 'a|'),
+        request('monitor', 'n', '-a|'),
+        request('place', 'p', '--a|'),
+        request('close', 'c', '10ms a|'),
+      );
+      expectObservable(result).toBe('3031ms c 3029ms p 3029ms m 3030ms (n|)');
+    });
+  });
+
+  it('serves requests of one lane in the order they were queued (FIFO)', () => {
+    marbles(({ cold, expectObservable, scheduler }) => {
+      const budget = new KrakenRateBudget('starter');
+      budget.snapRest(0);
+      const gate = new RateGate(budget, scheduler);
+      const request = (name: string, after: string): Observable<string> =>
+        cold(after).pipe(concatMap(() => gate.acquire(REST, 'place').pipe(map(() => name))));
+      expectObservable(merge(request('c', '--a|'), request('a', 'a|'), request('b', '-a|'))).toBe(
+        '3031ms a 3029ms b 3029ms (c|)',
+      );
+    });
+  });
+
+  it('does not hold a REST call back behind a placement waiting on its pair trading counter', () => {
+    marbles(({ expectObservable, scheduler }) => {
+      const budget = new KrakenRateBudget('starter');
+      // Starter trading counter: max 60, decay 1 unit/s. Full for XBTUSD only.
+      budget.snapTrading('XBTUSD', 0);
+      const gate = new RateGate(budget, scheduler);
+      const result = merge(
+        gate.acquire(placeOn('XBTUSD'), 'place').pipe(map(() => 'x')),
+        gate.acquire(REST, 'monitor').pipe(map(() => 'm')),
+        gate.acquire(placeOn('ETHUSD'), 'place').pipe(map(() => 'e')),
+        gate.acquire(placeOn('XBTUSD'), 'place').pipe(map(() => 'y')),
+      );
+      expectObservable(result).toBe('(me) 996ms x 999ms (y|)');
+    });
+  });
+
+  it('makes the next call wait the full refill time after a snap to the cap', () => {
+    marbles(({ expectObservable, scheduler }) => {
+      const budget = new KrakenRateBudget('starter');
+      const gate = new RateGate(budget, scheduler);
+      gate.snap(REST);
+      expectObservable(gate.acquire(REST, 'monitor')).toBe('3031ms (v|)', { v: undefined });
+    });
+  });
+
+  it('re-times requests already queued when a snap arrives while they wait', () => {
+    marbles(({ expectObservable, scheduler }) => {
+      const budget = new KrakenRateBudget('starter');
+      budget.snapRest(0);
+      const gate = new RateGate(budget, scheduler);
+      scheduler.schedule(() => gate.snap(REST), 1000);
+      // Without the snap it would go at 3031; the snap at 1000 fills the counter again.
+      expectObservable(gate.acquire(REST, 'monitor')).toBe('4031ms (v|)', { v: undefined });
+    });
+  });
+
+  it('removes a queued request that is unsubscribed and charges nothing for it', () => {
+    const budget = new KrakenRateBudget('starter');
+    const queuedAt: number[] = [];
+    marbles(({ expectObservable, scheduler }) => {
+      budget.snapRest(0);
+      const gate = new RateGate(budget, scheduler);
+      expectObservable(gate.acquire(REST, 'monitor'), '^ 99ms !').toBe('');
+      // Queued after the abandoned one: it goes at the first free unit, not the second.
+      expectObservable(gate.acquire(REST, 'monitor')).toBe('3031ms (v|)', { v: undefined });
+      scheduler.schedule(() => queuedAt.push(gate.queued), 50);
+      scheduler.schedule(() => queuedAt.push(gate.queued), 200);
+      scheduler.schedule(() => queuedAt.push(gate.queued), 4000);
+    });
+    expect(queuedAt).toEqual([2, 1, 0]);
+    // Only the granted request was charged: at 6061 the counter has room for one more call again.
+    expect(budget.waitMs(REST, 6061)).toBe(0);
+  });
+
+  it('holds one timer while requests wait and none once the queue is empty', () => {
+    const pendingAt: number[] = [];
+    marbles(({ expectObservable, scheduler }) => {
+      const counting = countingScheduler(scheduler);
+      const budget = new KrakenRateBudget('starter');
+      budget.snapRest(0);
+      const gate = new RateGate(budget, counting.scheduler);
+      const three = merge(gate.acquire(REST, 'monitor'), gate.acquire(REST, 'monitor'), gate.acquire(REST, 'place'));
+      expectObservable(three.pipe(map(() => scheduler.now()), toArray())).toBe('9091ms (r|)', { r: [3031, 6061, 9091] });
+      for (const at of [1, 5000, 9092, 20000]) scheduler.schedule(() => pendingAt.push(counting.pending()), at);
+    });
+    expect(pendingAt).toEqual([1, 1, 0, 0]);
+  });
+
+  it('errors a request whose cost the budget says can never fit, and goes on serving others', () => {
+    const never: RateBudget = {
+      waitMs: (cost) => (cost.rest > 100 ? Number.POSITIVE_INFINITY : 0),
+      record: () => undefined,
+      snap: () => undefined,
+    };
+    marbles(({ expectObservable, scheduler }) => {
+      const gate = new RateGate(never, scheduler);
+      expectObservable(gate.acquire({ rest: 1000 }, 'place')).toBe('#', undefined, expect.any(RangeError));
+      expectObservable(gate.acquire(REST, 'monitor')).toBe('(v|)', { v: undefined });
+    });
+  });
+});
+
+describe('rateLimit', () => {
+  const fullStarterGate = (scheduler: SchedulerLike): { gate: RateGate; budget: KrakenRateBudget } => {
+    const budget = new KrakenRateBudget('starter');
+    budget.snapRest(0);
+    return { gate: new RateGate(budget, scheduler), budget };
+  };
+
+  it('never emits and stays subscribed when the source never emits', () => {
+    marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
+      const { gate } = fullStarterGate(scheduler);
+      const source = cold('-');
+      expectObservable(source.pipe(rateLimit(gate, () => REST, 'monitor'))).toBe('-');
+      expectSubscriptions(source.subscriptions).toBe('^');
+    });
+  });
+
+  it('completes at once when the source is empty', () => {
+    marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
+      const { gate } = fullStarterGate(scheduler);
+      const source = cold('|');
+      expectObservable(source.pipe(rateLimit(gate, () => REST, 'monitor'))).toBe('|');
+      expectSubscriptions(source.subscriptions).toBe('(^!)');
+    });
+  });
+
+  it('releases each value when the budget allows it, in order, and completes after the last', () => {
+    marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
+      const { gate } = fullStarterGate(scheduler);
+      const source = cold('-a-b-c|');
+      expectObservable(source.pipe(rateLimit(gate, () => REST, 'monitor'))).toBe('3031ms a 3029ms b 3029ms (c|)');
+      expectSubscriptions(source.subscriptions).toBe('^-----!');
+    });
+  });
+
+  it('passes values through at once when the budget has room', () => {
+    marbles(({ cold, expectObservable, scheduler }) => {
+      const gate = new RateGate(new KrakenRateBudget('starter'), scheduler);
+      expectObservable(cold('-a-b-c|').pipe(rateLimit(gate, () => REST, 'monitor'))).toBe('-a-b-c|');
+    });
+  });
+
+  it('passes an error on at once and drops the waiting value without charging it', () => {
+    const budget = new KrakenRateBudget('starter');
+    let queuedAfter = -1;
+    marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
+      budget.snapRest(0);
+      const gate = new RateGate(budget, scheduler);
+      const source = cold('-a-#');
+      expectObservable(source.pipe(rateLimit(gate, () => REST, 'monitor'))).toBe('---#');
+      expectSubscriptions(source.subscriptions).toBe('^--!');
+      scheduler.schedule(() => (queuedAfter = gate.queued), 10);
+    });
+    expect(queuedAfter).toBe(0);
+    expect(budget.waitMs(REST, 3031)).toBe(0);
+  });
+
+  it('keeps releasing values of a never-ending source without completing', () => {
+    marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
+      const { gate } = fullStarterGate(scheduler);
+      const source = cold('-a-b-');
+      expectObservable(source.pipe(rateLimit(gate, () => REST, 'monitor'))).toBe('3031ms a 3029ms b');
+      expectSubscriptions(source.subscriptions).toBe('^');
+    });
+  });
+
+  it('unsubscribes from the source and leaves the gate empty on early unsubscription', () => {
+    let queuedAfter = -1;
+    marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
+      const { gate } = fullStarterGate(scheduler);
+      const source = cold('-a-b-c-');
+      expectObservable(source.pipe(rateLimit(gate, () => REST, 'monitor')), '^ 99ms !').toBe('');
+      expectSubscriptions(source.subscriptions).toBe('^ 99ms !');
+      scheduler.schedule(() => (queuedAfter = gate.queued), 200);
+    });
+    expect(queuedAfter).toBe(0);
+  });
+
+  it('charges each value the cost its own costOf gives', () => {
+    marbles(({ cold, expectObservable, scheduler }) => {
+      const gate = new RateGate(new KrakenRateBudget('starter'), scheduler);
+      const costs: Record<string, RateCost> = { a: { rest: 14 }, b: { rest: 1 }, c: { rest: 2 } };
+      // a and b fill the counter to 15 (b at 1 ms); c needs 2 free units, about 6060 ms after b: at 6061 ms.
+      expectObservable(cold('ab-c|').pipe(rateLimit(gate, (v: string) => costs[v] ?? REST, 'place'))).toBe(
+        'ab 6059ms (c|)',
+      );
+    });
+  });
+});

@@ -1,0 +1,217 @@
+import {
+  type MonoTypeOperatorFunction,
+  Observable,
+  type SchedulerLike,
+  type Subscription,
+  asyncScheduler,
+  concatMap,
+  map,
+} from 'rxjs';
+import { type RateBudget, type RateCost } from '../model/budget';
+
+/** Priority lanes, highest first: closing a position must not wait behind monitoring. */
+export type Lane = 'close' | 'cancel' | 'place' | 'monitor';
+
+const LANE_RANK: Readonly<Record<Lane, number>> = { close: 0, cancel: 1, place: 2, monitor: 3 };
+
+interface QueuedRequest {
+  readonly cost: RateCost;
+  readonly rank: number;
+  readonly seq: number;
+  /** The budget counters the cost touches; requests on disjoint counters cannot delay each other. */
+  readonly counters: readonly string[];
+  readonly grant: () => void;
+  readonly fail: (error: Error) => void;
+}
+
+const countersOf = (cost: RateCost): readonly string[] => [
+  ...(cost.rest > 0 ? ['rest'] : []),
+  ...(cost.trading && cost.trading.units > 0 ? [`trading:${cost.trading.pair}`] : []),
+];
+
+const disjoint = (counters: readonly string[], blocked: ReadonlySet<string>): boolean =>
+  counters.every((counter) => !blocked.has(counter));
+
+/**
+ * Holds calls until a rate-budget model says they fit, then charges them: one gate per API key, shared by
+ * every stream that calls the exchange.
+ *
+ * Intuition: a ticket counter with priority lanes; the clerk only serves whoever the budget lets through.
+ *
+ * Order: requests queue by lane (`close` > `cancel` > `place` > `monitor`), FIFO within a lane. A queued
+ * request is served as soon as it fits, unless an earlier request (by that order) that touches one of the
+ * same counters is still waiting: so a placement waiting on one pair's trading counter does not hold back a
+ * monitoring call on the REST counter, but a monitoring call never takes REST units a placement is waiting for.
+ *
+ * Time: `scheduler.now()` and one action on `scheduler` for the soonest wait; no action while nothing waits.
+ *
+ * @param budget The rate-budget model; the gate charges it (`record`) at the moment it grants a request.
+ * @param scheduler Clock and timers (virtual under test).
+ */
+export class RateGate {
+  private readonly waiting: QueuedRequest[] = [];
+  private seq = 0;
+  private timer: Subscription | null = null;
+  private pumping = false;
+  private pumpAgain = false;
+
+  constructor(
+    private readonly budget: RateBudget,
+    private readonly scheduler: SchedulerLike = asyncScheduler,
+  ) {}
+
+  /** Number of queued requests (for logging "waiting for rate budget"). */
+  get queued(): number {
+    return this.waiting.length;
+  }
+
+  /**
+   * Waits for the budget to allow `cost` in `lane`.
+   *
+   * budget:  full ─────────── one unit free at 3031 ms (starter tier)
+   * acquire: ^ ────────────── (v|)      v = void, at 3031 ms
+   *
+   * Cold: each subscription queues one request; it emits once (void) and completes when `cost` has been
+   * charged to the budget. Unsubscribing before the grant removes it from the queue and charges nothing.
+   * Errors only if the budget answers a wait that is not a finite number (the cost can never fit).
+   *
+   * @param cost What the call will cost on the budget's counters.
+   * @param lane Its priority lane.
+   * @returns A one-shot Observable of the grant.
+   */
+  acquire(cost: RateCost, lane: Lane): Observable<void> {
+    return new Observable<void>((subscriber) => {
+      const request: QueuedRequest = {
+        cost,
+        rank: LANE_RANK[lane],
+        seq: this.seq++,
+        counters: countersOf(cost),
+        grant: () => {
+          subscriber.next();
+          subscriber.complete();
+        },
+        fail: (error) => subscriber.error(error),
+      };
+      this.enqueue(request);
+      this.pump();
+      return () => {
+        if (this.remove(request)) this.pump();
+      };
+    });
+  }
+
+  /** The exchange said "rate limit exceeded" for a call of this cost: snap the budget to its cap. */
+  snap(cost: RateCost): void {
+    this.budget.snap(cost, this.scheduler.now());
+    // Queued requests now wait longer: re-arm the timer for the new soonest wait.
+    this.pump();
+  }
+
+  private enqueue(request: QueuedRequest): void {
+    const at = this.waiting.findIndex((other) => other.rank > request.rank);
+    if (at < 0) this.waiting.push(request);
+    else this.waiting.splice(at, 0, request);
+  }
+
+  private remove(request: QueuedRequest): boolean {
+    const at = this.waiting.indexOf(request);
+    if (at < 0) return false;
+    this.waiting.splice(at, 1);
+    return true;
+  }
+
+  /**
+   * Grants everything that fits, then arms one timer for the soonest wait. Re-entrant calls (a grant that
+   * synchronously leads to another acquire or an unsubscribe) only ask for another pass.
+   */
+  private pump(): void {
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.pumpAgain = false;
+        this.grantWhatFits();
+      } while (this.pumpAgain);
+    } finally {
+      this.pumping = false;
+    }
+    this.armTimer();
+  }
+
+  private grantWhatFits(): void {
+    for (;;) {
+      const now = this.scheduler.now();
+      const next = this.nextServable(now);
+      if (!next) return;
+      this.remove(next.request);
+      if (next.wait === 'never') {
+        next.request.fail(new RangeError('rate budget gave no finite wait for this cost: it can never fit'));
+      } else {
+        this.budget.record(next.request.cost, now);
+        next.request.grant();
+      }
+    }
+  }
+
+  /** The first request that may go now (fits, nothing ahead of it waits on its counters), or a broken one. */
+  private nextServable(now: number): { readonly request: QueuedRequest; readonly wait: 'now' | 'never' } | undefined {
+    const blocked = new Set<string>();
+    for (const request of this.waiting) {
+      if (disjoint(request.counters, blocked)) {
+        const wait = this.budget.waitMs(request.cost, now);
+        if (!Number.isFinite(wait)) return { request, wait: 'never' };
+        if (wait <= 0) return { request, wait: 'now' };
+      }
+      for (const counter of request.counters) blocked.add(counter);
+    }
+    return undefined;
+  }
+
+  private armTimer(): void {
+    this.timer?.unsubscribe();
+    this.timer = null;
+    const now = this.scheduler.now();
+    const blocked = new Set<string>();
+    let soonest = Number.POSITIVE_INFINITY;
+    for (const request of this.waiting) {
+      if (disjoint(request.counters, blocked)) soonest = Math.min(soonest, this.budget.waitMs(request.cost, now));
+      for (const counter of request.counters) blocked.add(counter);
+    }
+    if (Number.isFinite(soonest)) {
+      this.timer = this.scheduler.schedule(() => {
+        this.timer = null;
+        this.pump();
+      }, Math.max(0, soonest));
+    }
+  }
+}
+
+/**
+ * Lets each value of a stream of requests through the gate, in order: a value is emitted once its cost has
+ * been charged.
+ *
+ * Intuition: `concatMap` onto `gate.acquire`.
+ *
+ * budget full until 3031 ms, then one unit about every 3030 ms (starter tier); every value costs 1:
+ * source:  -a-b-c|
+ *   rateLimit(gate, () => ({ rest: 1 }), 'monitor')
+ * result:  ── 3031ms: a ── 6061ms: b ── 9091ms: c|
+ *
+ * Completes when the source has completed and every value has passed. An error of the source is passed on at
+ * once; a value still waiting is dropped and never charged.
+ *
+ * @param gate The shared gate.
+ * @param costOf What each value's call costs.
+ * @param lane The priority lane of every value of this stream.
+ * @returns The values, each released when the budget allows it.
+ */
+export function rateLimit<T>(gate: RateGate, costOf: (value: T) => RateCost, lane: Lane): MonoTypeOperatorFunction<T> {
+  return (source) =>
+    source.pipe(
+      // concatMap: values are released in the order they arrived.
+      concatMap((value) => gate.acquire(costOf(value), lane).pipe(map(() => value))),
+    );
+}
