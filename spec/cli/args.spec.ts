@@ -1,0 +1,104 @@
+import { UsageError, parseArgs, usage } from '../../src/cli/args';
+
+const usageError = (argv: string[]): UsageError => {
+  try {
+    parseArgs(argv);
+  } catch (e) {
+    if (e instanceof UsageError) return e;
+    throw e;
+  }
+  throw new Error(`expected a UsageError for ${argv.join(' ')}`);
+};
+
+describe('parseArgs', () => {
+  it('reads every flag of paper', () => {
+    expect(parseArgs(['paper', '--port', '8080', '--api-key', 'K', '--api-secret', 'S==', '--tier', 'pro', '--seed', '-7'])).toEqual({
+      command: 'paper',
+      port: 8080,
+      apiKey: 'K',
+      apiSecret: 'S==',
+      tier: 'pro',
+      seed: -7,
+    });
+  });
+
+  it('leaves flags that were not given out, so the config decides', () => {
+    expect(parseArgs(['paper'])).toEqual({ command: 'paper' });
+  });
+
+  it('reads every flag of run, in both --flag value and --flag=value forms', () => {
+    expect(
+      parseArgs(['run', '--config=my.json', '--signals', 'in.jsonl', '--json', '--log-level', 'debug', '--url', 'http://127.0.0.1:9000', '--validate-only']),
+    ).toEqual({
+      command: 'run',
+      config: 'my.json',
+      signals: 'in.jsonl',
+      paper: false,
+      json: true,
+      logLevel: 'debug',
+      url: 'http://127.0.0.1:9000',
+      validateOnly: true,
+    });
+  });
+
+  it('reads signals from stdin by default and accepts - for it', () => {
+    expect(parseArgs(['run', '--paper'])).toEqual({ command: 'run', signals: '-', paper: true, json: false, validateOnly: false });
+    expect(parseArgs(['run', '--signals', '-'])).toMatchObject({ signals: '-' });
+  });
+
+  it('reads demo flags', () => {
+    expect(parseArgs(['demo'])).toEqual({ command: 'demo', json: false });
+    expect(parseArgs(['demo', '--json', '--log-level=warn'])).toEqual({ command: 'demo', json: true, logLevel: 'warn' });
+  });
+
+  it('answers --help for the program and for each command', () => {
+    expect(parseArgs(['--help'])).toEqual({ command: 'help' });
+    expect(parseArgs(['help', 'run'])).toEqual({ command: 'help', topic: 'run' });
+    expect(parseArgs(['run', '--json', '--help'])).toEqual({ command: 'help', topic: 'run' });
+    expect(parseArgs(['paper', '-h'])).toEqual({ command: 'help', topic: 'paper' });
+    expect(parseArgs(['demo', '--help'])).toEqual({ command: 'help', topic: 'demo' });
+  });
+
+  it.each([
+    [[], 'no command given'],
+    [['trade'], 'unknown command "trade"'],
+    [['run', '--validate'], 'unknown flag --validate for `kraken-rx run` (known: --config, --signals, --paper, --json, --log-level, --url, --validate-only, --help)'],
+    [['paper', '--port'], '--port needs a value (N)'],
+    [['paper', '--port', '--tier', 'pro'], '--port needs a value (N)'],
+    [['paper', '--port', 'http'], '--port expects an integer between 0 and 65535, got "http"'],
+    [['paper', '--port', '70000'], '--port expects an integer between 0 and 65535, got "70000"'],
+    [['paper', '--seed', '1.5'], '--seed expects an integer, got "1.5"'],
+    [['paper', '--tier', 'gold'], '--tier expects one of starter, intermediate, pro, unlimited, got "gold"'],
+    [['run', '--log-level', 'loud'], '--log-level expects one of trace, debug, info, warn, error, silent, got "loud"'],
+    [['run', '--json=yes'], '--json takes no value'],
+    [['run', '--json', '--json'], '--json given twice'],
+    [['run', 'signals.jsonl'], 'unexpected argument "signals.jsonl"'],
+    [['run', '--paper', '--url', 'http://127.0.0.1:1'], '--paper and --url exclude each other: --paper starts its own exchange'],
+    [['run', '--config='], '--config needs a non-empty FILE'],
+  ])('refuses %j: %s', (argv, message) => {
+    expect(usageError(argv).message).toBe(message);
+  });
+
+  it('names the command whose usage to show with the error', () => {
+    expect(usageError(['run', '--nope']).topic).toBe('run');
+    expect(usageError(['nope']).topic).toBeUndefined();
+  });
+});
+
+describe('usage', () => {
+  it('lists the commands', () => {
+    const text = usage();
+    expect(text).toMatch(/^Usage: kraken-rx <command> \[flags\]/);
+    for (const command of ['paper', 'run', 'demo']) expect(text).toMatch(new RegExp(`^  ${command} `, 'm'));
+  });
+
+  it('lists every flag of a command with its help', () => {
+    const text = usage('run');
+    expect(text).toContain('Usage: kraken-rx run [--config FILE] [--signals FILE|-] [--paper] [--json] [--log-level L] [--url URL] [--validate-only]');
+    for (const flag of ['--config', '--signals', '--paper', '--json', '--log-level', '--url', '--validate-only', '--help']) {
+      expect(text).toMatch(new RegExp(`^  ${flag}\\b`, 'm'));
+    }
+    expect(text).toContain('{"type":"halt","halted":true}');
+    expect(usage('paper')).toContain('Usage: kraken-rx paper [--port N] [--api-key K] [--api-secret S] [--tier T] [--seed N]');
+  });
+});
