@@ -1,0 +1,163 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Decimal } from 'decimal.js';
+import { type Tier } from '../model/config';
+import { type ApiCredentials, Authenticator, DEFAULT_LOCKOUT, type LockoutPolicy } from './auth';
+import { buildCatalogue, type PairCatalogue } from './catalogue';
+import { type FaultConfig, type FaultControl, FaultPlan } from './faults';
+import { createInspector, type PaperInspector } from './inspect';
+import { PaperServer } from './server';
+import { Venue } from './venue';
+
+export { type ApiCredentials, type LockoutPolicy } from './auth';
+export { type AppliedFault, type FaultConfig, type FaultControl, type FaultKind, type FaultRates, FAULT_KINDS } from './faults';
+export { type InspectedBalance, type InspectedOrder, type InspectedTrade, type PaperInspector } from './inspect';
+export { PAPER_ASSETS, PAPER_PAIRS } from './catalogue';
+
+export interface PaperOptions {
+  /** 0 (default) picks a free port. The host is always 127.0.0.1. */
+  readonly port?: number;
+  readonly apiKey?: string;
+  /** Base64 of 64 bytes. Generated (or derived from `seed`) when absent. */
+  readonly apiSecret?: string;
+  /** Sets both rate limiters and the open-order limit. Default `starter`. */
+  readonly tier?: Tier;
+  /** Seeds the price process, ids and faults (and the credentials when not given). Default 42. */
+  readonly seed?: number;
+  /** Epoch ms. Default `Date.now`; pass a virtual or scaled clock to make time-driven behaviour fast. */
+  readonly clock?: () => number;
+  /** Opening balances by asset id or altname (`ZUSD` or `USD`); replaces the defaults when given. */
+  readonly balances?: Readonly<Record<string, Decimal | string>>;
+  /** Restrict the catalogue to these pairs (any of their names). Default: every pair. */
+  readonly pairs?: readonly string[];
+  /** Opening last prices by pair name. */
+  readonly prices?: Readonly<Record<string, Decimal | string>>;
+  /** Largest relative move of one price step. Default 0.001. */
+  readonly volatility?: number;
+  /** Run a price step (and matching) every this many real ms. Off by default. */
+  readonly autoTick?: number;
+  readonly faults?: FaultConfig;
+  /** A just-placed order is missing from OpenOrders for this long (paper-clock ms). Default 0. */
+  readonly openOrdersLagMs?: number;
+  /** Failed authentications that lock a key out. Default: 10 within 60 s lock it for 60 s. */
+  readonly lockout?: Partial<LockoutPolicy>;
+  /** Larger request bodies get an HTTP 413 page. Default 64 KiB. */
+  readonly maxBodyBytes?: number;
+}
+
+export interface PaperExchange {
+  /** e.g. `http://127.0.0.1:41234`; Kraken's paths (`/0/public/Time`, …) hang off it. */
+  readonly url: string;
+  readonly apiKey: string;
+  readonly apiSecret: string;
+  readonly tier: Tier;
+  /** Another API key on the same account (own nonce and REST counter; shared balances, orders and trading counters). */
+  addApiKey(): ApiCredentials;
+  /** Moves a pair's last price and runs matching. */
+  setPrice(pair: string, price: Decimal | string): void;
+  /** One step of the seeded price process, then matching. */
+  step(): void;
+  /** Moves the paper clock `ms` ahead of the injected clock, then runs one step. */
+  advance(ms: number): void;
+  /** The paper clock, epoch ms. */
+  now(): number;
+  setOpenOrdersLag(ms: number): void;
+  readonly inspect: PaperInspector;
+  readonly faults: FaultControl;
+  close(): Promise<void>;
+}
+
+const DEFAULT_BALANCES: Readonly<Record<string, string>> = {
+  ZUSD: '100000',
+  XXBT: '10',
+  XETH: '100',
+  SOL: '500',
+  ZEUR: '50000',
+  XXRP: '100000',
+  ADA: '100000',
+  DOT: '5000',
+};
+
+/** Starts a Kraken-compatible exchange on 127.0.0.1 (see design.md §6). */
+export async function startPaperExchange(options: PaperOptions = {}): Promise<PaperExchange> {
+  const seed = options.seed ?? 42;
+  const catalogue = buildCatalogue(options.pairs);
+  const venue = new Venue({
+    catalogue,
+    seed,
+    tier: options.tier ?? 'starter',
+    clock: options.clock ?? Date.now,
+    balances: balancesOf(catalogue, options.balances ?? DEFAULT_BALANCES),
+    prices: pricesOf(catalogue, options.prices ?? {}),
+    volatility: options.volatility ?? 0.001,
+    openOrdersLagMs: options.openOrdersLagMs ?? 0,
+  });
+  const auth = new Authenticator({ ...DEFAULT_LOCKOUT, ...options.lockout });
+  let keysIssued = 0;
+  const issue = (): ApiCredentials => credentials(options.seed, keysIssued++);
+  const first = issue();
+  const main: ApiCredentials = { apiKey: options.apiKey ?? first.apiKey, apiSecret: options.apiSecret ?? first.apiSecret };
+  if (Buffer.from(main.apiSecret, 'base64').length !== 64) throw new Error('paper exchange: apiSecret must be base64 of 64 bytes');
+  auth.addKey(main);
+  const faults = new FaultPlan(seed, options.faults);
+  const server = new PaperServer(venue, auth, faults, options.maxBodyBytes ?? 64 * 1024);
+  const url = await server.listen(options.port ?? 0);
+  const ticker = options.autoTick ? setInterval(() => venue.step(), options.autoTick) : undefined;
+  ticker?.unref();
+
+  return {
+    url,
+    apiKey: main.apiKey,
+    apiSecret: main.apiSecret,
+    tier: venue.tier,
+    addApiKey: () => {
+      const extra = issue();
+      auth.addKey(extra);
+      return extra;
+    },
+    setPrice: (pair, price) => venue.setPrice(pair, new Decimal(price)),
+    step: () => venue.step(),
+    advance: (ms) => {
+      venue.shiftClock(ms);
+      venue.step();
+    },
+    now: () => venue.now(),
+    setOpenOrdersLag: (ms) => {
+      venue.openOrdersLagMs = ms;
+    },
+    inspect: createInspector(venue, server),
+    faults,
+    close: async () => {
+      if (ticker) clearInterval(ticker);
+      await server.close();
+    },
+  };
+}
+
+/** Random credentials, or deterministic ones derived from the seed (so `kraken-rx paper --seed N` is repeatable). */
+function credentials(seed: number | undefined, index: number): ApiCredentials {
+  const bytes = (purpose: string, n: number): Buffer => {
+    if (seed === undefined) return randomBytes(n);
+    return createHash('sha512').update(`paper-${purpose}-${seed}-${index}`).digest().subarray(0, n);
+  };
+  return { apiKey: bytes('key', 42).toString('base64'), apiSecret: bytes('secret', 64).toString('base64') };
+}
+
+function balancesOf(catalogue: PairCatalogue, given: Readonly<Record<string, Decimal | string>>): Map<string, Decimal> {
+  const balances = new Map<string, Decimal>();
+  for (const [name, amount] of Object.entries(given)) {
+    const asset = catalogue.findAsset(name);
+    if (!asset) throw new Error(`paper exchange: unknown asset ${name}`);
+    balances.set(asset.id, new Decimal(amount));
+  }
+  return balances;
+}
+
+function pricesOf(catalogue: PairCatalogue, given: Readonly<Record<string, Decimal | string>>): Map<string, Decimal> {
+  const prices = new Map<string, Decimal>();
+  for (const [name, price] of Object.entries(given)) {
+    const pair = catalogue.find(name);
+    if (!pair) throw new Error(`paper exchange: unknown pair ${name}`);
+    prices.set(pair.key, new Decimal(price));
+  }
+  return prices;
+}
