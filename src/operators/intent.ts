@@ -33,7 +33,14 @@ export type Translation = Rejection | EntryIntent;
 
 /** Narrows any value (a signal, a translation, a gate output) to a `Rejection`. */
 export const isRejection = (value: unknown): value is Rejection =>
-  typeof value === 'object' && value !== null && 'kind' in value && value.kind === 'rejected';
+  typeof value === 'object' &&
+  value !== null &&
+  'kind' in value &&
+  value.kind === 'rejected' &&
+  'field' in value &&
+  typeof value.field === 'string' &&
+  'reason' in value &&
+  typeof value.reason === 'string';
 
 /** Builds a `Rejection` (for gates and streams that turn a signal away). */
 export const rejection = (signal: TradeSignal, field: string, reason: string): Rejection => ({
