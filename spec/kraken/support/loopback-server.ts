@@ -1,0 +1,101 @@
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { type AddressInfo } from 'node:net';
+
+/** One request as the loopback server saw it. */
+export interface SeenRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingMessage['headers'];
+  readonly body: string;
+  readonly receivedAt: number;
+  /** Set when the response was sent or the connection went away. */
+  finishedAt?: number;
+  /** True when the client went away before a response was sent. */
+  aborted: boolean;
+}
+
+export type Handler = (request: SeenRequest, res: ServerResponse, req: IncomingMessage) => void;
+
+/** A tiny HTTP server on 127.0.0.1 with an ephemeral port, whose behaviour each test sets. */
+export class LoopbackServer {
+  readonly requests: SeenRequest[] = [];
+  handler: Handler = (_request, res) => json(res, { error: [], result: {} });
+  private readonly server: Server;
+  private readonly arrivalWaiters: Array<{ count: number; resolve: () => void }> = [];
+
+  private constructor() {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const seen: SeenRequest = {
+          method: req.method ?? '',
+          url: req.url ?? '',
+          headers: req.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+          receivedAt: performance.now(),
+          aborted: false,
+        };
+        this.requests.push(seen);
+        res.on('close', () => {
+          seen.finishedAt = performance.now();
+          if (!res.writableFinished) seen.aborted = true;
+        });
+        this.notifyArrivals();
+        this.handler(seen, res, req);
+      });
+    });
+  }
+
+  static async start(): Promise<LoopbackServer> {
+    const instance = new LoopbackServer();
+    await new Promise<void>((resolve) => instance.server.listen(0, '127.0.0.1', resolve));
+    return instance;
+  }
+
+  get url(): string {
+    const { port } = this.server.address() as AddressInfo;
+    return `http://127.0.0.1:${port}`;
+  }
+
+  /** Resolves once `count` requests in all have arrived. */
+  arrivals(count: number): Promise<void> {
+    if (this.requests.length >= count) return Promise.resolve();
+    return new Promise((resolve) => this.arrivalWaiters.push({ count, resolve }));
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private notifyArrivals(): void {
+    for (const waiter of [...this.arrivalWaiters]) {
+      if (this.requests.length >= waiter.count) {
+        this.arrivalWaiters.splice(this.arrivalWaiters.indexOf(waiter), 1);
+        waiter.resolve();
+      }
+    }
+  }
+}
+
+export const json = (res: ServerResponse, body: unknown, status = 200): void => {
+  res.writeHead(status, { 'Content-Type': 'application/json' });
+  res.end(JSON.stringify(body));
+};
+
+export const html = (res: ServerResponse, status: number, headers: Record<string, string> = {}): void => {
+  res.writeHead(status, { 'Content-Type': 'text/html', ...headers });
+  res.end(`<html><head><title>${status} Bad Gateway</title></head><body>cloudflare</body></html>`);
+};
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits until `condition` holds, polling briefly; fails the test after `withinMs`. */
+export async function eventually(condition: () => boolean, withinMs = 1000): Promise<void> {
+  const start = performance.now();
+  while (!condition()) {
+    if (performance.now() - start > withinMs) throw new Error('condition not met in time');
+    await sleep(2);
+  }
+}

@@ -1,0 +1,196 @@
+import crossFetch from 'cross-fetch';
+import { Observable } from 'rxjs';
+import { ExchangeError } from '../model/errors';
+import { type Credentials } from './credentials';
+import { CONNECT_ERROR_CODES, type TransportFailure, classifyKrakenErrors, classifyTransportFailure, isWarning } from './errors';
+import { type PrivateLane, privateLaneFor } from './private-lane';
+
+/** The slice of `fetch` the transport uses, so tests and other runtimes can pass their own. */
+export type FetchLike = (
+  url: string,
+  init: {
+    readonly method: 'GET' | 'POST';
+    readonly headers: Readonly<Record<string, string>>;
+    readonly body?: string;
+    readonly signal: AbortSignal;
+  },
+) => Promise<FetchResponseLike>;
+
+export interface FetchResponseLike {
+  readonly status: number;
+  readonly headers: { get(name: string): string | null };
+  text(): Promise<string>;
+}
+
+/** Request parameters; `undefined` values are left out. Prices and volumes are passed as decimal strings. */
+export type RequestParams = Readonly<Record<string, string | number | undefined>>;
+
+export interface TransportOptions {
+  /** e.g. `https://api.kraken.com`, or the paper exchange's `http://127.0.0.1:PORT`. */
+  readonly baseUrl: string;
+  /** How long a request may take, from sending to the end of the response body. */
+  readonly timeoutMs: number;
+  /** Needed for private calls only. */
+  readonly credentials?: Credentials;
+  /** The queue and nonce source private calls go through; by default the one shared by every client of the key. */
+  readonly lane?: PrivateLane;
+  readonly fetch?: FetchLike;
+  readonly userAgent?: string;
+}
+
+const DEFAULT_USER_AGENT = 'kraken-rx-execution/0.1 (+https://github.com/kraken-rx-execution)';
+
+/** Kraken's HTTP interface: public GETs and signed, serialised private POSTs, each a cold Observable. */
+export interface KrakenTransport {
+  /**
+   * `GET /0/public/<method>?<params>`. Emits the envelope's `result` and completes, or errors with an
+   * `ExchangeError`. Unsubscribing aborts the request.
+   */
+  publicGet(method: string, params?: RequestParams): Observable<unknown>;
+  /**
+   * `POST /0/private/<method>` with a form body `nonce=…&…`, signed when it is sent (after waiting its turn on
+   * the key's queue). Emits the envelope's `result` and completes, or errors with an `ExchangeError`.
+   * Unsubscribing aborts the request, or leaves the queue if it has not started.
+   */
+  privatePost(method: string, params?: RequestParams): Observable<unknown>;
+}
+
+const entriesOf = (params: RequestParams | undefined): Array<[string, string]> =>
+  Object.entries(params ?? {}).flatMap(([name, value]) => (value === undefined ? [] : [[name, String(value)] as [string, string]]));
+
+/** The part of a thrown fetch error that tells whether anything was sent; its message is never kept. */
+function failureOf(error: unknown, timedOut: boolean, timeoutMs: number): TransportFailure {
+  if (timedOut) return { type: 'timeout', afterMs: timeoutMs };
+  const record = typeof error === 'object' && error !== null ? (error as Record<string, unknown>) : {};
+  const cause = typeof record['cause'] === 'object' && record['cause'] !== null ? (record['cause'] as Record<string, unknown>) : {};
+  const code = [record['code'], record['errno'], cause['code']].find((c): c is string => typeof c === 'string') ?? 'unknown';
+  return CONNECT_ERROR_CODES.has(code) ? { type: 'connect', code } : { type: 'network', code };
+}
+
+/** Seconds or an HTTP date, as `Retry-After` allows; epoch ms. */
+function retryAtOf(header: string | null, now: number): number | undefined {
+  if (header === null) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds) && header.trim() !== '') return now + seconds * 1000;
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? undefined : date;
+}
+
+const isEnvelope = (body: unknown): body is { error: unknown[]; result?: unknown } =>
+  typeof body === 'object' && body !== null && !Array.isArray(body) && Array.isArray((body as Record<string, unknown>)['error']);
+
+/** Reads one HTTP response as a Kraken envelope: the `result`, or the `ExchangeError` it amounts to. */
+function interpret(endpoint: string, status: number, contentType: string, retryAfter: string | null, text: string): unknown {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  if (!isEnvelope(body)) {
+    if (status >= 200 && status < 300) {
+      const detail = body === undefined ? `not JSON${contentType ? `, ${contentType}` : ''}` : 'JSON without an error array';
+      throw classifyTransportFailure({ type: 'malformed', status, detail }, endpoint);
+    }
+    const retryAt = retryAtOf(retryAfter, Date.now());
+    throw classifyTransportFailure({ type: 'http', status, contentType, ...(retryAt !== undefined ? { retryAt } : {}) }, endpoint);
+  }
+  if (!body.error.every((code): code is string => typeof code === 'string')) {
+    throw classifyTransportFailure({ type: 'malformed', status, detail: 'non-string entries in the error array' }, endpoint);
+  }
+  const errors = body.error.filter((code) => !isWarning(code));
+  if (errors.length > 0) throw classifyKrakenErrors(errors, endpoint, status);
+  if (body.result === undefined || body.result === null) {
+    throw classifyTransportFailure({ type: 'malformed', status, detail: 'envelope without a result' }, endpoint);
+  }
+  return body.result;
+}
+
+/**
+ * One HTTP exchange as a cold Observable: sends on subscribe, aborts on unsubscribe, gives up after `timeoutMs`.
+ * Only the response's status, content type and body are looked at; nothing of the request is ever put into an
+ * error, so neither the signature nor the key can leak through one.
+ */
+function exchange(
+  fetchImpl: FetchLike,
+  endpoint: string,
+  url: string,
+  init: { readonly method: 'GET' | 'POST'; readonly headers: Readonly<Record<string, string>>; readonly body?: string },
+  timeoutMs: number,
+): Observable<unknown> {
+  return new Observable<unknown>((subscriber) => {
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, timeoutMs);
+
+    fetchImpl(url, { ...init, signal: controller.signal })
+      .then(async (response) => {
+        const text = await response.text();
+        return interpret(endpoint, response.status, response.headers.get('content-type') ?? '', response.headers.get('retry-after'), text);
+      })
+      .then(
+        (result) => {
+          clearTimeout(timer);
+          subscriber.next(result);
+          subscriber.complete();
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          subscriber.error(error instanceof ExchangeError ? error : classifyTransportFailure(failureOf(error, timedOut, timeoutMs), endpoint));
+        },
+      );
+
+    return () => {
+      clearTimeout(timer);
+      controller.abort();
+    };
+  });
+}
+
+/**
+ * Kraken's HTTP transport over cross-fetch.
+ *
+ * @param options base URL, timeout, credentials (for private calls), and optionally the lane and fetch to use
+ */
+export function createKrakenTransport(options: TransportOptions): KrakenTransport {
+  const baseUrl = options.baseUrl.replace(/\/+$/, '');
+  const fetchImpl: FetchLike = options.fetch ?? crossFetch;
+  const userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
+  const credentials = options.credentials;
+  const lane = options.lane ?? (credentials ? privateLaneFor(credentials.apiKey) : undefined);
+
+  return {
+    publicGet(method, params) {
+      const query = new URLSearchParams(entriesOf(params)).toString();
+      const url = `${baseUrl}/0/public/${method}${query ? `?${query}` : ''}`;
+      return exchange(fetchImpl, method, url, { method: 'GET', headers: { 'User-Agent': userAgent } }, options.timeoutMs);
+    },
+
+    privatePost(method, params) {
+      if (!credentials || !lane) {
+        return new Observable<never>((subscriber) =>
+          subscriber.error(new ExchangeError({ kind: 'auth', codes: ['no API credentials configured for a private call'], endpoint: method })),
+        );
+      }
+      const entries = entriesOf(params);
+      if (entries.some(([name]) => name === 'nonce')) {
+        throw new Error(`${method}: the transport sets the nonce; a params object must not carry one`);
+      }
+      const path = `/0/private/${method}`;
+      return lane.run((nonce) => {
+        // Built and signed here, at the moment of sending: the signed bytes are exactly the bytes sent.
+        const body = new URLSearchParams([['nonce', nonce.toString()], ...entries]).toString();
+        const headers = {
+          'API-Key': credentials.apiKey,
+          'API-Sign': credentials.sign(path, nonce, body),
+          'Content-Type': 'application/x-www-form-urlencoded; charset=utf-8',
+          'User-Agent': userAgent,
+        };
+        return exchange(fetchImpl, method, `${baseUrl}${path}`, { method: 'POST', headers, body }, options.timeoutMs);
+      });
+    },
+  };
+}
