@@ -114,7 +114,7 @@ export const PAPER_PAIRS: readonly PaperPair[] = [
   pair({ key: 'XETHXXBT', altname: 'ETHXBT', wsname: 'ETH/XBT', base: 'XETH', quote: 'XXBT', pairDecimals: 5, lotDecimals: 8, costDecimals: 10, orderMin: '0.002', costMin: '0.00002', tickSize: '0.00001', initialPrice: '0.05000', liquidityPerStep: '5' }),
   pair({ key: 'XXRPZUSD', altname: 'XRPUSD', wsname: 'XRP/USD', base: 'XXRP', quote: 'ZUSD', pairDecimals: 5, lotDecimals: 8, costDecimals: 5, orderMin: '2', costMin: '0.5', tickSize: '0.00001', initialPrice: '0.60000', liquidityPerStep: '20000' }),
   pair({ key: 'ADAUSD', altname: 'ADAUSD', wsname: 'ADA/USD', base: 'ADA', quote: 'ZUSD', pairDecimals: 6, lotDecimals: 8, costDecimals: 5, orderMin: '5', costMin: '0.5', tickSize: '0.000001', initialPrice: '0.450000', liquidityPerStep: '20000' }),
-  pair({ key: 'DOTUSD', altname: 'DOTUSD', wsname: 'DOT/USD', base: 'DOT', quote: 'ZUSD', pairDecimals: 4, lotDecimals: 8, costDecimals: 5, orderMin: '0.5', costMin: '0.5', tickSize: '0.0001', initialPrice: '7.0000', liquidityPerStep: '1000' }),
+  pair({ key: 'DOTUSD', altname: 'DOTUSD', wsname: 'DOT/USD', base: 'DOT', quote: 'ZUSD', pairDecimals: 4, lotDecimals: 8, costDecimals: 5, orderMin: '0.5', costMin: '0.5', tickSize: '0.0005', initialPrice: '7.0000', liquidityPerStep: '1000' }),
 ];
 
 /** Common display codes for Kraken's legacy asset altnames (`BTC/USD` is how users and WS v2 name XBT/USD). */

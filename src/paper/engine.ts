@@ -135,7 +135,7 @@ export class Engine {
     }
     const limit = this.limitPrice(order);
     const marketable = run.arriving && (order.side === 'buy' ? limit.gte(q.ask) : limit.lte(q.bid));
-    const reached = order.side === 'buy' ? q.last.lte(limit) : q.last.gte(limit);
+    const reached = !run.arriving && (order.side === 'buy' ? q.last.lte(limit) : q.last.gte(limit));
     if (!marketable && !reached) return new Decimal(0);
     const volume = Decimal.min(remaining(order), run.liquidity);
     if (volume.lte(0)) return new Decimal(0);
