@@ -1,0 +1,87 @@
+import { type Observable, concatMap, defer, tap } from 'rxjs';
+import { type PortCall, type RateCost } from '../model/budget';
+import { type ExchangeError, isExchangeError } from '../model/errors';
+import { type Lane } from '../operators/rate-limit';
+import { type BackoffPolicy, retryBackoff } from '../operators/retry-backoff';
+import { type ExchangeDeps } from './deps';
+
+/**
+ * `idempotent`: repeating the call does no harm (reads; a cancel, which at worst answers "unknown order"), so
+ * an ambiguous failure is simply retried. `once`: a write that may have happened (AddOrder) is never repeated
+ * blindly: an ambiguous failure goes back to the caller to resolve.
+ */
+export type CallEffect = 'idempotent' | 'once';
+
+/**
+ * Which counter a rate-limit error is about: `EAPI:` is the REST counter, `EOrder:` the pair's trading
+ * counter. A throttle with a retry time is about concurrency, not a counter: the wait is enough.
+ */
+function snapCostOf(error: ExchangeError, cost: RateCost): RateCost | null {
+  if (error.hasCode('EAPI:Rate limit') || error.hasCode('EAuth:Rate limit')) return { rest: Math.max(1, cost.rest) };
+  if (error.hasCode('EOrder:Rate limit') || error.hasCode('EOrder:Domain rate limit')) {
+    return cost.trading ? { rest: 0, trading: cost.trading } : null;
+  }
+  return error.retryAt === undefined ? cost : null;
+}
+
+/**
+ * The retry policy of one call. An invalid nonce is retried once (the port signs again with a fresh nonce);
+ * a second one in a row means something else is wrong.
+ */
+function retryPolicyOf(deps: ExchangeDeps, effect: CallEffect): BackoffPolicy {
+  let nonceRetries = 0;
+  return {
+    ...deps.config.retry,
+    random: deps.random,
+    shouldRetry: (error) => {
+      if (!isExchangeError(error)) return false;
+      if (error.hasCode('EAPI:Invalid nonce')) return nonceRetries++ < 1;
+      if (error.kind === 'retryable' || error.kind === 'rate-limited') return true;
+      return effect === 'idempotent' && error.kind === 'ambiguous';
+    },
+    minDelayFor: (error, now) => (isExchangeError(error) && error.retryAt !== undefined ? error.retryAt - now : undefined),
+  };
+}
+
+/**
+ * One call to the exchange as the streams make it: wait for the rate budget in `lane`, go through the circuit
+ * breaker, send; on a rate-limit error snap the budget; retry what the policy allows.
+ *
+ * budget/attempts:  acquire ─ send ─ # (retryable) ─ backoff ─ acquire ─ send ─ v|
+ * result:           ─────────────────────────────────────────────────────────── v|
+ *
+ * Cold: every subscription is a new call with a fresh retry count. Emits what the port emits; errors with the
+ * last error when it is not retried (or no attempts are left), or with the breaker's `BreakerOpenError`.
+ *
+ * @param deps The run's gate, breaker, budget costs, retry config and scheduler.
+ * @param lane Priority lane of the call.
+ * @param call What is called, for its rate cost (computed when subscribed: a cancel's cost depends on age).
+ * @param send The port call itself.
+ * @param effect `idempotent` retries ambiguous failures too; `once` never does.
+ * @returns The port's answer.
+ */
+export function exchangeCall<T>(
+  deps: ExchangeDeps,
+  lane: Lane,
+  call: () => PortCall,
+  send: () => Observable<T>,
+  effect: CallEffect,
+): Observable<T> {
+  return defer(() => {
+    const attempt$ = defer(() => {
+      const cost = deps.costs(call());
+      return deps.gate.acquire(cost, lane).pipe(
+        concatMap(() => send()),
+        tap({
+          error: (error: unknown) => {
+            if (!isExchangeError(error) || error.kind !== 'rate-limited') return;
+            const snap = snapCostOf(error, cost);
+            if (snap) deps.gate.snap(snap);
+            deps.log.warn(`${error.endpoint}: rate limited, backing off (${deps.gate.queued} calls queued)`);
+          },
+        }),
+      );
+    });
+    return attempt$.pipe(deps.breaker.guard<T>(), retryBackoff<T>(retryPolicyOf(deps, effect), deps.scheduler));
+  });
+}

@@ -1,0 +1,238 @@
+import { randomUUID } from 'node:crypto';
+import {
+  BehaviorSubject,
+  EMPTY,
+  NEVER,
+  type Observable,
+  type SchedulerLike,
+  type Subscription,
+  asyncScheduler,
+  catchError,
+  concatMap,
+  defer,
+  filter,
+  finalize,
+  firstValueFrom,
+  groupBy,
+  map,
+  merge,
+  mergeMap,
+  of,
+  shareReplay,
+  take,
+  takeUntil,
+  timer,
+} from 'rxjs';
+import { type CostModel, type RateBudget } from '../model/budget';
+import { type ExecutionConfig } from '../model/config';
+import { isExchangeError } from '../model/errors';
+import { type PairBook } from '../model/pair';
+import { type ExchangePort } from '../model/port';
+import { type ExecutionReport } from '../model/report';
+import { type ClosePositionCommand, type TradeSignal } from '../model/signal';
+import { CircuitBreaker } from '../operators/circuit-breaker';
+import { type EntryIntent } from '../operators/intent';
+import { RateGate } from '../operators/rate-limit';
+import { closePositions } from './close-position';
+import { type ExchangeDeps, type Logger, type StreamDeps, type StreamTuning } from './deps';
+import { exchangeCall } from './exchange-call';
+import { type CancelReason, type OrderFinal, followOrder } from './order-lifecycle';
+import { createOrderMonitor } from './order-monitor';
+import { type PlacedEntry, placeEntries } from './placement';
+import { type Position, PositionBook } from './positions';
+import { protectEntry } from './protection';
+import { createReportBuilder } from './reports';
+import { type Step, andThen, reportStep, reportsOf } from './step';
+
+/** What the handler needs from outside; all IO and time come through here. */
+export interface HandlerDeps {
+  readonly port: ExchangePort;
+  /** The rate-budget model of the API key (shared with anything else that calls on that key). */
+  readonly budget: RateBudget;
+  readonly costs: CostModel;
+  /** Clock and timers; virtual under test, scaled in end-to-end runs. Default `asyncScheduler`. */
+  readonly scheduler?: SchedulerLike;
+  /** Client order ids (Kraken's long UUID form) and report ids. Default `crypto.randomUUID`. */
+  readonly newId?: () => string;
+  /** Retry jitter, [0, 1). Default `Math.random`. */
+  readonly random?: () => number;
+  /** Default: silent. */
+  readonly log?: Logger;
+  readonly tuning?: Partial<StreamTuning>;
+}
+
+/** The handler's inputs. Only `signals$` is required. */
+export interface HandlerInputs {
+  readonly signals$: Observable<TradeSignal>;
+  /** Close-position commands; they bypass HALT. */
+  readonly commands$?: Observable<ClosePositionCommand>;
+  /** HALT switch: while the latest value is true new entries are rejected. Before its first value: not halted. */
+  readonly halted$?: Observable<boolean>;
+}
+
+export interface ExecutionHandler {
+  /**
+   * Every report of every order. Cold: subscribing starts a run (its own rate gate, breaker, monitor and
+   * positions registry). A failure of one signal or order is a report, never the end of the stream. Completes
+   * after `stop()`, once in-flight work has ended. Errors only if something the whole run depends on breaks.
+   */
+  readonly reports$: Observable<ExecutionReport>;
+  /** Subscribes `reports$` (for callers that are not RxJS). Throws if already started. */
+  start(onReport: (report: ExecutionReport) => void, onError?: (error: unknown) => void): void;
+  /**
+   * Stops taking signals and commands, lets placements in flight finish, cancels entry orders still working
+   * and protects what they filled, ends every watch and poll, leaves protective orders resting on the
+   * exchange; resolves when every run's `reports$` has completed. The handler stays stopped.
+   */
+  stop(): Promise<void>;
+  /** Positions of the latest run: tracked net quantity and protective orders per pair (read-only copies). */
+  positions(): readonly Position[];
+}
+
+const silent: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+
+/** Defaults of the rarely changed knobs, derived from the config where it says something close. */
+export function defaultTuning(config: ExecutionConfig): StreamTuning {
+  return {
+    openOrdersLagMs: 2000,
+    monitorReserveUnits: 2,
+    protectionCancelTimeoutMs: Math.max(config.lookup.attempts * config.lookup.intervalMs, 4 * config.monitor.maxIntervalMs),
+  };
+}
+
+const opposite = (intent: EntryIntent): string => `${intent.request.side} ${intent.request.volume.toFixed()} ${intent.rules.altname}`;
+
+/**
+ * The execution handler: approved trade signals in, orders placed, watched, protected and closed on the
+ * exchange, execution reports out (design.md §1).
+ *
+ * signals$ ─ haltGate ─ translate ─ placeOrder ─┬─ REJECTED
+ *                                              └─ followOrder (monitor, timeout cancel) ─ protectEntry
+ * commands$ ─ closePositions (cancel protection, confirm, market close)
+ * reports$ = merge of all report streams
+ *
+ * Usage:
+ * ```ts
+ * const handler = createExecutionHandler(config, { port, budget, costs }).connect({ signals$, commands$, halted$ });
+ * handler.reports$.subscribe(...)   // or handler.start(onReport); …; await handler.stop();
+ * ```
+ *
+ * @param config The execution config (`config.json` shape).
+ * @param deps Exchange port, rate budget and cost model, and optionally clock, ids, randomness, logger.
+ * @returns `connect(inputs)`, which gives the handler.
+ */
+export function createExecutionHandler(config: ExecutionConfig, deps: HandlerDeps): { connect(inputs: HandlerInputs): ExecutionHandler } {
+  const scheduler = deps.scheduler ?? asyncScheduler;
+  const newId = deps.newId ?? (() => randomUUID());
+  const random = deps.random ?? Math.random;
+  const log = deps.log ?? silent;
+  const tuning: StreamTuning = { ...defaultTuning(config), ...deps.tuning };
+
+  return {
+    connect(inputs: HandlerInputs): ExecutionHandler {
+      const stopRequested = new BehaviorSubject<boolean>(false);
+      const activeRuns = new BehaviorSubject<number>(0);
+      let latestPositions: PositionBook | null = null;
+      let started: Subscription | null = null;
+
+      const reports$ = defer(() => {
+        const exchange: ExchangeDeps = {
+          config,
+          port: deps.port,
+          budget: deps.budget,
+          costs: deps.costs,
+          gate: new RateGate(deps.budget, scheduler),
+          breaker: new CircuitBreaker(
+            {
+              failureThreshold: config.breaker.failureThreshold,
+              cooldownMs: config.breaker.cooldownMs,
+              // A refusal is an answer about the request, not a sign the exchange or the key is in trouble.
+              counts: (error) => !isExchangeError(error) || error.kind !== 'refused',
+              // Bad key, permissions, lockout: every further call makes it worse.
+              opensAtOnce: (error) => isExchangeError(error) && error.kind === 'auth',
+            },
+            scheduler,
+          ),
+          scheduler,
+          newId,
+          random,
+          log,
+          report: createReportBuilder(newId, scheduler),
+          tuning,
+        };
+        const positions = new PositionBook();
+        latestPositions = positions;
+        const streams: StreamDeps = {
+          ...exchange,
+          monitor: createOrderMonitor(exchange),
+          positions,
+          stopping$: stopRequested.pipe(filter(Boolean)),
+        };
+        // Loaded once per run; later subscribers get the cached book (a failed load is tried again).
+        const book$ = exchangeCall(exchange, 'monitor', () => ({ kind: 'pairs' }), () => deps.port.pairs(), 'idempotent').pipe(
+          shareReplay({ bufferSize: 1, refCount: true }),
+        );
+        activeRuns.next(activeRuns.value + 1);
+        return merge(
+          entries(inputs, book$, streams),
+          closes(inputs.commands$ ?? EMPTY, book$, streams),
+        ).pipe(
+          finalize(() => activeRuns.next(activeRuns.value - 1)),
+        );
+      });
+
+      return {
+        reports$,
+        start(onReport: (report: ExecutionReport) => void, onError?: (error: unknown) => void) {
+          if (started) throw new Error('execution handler already started');
+          started = reports$.subscribe({
+            next: onReport,
+            error: (error: unknown) => {
+              log.error('execution handler stopped on an error:', error instanceof Error ? error.message : String(error));
+              onError?.(error);
+            },
+          });
+        },
+        stop() {
+          stopRequested.next(true);
+          return firstValueFrom(activeRuns.pipe(filter((count) => count === 0), map(() => undefined)));
+        },
+        positions: () => latestPositions?.positions() ?? [],
+      };
+    },
+  };
+}
+
+/**
+ * Entries: placement, then the order followed to its final state (a limit entry cancelled at its timeout, any
+ * working limit entry cancelled at stop), then protection of what filled.
+ */
+function entries(inputs: HandlerInputs, book$: Observable<PairBook>, deps: StreamDeps): Observable<ExecutionReport> {
+  // takeUntil on the input, not last, on purpose: stop() ends the intake, never the work already started.
+  const signals$ = inputs.signals$.pipe(takeUntil(deps.stopping$));
+  return placeEntries(signals$, inputs.halted$ ?? NEVER, book$, deps).pipe(
+    andThen<PlacedEntry, OrderFinal>(({ intent, placed }) => {
+      const isLimit = intent.request.orderType === 'limit';
+      const cancelWhen$ = merge(
+        intent.timeoutMs !== null ? timer(intent.timeoutMs, deps.scheduler).pipe(map((): CancelReason => 'timeout')) : EMPTY,
+        // An unwatched working entry could fill unprotected after the process is gone.
+        isLimit ? deps.stopping$.pipe(map((): CancelReason => 'stop')) : EMPTY,
+      );
+      return followOrder(placed.order, deps, { cancelWhen$, ...(placed.adopted ? { adopted: placed.adopted } : {}) }).pipe(
+        andThen<OrderFinal, OrderFinal>((final) => (final.snapshot.volumeExecuted.gt(0) ? protectEntry(final, intent, deps) : EMPTY)),
+        catchError((error: unknown) => {
+          deps.log.error(`${intent.signal.signalId}: following ${opposite(intent)} failed:`, String(error));
+          return of<Step<OrderFinal>>(
+            reportStep(deps.report(placed.order.context, 'ERROR', { exchangeOrderId: placed.order.txid, reason: `internal error while following the order: ${String(error)}` })),
+          );
+        }),
+      );
+    }),
+    reportsOf(),
+  );
+}
+
+/** Close-position commands; the intake ends at stop(), closes under way go on. */
+function closes(commands$: Observable<ClosePositionCommand>, book$: Observable<PairBook>, deps: StreamDeps): Observable<ExecutionReport> {
+  return closePositions(commands$.pipe(takeUntil(deps.stopping$)), book$, deps).pipe(reportsOf());
+}

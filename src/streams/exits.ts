@@ -1,0 +1,118 @@
+import { type Decimal } from 'decimal.js';
+import { EMPTY, type Observable, defer, filter, of, takeUntil, tap } from 'rxjs';
+import { type OrderRequest } from '../model/order';
+import { type PairRules } from '../model/pair';
+import { type MinimumCheck, checkMinimums, roundVolumeDown } from '../model/pair-rules';
+import { type OrderRole } from '../model/report';
+import { type Side } from '../model/signal';
+import { type StreamDeps } from './deps';
+import { type CancelReason, type OrderFinal, followOrder } from './order-lifecycle';
+import { type Placed, placeOrder } from './placement';
+import { type OrderContext, contextOfRequest } from './reports';
+import { type Step, andThen, reportStep } from './step';
+
+/**
+ * `ordermin`, and `costmin` when a price is known: a market exit without a reference price (the ticker
+ * failed) is checked on volume only and left to the exchange for cost, rather than not sent at all.
+ */
+export function checkExitMinimums(rules: PairRules, volume: Decimal, price: Decimal | null): MinimumCheck {
+  if (price) return checkMinimums(rules, volume, price);
+  return volume.lt(rules.orderMin)
+    ? { ok: false, field: 'quantity', reason: `${volume.toFixed()} is below the ${rules.altname} order minimum ${rules.orderMin.toFixed()}` }
+    : { ok: true };
+}
+
+/** The REJECTED report of a quantity too small to send: reported, never sent to be refused. */
+export function dustReport(context: OrderContext, reason: string, deps: Pick<StreamDeps, 'report'>): Step<never> {
+  return reportStep(deps.report(context, 'REJECTED', { reason: `dust: ${reason}` }));
+}
+
+export interface ProtectiveOptions {
+  /** Cancels the order once it rests (take-profit reached, sibling filled, close-position). */
+  readonly cancelWhen$?: Observable<CancelReason>;
+  readonly lane: 'place' | 'close';
+  /**
+   * At `stop()`, stop following it and leave it resting on the exchange (stops and take-profits), unless a
+   * cancel of it is already under way (then it is followed to its end, so what comes next can still happen).
+   */
+  readonly leaveRestingOnStop: boolean;
+}
+
+/**
+ * Places an exit or protective order and follows it, keeping the positions registry's list of protective orders
+ * true: listed from before it is sent (so a close waits for it), given its txid when accepted, removed at its
+ * final state or when it was not placed. An order whose state is unknown (ERROR) stays listed: it may be live.
+ *
+ * @param request The order, rounded.
+ * @param context What its reports repeat.
+ * @param deps The run's streams.
+ * @param options What cancels it, its lane, and what `stop()` does to it.
+ * @returns Reports, then its final state.
+ */
+export function protectiveOrder(request: OrderRequest, context: OrderContext, deps: StreamDeps, options: ProtectiveOptions): Observable<Step<OrderFinal>> {
+  return defer(() => {
+    const { positions } = deps;
+    const clientOrderId = request.clientOrderId;
+    let cancelling = false;
+    positions.addProtective({
+      clientOrderId,
+      txid: null,
+      pair: context.pair,
+      role: context.role,
+      side: context.side,
+      orderType: context.orderType,
+      quantity: request.volume,
+      stopPrice: context.stopPrice,
+    });
+    const cancelWhen$ = (options.cancelWhen$ ?? EMPTY).pipe(tap(() => (cancelling = true)));
+    const leaveResting$: Observable<unknown> = options.leaveRestingOnStop ? deps.stopping$.pipe(filter(() => !cancelling)) : EMPTY;
+    return placeOrder(request, context, deps, options.lane).pipe(
+      tap((step) => {
+        if (step.kind === 'report' && (step.report.status === 'REJECTED' || step.report.status === 'CANCELED')) {
+          positions.removeProtective(clientOrderId);
+        }
+      }),
+      andThen<Placed, OrderFinal>((placed) => {
+        positions.placedProtective(clientOrderId, placed.order.txid);
+        return followOrder(placed.order, deps, { cancelWhen$, ...(placed.adopted ? { adopted: placed.adopted } : {}) }).pipe(
+          tap((step) => {
+            if (step.kind === 'done') positions.removeProtective(clientOrderId);
+          }),
+          takeUntil(leaveResting$),
+        );
+      }),
+    );
+  });
+}
+
+/**
+ * Closes `quantity` at market (rounded down to the lot; dust is reported, not sent), as a take-profit or a
+ * close, in the `close` lane, followed to its final state.
+ *
+ * @param rules The pair.
+ * @param side The exit's side.
+ * @param quantity What to close.
+ * @param role `take-profit` or `close`.
+ * @param signalId The signal or command behind it.
+ * @param referencePrice A current price for the cost minimum, when known.
+ * @param deps The run's streams.
+ * @returns Reports, then the exit's final state (nothing when it was dust or not placed).
+ */
+export function marketExit(
+  rules: PairRules,
+  side: Side,
+  quantity: Decimal,
+  role: OrderRole,
+  signalId: string,
+  referencePrice: Decimal | null,
+  deps: StreamDeps,
+): Observable<Step<OrderFinal>> {
+  return defer(() => {
+    const volume = roundVolumeDown(rules, quantity);
+    const request: OrderRequest = { clientOrderId: deps.newId(), pair: rules.key, side, orderType: 'market', volume };
+    const context = contextOfRequest(request, rules, signalId, role);
+    const minimums = checkExitMinimums(rules, volume, referencePrice);
+    if (!minimums.ok) return of(dustReport({ ...context, clientOrderId: null }, minimums.reason, deps));
+    return protectiveOrder(request, context, deps, { lane: 'close', leaveRestingOnStop: false });
+  });
+}

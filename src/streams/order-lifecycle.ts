@@ -1,0 +1,143 @@
+import {
+  EMPTY,
+  type Observable,
+  catchError,
+  concat,
+  concatMap,
+  connect,
+  defer,
+  filter,
+  ignoreElements,
+  merge,
+  of,
+  take,
+  takeUntil,
+  tap,
+} from 'rxjs';
+import { isOrderGone } from '../model/errors';
+import { type OrderSnapshot } from '../model/order';
+import { type OrderEvent, fillDeltas } from '../operators/fill-deltas';
+import { type StreamDeps } from './deps';
+import { exchangeCall } from './exchange-call';
+import { type OrderContext, snapshotDetails } from './reports';
+import { type Step, doneStep, reportStep } from './step';
+
+/** Why the handler cancels an order it follows. */
+export type CancelReason = 'timeout' | 'take-profit' | 'close-position' | 'one-cancels-other' | 'stop';
+
+/** An order the exchange accepted. */
+export interface LiveOrder {
+  readonly context: OrderContext;
+  readonly txid: string;
+  /** Scheduler time of the placement; a cancel's trading-counter penalty depends on the order's age. */
+  readonly placedAt: number;
+}
+
+/** An order's final state, and why the handler cancelled it if it did. */
+export interface OrderFinal {
+  readonly order: LiveOrder;
+  readonly snapshot: OrderSnapshot;
+  readonly cancelReason: CancelReason | null;
+}
+
+export interface FollowOptions {
+  /** Its first value cancels the order (once); later values and a cancel after the final state are ignored. */
+  readonly cancelWhen$?: Observable<CancelReason>;
+  /** A snapshot already in hand (an order adopted after a lookup): reported before the monitor's first tick. */
+  readonly adopted?: OrderSnapshot;
+}
+
+const isFinalSnapshot = (snapshot: OrderSnapshot): boolean =>
+  snapshot.status === 'closed' || snapshot.status === 'canceled' || snapshot.status === 'expired';
+
+/**
+ * Follows one accepted order to its final state through the shared monitor, reporting every fill increment
+ * once and exactly one final status; cancels it when `cancelWhen$` says so and keeps following, since a fill
+ * can win the race with the cancel.
+ *
+ * monitor:    ──o────p──────────c         o open, p partly filled, c canceled with the fill
+ * cancelWhen$: ────────────t
+ * result:     ───────P─────X───Cd|        P PARTIALLY_FILLED, X PENDING_CANCEL, C CANCELED, d done(final)
+ *
+ * A cancel answered "unknown order" (the order is already gone) is not a cancellation: the monitor is asked
+ * to look the order up, and whatever it finds (filled, cancelled) is reported. A cancel that fails otherwise
+ * is logged and the order is still followed. Fills also update the positions registry as they are reported.
+ * Completes after the final state with one `done` step; never errors (the monitor retries on its own).
+ *
+ * @param order The accepted order.
+ * @param deps The run's monitor, exchange access and registry.
+ * @param options What cancels it; an adopted snapshot.
+ * @returns Reports, then the final state.
+ */
+export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowOptions = {}): Observable<Step<OrderFinal>> {
+  const { context, txid } = order;
+  return defer(() => {
+    let cancelReason: CancelReason | null = null;
+    let finalReported = false;
+    let latest: OrderSnapshot | null = options.adopted ?? null;
+
+    const toSteps = (event: OrderEvent): Observable<Step<OrderFinal>> => {
+      const snapshot = event.snapshot;
+      latest = snapshot;
+      if (event.kind === 'fill') {
+        deps.positions.applyFill(context.pair, context.side, event.quantity);
+        const filled = snapshot.status === 'closed';
+        finalReported ||= filled;
+        return of(
+          reportStep(
+            deps.report(context, filled ? 'FILLED' : 'PARTIALLY_FILLED', {
+              ...snapshotDetails(snapshot),
+              lastFillQuantity: event.quantity,
+              lastFillPrice: event.price,
+            }),
+          ),
+        );
+      }
+      if (!isFinalSnapshot(snapshot)) return EMPTY;
+      const done = doneStep<OrderFinal>({ order, snapshot, cancelReason });
+      if (finalReported) return of(done);
+      finalReported = true;
+      const status = snapshot.status === 'closed' ? 'FILLED' : snapshot.status === 'expired' ? 'EXPIRED' : 'CANCELED';
+      const reason = status === 'FILLED' ? null : snapshot.reason ?? (cancelReason ? `cancelled: ${cancelReason}` : null);
+      return of(reportStep(deps.report(context, status, { ...snapshotDetails(snapshot), reason })), done);
+    };
+
+    const cancel = (reason: CancelReason): Observable<Step<OrderFinal>> => {
+      cancelReason = reason;
+      const pendingCancel = deps.report(context, 'PENDING_CANCEL', {
+        ...(latest ? snapshotDetails(latest) : { exchangeOrderId: txid }),
+        reason: `cancel: ${reason}`,
+      });
+      const cancelOrder$ = exchangeCall(
+        deps,
+        reason === 'close-position' ? 'close' : 'cancel',
+        () => ({ kind: 'cancelOrder', pair: context.pair, orderAgeMs: deps.scheduler.now() - order.placedAt }),
+        () => deps.port.cancelOrder({ txid }),
+        'idempotent',
+      ).pipe(
+        tap(() => deps.monitor.lookNow(txid)),
+        ignoreElements(),
+        catchError((error: unknown) => {
+          // Either way the monitor finds out what became of it; "gone" only means it is no longer open.
+          deps.monitor.lookNow(txid);
+          if (isOrderGone(error)) deps.log.info(`${txid}: cancel says the order is gone; looking up its final state`);
+          else deps.log.warn(`${txid}: cancel failed, still following the order:`, String(error));
+          return EMPTY;
+        }),
+      );
+      return concat(of(reportStep(pendingCancel)), cancelOrder$);
+    };
+
+    const snapshots$ = options.adopted ? concat(of(options.adopted), deps.monitor.track(txid)) : deps.monitor.track(txid);
+    return snapshots$.pipe(
+      fillDeltas(),
+      // connect: the final-state notifier and the reports see the same events, and an adopted final snapshot
+      // (emitted synchronously) reaches both.
+      connect((events$) => {
+        const final$ = events$.pipe(filter((event) => event.kind === 'status' && isFinalSnapshot(event.snapshot)));
+        const cancel$ = (options.cancelWhen$ ?? EMPTY).pipe(take(1), concatMap(cancel), takeUntil(final$));
+        return merge(events$.pipe(concatMap(toSteps)), cancel$);
+      }),
+    );
+  });
+}

@@ -1,0 +1,298 @@
+import { type Decimal } from 'decimal.js';
+import {
+  type Observable,
+  catchError,
+  concat,
+  concatMap,
+  defer,
+  map,
+  mergeMap,
+  of,
+  take,
+  tap,
+  timer,
+} from 'rxjs';
+import { isExchangeError } from '../model/errors';
+import { type OrderRequest, type OrderSnapshot, type PlacedOrder } from '../model/order';
+import { type PairBook, type PairRules } from '../model/pair';
+import { type TradeSignal } from '../model/signal';
+import { BreakerOpenError } from '../operators/circuit-breaker';
+import { haltGate } from '../operators/halt-gate';
+import { type EntryIntent, type Rejection, type Translation, isRejection, rejection } from '../operators/intent';
+import { translate } from '../operators/translate';
+import { type ExchangeDeps } from './deps';
+import { exchangeCall } from './exchange-call';
+import { type LiveOrder } from './order-lifecycle';
+import { type OrderContext, contextOfRequest, snapshotDetails } from './reports';
+import { type Step, doneStep, reportStep } from './step';
+
+/** An accepted order, and the snapshot a lookup found it with (after an ambiguous placement). */
+export interface Placed {
+  readonly order: LiveOrder;
+  readonly adopted: OrderSnapshot | null;
+}
+
+/** An accepted entry with the intent behind it (its protection and timeout). */
+export interface PlacedEntry {
+  readonly intent: EntryIntent;
+  readonly placed: Placed;
+}
+
+/** What looking an order up by its client order id proved. */
+export type LookupResult =
+  | { readonly kind: 'found'; readonly snapshot: OrderSnapshot }
+  | { readonly kind: 'absent' }
+  | { readonly kind: 'unproven'; readonly reason: string };
+
+type LookupAnswer = OrderSnapshot | 'absent' | 'failed';
+
+const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+const findByClientOrderId = (orders: ReadonlyMap<string, OrderSnapshot>, clientOrderId: string): OrderSnapshot | undefined =>
+  // The exchange filtered by cl_ord_id already; a snapshot without the id is taken as the match.
+  [...orders.values()].find((order) => order.clientOrderId === clientOrderId || order.clientOrderId === null);
+
+/**
+ * Looks an order up by its client order id (OpenOrders, then ClosedOrders) every `lookup.intervalMs`, until it
+ * is found or its absence is proven: an empty answer counts as proof only once the placement's deadline plus
+ * the OpenOrders lag has passed, since until then the exchange may still accept it or not show it yet.
+ *
+ * lookups: ────l────l────l────L|     l: before deadline + lag (proves nothing), L: after it
+ * result:  ───────────────────a|     a: absent (or f: found, as soon as a lookup finds it)
+ *
+ * Makes `lookup.attempts` lookups, more if that is what it takes to get past the deadline; when none of the
+ * lookups past it succeeded, the result is `unproven`. Failed lookups are logged and count as attempts.
+ * Calls go through the `monitor` lane. Emits once and completes; never errors.
+ *
+ * @param clientOrderId The order's client order id.
+ * @param deadline Epoch ms of the placement's deadline (the exchange refuses it after that if still queued).
+ * @param deps The run's exchange access.
+ * @returns What the lookups proved.
+ */
+export function lookUpOrder(clientOrderId: string, deadline: number, deps: ExchangeDeps): Observable<LookupResult> {
+  const { port, scheduler, config } = deps;
+  return defer(() => {
+    const provenAfter = deadline + deps.tuning.openOrdersLagMs;
+    const { intervalMs } = config.lookup;
+    const maxAttempts = Math.max(config.lookup.attempts, Math.ceil((provenAfter - scheduler.now()) / intervalMs));
+
+    const once = (): Observable<LookupAnswer> =>
+      exchangeCall(deps, 'monitor', () => ({ kind: 'openOrders' }), () => port.openOrders({ clientOrderId }), 'idempotent').pipe(
+        concatMap((open): Observable<LookupAnswer> => {
+          const found = findByClientOrderId(open, clientOrderId);
+          if (found) return of(found);
+          return exchangeCall(deps, 'monitor', () => ({ kind: 'closedOrders' }), () => port.closedOrders({ clientOrderId }), 'idempotent').pipe(
+            map((closed): LookupAnswer => findByClientOrderId(closed, clientOrderId) ?? 'absent'),
+          );
+        }),
+        catchError((error: unknown) => {
+          deps.log.warn(`lookup of ${clientOrderId} failed:`, errorText(error));
+          return of<LookupAnswer>('failed');
+        }),
+      );
+
+    const attempt = (n: number): Observable<LookupResult> =>
+      timer(intervalMs, scheduler).pipe(
+        concatMap(once),
+        concatMap((answer): Observable<LookupResult> => {
+          if (answer !== 'absent' && answer !== 'failed') return of({ kind: 'found', snapshot: answer });
+          if (answer === 'absent' && scheduler.now() >= provenAfter) return of({ kind: 'absent' });
+          if (n >= maxAttempts) {
+            return of({ kind: 'unproven', reason: `${n} lookups of client order id ${clientOrderId} proved neither that it exists nor that it does not` });
+          }
+          return attempt(n + 1);
+        }),
+      );
+    return attempt(1);
+  });
+}
+
+/**
+ * Places one order idempotently: the client order id is fixed in the request and kept across every attempt.
+ *
+ * port:    ──#(ambiguous)
+ * lookups:    ────l────f
+ * result:  P─U─────────Nd|     P PENDING_NEW, U UNKNOWN, N NEW (adopted), d done
+ *
+ * Each attempt waits for the rate gate in `lane` and is stamped with a fresh `deadline`. Retryable and
+ * rate-limited failures are retried with backoff (they prove nothing was placed). A definitive refusal, an
+ * auth failure, an open circuit breaker or retries running out → REJECTED. An ambiguous failure → UNKNOWN,
+ * then a lookup by client order id: found → NEW and the order is adopted; absent (proven past the deadline) →
+ * sent once more with the same client order id; unproven → ERROR (the order may be live: needs a person),
+ * never REJECTED. A validate-only request ends CANCELED with the reason (nothing was placed).
+ * Emits reports and, when the order was accepted, one `done` step; completes; never errors.
+ *
+ * @param request The order, rounded; its `clientOrderId` is the idempotency key.
+ * @param context What its reports repeat.
+ * @param deps The run's exchange access.
+ * @param lane `place` for entries and protection, `close` for exits.
+ * @returns Reports, then the accepted order.
+ */
+export function placeOrder(request: OrderRequest, context: OrderContext, deps: ExchangeDeps, lane: 'place' | 'close'): Observable<Step<Placed>> {
+  const { scheduler, config, log } = deps;
+
+  const accepted = (placed: PlacedOrder, sentAt: number): Observable<Step<Placed>> => {
+    if (placed.txid === '') {
+      return of(reportStep(deps.report(context, 'CANCELED', { reason: 'validate only: the exchange accepted the order; nothing was placed' })));
+    }
+    const order: LiveOrder = { context, txid: placed.txid, placedAt: sentAt };
+    return of(reportStep(deps.report(context, 'NEW', { exchangeOrderId: placed.txid })), doneStep<Placed>({ order, adopted: null }));
+  };
+
+  const resolve = (deadline: number, sentAt: number, resent: boolean): Observable<Step<Placed>> =>
+    lookUpOrder(request.clientOrderId, deadline, deps).pipe(
+      concatMap((result): Observable<Step<Placed>> => {
+        switch (result.kind) {
+          case 'found': {
+            const snapshot = result.snapshot;
+            const order: LiveOrder = { context, txid: snapshot.txid, placedAt: sentAt };
+            return of(
+              reportStep(deps.report(context, 'NEW', { ...snapshotDetails(snapshot), reason: 'found by its client order id after an ambiguous placement' })),
+              doneStep<Placed>({ order, adopted: snapshot }),
+            );
+          }
+          case 'absent':
+            if (resent) {
+              return of(reportStep(deps.report(context, 'REJECTED', { reason: 'not placed: two ambiguous attempts, and the order is proven absent after each' })));
+            }
+            log.info(`${request.clientOrderId}: proven not placed; sending it once more with the same client order id`);
+            return attempt(true);
+          case 'unproven':
+            return of(reportStep(deps.report(context, 'ERROR', { reason: `order state unknown, needs manual attention: ${result.reason}` })));
+        }
+      }),
+    );
+
+  const attempt = (resent: boolean): Observable<Step<Placed>> =>
+    defer(() => {
+      let sentAt = 0;
+      let deadline = 0;
+      const send = (): Observable<PlacedOrder> =>
+        defer(() => {
+          // Stamped at the moment of sending: the time spent waiting for budget must not eat the deadline.
+          sentAt = scheduler.now();
+          deadline = sentAt + config.entry.deadlineMs;
+          return deps.port.placeOrder({ ...request, deadline, ...(config.exchange.validateOnly ? { validate: true } : {}) });
+        });
+      return exchangeCall(deps, lane, () => ({ kind: 'placeOrder', pair: request.pair }), send, 'once').pipe(
+        take(1),
+        concatMap((placed) => accepted(placed, sentAt)),
+        catchError((error: unknown): Observable<Step<Placed>> => {
+          const sent = sentAt > 0;
+          const ambiguous = isExchangeError(error) ? error.kind === 'ambiguous' : sent && !(error instanceof BreakerOpenError);
+          if (ambiguous) {
+            const unknown = deps.report(context, 'UNKNOWN', {
+              reason: `ambiguous: ${errorText(error)}; looking the order up by its client order id`,
+            });
+            return concat(of(reportStep(unknown)), resolve(deadline, sentAt, resent));
+          }
+          const why = error instanceof BreakerOpenError ? errorText(error) : isExchangeError(error) ? `${error.kind}: ${errorText(error)}` : errorText(error);
+          return of(reportStep(deps.report(context, 'REJECTED', { reason: why })));
+        }),
+      );
+    });
+
+  return defer(() => concat(of(reportStep(deps.report(context, 'PENDING_NEW'))), attempt(false)));
+}
+
+const looseSide = (value: unknown): 'buy' | 'sell' => (value === 'sell' ? 'sell' : 'buy');
+
+/**
+ * The REJECTED report of a signal that will not become an order. The signal may be malformed, so every field
+ * is read defensively.
+ */
+export function rejectionReport(rejected: Rejection, deps: Pick<ExchangeDeps, 'report'>): Step<never> {
+  const signal: Partial<Record<keyof TradeSignal, unknown>> = rejected.signal;
+  const context: OrderContext = {
+    signalId: typeof signal.signalId === 'string' ? signal.signalId : '',
+    clientOrderId: null,
+    pair: typeof signal.pair === 'string' ? signal.pair : '',
+    role: 'entry',
+    side: looseSide(signal.side),
+    orderType: typeof signal.orderType === 'string' ? signal.orderType : 'unknown',
+    quantityOrdered: null,
+    limitPrice: null,
+    stopPrice: null,
+    commissionAsset: null,
+  };
+  return reportStep(deps.report(context, 'REJECTED', { reason: `${rejected.field}: ${rejected.reason}` }));
+}
+
+/**
+ * Entry signals to placed entries: HALT gate, a reference price for market entries, translation to an order
+ * request, then idempotent placement.
+ *
+ * signals:  -a--b--c-|
+ * halted$:  t----f----
+ *   placeEntries(...)
+ * result:   -R--PN-PN-|   R: REJECTED (halted), P PENDING_NEW, N NEW + done
+ *
+ * mergeMap with `entry.maxConcurrentPlacements`: independent orders, bounded, and never switchMap around a
+ * write. A signal already past the gate when HALT turns on is placed (it was admitted). Market entries read
+ * the ticker first so translate can check `costmin`; if the ticker fails, translate checks `ordermin` only.
+ * Completes when the signals have completed and every placement has; a bad signal is a report, never an error.
+ *
+ * @param signals$ Approved trade signals.
+ * @param halted$ HALT switch.
+ * @param book$ The pairs' rules (loaded once, cached; a failed load rejects the signal and is tried again).
+ * @param deps The run's exchange access.
+ * @returns Reports, and each accepted entry.
+ */
+export function placeEntries(
+  signals$: Observable<TradeSignal>,
+  halted$: Observable<boolean>,
+  book$: Observable<PairBook>,
+  deps: ExchangeDeps,
+): Observable<Step<PlacedEntry>> {
+  return defer(() => {
+    const referencePrices = new Map<string, Decimal>();
+    const options = {
+      newClientOrderId: deps.newId,
+      defaultLimitTimeoutMs: deps.config.entry.limitTimeoutMs,
+      referencePrice: (rules: PairRules) => referencePrices.get(rules.key),
+      now: () => deps.scheduler.now(),
+    };
+
+    const withReferencePrice = (signal: TradeSignal, book: PairBook): Observable<TradeSignal> => {
+      if (signal.orderType !== 'market') return of(signal);
+      const rules = typeof signal.pair === 'string' ? book.find(signal.pair) : undefined;
+      if (!rules) return of(signal);
+      return exchangeCall(deps, 'place', () => ({ kind: 'ticker' }), () => deps.port.ticker([rules.key]), 'idempotent').pipe(
+        tap((quotes) => {
+          const quote = quotes.get(rules.key);
+          if (quote) referencePrices.set(rules.key, quote.last);
+          else referencePrices.delete(rules.key);
+        }),
+        map(() => signal),
+        catchError((error: unknown) => {
+          referencePrices.delete(rules.key);
+          deps.log.warn(`no reference price for ${rules.key}; costmin not checked before sending:`, errorText(error));
+          return of(signal);
+        }),
+      );
+    };
+
+    const translated = (signal: TradeSignal | Rejection): Observable<Translation> => {
+      if (isRejection(signal)) return of(signal);
+      return book$.pipe(
+        take(1),
+        concatMap((book) => withReferencePrice(signal, book).pipe(translate(book, options))),
+        catchError((error: unknown) => of(rejection(signal, 'pair', `pair rules unavailable: ${errorText(error)}`))),
+      );
+    };
+
+    return signals$.pipe(
+      haltGate(halted$, (signal: TradeSignal): Rejection => rejection(signal, 'halted', 'HALT is on: new entries are rejected')),
+      // concatMap: signals keep their order while the book loads and market entries read their reference price.
+      concatMap(translated),
+      mergeMap((translation): Observable<Step<PlacedEntry>> => {
+        if (isRejection(translation)) return of(rejectionReport(translation, deps));
+        const context = contextOfRequest(translation.request, translation.rules, translation.signal.signalId, 'entry');
+        return placeOrder(translation.request, context, deps, 'place').pipe(
+          map((step): Step<PlacedEntry> => (step.kind === 'done' ? doneStep({ intent: translation, placed: step.value }) : step)),
+          catchError((error: unknown) => of(reportStep(deps.report(context, 'ERROR', { reason: `internal error while placing: ${errorText(error)}` })))),
+        );
+      }, deps.config.entry.maxConcurrentPlacements),
+    );
+  });
+}
