@@ -192,7 +192,7 @@ export type TransportFailure =
   | { readonly type: 'network'; readonly code: string }
   /** A non-2xx status without a Kraken envelope in its body. */
   | { readonly type: 'http'; readonly status: number; readonly contentType: string; readonly retryAt?: number }
-  /** A 2xx response whose body is not a Kraken envelope (HTML, truncated JSON, wrong shape). */
+  /** A 2xx response that does not read as Kraken's (HTML, truncated JSON, a result missing a field). */
   | { readonly type: 'malformed'; readonly status: number; readonly detail: string };
 
 /** Node's error codes for a connection that never got as far as sending the request. */
@@ -220,7 +220,7 @@ const describeFailure = (failure: TransportFailure): string =>
     .with({ type: 'timeout' }, (f) => `no response within ${f.afterMs} ms`)
     .with({ type: 'network' }, (f) => `connection broken after sending (${f.code})`)
     .with({ type: 'http' }, (f) => `HTTP ${f.status} without a Kraken envelope (${f.contentType || 'no content type'})`)
-    .with({ type: 'malformed' }, (f) => `HTTP ${f.status} with a body that is not a Kraken envelope (${f.detail})`)
+    .with({ type: 'malformed' }, (f) => `HTTP ${f.status} with a response Kraken would not send (${f.detail})`)
     .exhaustive();
 
 const classifyHttpStatus = (status: number, effect: CallEffect): ErrorKind =>
