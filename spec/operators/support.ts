@@ -1,7 +1,8 @@
 import { expect } from '@jest/globals';
 import { type SchedulerAction, type SchedulerLike, Subscription } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { type RunHelpers } from 'rxjs/internal/testing/TestScheduler';
+
+type RunHelpers = Parameters<Parameters<TestScheduler['run']>[0]>[0];
 
 /**
  * Runs `body` in virtual time (1 frame = 1 ms). The scheduler is handed over too, so operators that take an

@@ -68,8 +68,8 @@ export class RateGate {
   /**
    * Waits for the budget to allow `cost` in `lane`.
    *
-   * budget:  full ─────────── one unit free at 3031 ms (starter tier)
-   * acquire: ^ ────────────── (v|)      v = void, at 3031 ms
+   * budget at its cap at 0 ms (starter tier: 15 units, decay 0.33/s), cost { rest: 1 }:
+   * acquire(cost, 'monitor'):  3031ms (v|)      v = void: granted and charged at 3031 ms
    *
    * Cold: each subscription queues one request; it emits once (void) and completes when `cost` has been
    * charged to the budget. Unsubscribing before the grant removes it from the queue and charges nothing.
@@ -195,10 +195,10 @@ export class RateGate {
  *
  * Intuition: `concatMap` onto `gate.acquire`.
  *
- * budget full until 3031 ms, then one unit about every 3030 ms (starter tier); every value costs 1:
+ * budget at its cap at 0 ms (starter tier: one unit frees about every 3030 ms); every value costs 1:
  * source:  -a-b-c|
  *   rateLimit(gate, () => ({ rest: 1 }), 'monitor')
- * result:  ── 3031ms: a ── 6061ms: b ── 9091ms: c|
+ * result:  3031ms a 3029ms b 3029ms (c|)      (a at 3031, b at 6061, c and completion at 9091)
  *
  * Completes when the source has completed and every value has passed. An error of the source is passed on at
  * once; a value still waiting is dropped and never charged.
