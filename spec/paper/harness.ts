@@ -11,6 +11,13 @@ export interface Envelope {
 
 export type ParamValue = string | number | boolean;
 
+export interface Override {
+  readonly nonce?: string;
+  readonly sign?: string;
+  readonly key?: string;
+  readonly signal?: AbortSignal;
+}
+
 /** A minimal stock-Kraken-style client: signs exactly the bytes it sends, one nonce source per key. */
 export class TestClient {
   private readonly nonces: NonceSource;
@@ -30,13 +37,13 @@ export class TestClient {
     return (await res.json()) as Envelope;
   }
 
-  async private(method: string, params: Record<string, ParamValue> = {}, override: { nonce?: string; sign?: string; key?: string } = {}): Promise<Envelope> {
+  async private(method: string, params: Record<string, ParamValue> = {}, override: Override = {}): Promise<Envelope> {
     const res = await this.privateRaw(method, params, override);
     const text = await res.text();
     return JSON.parse(text) as Envelope;
   }
 
-  async privateRaw(method: string, params: Record<string, ParamValue> = {}, override: { nonce?: string; sign?: string; key?: string } = {}) {
+  async privateRaw(method: string, params: Record<string, ParamValue> = {}, override: Override = {}) {
     const nonce = override.nonce ?? this.nonces.next().toString();
     const path = `/0/private/${method}`;
     let body: string;
@@ -58,6 +65,7 @@ export class TestClient {
         'Content-Type': contentType,
       },
       body,
+      ...(override.signal ? { signal: override.signal } : {}),
     });
   }
 }
