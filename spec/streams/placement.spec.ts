@@ -1,0 +1,250 @@
+import { describe, expect, it } from '@jest/globals';
+import { Decimal } from 'decimal.js';
+import { type Observable } from 'rxjs';
+import { KrakenRateBudget } from '../../src/kraken/budget';
+import { type OrderRequest, type OrderSnapshot } from '../../src/model/order';
+import { type ExchangeDeps } from '../../src/streams/deps';
+import { type Placed, placeOrder } from '../../src/streams/placement';
+import { contextOfRequest } from '../../src/streams/reports';
+import { type Step } from '../../src/streams/step';
+import { FakePort, OpenBudget, XBT, exchangeError, marbles, ordersOf, snapshot } from './fake-exchange';
+import { exchangeDeps } from './stream-deps';
+
+const request: OrderRequest = {
+  clientOrderId: '6d1b345e-2821-40e2-ad83-4ecb18a06876',
+  pair: XBT.key,
+  side: 'buy',
+  orderType: 'limit',
+  volume: new Decimal('1'),
+  price: new Decimal('100'),
+};
+const context = contextOfRequest(request, XBT, 'signal-1', 'entry');
+const live = (status: 'open' | 'closed' = 'open'): OrderSnapshot =>
+  snapshot({ txid: 'OTX-1', status, clientOrderId: request.clientOrderId, ...(status === 'closed' ? { volumeExecuted: '1', price: '100' } : {}) });
+const placed = { txid: 'OTX-1', clientOrderId: request.clientOrderId, description: 'buy 1 XBTUSD @ limit 100' };
+
+interface Seen {
+  readonly at: number;
+  readonly step: Step<Placed>;
+}
+
+/** Subscribes the placement and records each step with its virtual time. */
+function record(placement$: Observable<Step<Placed>>, deps: ExchangeDeps): Seen[] {
+  const seen: Seen[] = [];
+  placement$.subscribe({ next: (step) => seen.push({ at: deps.scheduler.now(), step }), error: (e: unknown) => { throw e; } });
+  return seen;
+}
+
+const statuses = (seen: readonly Seen[]): string[] =>
+  seen.map(({ at, step }) => (step.kind === 'report' ? `${at} ${step.report.status}` : `${at} done ${step.value.order.txid}`));
+
+const reasons = (seen: readonly Seen[]): (string | null)[] => seen.flatMap(({ step }) => (step.kind === 'report' ? [step.report.reason] : []));
+
+describe('idempotent placement', () => {
+  it('accepted-then-timeout: UNKNOWN, the lookup finds it open and adopts it, nothing is resent', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const port = new FakePort(
+        {
+          placeOrder: () => cold('500ms #', {}, exchangeError('ambiguous', 'timeout after sending')),
+          openOrders: () => cold('(a|)', { a: ordersOf(live()) }),
+        },
+        scheduler,
+      );
+      const deps = exchangeDeps(port, scheduler);
+      const seen = record(placeOrder(request, context, deps, 'place'), deps);
+      flush();
+      expect(statuses(seen)).toEqual(['0 PENDING_NEW', '500 UNKNOWN', '1500 NEW', '1500 done OTX-1']);
+      expect(port.callsOf('placeOrder')).toHaveLength(1);
+      expect(port.callsOf('openOrders').map((call) => call.args)).toEqual([{ clientOrderId: request.clientOrderId }]);
+      const done = seen.at(-1)?.step;
+      expect(done?.kind === 'done' && done.value.adopted?.status).toBe('open');
+    });
+  });
+
+  it('filled-then-timeout: a market order filled before the lookup is found in ClosedOrders and adopted', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const port = new FakePort(
+        {
+          placeOrder: () => cold('500ms #', {}, exchangeError('ambiguous', 'socket hang up after sending')),
+          openOrders: () => cold('(a|)', { a: ordersOf() }),
+          closedOrders: () => cold('(a|)', { a: ordersOf(live('closed')) }),
+        },
+        scheduler,
+      );
+      const deps = exchangeDeps(port, scheduler);
+      const seen = record(placeOrder({ ...request, orderType: 'market' }, context, deps, 'place'), deps);
+      flush();
+      expect(statuses(seen)).toEqual(['0 PENDING_NEW', '500 UNKNOWN', '1500 NEW', '1500 done OTX-1']);
+      expect(port.callsOf('placeOrder')).toHaveLength(1);
+      const done = seen.at(-1)?.step;
+      expect(done?.kind === 'done' && done.value.adopted?.status).toBe('closed');
+    });
+  });
+
+  it('5xx-HTML-but-placed, with the OpenOrders lag: the first lookup misses, the second finds it, no duplicate', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const port = new FakePort(
+        {
+          placeOrder: () => cold('200ms #', {}, exchangeError('ambiguous', 'HTTP 502: an HTML page instead of JSON')),
+          openOrders: (_, call) => cold('(a|)', { a: call === 1 ? ordersOf() : ordersOf(live()) }),
+          closedOrders: () => cold('(a|)', { a: ordersOf() }),
+        },
+        scheduler,
+      );
+      const deps = exchangeDeps(port, scheduler);
+      const seen = record(placeOrder(request, context, deps, 'place'), deps);
+      flush();
+      expect(statuses(seen)).toEqual(['0 PENDING_NEW', '200 UNKNOWN', '2200 NEW', '2200 done OTX-1']);
+      expect(port.callsOf('placeOrder')).toHaveLength(1);
+      expect(port.callsOf('openOrders').map((call) => call.at)).toEqual([1200, 2200]);
+      expect(port.callsOf('closedOrders').map((call) => call.at)).toEqual([1200]);
+    });
+  });
+
+  it('reset-before-accept: nothing was placed, so it is resent with the same client order id', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const port = new FakePort(
+        {
+          placeOrder: (_, call) => (call === 1 ? cold('50ms #', {}, exchangeError('retryable', 'ECONNREFUSED')) : cold('50ms (a|)', { a: placed })),
+        },
+        scheduler,
+      );
+      const deps = exchangeDeps(port, scheduler);
+      const seen = record(placeOrder(request, context, deps, 'place'), deps);
+      flush();
+      // 100 ms backoff after the failure at 50 ms.
+      expect(statuses(seen)).toEqual(['0 PENDING_NEW', '200 NEW', '200 done OTX-1']);
+      const sent = port.callsOf('placeOrder');
+      expect(sent.map((call) => call.at)).toEqual([0, 150]);
+      expect(sent.map((call) => (call.args as OrderRequest).clientOrderId)).toEqual([request.clientOrderId, request.clientOrderId]);
+      // Each attempt carries its own deadline, stamped when it is sent.
+      expect(sent.map((call) => (call.args as OrderRequest).deadline)).toEqual([3000, 3150]);
+    });
+  });
+
+  it('EAPI:Invalid nonce: retried once (the port signs again), a second one in a row is a rejection', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const nonce = exchangeError('retryable', 'EAPI:Invalid nonce');
+      const once = new FakePort({ placeOrder: (_, call) => (call === 1 ? cold('#', {}, nonce) : cold('(a|)', { a: placed })) }, scheduler);
+      const twice = new FakePort({ placeOrder: () => cold('#', {}, nonce) }, scheduler);
+      const onceDeps = exchangeDeps(once, scheduler);
+      const twiceDeps = exchangeDeps(twice, scheduler);
+      const recovered = record(placeOrder(request, context, onceDeps, 'place'), onceDeps);
+      const refused = record(placeOrder(request, context, twiceDeps, 'place'), twiceDeps);
+      flush();
+      expect(statuses(recovered)).toEqual(['0 PENDING_NEW', '100 NEW', '100 done OTX-1']);
+      expect(statuses(refused)).toEqual(['0 PENDING_NEW', '100 REJECTED']);
+      expect(twice.callsOf('placeOrder').map((call) => call.at)).toEqual([0, 100]);
+      expect(reasons(refused)[1]).toContain('EAPI:Invalid nonce');
+    });
+  });
+
+  it('EAPI:Rate limit exceeded: the REST counter is snapped to its cap, then the call backs off and succeeds', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const budget = new OpenBudget();
+      const port = new FakePort(
+        {
+          placeOrder: (_, call) =>
+            call === 1 ? cold('10ms #', {}, exchangeError('rate-limited', 'EAPI:Rate limit exceeded')) : cold('10ms (a|)', { a: placed }),
+        },
+        scheduler,
+      );
+      const deps = exchangeDeps(port, scheduler, { budget });
+      const seen = record(placeOrder(request, context, deps, 'place'), deps);
+      flush();
+      expect(statuses(seen)).toEqual(['0 PENDING_NEW', '120 NEW', '120 done OTX-1']);
+      expect(budget.snapped).toEqual([{ rest: 1 }]);
+    });
+  });
+
+  it('EOrder:Rate limit exceeded at Starter tier: the pair counter is snapped and the retry waits for it to decay', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const port = new FakePort(
+        {
+          placeOrder: (_, call) =>
+            call === 1 ? cold('#', {}, exchangeError('rate-limited', 'EOrder:Rate limit exceeded')) : cold('(a|)', { a: placed }),
+        },
+        scheduler,
+      );
+      const deps = exchangeDeps(port, scheduler, { budget: new KrakenRateBudget('starter') });
+      const seen = record(placeOrder(request, context, deps, 'place'), deps);
+      flush();
+      // Counter at its cap of 60 at 0 ms; one unit decays per second, so the retry (due at 100 ms) goes at 1000 ms.
+      expect(port.callsOf('placeOrder').map((call) => call.at)).toEqual([0, 1000]);
+      expect(statuses(seen)).toEqual(['0 PENDING_NEW', '1000 NEW', '1000 done OTX-1']);
+    });
+  });
+
+  it('EGeneral:Temporary lockout: the breaker opens at once and the next placement fails fast without a call', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const port = new FakePort({ placeOrder: () => cold('10ms #', {}, exchangeError('auth', 'EGeneral:Temporary lockout')) }, scheduler);
+      const deps = exchangeDeps(port, scheduler);
+      const first = record(placeOrder(request, context, deps, 'place'), deps);
+      const second: Seen[] = [];
+      scheduler.schedule(() => {
+        placeOrder({ ...request, clientOrderId: 'other' }, context, deps, 'place').subscribe((step) => second.push({ at: scheduler.now(), step }));
+      }, 1000);
+      flush();
+      expect(statuses(first)).toEqual(['0 PENDING_NEW', '10 REJECTED']);
+      expect(reasons(first)[1]).toContain('EGeneral:Temporary lockout');
+      expect(statuses(second)).toEqual(['1000 PENDING_NEW', '1000 REJECTED']);
+      expect(reasons(second)[1]).toContain('circuit breaker open');
+      expect(port.callsOf('placeOrder')).toHaveLength(1);
+    });
+  });
+
+  it('an order proven absent after the deadline is sent once more with the same client order id', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const port = new FakePort(
+        {
+          placeOrder: (_, call) =>
+            call === 1 ? cold('500ms #', {}, exchangeError('ambiguous', 'timeout after sending')) : cold('(a|)', { a: placed }),
+          openOrders: () => cold('(a|)', { a: ordersOf() }),
+          closedOrders: () => cold('(a|)', { a: ordersOf() }),
+        },
+        scheduler,
+      );
+      const deps = exchangeDeps(port, scheduler);
+      const seen = record(placeOrder(request, context, deps, 'place'), deps);
+      flush();
+      // Deadline 3000 + OpenOrders lag 2000: empty lookups before 5000 prove nothing; the one at 5500 does.
+      expect(port.callsOf('openOrders').map((call) => call.at)).toEqual([1500, 2500, 3500, 4500, 5500]);
+      expect(statuses(seen)).toEqual(['0 PENDING_NEW', '500 UNKNOWN', '5500 NEW', '5500 done OTX-1']);
+      const sent = port.callsOf('placeOrder');
+      expect(sent.map((call) => [call.at, (call.args as OrderRequest).clientOrderId])).toEqual([
+        [0, request.clientOrderId],
+        [5500, request.clientOrderId],
+      ]);
+    });
+  });
+
+  it('lookups that cannot prove anything end in ERROR (needs manual attention), never REJECTED', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const port = new FakePort(
+        {
+          placeOrder: () => cold('500ms #', {}, exchangeError('ambiguous', 'timeout after sending')),
+          openOrders: () => cold('#', {}, exchangeError('refused', 'EGeneral:Invalid arguments', 'OpenOrders')),
+        },
+        scheduler,
+      );
+      const deps = exchangeDeps(port, scheduler);
+      const seen = record(placeOrder(request, context, deps, 'place'), deps);
+      flush();
+      expect(statuses(seen)).toEqual(['0 PENDING_NEW', '500 UNKNOWN', '5500 ERROR']);
+      expect(reasons(seen)[2]).toContain('manual attention');
+      expect(port.callsOf('placeOrder')).toHaveLength(1);
+    });
+  });
+
+  it('a definitive refusal is REJECTED with the exchange reason and not retried', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const port = new FakePort({ placeOrder: () => cold('10ms #', {}, exchangeError('refused', 'EOrder:Insufficient funds')) }, scheduler);
+      const deps = exchangeDeps(port, scheduler);
+      const seen = record(placeOrder(request, context, deps, 'place'), deps);
+      flush();
+      expect(statuses(seen)).toEqual(['0 PENDING_NEW', '10 REJECTED']);
+      expect(reasons(seen)[1]).toBe('refused: AddOrder: EOrder:Insufficient funds');
+      expect(port.callsOf('placeOrder')).toHaveLength(1);
+    });
+  });
+});
