@@ -1,0 +1,139 @@
+import { describe, expect, it } from '@jest/globals';
+import { Decimal } from 'decimal.js';
+import { type Observable, map, timer } from 'rxjs';
+import { type OrderRequest } from '../../src/model/order';
+import { type StreamDeps } from '../../src/streams/deps';
+import { type CancelReason, type LiveOrder, type OrderFinal, followOrder } from '../../src/streams/order-lifecycle';
+import { contextOfRequest } from '../../src/streams/reports';
+import { type Step } from '../../src/streams/step';
+import { FakePort, XBT, exchangeError, marbles, ordersOf, snapshot } from './fake-exchange';
+import { streamDeps } from './stream-deps';
+
+const request: OrderRequest = {
+  clientOrderId: 'cl-1',
+  pair: XBT.key,
+  side: 'buy',
+  orderType: 'limit',
+  volume: new Decimal('1'),
+  price: new Decimal('100'),
+};
+const order: LiveOrder = { context: contextOfRequest(request, XBT, 'signal-1', 'entry'), txid: 'OTX-1', placedAt: 0 };
+const state = (status: 'open' | 'closed' | 'canceled', volumeExecuted = '0') => snapshot({ txid: 'OTX-1', status, volumeExecuted, price: '100' });
+
+function record(steps$: Observable<Step<OrderFinal>>, deps: StreamDeps): string[] {
+  const seen: string[] = [];
+  steps$.subscribe((step) => {
+    const at = deps.scheduler.now();
+    if (step.kind === 'done') seen.push(`${at} done ${step.value.snapshot.status} ${step.value.cancelReason ?? '-'}`);
+    else seen.push(`${at} ${step.report.status} ${step.report.quantityFilled.toFixed()}${step.report.lastFillQuantity ? ` +${step.report.lastFillQuantity.toFixed()}` : ''}`);
+  });
+  return seen;
+}
+
+const timeoutAfter = (ms: number, deps: StreamDeps): Observable<CancelReason> => timer(ms, deps.scheduler).pipe(map((): CancelReason => 'timeout'));
+
+describe('order lifecycle', () => {
+  it('cancel racing a fill: the cancel says "unknown order", the order is looked up, found filled and reported once', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const port = new FakePort(
+        {
+          openOrders: (_, call) => cold('(a|)', { a: call === 1 ? ordersOf(state('open')) : ordersOf() }),
+          cancelOrder: () => cold('10ms #', {}, exchangeError('refused', 'EOrder:Unknown order', 'CancelOrder')),
+          queryOrders: () => cold('(a|)', { a: ordersOf(state('closed', '1')) }),
+        },
+        scheduler,
+      );
+      const deps = streamDeps(port, scheduler);
+      const seen = record(followOrder(order, deps, { cancelWhen$: timeoutAfter(1500, deps) }), deps);
+      flush();
+      expect(seen).toEqual(['1500 PENDING_CANCEL 0', '2000 FILLED 1 +1', '2000 done closed timeout']);
+      expect(port.callsOf('cancelOrder').map((call) => [call.at, call.args])).toEqual([[1500, { txid: 'OTX-1' }]]);
+      // Polling ends with the order.
+      expect(port.callsOf('openOrders').map((call) => call.at)).toEqual([1000, 2000]);
+      expect(deps.positions.net(XBT.key).toFixed()).toBe('1');
+    });
+  });
+
+  it('cancel of an order that is already gone, just placed and never seen open: looked up at the next tick', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const port = new FakePort(
+        {
+          openOrders: () => cold('(a|)', { a: ordersOf() }),
+          cancelOrder: () => cold('#', {}, exchangeError('refused', 'EOrder:Invalid order', 'CancelOrder')),
+          queryOrders: () => cold('(a|)', { a: ordersOf(state('canceled')) }),
+        },
+        scheduler,
+      );
+      const deps = streamDeps(port, scheduler);
+      // Cancelled at 100 ms, younger than the OpenOrders lag; the cancel's answer makes the monitor look anyway.
+      const seen = record(followOrder(order, deps, { cancelWhen$: timeoutAfter(100, deps) }), deps);
+      flush();
+      expect(seen).toEqual(['100 PENDING_CANCEL 0', '1000 CANCELED 0', '1000 done canceled timeout']);
+      expect(port.callsOf('queryOrders').map((call) => call.at)).toEqual([1000]);
+    });
+  });
+
+  it('partial fill then timeout: the remainder is cancelled and the final state keeps the fill', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const port = new FakePort(
+        {
+          openOrders: (_, call) => cold('(a|)', { a: call === 1 ? ordersOf(state('open', '0.4')) : ordersOf() }),
+          cancelOrder: () => cold('10ms (a|)', { a: { count: 1, pending: false } }),
+          queryOrders: () => cold('(a|)', { a: ordersOf(state('canceled', '0.4')) }),
+        },
+        scheduler,
+      );
+      const deps = streamDeps(port, scheduler);
+      const seen = record(followOrder(order, deps, { cancelWhen$: timeoutAfter(1500, deps) }), deps);
+      flush();
+      expect(seen).toEqual(['1000 PARTIALLY_FILLED 0.4 +0.4', '1500 PENDING_CANCEL 0.4', '2000 CANCELED 0.4', '2000 done canceled timeout']);
+      expect(deps.positions.net(XBT.key).toFixed()).toBe('0.4');
+    });
+  });
+
+  it('reports every fill increment once and exactly one final status, whatever the snapshots repeat', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const ticks = [ordersOf(state('open', '0.2')), ordersOf(state('open', '0.2')), ordersOf(state('open', '0.5')), ordersOf()];
+      const port = new FakePort(
+        {
+          openOrders: (_, call) => cold('(a|)', { a: ticks[call - 1] ?? ordersOf() }),
+          queryOrders: () => cold('(a|)', { a: ordersOf(state('closed', '1')) }),
+        },
+        scheduler,
+      );
+      const deps = streamDeps(port, scheduler);
+      const seen = record(followOrder(order, deps), deps);
+      flush();
+      expect(seen).toEqual(['1000 PARTIALLY_FILLED 0.2 +0.2', '3000 PARTIALLY_FILLED 0.5 +0.3', '4000 FILLED 1 +0.5', '4000 done closed -']);
+    });
+  });
+
+  it('an adopted order already filled is reported at once, without polling', () => {
+    marbles(({ scheduler, flush }) => {
+      const port = new FakePort({}, scheduler);
+      const deps = streamDeps(port, scheduler);
+      const seen = record(followOrder(order, deps, { adopted: state('closed', '1'), cancelWhen$: timeoutAfter(1500, deps) }), deps);
+      flush();
+      expect(seen).toEqual(['0 FILLED 1 +1', '0 done closed -']);
+      expect(port.calls).toEqual([]);
+      expect(deps.monitor.trackedCount).toBe(0);
+    });
+  });
+
+  it('a cancel that fails for good leaves the order followed until it ends', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const port = new FakePort(
+        {
+          openOrders: (_, call) => cold('(a|)', { a: call < 3 ? ordersOf(state('open')) : ordersOf() }),
+          cancelOrder: () => cold('#', {}, exchangeError('refused', 'EGeneral:Invalid arguments', 'CancelOrder')),
+          queryOrders: () => cold('(a|)', { a: ordersOf(scheduler.now() < 3000 ? state('open') : state('closed', '1')) }),
+        },
+        scheduler,
+      );
+      const deps = streamDeps(port, scheduler);
+      const seen = record(followOrder(order, deps, { cancelWhen$: timeoutAfter(500, deps) }), deps);
+      flush();
+      expect(seen).toEqual(['500 PENDING_CANCEL 0', '3000 FILLED 1 +1', '3000 done closed timeout']);
+    });
+  });
+});
