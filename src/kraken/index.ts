@@ -1,0 +1,52 @@
+/** Everything Kraken-specific: signing, nonces, credentials, transport, wire format, errors, pairs, rate budget. */
+export { signRequest } from './sign';
+export { NonceSource } from './nonce';
+export { Credentials } from './credentials';
+export { PrivateLane, privateLaneFor } from './private-lane';
+export {
+  type FetchLike,
+  type FetchResponseLike,
+  type KrakenTransport,
+  type RequestParams,
+  type TransportOptions,
+  createKrakenTransport,
+} from './transport';
+export {
+  type CancelTarget,
+  type ClosedOrdersParams,
+  type KrakenClient,
+  type KrakenClientOptions,
+  type OpenOrdersParams,
+  MAX_QUERY_TXIDS,
+  createKrakenClient,
+  krakenClientOver,
+} from './client';
+export { KrakenExchange, addOrderParamsOf, createKrakenExchange } from './exchange';
+export {
+  type BudgetLevels,
+  type CounterLimits,
+  type TierLimits,
+  KrakenRateBudget,
+  TIERS,
+  cancelPenaltyUnits,
+  isPublicEndpoint,
+  krakenCostModel,
+  restCostOf,
+} from './budget';
+export {
+  type CallEffect,
+  type CodeVerdict,
+  type TransportFailure,
+  CONNECT_ERROR_CODES,
+  classifyKrakenCode,
+  classifyKrakenErrors,
+  classifyTransportFailure,
+  effectOf,
+  isWarning,
+} from './errors';
+export { pairBookFromAssetPairs, pairRulesOf } from './pairs';
+export { WireFormatError } from './wire-parse';
+export * from './parse-orders';
+export * from './parse-public';
+export * from './parse-account';
+export type * from './wire';
