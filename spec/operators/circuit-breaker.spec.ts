@@ -51,48 +51,60 @@ describe('CircuitBreaker.guard while closed', () => {
   it('never emits and stays subscribed when the call never answers', () => {
     marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
       const call = cold<string>('-');
-      expectObservable(call.pipe(new CircuitBreaker(policy(), scheduler).guard())).toBe('-');
-      expectSubscriptions(call.subscriptions).toBe('^');
+      const subs =              '^';
+      const expected =          '-';
+      expectObservable(call.pipe(new CircuitBreaker(policy(), scheduler).guard())).toBe(expected);
+      expectSubscriptions(call.subscriptions).toBe(subs);
     });
   });
 
   it('completes at once when the call is empty', () => {
     marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
       const call = cold<string>('|');
-      expectObservable(call.pipe(new CircuitBreaker(policy(), scheduler).guard())).toBe('|');
-      expectSubscriptions(call.subscriptions).toBe('(^!)');
+      const subs =              '(^!)';
+      const expected =          '|';
+      expectObservable(call.pipe(new CircuitBreaker(policy(), scheduler).guard())).toBe(expected);
+      expectSubscriptions(call.subscriptions).toBe(subs);
     });
   });
 
   it('passes the values and the completion of the call through', () => {
     marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
       const call = cold('-v-w|');
-      expectObservable(call.pipe(new CircuitBreaker(policy(), scheduler).guard())).toBe('-v-w|');
-      expectSubscriptions(call.subscriptions).toBe('^---!');
+      const subs =      '^---!';
+      const expected =  '-v-w|';
+      expectObservable(call.pipe(new CircuitBreaker(policy(), scheduler).guard())).toBe(expected);
+      expectSubscriptions(call.subscriptions).toBe(subs);
     });
   });
 
   it('passes the error of the call through unchanged', () => {
     marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
       const call = cold('-#', undefined, busy);
-      expectObservable(call.pipe(new CircuitBreaker(policy(), scheduler).guard())).toBe('-#', undefined, busy);
-      expectSubscriptions(call.subscriptions).toBe('^!');
+      const subs =      '^!';
+      const expected =  '-#';
+      expectObservable(call.pipe(new CircuitBreaker(policy(), scheduler).guard())).toBe(expected, undefined, busy);
+      expectSubscriptions(call.subscriptions).toBe(subs);
     });
   });
 
   it('keeps a never-ending call subscribed', () => {
     marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
       const call = cold('-v-w-');
-      expectObservable(call.pipe(new CircuitBreaker(policy(), scheduler).guard())).toBe('-v-w-');
-      expectSubscriptions(call.subscriptions).toBe('^');
+      const subs =      '^';
+      const expected =  '-v-w-';
+      expectObservable(call.pipe(new CircuitBreaker(policy(), scheduler).guard())).toBe(expected);
+      expectSubscriptions(call.subscriptions).toBe(subs);
     });
   });
 
   it('unsubscribes from the call on early unsubscription', () => {
     marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
       const call = cold('-v-w|');
-      expectObservable(call.pipe(new CircuitBreaker(policy(), scheduler).guard()), '^-!').toBe('-v-');
-      expectSubscriptions(call.subscriptions).toBe('^-!');
+      const unsub =     '^-!';
+      const expected =  '-v-';
+      expectObservable(call.pipe(new CircuitBreaker(policy(), scheduler).guard()), unsub).toBe(expected);
+      expectSubscriptions(call.subscriptions).toBe(unsub);
     });
   });
 });
@@ -102,8 +114,9 @@ describe('CircuitBreaker', () => {
     marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
       const breaker = new CircuitBreaker(policy(), scheduler);
       const call = cold<string>('-#', undefined, busy);
-      const triggers = cold('a 9ms b 9ms c 9ms d');
-      expectObservable(run(breaker, triggers, { a: call, b: call, c: call, d: call })).toBe('-a 9ms b 9ms c 8ms d', {
+      const triggers = cold('a 9ms b 9ms c 9ms d ');
+      const expected =      '-a 9ms b 9ms c 8ms d';
+      expectObservable(run(breaker, triggers, { a: call, b: call, c: call, d: call })).toBe(expected, {
         a: 'a:retryable',
         b: 'b:retryable',
         c: 'c:retryable',
@@ -119,9 +132,10 @@ describe('CircuitBreaker', () => {
       const failing = cold<string>('-#', undefined, timeout);
       const probe = cold('--v|');
       const later = cold('-v|');
-      const triggers = cold('a 9ms b 109ms (cd) 6ms e');
+      const triggers = cold('a 9ms b 109ms (cd) 6ms e     ');
+      const expected =      '-a 9ms b 108ms d 1ms c 8ms e';
       expectObservable(run(breaker, triggers, { a: failing, b: failing, c: probe, d: later, e: later })).toBe(
-        '-a 9ms b 108ms d 1ms c 8ms e',
+        expected,
         { a: 'a:ambiguous', b: 'b:ambiguous', c: 'c:v', d: 'd:open until 111', e: 'e:v' },
       );
       expectSubscriptions(probe.subscriptions).toBe('120ms ^--!');
@@ -134,9 +148,10 @@ describe('CircuitBreaker', () => {
       const breaker = new CircuitBreaker(policy({ failureThreshold: 2 }), scheduler);
       const failing = cold<string>('-#', undefined, busy);
       const ok = cold('-v|');
-      const triggers = cold('a 9ms b 109ms c 29ms d 79ms e');
+      const triggers = cold('a 9ms b 109ms c 29ms d 79ms e ');
+      const expected =      '-a 9ms b 109ms c 28ms d 80ms e';
       expectObservable(run(breaker, triggers, { a: failing, b: failing, c: failing, d: ok, e: ok })).toBe(
-        '-a 9ms b 109ms c 28ms d 80ms e',
+        expected,
         { a: 'a:retryable', b: 'b:retryable', c: 'c:retryable', d: 'd:open until 221', e: 'e:v' },
       );
       expectSubscriptions(failing.subscriptions).toBe(['^!', '10ms ^!', '120ms ^!']);
@@ -149,7 +164,9 @@ describe('CircuitBreaker', () => {
       const breaker = new CircuitBreaker(policy({ failureThreshold: 5 }), scheduler);
       const locked = cold<string>('-#', undefined, lockout);
       const ok = cold('-v|');
-      expectObservable(run(breaker, cold('a 9ms b'), { a: locked, b: ok })).toBe('-a 8ms b', {
+      const triggers = cold('a 9ms b ');
+      const expected =      '-a 8ms b';
+      expectObservable(run(breaker, triggers, { a: locked, b: ok })).toBe(expected, {
         a: 'a:auth',
         b: 'b:open until 101',
       });
@@ -163,9 +180,10 @@ describe('CircuitBreaker', () => {
       const failing = cold<string>('-#', undefined, busy);
       const refusing = cold<string>('-#', undefined, refused);
       const ok = cold('-v|');
-      const triggers = cold('a 9ms b 9ms r 9ms c 9ms d');
+      const triggers = cold('a 9ms b 9ms r 9ms c 9ms d ');
+      const expected =      '-a 9ms b 9ms r 9ms c 8ms d';
       expectObservable(run(breaker, triggers, { a: failing, b: failing, r: refusing, c: failing, d: ok })).toBe(
-        '-a 9ms b 9ms r 9ms c 8ms d',
+        expected,
         { a: 'a:retryable', b: 'b:retryable', r: 'r:refused', c: 'c:retryable', d: 'd:open until 131' },
       );
     });
@@ -176,7 +194,9 @@ describe('CircuitBreaker', () => {
       const breaker = new CircuitBreaker(policy({ failureThreshold: 2 }), scheduler);
       const refusing = cold<string>('-#', undefined, refused);
       const calls = { a: refusing, b: refusing, c: refusing, d: refusing };
-      expectObservable(run(breaker, cold('a 9ms b 9ms c 9ms d'), calls)).toBe('-a 9ms b 9ms c 9ms d', {
+      const triggers = cold('a 9ms b 9ms c 9ms d ');
+      const expected =      '-a 9ms b 9ms c 9ms d';
+      expectObservable(run(breaker, triggers, calls)).toBe(expected, {
         a: 'a:refused',
         b: 'b:refused',
         c: 'c:refused',
@@ -191,9 +211,10 @@ describe('CircuitBreaker', () => {
       const breaker = new CircuitBreaker(policy(), scheduler);
       const failing = cold<string>('-#', undefined, busy);
       const ok = cold('-v|');
-      const triggers = cold('a 9ms b 9ms s 9ms c 9ms d 9ms t');
+      const triggers = cold('a 9ms b 9ms s 9ms c 9ms d 9ms t ');
+      const expected =      '-a 9ms b 9ms s 9ms c 9ms d 9ms t';
       expectObservable(run(breaker, triggers, { a: failing, b: failing, s: ok, c: failing, d: failing, t: ok })).toBe(
-        '-a 9ms b 9ms s 9ms c 9ms d 9ms t',
+        expected,
         { a: 'a:retryable', b: 'b:retryable', s: 's:v', c: 'c:retryable', d: 'd:retryable', t: 't:v' },
       );
     });
@@ -204,7 +225,9 @@ describe('CircuitBreaker', () => {
       const breaker = new CircuitBreaker(policy({ failureThreshold: 1 }), scheduler);
       const slow = cold('-----v|');
       const failing = cold<string>('-#', undefined, busy);
-      expectObservable(run(breaker, cold('ab 8ms c'), { a: slow, b: failing, c: slow })).toBe('--b--a 4ms c', {
+      const triggers = cold('ab 8ms c    ');
+      const expected =      '--b--a 4ms c';
+      expectObservable(run(breaker, triggers, { a: slow, b: failing, c: slow })).toBe(expected, {
         a: 'a:v',
         b: 'b:retryable',
         c: 'c:open until 102',
@@ -230,7 +253,9 @@ describe('CircuitBreaker', () => {
     marbles(({ cold, expectObservable, scheduler }) => {
       const breaker = new CircuitBreaker(policy({ failureThreshold: 1 }), scheduler);
       const calls = { a: cold<string>('-#', undefined, busy), p: cold('-v|') };
-      expectObservable(run(breaker, cold('a 149ms p'), calls)).toBe('-a 149ms p', { a: 'a:retryable', p: 'p:v' });
+      const triggers = cold('a 149ms p ');
+      const expected =      '-a 149ms p';
+      expectObservable(run(breaker, triggers, calls)).toBe(expected, { a: 'a:retryable', p: 'p:v' });
       expectObservable(breaker.state$, '^ 300ms !').toBe('co 99ms h 49ms c', {
         c: 'closed',
         o: 'open',

@@ -38,22 +38,28 @@ describe('fillDeltas', () => {
   it('never emits and stays subscribed when no snapshot comes', () => {
     marbles(({ cold, expectObservable, expectSubscriptions }) => {
       const source = cold<OrderSnapshot>('-');
-      expectObservable(deltas(source)).toBe('-');
-      expectSubscriptions(source.subscriptions).toBe('^');
+      const subs =                       '^';
+      const expected =                   '-';
+      expectObservable(deltas(source)).toBe(expected);
+      expectSubscriptions(source.subscriptions).toBe(subs);
     });
   });
 
   it('completes at once when the snapshots are empty', () => {
     marbles(({ cold, expectObservable, expectSubscriptions }) => {
       const source = cold<OrderSnapshot>('|');
-      expectObservable(deltas(source)).toBe('|');
-      expectSubscriptions(source.subscriptions).toBe('(^!)');
+      const subs =                       '(^!)';
+      const expected =                   '|';
+      expectObservable(deltas(source)).toBe(expected);
+      expectSubscriptions(source.subscriptions).toBe(subs);
     });
   });
 
   it('reports the first snapshot as a status event', () => {
     marbles(({ cold, expectObservable }) => {
-      expectObservable(deltas(cold('-o-', { o: snapshot('open', '0') }))).toBe('-s-', { s: 'open 0' });
+      const source = cold('-o-', { o: snapshot('open', '0') });
+      const expected =    '-s-';
+      expectObservable(deltas(source)).toBe(expected, { s: 'open 0' });
     });
   });
 
@@ -64,13 +70,15 @@ describe('fillDeltas', () => {
         p: snapshot('open', '0.3', '15000.03', '0.39'),
         f: snapshot('closed', '1.0', '50000.17', '1.30'),
       });
-      expectObservable(deltas(source)).toBe('-o-p-(fc|)', {
+      const subs =        '^----!';
+      const expected =    '-o-p-(fc|)';
+      expectObservable(deltas(source)).toBe(expected, {
         o: 'open 0',
         p: 'fill 0.3 @ 50000.1 fee 0.39',
         f: 'fill 0.7 @ 50000.2 fee 0.91',
         c: 'closed 1',
       });
-      expectSubscriptions(source.subscriptions).toBe('^----!');
+      expectSubscriptions(source.subscriptions).toBe(subs);
     });
   });
 
@@ -80,7 +88,8 @@ describe('fillDeltas', () => {
         o: snapshot('open', '0'),
         p: snapshot('open', '0.3', '15000.03', '0.39'),
       });
-      expectObservable(deltas(source)).toBe('-o---p---', { o: 'open 0', p: 'fill 0.3 @ 50000.1 fee 0.39' });
+      const expected =    '-o---p---';
+      expectObservable(deltas(source)).toBe(expected, { o: 'open 0', p: 'fill 0.3 @ 50000.1 fee 0.39' });
     });
   });
 
@@ -92,7 +101,8 @@ describe('fillDeltas', () => {
         s: snapshot('open', '0.3', '15000.03', '0.39'),
         c: snapshot('open', '0.6', '30000.06', '0.78'),
       });
-      expectObservable(deltas(source)).toBe('-(ao)b---c-', {
+      const expected =    '-(ao)b---c-';
+      expectObservable(deltas(source)).toBe(expected, {
         a: 'fill 0.3 @ 50000.1 fee 0.39',
         o: 'open 0.3',
         b: 'fill 0.2 @ 50000.1 fee 0.26',
@@ -108,20 +118,24 @@ describe('fillDeltas', () => {
         x: snapshot('canceled', '0.4', '20000', '0.52'),
         y: snapshot('canceled', '0.4', '20000', '0.52'),
       });
-      expectObservable(deltas(source)).toBe('-o-(fx|)', {
+      const subs =        '^--!';
+      const expected =    '-o-(fx|)';
+      expectObservable(deltas(source)).toBe(expected, {
         o: 'open 0',
         f: 'fill 0.4 @ 50000 fee 0.52',
         x: 'canceled 0.4',
       });
-      expectSubscriptions(source.subscriptions).toBe('^--!');
+      expectSubscriptions(source.subscriptions).toBe(subs);
     });
   });
 
   it('reports a status change without a fill (open → expired) and completes after the final status', () => {
     marbles(({ cold, expectObservable, expectSubscriptions }) => {
       const source = cold('-p-o-e-o-', { p: snapshot('pending', '0'), o: snapshot('open', '0'), e: snapshot('expired', '0') });
-      expectObservable(deltas(source)).toBe('-p-o-(e|)', { p: 'pending 0', o: 'open 0', e: 'expired 0' });
-      expectSubscriptions(source.subscriptions).toBe('^----!');
+      const subs =        '^----!';
+      const expected =    '-p-o-(e|)';
+      expectObservable(deltas(source)).toBe(expected, { p: 'pending 0', o: 'open 0', e: 'expired 0' });
+      expectSubscriptions(source.subscriptions).toBe(subs);
     });
   });
 
@@ -132,7 +146,8 @@ describe('fillDeltas', () => {
         a: snapshot('open', '0.1', '5000', '0.1'),
         b: snapshot('open', '0.25', '12500.15', '0.25'),
       });
-      expectObservable(deltas(source)).toBe('-o-a-b-', {
+      const expected =    '-o-a-b-';
+      expectObservable(deltas(source)).toBe(expected, {
         o: 'open 0',
         a: 'fill 0.1 @ 50000 fee 0.1',
         b: 'fill 0.15 @ 50001 fee 0.15',
@@ -142,53 +157,60 @@ describe('fillDeltas', () => {
 
   it('reports an order first seen already filled as one whole fill, then its final status', () => {
     marbles(({ cold, expectObservable }) => {
-      expectObservable(deltas(cold('-c', { c: snapshot('closed', '1', '50000', '1.3') }))).toBe('-(fc|)', {
-        f: 'fill 1 @ 50000 fee 1.3',
-        c: 'closed 1',
-      });
+      const source = cold('-c', { c: snapshot('closed', '1', '50000', '1.3') });
+      const expected =    '-(fc|)';
+      expectObservable(deltas(source)).toBe(expected, { f: 'fill 1 @ 50000 fee 1.3', c: 'closed 1' });
     });
   });
 
   it('keeps 12 significant digits of a price that does not divide evenly', () => {
     marbles(({ cold, expectObservable }) => {
-      expectObservable(deltas(cold('-a', { a: snapshot('open', '0.3', '10', '0') }))).toBe('-(fo)', {
-        f: 'fill 0.3 @ 33.3333333333 fee 0',
-        o: 'open 0.3',
-      });
+      const source = cold('-a', { a: snapshot('open', '0.3', '10', '0') });
+      const expected =    '-(fo)';
+      expectObservable(deltas(source)).toBe(expected, { f: 'fill 0.3 @ 33.3333333333 fee 0', o: 'open 0.3' });
     });
   });
 
   it('takes the snapshot average price for an increment whose cost did not move', () => {
     const noCost: OrderSnapshot = { ...snapshot('open', '0.2'), averagePrice: new Decimal('49999.5') };
     marbles(({ cold, expectObservable }) => {
-      expectObservable(deltas(cold('-a', { a: noCost }))).toBe('-(fo)', { f: 'fill 0.2 @ 49999.5 fee 0', o: 'open 0.2' });
+      const source = cold('-a', { a: noCost });
+      const expected =    '-(fo)';
+      expectObservable(deltas(source)).toBe(expected, { f: 'fill 0.2 @ 49999.5 fee 0', o: 'open 0.2' });
     });
   });
 
   it('carries the snapshot that caused each event', () => {
     const partial = snapshot('open', '0.3', '15000.03', '0.39');
     marbles(({ cold, expectObservable }) => {
-      const snapshots = cold('-a', { a: partial }).pipe(
+      const source = cold('-a', { a: partial });
+      const expected =    '-(tt)';
+      const sameSnapshot = source.pipe(
         fillDeltas(),
         map((event) => event.snapshot === partial),
       );
-      expectObservable(snapshots).toBe('-(tt)', { t: true });
+      expectObservable(sameSnapshot).toBe(expected, { t: true });
     });
   });
 
   it('passes an error of the source on', () => {
     marbles(({ cold, expectObservable, expectSubscriptions }) => {
-      const source = cold('-o-#', { o: snapshot('open', '0') }, new Error('monitor failed'));
-      expectObservable(deltas(source)).toBe('-o-#', { o: 'open 0' }, new Error('monitor failed'));
-      expectSubscriptions(source.subscriptions).toBe('^--!');
+      const failed = new Error('monitor failed');
+      const source = cold('-o-#', { o: snapshot('open', '0') }, failed);
+      const subs =        '^--!';
+      const expected =    '-o-#';
+      expectObservable(deltas(source)).toBe(expected, { o: 'open 0' }, failed);
+      expectSubscriptions(source.subscriptions).toBe(subs);
     });
   });
 
   it('keeps listening to a never-ending stream of open snapshots', () => {
     marbles(({ cold, expectObservable, expectSubscriptions }) => {
       const source = cold('-o-a-', { o: snapshot('open', '0'), a: snapshot('open', '0.5', '25000', '0.5') });
-      expectObservable(deltas(source)).toBe('-o-a-', { o: 'open 0', a: 'fill 0.5 @ 50000 fee 0.5' });
-      expectSubscriptions(source.subscriptions).toBe('^');
+      const subs =        '^';
+      const expected =    '-o-a-';
+      expectObservable(deltas(source)).toBe(expected, { o: 'open 0', a: 'fill 0.5 @ 50000 fee 0.5' });
+      expectSubscriptions(source.subscriptions).toBe(subs);
     });
   });
 
@@ -199,8 +221,10 @@ describe('fillDeltas', () => {
         a: snapshot('open', '0.5', '25000', '0.5'),
         c: snapshot('closed', '1', '50000', '1'),
       });
-      expectObservable(deltas(source), '^--!').toBe('-o-', { o: 'open 0' });
-      expectSubscriptions(source.subscriptions).toBe('^--!');
+      const unsub =       '^--!';
+      const expected =    '-o-';
+      expectObservable(deltas(source), unsub).toBe(expected, { o: 'open 0' });
+      expectSubscriptions(source.subscriptions).toBe(unsub);
     });
   });
 });

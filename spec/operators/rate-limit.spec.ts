@@ -170,18 +170,22 @@ describe('RateGate', () => {
 });
 
 describe('rateLimit', () => {
+  /** A starter-tier gate whose REST counter is at its cap at 0 ms: units free at 3031, 6061, 9091, 12122 ms. */
   const fullStarterGate = (scheduler: SchedulerLike): { gate: RateGate; budget: KrakenRateBudget } => {
     const budget = new KrakenRateBudget('starter');
     budget.snapRest(0);
     return { gate: new RateGate(budget, scheduler), budget };
   };
+  const oneRestUnit = (): RateCost => REST;
 
   it('never emits and stays subscribed when the source never emits', () => {
     marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
       const { gate } = fullStarterGate(scheduler);
       const source = cold('-');
-      expectObservable(source.pipe(rateLimit(gate, () => REST, 'monitor'))).toBe('-');
-      expectSubscriptions(source.subscriptions).toBe('^');
+      const subs =        '^';
+      const expected =    '-';
+      expectObservable(source.pipe(rateLimit(gate, oneRestUnit, 'monitor'))).toBe(expected);
+      expectSubscriptions(source.subscriptions).toBe(subs);
     });
   });
 
@@ -189,24 +193,30 @@ describe('rateLimit', () => {
     marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
       const { gate } = fullStarterGate(scheduler);
       const source = cold('|');
-      expectObservable(source.pipe(rateLimit(gate, () => REST, 'monitor'))).toBe('|');
-      expectSubscriptions(source.subscriptions).toBe('(^!)');
+      const subs =        '(^!)';
+      const expected =    '|';
+      expectObservable(source.pipe(rateLimit(gate, oneRestUnit, 'monitor'))).toBe(expected);
+      expectSubscriptions(source.subscriptions).toBe(subs);
     });
   });
 
   it('releases each value when the budget allows it, in order, and completes after the last', () => {
     marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
       const { gate } = fullStarterGate(scheduler);
-      const source = cold('-a-b-c|');
-      expectObservable(source.pipe(rateLimit(gate, () => REST, 'monitor'))).toBe('3031ms a 3029ms b 3029ms (c|)');
-      expectSubscriptions(source.subscriptions).toBe('^-----!');
+      const source = cold('-a-b-c|                          ');
+      const subs =        '^-----!                          ';
+      const expected =    '3031ms a 3029ms b 3029ms (c|)    ';
+      expectObservable(source.pipe(rateLimit(gate, oneRestUnit, 'monitor'))).toBe(expected);
+      expectSubscriptions(source.subscriptions).toBe(subs);
     });
   });
 
   it('passes values through at once when the budget has room', () => {
     marbles(({ cold, expectObservable, scheduler }) => {
       const gate = new RateGate(new KrakenRateBudget('starter'), scheduler);
-      expectObservable(cold('-a-b-c|').pipe(rateLimit(gate, () => REST, 'monitor'))).toBe('-a-b-c|');
+      const source = cold('-a-b-c|');
+      const expected =    '-a-b-c|';
+      expectObservable(source.pipe(rateLimit(gate, oneRestUnit, 'monitor'))).toBe(expected);
     });
   });
 
@@ -217,8 +227,10 @@ describe('rateLimit', () => {
       budget.snapRest(0);
       const gate = new RateGate(budget, scheduler);
       const source = cold('-a-#');
-      expectObservable(source.pipe(rateLimit(gate, () => REST, 'monitor'))).toBe('---#');
-      expectSubscriptions(source.subscriptions).toBe('^--!');
+      const subs =        '^--!';
+      const expected =    '---#';
+      expectObservable(source.pipe(rateLimit(gate, oneRestUnit, 'monitor'))).toBe(expected);
+      expectSubscriptions(source.subscriptions).toBe(subs);
       scheduler.schedule(() => (queuedAfter = gate.queued), 10);
     });
     expect(queuedAfter).toBe(0);
@@ -228,9 +240,11 @@ describe('rateLimit', () => {
   it('keeps releasing values of a never-ending source without completing', () => {
     marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
       const { gate } = fullStarterGate(scheduler);
-      const source = cold('-a-b-');
-      expectObservable(source.pipe(rateLimit(gate, () => REST, 'monitor'))).toBe('3031ms a 3029ms b');
-      expectSubscriptions(source.subscriptions).toBe('^');
+      const source = cold('-a-b-                  ');
+      const subs =        '^                      ';
+      const expected =    '3031ms a 3029ms b      ';
+      expectObservable(source.pipe(rateLimit(gate, oneRestUnit, 'monitor'))).toBe(expected);
+      expectSubscriptions(source.subscriptions).toBe(subs);
     });
   });
 
@@ -238,9 +252,11 @@ describe('rateLimit', () => {
     let queuedAfter = -1;
     marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
       const { gate } = fullStarterGate(scheduler);
-      const source = cold('-a-b-c-');
-      expectObservable(source.pipe(rateLimit(gate, () => REST, 'monitor')), '^ 99ms !').toBe('');
-      expectSubscriptions(source.subscriptions).toBe('^ 99ms !');
+      const source = cold('-a-b-c-      ');
+      const unsub =       '^ 99ms !     ';
+      const expected =    '-------      ';
+      expectObservable(source.pipe(rateLimit(gate, oneRestUnit, 'monitor')), unsub).toBe(expected);
+      expectSubscriptions(source.subscriptions).toBe(unsub);
       scheduler.schedule(() => (queuedAfter = gate.queued), 200);
     });
     expect(queuedAfter).toBe(0);
@@ -251,9 +267,9 @@ describe('rateLimit', () => {
       const gate = new RateGate(new KrakenRateBudget('starter'), scheduler);
       const costs: Record<string, RateCost> = { a: { rest: 14 }, b: { rest: 1 }, c: { rest: 2 } };
       // a and b fill the counter to 15 (b at 1 ms); c needs 2 free units, about 6060 ms after b: at 6061 ms.
-      expectObservable(cold('ab-c|').pipe(rateLimit(gate, (v: string) => costs[v] ?? REST, 'place'))).toBe(
-        'ab 6059ms (c|)',
-      );
+      const source = cold('ab-c|            ');
+      const expected =    'ab 6059ms (c|)   ';
+      expectObservable(source.pipe(rateLimit(gate, (v: string) => costs[v] ?? REST, 'place'))).toBe(expected);
     });
   });
 });

@@ -49,79 +49,105 @@ describe('retryBackoff', () => {
   it('never emits and stays subscribed when the source never emits', () => {
     marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
       const source = cold('-');
-      expectObservable(source.pipe(retryBackoff(policy(), scheduler))).toBe('-');
-      expectSubscriptions(source.subscriptions).toBe('^');
+      const subs =        '^';
+      const expected =    '-';
+      expectObservable(source.pipe(retryBackoff(policy(), scheduler))).toBe(expected);
+      expectSubscriptions(source.subscriptions).toBe(subs);
     });
   });
 
   it('completes at once when the source is empty', () => {
     marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
       const source = cold('|');
-      expectObservable(source.pipe(retryBackoff(policy(), scheduler))).toBe('|');
-      expectSubscriptions(source.subscriptions).toBe('(^!)');
+      const subs =        '(^!)';
+      const expected =    '|';
+      expectObservable(source.pipe(retryBackoff(policy(), scheduler))).toBe(expected);
+      expectSubscriptions(source.subscriptions).toBe(subs);
     });
   });
 
   it('passes values and completion through unchanged', () => {
     marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
       const source = cold('-a-b|');
-      expectObservable(source.pipe(retryBackoff(policy(), scheduler))).toBe('-a-b|');
-      expectSubscriptions(source.subscriptions).toBe('^---!');
+      const subs =        '^---!';
+      const expected =    '-a-b|';
+      expectObservable(source.pipe(retryBackoff(policy(), scheduler))).toBe(expected);
+      expectSubscriptions(source.subscriptions).toBe(subs);
     });
   });
 
   it('keeps a never-ending source subscribed and passes its values', () => {
     marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
       const source = cold('-a-b-');
-      expectObservable(source.pipe(retryBackoff(policy(), scheduler))).toBe('-a-b-');
-      expectSubscriptions(source.subscriptions).toBe('^');
+      const subs =        '^';
+      const expected =    '-a-b-';
+      expectObservable(source.pipe(retryBackoff(policy(), scheduler))).toBe(expected);
+      expectSubscriptions(source.subscriptions).toBe(subs);
     });
   });
 
   it('resubscribes after 10, 20 and 25 ms (capped) and lets the fourth error through', () => {
     marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
-      const source = cold('--#', undefined, 'busy');
-      expectObservable(source.pipe(retryBackoff(policy(), scheduler))).toBe('63ms #', undefined, 'busy');
-      expectSubscriptions(source.subscriptions).toBe(['^-!', '12ms ^-!', '34ms ^-!', '61ms ^-!']);
+      const source = cold('--#                                ', undefined, 'busy');
+      const subs = [      '^-!                                ',
+                          '-- 10ms ^-!                        ',
+                          '-- 10ms -- 20ms ^-!                ',
+                          '-- 10ms -- 20ms -- 25ms ^-!        '];
+      const expected =    '-- 10ms -- 20ms -- 25ms --#        ';
+      expectObservable(source.pipe(retryBackoff(policy(), scheduler))).toBe(expected, undefined, 'busy');
+      expectSubscriptions(source.subscriptions).toBe(subs);
     });
   });
 
   it('uses the default scheduler in virtual time when none is given', () => {
     marbles(({ cold, expectObservable, expectSubscriptions }) => {
-      const source = cold('--#');
-      expectObservable(source.pipe(retryBackoff(policy({ maxAttempts: 2 })))).toBe('14ms #');
-      expectSubscriptions(source.subscriptions).toBe(['^-!', '12ms ^-!']);
+      const source = cold('--#              ');
+      const subs = [      '^-!              ',
+                          '-- 10ms ^-!      '];
+      const expected =    '-- 10ms --#      ';
+      expectObservable(source.pipe(retryBackoff(policy({ maxAttempts: 2 })))).toBe(expected);
+      expectSubscriptions(source.subscriptions).toBe(subs);
     });
   });
 
   it('emits what a later attempt delivers and completes with it', () => {
     marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
-      const attempts = [cold('--#'), cold('-#'), cold('--a|')];
+      const first =  cold('--#');
+      const second = cold(       '-#');
+      const third =  cold(                 '--a|');
+      const expected =    '-- 10ms - 20ms --a|';
+      const attempts = [first, second, third];
       let made = 0;
       const source = defer(() => attempts[made++] ?? cold('#'));
-      expectObservable(source.pipe(retryBackoff(policy(), scheduler))).toBe('35ms a|');
-      expectSubscriptions(attempts[0]!.subscriptions).toBe('^-!');
-      expectSubscriptions(attempts[1]!.subscriptions).toBe('12ms ^!');
-      expectSubscriptions(attempts[2]!.subscriptions).toBe('33ms ^--!');
+      expectObservable(source.pipe(retryBackoff(policy(), scheduler))).toBe(expected);
+      expectSubscriptions(first.subscriptions).toBe( '^-!');
+      expectSubscriptions(second.subscriptions).toBe('-- 10ms ^!');
+      expectSubscriptions(third.subscriptions).toBe( '-- 10ms - 20ms ^--!');
     });
   });
 
   it('rethrows an error the policy does not retry at once, without resubscribing', () => {
     marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
       const source = cold('-a-#', { a: 1 }, 'EOrder:Insufficient funds');
+      const subs =        '^--!';
+      const expected =    '-a-#';
       const p = policy({ shouldRetry: (error) => error !== 'EOrder:Insufficient funds' });
-      expectObservable(source.pipe(retryBackoff(p, scheduler))).toBe('-a-#', { a: 1 }, 'EOrder:Insufficient funds');
-      expectSubscriptions(source.subscriptions).toBe('^--!');
+      expectObservable(source.pipe(retryBackoff(p, scheduler))).toBe(expected, { a: 1 }, 'EOrder:Insufficient funds');
+      expectSubscriptions(source.subscriptions).toBe(subs);
     });
   });
 
   it('asks shouldRetry with the number of the attempt that failed', () => {
     const asked: number[] = [];
     marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
-      const source = cold('#');
-      const p = policy({ maxAttempts: 10, shouldRetry: (_e, attempt) => (asked.push(attempt), attempt < 3) });
-      expectObservable(source.pipe(retryBackoff(p, scheduler))).toBe('30ms #');
-      expectSubscriptions(source.subscriptions).toBe(['(^!)', '10ms (^!)', '30ms (^!)']);
+      const source = cold('#                      ');
+      const subs = [      '(^!)                   ',
+                          '10ms (^!)              ',
+                          '10ms 20ms (^!)         '];
+      const expected =    '10ms 20ms #            ';
+      const p = policy({ maxAttempts: 10, shouldRetry: (_error, attempt) => (asked.push(attempt), attempt < 3) });
+      expectObservable(source.pipe(retryBackoff(p, scheduler))).toBe(expected);
+      expectSubscriptions(source.subscriptions).toBe(subs);
     });
     expect(asked).toEqual([1, 2, 3]);
   });
@@ -129,45 +155,59 @@ describe('retryBackoff', () => {
   it('does not retry at all with maxAttempts 1', () => {
     marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
       const source = cold('--#');
-      expectObservable(source.pipe(retryBackoff(policy({ maxAttempts: 1 }), scheduler))).toBe('--#');
-      expectSubscriptions(source.subscriptions).toBe('^-!');
+      const subs =        '^-!';
+      const expected =    '--#';
+      expectObservable(source.pipe(retryBackoff(policy({ maxAttempts: 1 }), scheduler))).toBe(expected);
+      expectSubscriptions(source.subscriptions).toBe(subs);
     });
   });
 
   it('jitters every delay exactly with an injected random source', () => {
     marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
-      const source = cold('-#');
       // delays: 100·(0.5 + 0) = 50, 200·(0.5 + 0.5) = 200, 400·(0.5 + 0.9) = 560
+      const source = cold('-#                               ');
+      const subs = [      '^!                               ',
+                          '- 50ms ^!                        ',
+                          '- 50ms - 200ms ^!                ',
+                          '- 50ms - 200ms - 560ms ^!        '];
+      const expected =    '- 50ms - 200ms - 560ms -#        ';
       const p = policy({ initialDelayMs: 100, maxDelayMs: 1000, jitter: 0.5, random: sequence(0, 0.5, 0.9) });
-      expectObservable(source.pipe(retryBackoff(p, scheduler))).toBe('814ms #');
-      expectSubscriptions(source.subscriptions).toBe(['^!', '51ms ^!', '252ms ^!', '813ms ^!']);
+      expectObservable(source.pipe(retryBackoff(p, scheduler))).toBe(expected);
+      expectSubscriptions(source.subscriptions).toBe(subs);
     });
   });
 
   it('waits until the time the error itself demands when that is later than the backoff', () => {
     marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
-      const source = cold('--#', undefined, rateLimited(5000));
+      const source = cold('--#               ', undefined, rateLimited(5000));
+      const subs = [      '^-!               ',
+                          '5000ms ^-!        '];
+      const expected =    '5000ms --#        ';
       const p = policy({
         maxAttempts: 2,
         minDelayFor: (error, now) => (isExchangeError(error) && error.retryAt !== undefined ? error.retryAt - now : undefined),
       });
-      expectObservable(source.pipe(retryBackoff(p, scheduler))).toBe('5002ms #', undefined, rateLimited(5000));
-      expectSubscriptions(source.subscriptions).toBe(['^-!', '5000ms ^-!']);
+      expectObservable(source.pipe(retryBackoff(p, scheduler))).toBe(expected, undefined, rateLimited(5000));
+      expectSubscriptions(source.subscriptions).toBe(subs);
     });
   });
 
   it('keeps the backoff when the demanded delay is shorter, and ignores an undefined one', () => {
     marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
-      const attempts = [cold('--#', undefined, rateLimited(5)), cold('--#', undefined, 'no retryAt'), cold('a|')];
+      const first =  cold('--#', undefined, rateLimited(5));
+      const second = cold(        '--#', undefined, 'no retryAt');
+      const third =  cold(                    'a|');
+      const expected =    '-- 10ms -- 20ms a|';
+      const attempts = [first, second, third];
       let made = 0;
       const source = defer(() => attempts[made++] ?? cold('#'));
       const p = policy({
         minDelayFor: (error, now) => (isExchangeError(error) && error.retryAt !== undefined ? error.retryAt - now : undefined),
       });
-      expectObservable(source.pipe(retryBackoff(p, scheduler))).toBe('34ms a|');
-      expectSubscriptions(attempts[0]!.subscriptions).toBe('^-!');
-      expectSubscriptions(attempts[1]!.subscriptions).toBe('12ms ^-!');
-      expectSubscriptions(attempts[2]!.subscriptions).toBe('34ms ^!');
+      expectObservable(source.pipe(retryBackoff(p, scheduler))).toBe(expected);
+      expectSubscriptions(first.subscriptions).toBe( '^-!');
+      expectSubscriptions(second.subscriptions).toBe('-- 10ms ^-!');
+      expectSubscriptions(third.subscriptions).toBe( '-- 10ms -- 20ms ^!');
     });
   });
 
@@ -175,14 +215,18 @@ describe('retryBackoff', () => {
     let upstreamRuns = 0;
     let downstreamSubscribes = 0;
     marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
-      const source = cold('a#');
+      const source = cold('a#                          ');
+      const subs = [      '^!                          ',
+                          '- 10ms ^!                   ',
+                          '- 10ms - 20ms ^!            '];
+      const expected =    'a 10ms a 20ms a#            ';
       const result: Observable<string> = source.pipe(
         tap(() => upstreamRuns++),
         retryBackoff(policy({ maxAttempts: 3 }), scheduler),
         tap({ subscribe: () => downstreamSubscribes++ }),
       );
-      expectObservable(result).toBe('a 10ms a 20ms a#');
-      expectSubscriptions(source.subscriptions).toBe(['^!', '11ms ^!', '32ms ^!']);
+      expectObservable(result).toBe(expected);
+      expectSubscriptions(source.subscriptions).toBe(subs);
     });
     expect(upstreamRuns).toBe(3);
     expect(downstreamSubscribes).toBe(1);
@@ -190,17 +234,24 @@ describe('retryBackoff', () => {
 
   it('cancels a pending retry on early unsubscription and never resubscribes', () => {
     marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
-      const source = cold('--#');
-      expectObservable(source.pipe(retryBackoff(policy(), scheduler)), '^ 5ms !').toBe('');
-      expectSubscriptions(source.subscriptions).toBe('^-!');
+      const source = cold('--#   ');
+      const subs =        '^-!   ';
+      const unsub =       '^-----!';
+      const expected =    '------';
+      expectObservable(source.pipe(retryBackoff(policy(), scheduler)), unsub).toBe(expected);
+      expectSubscriptions(source.subscriptions).toBe(subs);
     });
   });
 
   it('unsubscribes from a running attempt on early unsubscription', () => {
     marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
-      const source = cold('--#');
-      expectObservable(source.pipe(retryBackoff(policy(), scheduler)), '^ 13ms !').toBe('');
-      expectSubscriptions(source.subscriptions).toBe(['^-!', '12ms ^-!']);
+      const source = cold('--#           ');
+      const subs = [      '^-!           ',
+                          '-- 10ms ^!    '];
+      const unsub =       '^- 10ms -!    ';
+      const expected =    '--------------';
+      expectObservable(source.pipe(retryBackoff(policy(), scheduler)), unsub).toBe(expected);
+      expectSubscriptions(source.subscriptions).toBe(subs);
     });
   });
 });
