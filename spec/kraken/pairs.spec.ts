@@ -73,7 +73,9 @@ describe('pairBookFromAssetPairs — lookup', () => {
     const eur = book.find('BTC/EUR');
     expect(eur?.key).toBe('XXBTZEUR');
     expect(eur?.status).toBe('online');
-    expect(eur?.wsname).toBe('BTC/EUR');
+    expect(eur?.wsname).toBe('XBT/EUR');
+    expect(eur?.symbol).toBe('BTC/EUR');
+    expect(book.find('XBT/EUR')?.key).toBe('XXBTZEUR');
   });
 
   it('keeps known statuses and reads an unknown one as cancel_only', () => {

@@ -39,6 +39,12 @@ function displaySymbol(pair: AssetPairInfo, assets: ReadonlyMap<string, AssetInf
   return `${commonCode(LEGACY_ASSET_IDS[pair.base] ?? pair.base)}/${commonCode(LEGACY_ASSET_IDS[pair.quote] ?? pair.quote)}`;
 }
 
+/** Kraken's own `XBT/USD` form, for the pairs that come without a wsname. */
+function legacyWsname(pair: AssetPairInfo, assets: ReadonlyMap<string, AssetInfo> | undefined): string {
+  const nameOf = (id: string): string => assets?.get(id)?.altname ?? LEGACY_ASSET_IDS[id] ?? id;
+  return `${nameOf(pair.base)}/${nameOf(pair.quote)}`;
+}
+
 /**
  * Exchange-neutral rules for one Kraken pair.
  * @param pair the pair as parsed from AssetPairs
@@ -48,7 +54,7 @@ export function pairRulesOf(pair: AssetPairInfo, assets?: ReadonlyMap<string, As
   return {
     key: pair.key,
     altname: pair.altname,
-    wsname: pair.wsname ?? displaySymbol(pair, assets),
+    wsname: pair.wsname ?? legacyWsname(pair, assets),
     symbol: displaySymbol(pair, assets),
     base: pair.base,
     quote: pair.quote,

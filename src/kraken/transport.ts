@@ -38,7 +38,7 @@ export interface TransportOptions {
   readonly userAgent?: string;
 }
 
-const DEFAULT_USER_AGENT = 'kraken-rx-execution/0.1 (+https://github.com/kraken-rx-execution)';
+const DEFAULT_USER_AGENT = 'kraken-rx-execution/0.1';
 
 /** Kraken's HTTP interface: public GETs and signed, serialised private POSTs, each a cold Observable. */
 export interface KrakenTransport {
