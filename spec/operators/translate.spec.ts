@@ -125,12 +125,14 @@ describe('translate', () => {
   it('turns each signal into an entry intent with a fresh client order id', () => {
     marbles(({ cold, expectObservable, expectSubscriptions }) => {
       const signals = cold('-a-b-a-|', { a: limitBuy, b: marketBuy });
-      expectObservable(signals.pipe(translate(book, options()), described)).toBe('-a-b-c-|', {
+      const subs =         '^------!';
+      const expected =     '-a-b-c-|';
+      expectObservable(signals.pipe(translate(book, options()), described)).toBe(expected, {
         a: 'cl-1 buy 0.5 XXBTZUSD @ 50000',
         b: 'cl-2 buy 0.1 XXBTZUSD',
         c: 'cl-3 buy 0.5 XXBTZUSD @ 50000',
       });
-      expectSubscriptions(signals.subscriptions).toBe('^------!');
+      expectSubscriptions(signals.subscriptions).toBe(subs);
     });
   });
 
@@ -146,7 +148,8 @@ describe('translate', () => {
         g: raw(null),
         h: limitBuy,
       });
-      expectObservable(signals.pipe(translate(book, options()), described)).toBe('-a-b-c-d-e-f-g-h-|', {
+      const expected =     '-a-b-c-d-e-f-g-h-|';
+      expectObservable(signals.pipe(translate(book, options()), described)).toBe(expected, {
         a: 'rejected quantity',
         b: 'rejected pair',
         c: 'rejected limitPrice',
@@ -163,49 +166,54 @@ describe('translate', () => {
     const halted = rejection(limitBuy, 'halted', 'trading is halted');
     marbles(({ cold, expectObservable }) => {
       const inputs = cold<TradeSignal | Rejection>('-r-a-|', { r: halted, a: limitBuy });
+      const expected =                             '-r-a-|';
       const sameObject = inputs.pipe(
         translate(book, options()),
         map((t) => (t === halted ? 'same rejection' : t.kind)),
       );
-      expectObservable(sameObject).toBe('-r-a-|', { r: 'same rejection', a: 'entry' });
+      expectObservable(sameObject).toBe(expected, { r: 'same rejection', a: 'entry' });
     });
   });
 
   it('passes an error of the signals on', () => {
     marbles(({ cold, expectObservable, expectSubscriptions }) => {
-      const signals = cold('-a-#', { a: limitBuy }, new Error('feed broke'));
-      expectObservable(signals.pipe(translate(book, options()), described)).toBe(
-        '-a-#',
-        { a: 'cl-1 buy 0.5 XXBTZUSD @ 50000' },
-        new Error('feed broke'),
-      );
-      expectSubscriptions(signals.subscriptions).toBe('^--!');
+      const broke = new Error('feed broke');
+      const signals = cold('-a-#', { a: limitBuy }, broke);
+      const subs =         '^--!';
+      const expected =     '-a-#';
+      expectObservable(signals.pipe(translate(book, options()), described)).toBe(expected, { a: 'cl-1 buy 0.5 XXBTZUSD @ 50000' }, broke);
+      expectSubscriptions(signals.subscriptions).toBe(subs);
     });
   });
 
   it('keeps translating a never-ending stream of signals', () => {
     marbles(({ cold, expectObservable, expectSubscriptions }) => {
       const signals = cold('-a-a-', { a: marketBuy });
-      expectObservable(signals.pipe(translate(book, options()), described)).toBe('-a-b-', {
+      const subs =         '^';
+      const expected =     '-a-b-';
+      expectObservable(signals.pipe(translate(book, options()), described)).toBe(expected, {
         a: 'cl-1 buy 0.1 XXBTZUSD',
         b: 'cl-2 buy 0.1 XXBTZUSD',
       });
-      expectSubscriptions(signals.subscriptions).toBe('^');
+      expectSubscriptions(signals.subscriptions).toBe(subs);
     });
   });
 
   it('unsubscribes from the signals on early unsubscription', () => {
     marbles(({ cold, expectObservable, expectSubscriptions }) => {
       const signals = cold('-a-a-a-', { a: marketBuy });
-      expectObservable(signals.pipe(translate(book, options()), described), '^--!').toBe('-a-', { a: 'cl-1 buy 0.1 XXBTZUSD' });
-      expectSubscriptions(signals.subscriptions).toBe('^--!');
+      const unsub =        '^--!';
+      const expected =     '-a-';
+      expectObservable(signals.pipe(translate(book, options()), described), unsub).toBe(expected, { a: 'cl-1 buy 0.1 XXBTZUSD' });
+      expectSubscriptions(signals.subscriptions).toBe(unsub);
     });
   });
 
   it('spends no client order id on a rejected signal', () => {
     marbles(({ cold, expectObservable }) => {
       const signals = cold('-a-x-a-|', { a: marketBuy, x: limitBuyWith({ quantity: '0' }) });
-      expectObservable(signals.pipe(translate(book, options()), described)).toBe('-a-x-b-|', {
+      const expected =     '-a-x-b-|';
+      expectObservable(signals.pipe(translate(book, options()), described)).toBe(expected, {
         a: 'cl-1 buy 0.1 XXBTZUSD',
         x: 'rejected quantity',
         b: 'cl-2 buy 0.1 XXBTZUSD',

@@ -59,7 +59,7 @@ function parseAmount(field: string, value: unknown): Parsed<Decimal> {
 
 const fieldOf = (signal: object, name: string): unknown => (signal as Readonly<Record<string, unknown>>)[name];
 
-/** Kraken's volume rounding (down to lot decimals); a price rounded to the tick, never to zero. */
+/** A price rounded to the pair's tick; a price that rounds to zero is refused rather than sent. */
 function roundedPrice(
   field: string,
   rules: PairRules,
