@@ -291,3 +291,9 @@ describe('renderTable', () => {
     ]);
   });
 });
+
+describe('elapsed time', () => {
+  it('prints the time since the origin when given one', () => {
+    expect(formatReportText(report({ timestamp: T0 + 12_345 }), T0)).toMatch(/^\+012\.345s \[s1\] entry /);
+  });
+});

@@ -16,13 +16,19 @@ export function clockTime(epochMs: number): string {
   return new Date(epochMs).toISOString().slice(11, 23);
 }
 
+/** `+SS.mmm` since `origin`: the demo's timeline, whose clock runs faster than the wall clock. */
+export function elapsedTime(epochMs: number, origin: number): string {
+  const ms = Math.max(0, epochMs - origin);
+  return `+${String(Math.floor(ms / 1000)).padStart(3, '0')}.${String(ms % 1000).padStart(3, '0')}s`;
+}
+
 /**
  * One report as one readable line:
  * `12:00:01.250 [s1] entry       BTC/USD  buy  limit  PARTIALLY_FILLED 0.004/0.01 fill 0.004 @ 30000 avg 30000 limit 30000 fee 0.078 USD — reason`
  */
-export function formatReportText(report: ExecutionReport): string {
+export function formatReportText(report: ExecutionReport, timeOrigin?: number): string {
   const parts: string[] = [
-    clockTime(report.timestamp),
+    timeOrigin === undefined ? clockTime(report.timestamp) : elapsedTime(report.timestamp, timeOrigin),
     `[${report.signalId}]`,
     report.role.padEnd(11),
     report.pair.padEnd(8),

@@ -254,10 +254,11 @@ export function linesOf(openInput: () => Readable): Observable<string> {
       reader.close();
       // Closing the reader does not close a file; stdin is left to the process.
       if (input !== process.stdin) input.destroy();
+      else input.pause();
     };
   });
 }
 
-/** The input lines of `--signals FILE|-` (`-`: stdin). */
-export const inputLines = (source: string): Observable<string> =>
-  source === '-' ? linesOf(() => process.stdin) : linesOf(() => createReadStream(source, { encoding: 'utf8' }));
+/** The input lines of `--signals FILE|-` (`-`: `stdin`). */
+export const inputLines = (source: string, stdin: Readable = process.stdin): Observable<string> =>
+  source === '-' ? linesOf(() => stdin) : linesOf(() => createReadStream(source, { encoding: 'utf8' }));

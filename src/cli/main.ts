@@ -1,0 +1,70 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type ParsedArgs, UsageError, parseArgs, usage } from './args';
+import { ConfigError, defaultConfigPath } from './config';
+import { demoCommand } from './demo';
+import { type CliIo, processIo } from './io';
+import { paperCommand } from './paper-command';
+import { runCommand } from './run-command';
+
+/** Exit codes: 0 done, 1 could not start or failed, 2 the command line itself is wrong. */
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+function version(): string {
+  const manifest: unknown = JSON.parse(readFileSync(join(defaultConfigPath(), '..', 'package.json'), 'utf8'));
+  const value = typeof manifest === 'object' && manifest !== null ? (manifest as Record<string, unknown>)['version'] : undefined;
+  return typeof value === 'string' ? value : 'unknown';
+}
+
+async function dispatch(args: ParsedArgs, io: CliIo): Promise<number> {
+  switch (args.command) {
+    case 'help':
+      io.stdout.write(`${usage(args.topic)}\n`);
+      return EXIT_OK;
+    case 'version':
+      io.stdout.write(`kraken-rx ${version()}\n`);
+      return EXIT_OK;
+    case 'paper':
+      return paperCommand(args, io);
+    case 'run':
+      return runCommand(args, io);
+    case 'demo':
+      return demoCommand(args, io);
+  }
+}
+
+/**
+ * The `kraken-rx` program. `bin/kraken-rx.js` calls it with `process.argv.slice(2)` and exits with the result.
+ * Every failure becomes a message on stderr and an exit code; nothing here prints a secret (errors about
+ * credentials name the variable, never its value).
+ *
+ * @param argv the arguments after the program name
+ * @param io the process's streams, environment and signals (tests pass their own)
+ * @returns the exit code
+ */
+export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
+  let args: ParsedArgs;
+  try {
+    args = parseArgs(argv);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      const hint = e.topic === undefined ? 'kraken-rx --help' : `kraken-rx ${e.topic} --help`;
+      io.stderr.write(`kraken-rx: ${e.message}\nSee \`${hint}\`.\n`);
+      return EXIT_USAGE;
+    }
+    throw e;
+  }
+  try {
+    return await dispatch(args, io);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr.write(`kraken-rx: ${e.message}\nSee \`kraken-rx ${e.topic ?? ''} --help\`.\n`.replace('  ', ' '));
+      return EXIT_USAGE;
+    }
+    const message = e instanceof ConfigError || e instanceof Error ? e.message : String(e);
+    io.stderr.write(`kraken-rx: ${message}\n`);
+    return EXIT_FAILURE;
+  }
+}

@@ -1,0 +1,49 @@
+import { type RunArgs } from './args';
+import { loadConfig } from './config';
+import { formatReportJson, formatReportText, formatSummaryJson, formatSummaryText } from './format';
+import { inputLines, splitInput } from './input';
+import { type CliIo } from './io';
+import { createCliLogger } from './logging';
+import { runSession } from './session';
+import { openVenue } from './venue';
+
+/** The command-line flags that override config keys, as a partial config merged over the file. */
+export function configOverrides(args: RunArgs): Record<string, unknown> {
+  const exchange: Record<string, unknown> = {};
+  if (args.url !== undefined) exchange['url'] = args.url;
+  if (args.validateOnly) exchange['validateOnly'] = true;
+  return {
+    // --url talks to an exchange someone else runs (Kraken, or `kraken-rx paper`): credentials as for live.
+    ...(args.paper ? { mode: 'paper' } : args.url !== undefined ? { mode: 'live' } : {}),
+    ...(args.logLevel !== undefined ? { logLevel: args.logLevel } : {}),
+    ...(Object.keys(exchange).length > 0 ? { exchange } : {}),
+  };
+}
+
+/**
+ * `kraken-rx run`: the handler on JSON-line input, reports on stdout, logs on stderr. Ends at the end of the
+ * input once every order is final (protective orders may stay resting), or gracefully on SIGINT/SIGTERM;
+ * both print the summary and exit 0.
+ */
+export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
+  const config = loadConfig(args.config, configOverrides(args));
+  const log = createCliLogger(config.logLevel, io.stderr, io.now);
+  const venue = await openVenue(config, { env: io.env, log });
+  try {
+    if (args.signals === '-') log.info('reading signals from stdin (one JSON object per line; end with Ctrl-D)');
+    const result = await runSession({
+      config,
+      port: venue.port,
+      budget: venue.budget,
+      costs: venue.costs,
+      log,
+      input: splitInput(inputLines(args.signals, io.stdin)),
+      onReport: (report) => io.stdout.write(`${args.json ? formatReportJson(report) : formatReportText(report)}\n`),
+      stopRequests$: io.stopRequests,
+    });
+    io.stdout.write(`${args.json ? formatSummaryJson(result.summary) : formatSummaryText(result.summary)}\n`);
+    return result.exitCode;
+  } finally {
+    await venue.close();
+  }
+}

@@ -1,0 +1,156 @@
+import {
+  type Observable,
+  type SchedulerLike,
+  type Subscription,
+  asyncScheduler,
+  concat,
+  ignoreElements,
+  interval,
+  of,
+  share,
+  skipUntil,
+  tap,
+} from 'rxjs';
+import { type CostModel, type RateBudget } from '../model/budget';
+import { type ExecutionConfig } from '../model/config';
+import { type ExchangePort } from '../model/port';
+import { type ExecutionReport } from '../model/report';
+import { type Logger } from '../streams/deps';
+import { createExecutionHandler } from '../streams/execution-handler';
+import { type RunSummary } from './format';
+import { type InputStreams } from './input';
+import { RunTracker, runSettled } from './settle';
+
+export interface SessionOptions {
+  readonly config: ExecutionConfig;
+  readonly port: ExchangePort;
+  readonly budget: RateBudget;
+  readonly costs: CostModel;
+  readonly log: Logger;
+  /** The handler's clock (the demo passes a scaled one). */
+  readonly scheduler?: SchedulerLike;
+  readonly input: InputStreams;
+  /** Called with each report as it arrives (printing). */
+  readonly onReport: (report: ExecutionReport) => void;
+  /**
+   * The user's stop requests (SIGINT / SIGTERM) by name: the first stops gracefully, a second gives up waiting
+   * for the graceful stop.
+   */
+  readonly stopRequests$: Observable<string>;
+  /** Real ms between "still waiting for …" lines once the input has ended. */
+  readonly waitingLogEveryMs?: number;
+}
+
+export interface SessionResult {
+  readonly summary: RunSummary;
+  /** 0: ended normally or stopped gracefully; 1: the handler failed; 130: a second stop request cut the stop short. */
+  readonly exitCode: number;
+  /** `settled`: the input ended and everything settled; `stop`: a stop request; `failed` / `completed`: the handler's stream ended. */
+  readonly endedBy: Ending['kind'];
+}
+
+type Ending = { readonly kind: 'settled' } | { readonly kind: 'stop'; readonly signal: string } | { readonly kind: 'failed'; readonly error: unknown } | { readonly kind: 'completed' };
+
+/**
+ * One run of the handler over one input, as `kraken-rx run` and the demo share it: reports printed as they
+ * come, and the run ended either when the input is over and everything has settled (`RunTracker`), or on a
+ * stop request — in both cases through the handler's graceful `stop()`, which leaves protective orders
+ * resting on the exchange.
+ */
+export async function runSession(options: SessionOptions): Promise<SessionResult> {
+  const { config, log, input } = options;
+  const scheduler = options.scheduler ?? asyncScheduler;
+  const tracker = new RunTracker(config.protection.mode);
+  const handler = createExecutionHandler(config, {
+    port: options.port,
+    budget: options.budget,
+    costs: options.costs,
+    scheduler,
+    log,
+  }).connect({
+    signals$: input.signals$.pipe(tap((signal) => tracker.expectSignal(signal))),
+    commands$: input.commands$.pipe(tap((command) => tracker.expectCommand(command))),
+    halted$: input.halted$.pipe(tap((halted) => log.info(halted ? 'HALT on: new entries are rejected' : 'HALT off'))),
+  });
+
+  const reports$ = handler.reports$.pipe(
+    tap((report) => {
+      tracker.add(report);
+      options.onReport(report);
+    }),
+    share(),
+  );
+  // Completes (or errors) with the input; malformed$ is the one stream that sees every line's fate.
+  const inputEnded$: Observable<true> = concat(input.malformed$.pipe(ignoreElements()), of(true as const)).pipe(share());
+
+  const subscriptions: Subscription[] = [];
+  let resolveEnding: (ending: Ending) => void = () => undefined;
+  const ending = new Promise<Ending>((resolve) => {
+    resolveEnding = resolve;
+  });
+  subscriptions.push(
+    reports$.subscribe({
+      error: (error: unknown) => resolveEnding({ kind: 'failed', error }),
+      complete: () => resolveEnding({ kind: 'completed' }),
+    }),
+    input.malformed$.subscribe({
+      next: ({ line, reason }) => {
+        tracker.ledger.skipLine();
+        log.warn(`input line ${line} skipped: ${reason}`);
+      },
+      error: (error: unknown) => log.error(`reading the input failed: ${error instanceof Error ? error.message : String(error)}`),
+    }),
+    inputEnded$.subscribe({ next: () => log.info('end of input: waiting for every order to reach a final state'), error: () => undefined }),
+    runSettled(reports$, inputEnded$, () => tracker.isSettled(), config.monitor.minIntervalMs, scheduler).subscribe(() =>
+      resolveEnding({ kind: 'settled' }),
+    ),
+    // Long waits say what they wait for (real time: this is for the person watching).
+    interval(options.waitingLogEveryMs ?? 10_000)
+      .pipe(skipUntil(inputEnded$))
+      .subscribe(() => {
+        const waiting = tracker.waitingFor();
+        if (waiting.length > 0) log.info(`still waiting for: ${waiting.join('; ')}`);
+      }),
+  );
+  let stopRequests = 0;
+  let resolveForced: () => void = () => undefined;
+  const forced = new Promise<'forced'>((resolve) => {
+    resolveForced = () => resolve('forced');
+  });
+  subscriptions.push(
+    options.stopRequests$.subscribe((signal) => {
+      stopRequests += 1;
+      if (stopRequests === 1) resolveEnding({ kind: 'stop', signal });
+      else resolveForced();
+    }),
+  );
+  const connection = input.connect();
+  subscriptions.push(connection);
+
+  const ended = await ending;
+  let exitCode = 0;
+  switch (ended.kind) {
+    case 'stop':
+      log.info(`${ended.signal}: stopping gracefully — in-flight placements finish, working entries are cancelled, protective orders stay resting (again to quit at once)`);
+      break;
+    case 'settled':
+      log.info('every order is final or protected; stopping');
+      break;
+    case 'failed':
+      log.error(`the handler failed: ${ended.error instanceof Error ? ended.error.message : String(ended.error)}`);
+      exitCode = 1;
+      break;
+    case 'completed':
+      break;
+  }
+  connection.unsubscribe();
+  if (ended.kind !== 'failed' && ended.kind !== 'completed') {
+    const outcome = await Promise.race([handler.stop().then(() => 'stopped' as const), forced]);
+    if (outcome === 'forced') {
+      log.warn('second stop request: not waiting for in-flight work any longer');
+      exitCode = 130;
+    }
+  }
+  for (const subscription of subscriptions) subscription.unsubscribe();
+  return { summary: tracker.ledger.summary(), exitCode, endedBy: ended.kind };
+}

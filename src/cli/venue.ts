@@ -1,0 +1,73 @@
+import { KrakenRateBudget, krakenCostModel } from '../kraken/budget';
+import { Credentials } from '../kraken/credentials';
+import { createKrakenExchange } from '../kraken/exchange';
+import { type CostModel, type RateBudget } from '../model/budget';
+import { type ExecutionConfig } from '../model/config';
+import { type ExchangePort } from '../model/port';
+import { type PaperExchange, type PaperOptions, startPaperExchange } from '../paper';
+import { type Logger } from '../streams/deps';
+import { PAPER_PRICE_STEP_MS } from './paper-command';
+
+/** The exchange a run talks to, over real HTTP in every mode. */
+export interface Venue {
+  readonly port: ExchangePort;
+  readonly budget: RateBudget;
+  readonly costs: CostModel;
+  /** The embedded paper exchange, when the run started one. */
+  readonly paper: PaperExchange | null;
+  close(): Promise<void>;
+}
+
+export interface VenueOptions {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly log: Logger;
+  /** Extra options for an embedded paper exchange (the demo's clock, balances, no random walk). */
+  readonly paper?: Partial<PaperOptions>;
+}
+
+/**
+ * Opens the run's exchange. Mode `paper`: starts the embedded paper exchange on 127.0.0.1 and uses its fresh
+ * credentials. Mode `live` (also `--url`): `exchange.url` with `KRAKEN_API_KEY` / `KRAKEN_API_SECRET` from the
+ * environment — a missing or malformed one stops the start with the variable's name, never its value.
+ */
+export async function openVenue(config: ExecutionConfig, options: VenueOptions): Promise<Venue> {
+  const { log } = options;
+  if (config.mode === 'paper') {
+    const paper = await startPaperExchange({
+      port: config.paper.port,
+      seed: config.paper.seed,
+      tier: config.paper.tier,
+      autoTick: PAPER_PRICE_STEP_MS,
+      ...options.paper,
+    });
+    log.info(`paper exchange started on ${paper.url} (tier ${paper.tier})`);
+    return {
+      port: createKrakenExchange({
+        url: paper.url,
+        credentials: new Credentials(paper.apiKey, paper.apiSecret),
+        timeoutMs: config.exchange.requestTimeoutMs,
+      }),
+      budget: new KrakenRateBudget(config.paper.tier),
+      costs: krakenCostModel,
+      paper,
+      close: () => paper.close(),
+    };
+  }
+  let credentials: Credentials;
+  try {
+    credentials = Credentials.fromEnv(options.env);
+  } catch (e) {
+    throw new Error(
+      `live mode needs credentials: ${e instanceof Error ? e.message : 'invalid credentials'}. ` +
+        'Set KRAKEN_API_KEY and KRAKEN_API_SECRET (for a `kraken-rx paper` exchange: its apiKey and apiSecret), or use --paper.',
+    );
+  }
+  log.info(`live mode: ${config.exchange.url} with key ${String(credentials)}${config.exchange.validateOnly ? ' (validate only: nothing is placed)' : ''}`);
+  return {
+    port: createKrakenExchange({ url: config.exchange.url, credentials, timeoutMs: config.exchange.requestTimeoutMs }),
+    budget: new KrakenRateBudget(config.exchange.tier),
+    costs: krakenCostModel,
+    paper: null,
+    close: () => Promise.resolve(),
+  };
+}
