@@ -18,7 +18,8 @@ import {
   merge,
   mergeMap,
   of,
-  shareReplay,
+  ReplaySubject,
+  share,
   take,
   takeUntil,
   timer,
@@ -168,9 +169,11 @@ export function createExecutionHandler(config: ExecutionConfig, deps: HandlerDep
           positions,
           stopping$: stopRequested.pipe(filter(Boolean)),
         };
-        // Loaded once per run; later subscribers get the cached book (a failed load is tried again).
+        // Loaded once per run and cached; a failed load is tried again by the next signal. Not shareReplay with
+        // refCount: each signal takes one value and leaves, which would reset the cache before the call completes
+        // and load the pairs again per signal. Nothing is kept alive: the source is one call that completes.
         const book$ = exchangeCall(exchange, 'monitor', () => ({ kind: 'pairs' }), () => deps.port.pairs(), 'idempotent').pipe(
-          shareReplay({ bufferSize: 1, refCount: true }),
+          share({ connector: () => new ReplaySubject<PairBook>(1), resetOnError: true, resetOnComplete: false, resetOnRefCountZero: false }),
         );
         activeRuns.next(activeRuns.value + 1);
         return merge(

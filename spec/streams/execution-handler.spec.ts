@@ -1,0 +1,356 @@
+import { describe, expect, it } from '@jest/globals';
+import { type Observable, type SchedulerLike } from 'rxjs';
+import { krakenCostModel } from '../../src/kraken/budget';
+import { type ExecutionConfig } from '../../src/model/config';
+import { type ExecutionReport, isFinalStatus } from '../../src/model/report';
+import { type ClosePositionCommand, type TradeSignal } from '../../src/model/signal';
+import { type ExecutionHandler, createExecutionHandler } from '../../src/streams/execution-handler';
+import { OpenBudget, XBT, config as baseConfig, exchangeError, marbles, sequentialIds } from './fake-exchange';
+import { SimExchange } from './sim-exchange';
+import { quiet } from './stream-deps';
+import { countingScheduler } from '../operators/support';
+
+const limitBuy: TradeSignal = {
+  signalId: 'limit-1',
+  pair: 'XBTUSD',
+  side: 'buy',
+  orderType: 'limit',
+  quantity: '1',
+  limitPrice: '100',
+  stopLoss: '90',
+  takeProfit: '120',
+  timeoutMs: 5_000,
+};
+const marketBuy: TradeSignal = { signalId: 'market-1', pair: 'BTC/USD', side: 'buy', orderType: 'market', quantity: '1', stopLoss: '90', takeProfit: '120' };
+
+interface Run {
+  readonly handler: ExecutionHandler;
+  readonly reports: ExecutionReport[];
+  readonly completedAt: () => number | null;
+}
+
+function run(
+  sim: SimExchange,
+  scheduler: SchedulerLike,
+  inputs: { signals$: Observable<TradeSignal>; commands$?: Observable<ClosePositionCommand>; halted$?: Observable<boolean> },
+  config: ExecutionConfig = baseConfig,
+  onComplete: () => void = () => undefined,
+): Run {
+  const handler = createExecutionHandler(config, {
+    port: sim.port,
+    budget: new OpenBudget(),
+    costs: krakenCostModel,
+    scheduler,
+    newId: sequentialIds(),
+    random: () => 0.5,
+    log: quiet,
+  }).connect(inputs);
+  const reports: ExecutionReport[] = [];
+  let completedAt: number | null = null;
+  handler.reports$.subscribe({ next: (report) => reports.push(report), complete: () => {
+      completedAt = scheduler.now();
+      onComplete();
+    },
+  });
+  return { handler, reports, completedAt: () => completedAt };
+}
+
+const lines = (reports: readonly ExecutionReport[], filter: (r: ExecutionReport) => boolean = () => true): string[] =>
+  reports.filter(filter).map((r) => `${r.timestamp} ${r.role} ${r.status}${r.quantityFilled.gt(0) ? ` ${r.quantityFilled.toFixed()}` : ''}`);
+
+/**
+ * Every order's reports end in exactly one final status, and nothing comes after it; except protective orders
+ * that `stop()` left resting on the exchange (listed in `positions()`), whose reports end at NEW.
+ */
+function expectOneFinalPerOrder(reports: readonly ExecutionReport[], handler: ExecutionHandler): void {
+  const resting = new Set(handler.positions().flatMap((position) => position.protectiveOrders.map((order) => order.clientOrderId)));
+  const byOrder = new Map<string, ExecutionReport[]>();
+  for (const report of reports) {
+    const key = report.clientOrderId ?? `${report.signalId}/${report.role}/${report.reportId}`;
+    byOrder.set(key, [...(byOrder.get(key) ?? []), report]);
+  }
+  for (const [key, ofOrder] of byOrder) {
+    const finals = ofOrder.filter((report) => isFinalStatus(report.status)).length;
+    const last = ofOrder.at(-1)?.status;
+    if (resting.has(key)) expect({ key, finals, last }).toEqual({ key, finals: 0, last: 'NEW' });
+    else expect({ key, finals, lastIsFinal: isFinalStatus(last ?? 'NEW') }).toEqual({ key, finals: 1, lastIsFinal: true });
+  }
+}
+
+describe('execution handler', () => {
+  it('partial fill then timeout, remainder protected: the stop is sized to the fill and left resting at stop()', () => {
+    marbles(({ cold, hot, scheduler, flush, expectSubscriptions }) => {
+      const sim = new SimExchange({ cold }, scheduler);
+      const signals$ = hot('a', { a: limitBuy });
+      const { handler, reports, completedAt } = run(sim, scheduler, { signals$ });
+      scheduler.schedule(() => sim.fill('O-1', '0.4', '100'), 2_500);
+      scheduler.schedule(() => void handler.stop(), 20_000);
+      flush();
+      expect(lines(reports)).toEqual([
+        '10 entry PENDING_NEW',
+        '20 entry NEW',
+        '3050 entry PARTIALLY_FILLED 0.4',
+        '5020 entry PENDING_CANCEL 0.4',
+        '5080 entry CANCELED 0.4',
+        '5080 stop-loss PENDING_NEW',
+        '5090 stop-loss NEW',
+      ]);
+      const [stop] = sim.ordersOfType('stop-loss');
+      expect(stop?.request.volume.toFixed()).toBe('0.4');
+      expect(stop?.request.side).toBe('sell');
+      expect(stop?.request.price?.toFixed()).toBe('90');
+      expect(stop?.status).toBe('open');
+      const [position] = handler.positions();
+      expect(position?.pair).toBe(XBT.key);
+      expect(position?.quantity.toFixed()).toBe('0.4');
+      expect(position?.protectiveOrders.map((order) => [order.role, order.txid])).toEqual([['stop-loss', stop?.txid]]);
+      expect(completedAt()).toBe(20_000);
+      expectSubscriptions(signals$.subscriptions).toBe('^ 19999ms !');
+      // Nothing polls after the end: the last call was the take-profit watch's ticker before stop().
+      expect(Math.max(...sim.port.calls.map((call) => call.at))).toBeLessThan(20_000);
+      expectOneFinalPerOrder(reports, handler);
+    });
+  });
+
+  it('tears every timer down: when reports$ completes after stop(), the handler holds no scheduled action', () => {
+    marbles(({ cold, hot, scheduler, flush }) => {
+      const sim = new SimExchange({ cold }, scheduler);
+      const counting = countingScheduler(scheduler);
+      let pendingAtCompletion = -1;
+      const { handler, completedAt } = run(
+        sim,
+        counting.scheduler,
+        { signals$: hot('a 999ms b', { a: marketBuy, b: limitBuy }), commands$: hot('-') },
+        baseConfig,
+        () => (pendingAtCompletion = counting.pending()),
+      );
+      scheduler.schedule(() => void handler.stop(), 12_000);
+      flush();
+      expect(completedAt()).not.toBeNull();
+      expect(pendingAtCompletion).toBe(0);
+      // The market entry's stop stays resting; the limit entry was cancelled at stop().
+      expect(handler.positions().map((position) => position.protectiveOrders.map((order) => order.role))).toEqual([['stop-loss']]);
+    });
+  });
+
+  it('partial fill below ordermin: the dust is reported, never sent', () => {
+    marbles(({ cold, hot, scheduler, flush }) => {
+      const sim = new SimExchange({ cold }, scheduler);
+      const { handler, reports } = run(sim, scheduler, { signals$: hot('a', { a: limitBuy }) });
+      scheduler.schedule(() => sim.fill('O-1', '0.00005', '100'), 2_500);
+      scheduler.schedule(() => void handler.stop(), 20_000);
+      flush();
+      expect(lines(reports).slice(-2)).toEqual(['5080 entry CANCELED 0.00005', '5080 stop-loss REJECTED']);
+      expect(reports.at(-1)?.reason).toMatch(/^dust: 0\.00005 is below the XBTUSD order minimum 0\.0001/);
+      expect(sim.ordersOfType('stop-loss')).toEqual([]);
+      expectOneFinalPerOrder(reports, handler);
+    });
+  });
+
+  it('stop fills while the take-profit watch is active: the watch ends, no take-profit order', () => {
+    marbles(({ cold, hot, scheduler, flush }) => {
+      const sim = new SimExchange({ cold }, scheduler);
+      const { handler, reports } = run(sim, scheduler, { signals$: hot('a', { a: marketBuy }) });
+      scheduler.schedule(() => {
+        sim.last = sim.last.minus(11);
+        const [stop] = sim.ordersOfType('stop-loss');
+        if (stop) sim.fill(stop.txid, '1', '89');
+      }, 8_000);
+      scheduler.schedule(() => void handler.stop(), 30_000);
+      flush();
+      expect(lines(reports)).toEqual([
+        '20 entry PENDING_NEW',
+        '30 entry NEW',
+        '2060 entry FILLED 1',
+        '2060 stop-loss PENDING_NEW',
+        '2070 stop-loss NEW',
+        '8140 stop-loss FILLED 1',
+      ]);
+      expect(sim.ordersOfType('market')).toHaveLength(1);
+      const tickersAfter = sim.port.callsOf('ticker').filter((call) => call.at > 8_140);
+      expect(tickersAfter).toEqual([]);
+      expect(handler.positions()).toEqual([]);
+      expectOneFinalPerOrder(reports, handler);
+    });
+  });
+
+  it('take-profit reached while the stop is resting: cancel the stop, confirm, then close at market', () => {
+    marbles(({ cold, hot, scheduler, flush }) => {
+      const sim = new SimExchange({ cold }, scheduler);
+      const { handler, reports } = run(sim, scheduler, { signals$: hot('a', { a: marketBuy }) });
+      scheduler.schedule(() => (sim.last = sim.last.plus(21)), 4_500);
+      scheduler.schedule(() => void handler.stop(), 30_000);
+      flush();
+      expect(lines(reports)).toEqual([
+        '20 entry PENDING_NEW',
+        '30 entry NEW',
+        '2060 entry FILLED 1',
+        '2060 stop-loss PENDING_NEW',
+        '2070 stop-loss NEW',
+        '5080 stop-loss PENDING_CANCEL',
+        '5110 stop-loss CANCELED',
+        '5110 take-profit PENDING_NEW',
+        '5120 take-profit NEW',
+        '7150 take-profit FILLED 1',
+      ]);
+      const exits = sim.ordersOfType('market').slice(1);
+      expect(exits.map((order) => [order.request.side, order.request.volume.toFixed()])).toEqual([['sell', '1']]);
+      expect(handler.positions()).toEqual([]);
+      expectOneFinalPerOrder(reports, handler);
+    });
+  });
+
+  it('both-resting: a filled take-profit cancels its stop-loss sibling (one-cancels-other)', () => {
+    marbles(({ cold, hot, scheduler, flush }) => {
+      const sim = new SimExchange({ cold }, scheduler);
+      // This account can hold both: take the funds check out of the way by holding twice the position.
+      sim.held = sim.held.plus(1);
+      const config: ExecutionConfig = { ...baseConfig, protection: { ...baseConfig.protection, mode: 'both-resting' } };
+      const { handler, reports } = run(sim, scheduler, { signals$: hot('a', { a: marketBuy }) }, config);
+      scheduler.schedule(() => {
+        const [takeProfit] = sim.ordersOfType('take-profit');
+        if (takeProfit) sim.fill(takeProfit.txid, '1', '120');
+      }, 5_000);
+      scheduler.schedule(() => void handler.stop(), 30_000);
+      flush();
+      const protective = lines(reports, (r) => r.role !== 'entry');
+      expect(protective).toEqual([
+        '2060 stop-loss PENDING_NEW',
+        '2060 take-profit PENDING_NEW',
+        '2070 stop-loss NEW',
+        '2070 take-profit NEW',
+        '5110 take-profit FILLED 1',
+        '5110 stop-loss PENDING_CANCEL',
+        '6130 stop-loss CANCELED',
+      ]);
+      expect(reports.find((r) => r.status === 'PENDING_CANCEL')?.reason).toBe('cancel: one-cancels-other');
+      expectOneFinalPerOrder(reports, handler);
+    });
+  });
+
+  it('HALT while a placement is in flight: the in-flight one completes, the next signal is rejected', () => {
+    marbles(({ cold, hot, scheduler, flush }) => {
+      const sim = new SimExchange({ cold }, scheduler, 500);
+      const second: TradeSignal = { ...limitBuy, signalId: 'limit-2' };
+      const { handler, reports } = run(sim, scheduler, {
+        signals$: hot('a 1199ms b', { a: limitBuy, b: second }),
+        halted$: hot('f 1099ms t', { f: false, t: true }),
+      });
+      scheduler.schedule(() => void handler.stop(), 3_000);
+      flush();
+      // pairs 0→500, placement 500→1000… the HALT at 1100 finds the first one sent; the second arrives halted.
+      expect(lines(reports, (r) => r.signalId === 'limit-1').slice(0, 2)).toEqual(['500 entry PENDING_NEW', '1000 entry NEW']);
+      const rejected = reports.filter((r) => r.signalId === 'limit-2');
+      expect(rejected.map((r) => [r.timestamp, r.status, r.reason])).toEqual([[1200, 'REJECTED', 'halted: HALT is on: new entries are rejected']]);
+      expect(sim.port.callsOf('placeOrder')).toHaveLength(1);
+    });
+  });
+
+  it('close-position while HALTed with a resting stop holding the funds: the stop is cancelled first, then the close', () => {
+    marbles(({ cold, hot, scheduler, flush }) => {
+      const sim = new SimExchange({ cold }, scheduler);
+      const close: ClosePositionCommand = { commandId: 'close-1', pair: 'XBT/USD' };
+      const { handler, reports } = run(sim, scheduler, {
+        signals$: hot('a', { a: marketBuy }),
+        halted$: hot('f 2999ms t', { f: false, t: true }),
+        commands$: hot('5000ms c', { c: close }),
+      });
+      scheduler.schedule(() => void handler.stop(), 30_000);
+      flush();
+      expect(lines(reports, (r) => r.timestamp >= 5_000)).toEqual([
+        '5000 stop-loss PENDING_CANCEL',
+        '5110 stop-loss CANCELED',
+        '5120 close PENDING_NEW',
+        '5130 close NEW',
+        '7160 close FILLED 1',
+      ]);
+      const closeOrder = sim.ordersOfType('market')[1];
+      expect(closeOrder?.request.side).toBe('sell');
+      expect(closeOrder?.request.volume.toFixed()).toBe('1');
+      expect(sim.port.callsOf('placeOrder').some((call) => call.at > 5_000 && (call.args as { side: string }).side === 'sell')).toBe(true);
+      expect(reports.some((r) => r.reason?.includes('Insufficient funds'))).toBe(false);
+      expect(handler.positions()).toEqual([]);
+      expectOneFinalPerOrder(reports, handler);
+    });
+  });
+
+  it('a close-position command for a pair with nothing to close is rejected with the reason', () => {
+    marbles(({ cold, hot, scheduler, flush }) => {
+      const sim = new SimExchange({ cold }, scheduler);
+      const { handler, reports } = run(sim, scheduler, {
+        signals$: hot('-'),
+        commands$: hot('100ms c', { c: { commandId: 'close-1', pair: 'XBTUSD' } }),
+      });
+      scheduler.schedule(() => void handler.stop(), 1_000);
+      flush();
+      expect(reports.map((r) => [r.timestamp, r.role, r.status, r.reason])).toEqual([
+        // 110: the pair book is loaded when the first input needs it.
+        [110, 'close', 'REJECTED', 'nothing to close on XBTUSD: no tracked position and no quantity given'],
+      ]);
+    });
+  });
+
+  it('a malformed signal among good ones is rejected with its field, and the stream goes on', () => {
+    marbles(({ cold, hot, scheduler, flush }) => {
+      const sim = new SimExchange({ cold }, scheduler);
+      const malformed = { ...limitBuy, signalId: 'bad-1', quantity: 'abc' } as TradeSignal;
+      const good2: TradeSignal = { ...limitBuy, signalId: 'limit-2' };
+      const { handler, reports } = run(sim, scheduler, { signals$: hot('a 99ms b 99ms c', { a: limitBuy, b: malformed, c: good2 }) });
+      scheduler.schedule(() => void handler.stop(), 3_000);
+      flush();
+      const bad = reports.filter((r) => r.signalId === 'bad-1');
+      expect(bad.map((r) => r.status)).toEqual(['REJECTED']);
+      expect(bad[0]?.reason).toMatch(/^quantity: /);
+      expect(reports.filter((r) => r.signalId === 'limit-2').map((r) => r.status).slice(0, 2)).toEqual(['PENDING_NEW', 'NEW']);
+      expect(sim.port.callsOf('placeOrder')).toHaveLength(2);
+    });
+  });
+
+  it('stop() cancels a working entry, protects nothing when nothing filled, and every order ends in one final status', () => {
+    marbles(({ cold, hot, scheduler, flush }) => {
+      const sim = new SimExchange({ cold }, scheduler);
+      const { handler, reports, completedAt } = run(sim, scheduler, { signals$: hot('a', { a: { ...limitBuy, timeoutMs: 60_000 } }) });
+      scheduler.schedule(() => void handler.stop(), 3_000);
+      flush();
+      expect(lines(reports)).toEqual(['10 entry PENDING_NEW', '20 entry NEW', '3000 entry PENDING_CANCEL', '3060 entry CANCELED']);
+      expect(completedAt()).toBe(3_060);
+      expectOneFinalPerOrder(reports, handler);
+    });
+  });
+
+  it('an ambiguous placement that did reach the exchange is adopted and followed, never placed twice', () => {
+    marbles(({ cold, hot, scheduler, flush }) => {
+      const sim = new SimExchange({ cold }, scheduler);
+      sim.placeFault = (_, call) => (call === 1 ? { error: exchangeError('ambiguous', 'timeout after sending'), placed: true } : null);
+      const { handler, reports } = run(sim, scheduler, { signals$: hot('a', { a: marketBuy }) });
+      scheduler.schedule(() => void handler.stop(), 10_000);
+      flush();
+      expect(lines(reports).slice(0, 4)).toEqual(['20 entry PENDING_NEW', '30 entry UNKNOWN', '1050 entry NEW 1', '1050 entry FILLED 1']);
+      expect(sim.ordersOfType('market')).toHaveLength(1);
+      expect(sim.ordersOfType('stop-loss')).toHaveLength(1);
+      expectOneFinalPerOrder(reports, handler);
+    });
+  });
+
+  it('start() and stop(): the façade delivers the reports and resolves once reports$ has completed', async () => {
+    let stopped: Promise<void> | null = null;
+    const delivered: string[] = [];
+    marbles(({ cold, hot, scheduler, flush }) => {
+      const sim = new SimExchange({ cold }, scheduler);
+      const handler = createExecutionHandler(baseConfig, {
+        port: sim.port,
+        budget: new OpenBudget(),
+        costs: krakenCostModel,
+        scheduler,
+        newId: sequentialIds(),
+        log: quiet,
+      }).connect({ signals$: hot('a', { a: limitBuy }) });
+      handler.start((report) => delivered.push(report.status));
+      expect(() => handler.start(() => undefined)).toThrow('already started');
+      scheduler.schedule(() => (stopped = handler.stop()), 1_000);
+      flush();
+    });
+    await expect(stopped).resolves.toBeUndefined();
+    expect(delivered).toEqual(['PENDING_NEW', 'NEW', 'PENDING_CANCEL', 'CANCELED']);
+  });
+});
