@@ -1,0 +1,100 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { type TradeSignal } from '../../src/model/signal';
+import { E2eRun, closeAllRuns } from './support/harness';
+
+/**
+ * Protection and exits over loopback HTTP (design.md §3.5, §3.8): the stop rests on the exchange, the
+ * take-profit is watched from the ticker, and a close-position command goes through HALT.
+ */
+
+afterEach(closeAllRuns);
+
+const protectedBuy = (signalId: string, extra: Partial<TradeSignal> = {}): TradeSignal => ({
+  signalId,
+  pair: 'BTC/USD',
+  side: 'buy',
+  orderType: 'market',
+  quantity: '0.05',
+  stopLoss: '57000',
+  takeProfit: '61000',
+  ...extra,
+});
+
+describe('e2e: protection (stop resting, take-profit watched)', () => {
+  it('stop fills while the take-profit watch is active: the watch ends, no take-profit exit is ever sent', async () => {
+    const run = await E2eRun.start();
+    run.signals.next(protectedBuy('stopped'));
+    const stop = await run.waitFor('stop resting', (r) => r.signalId === 'stopped' && r.role === 'stop-loss' && r.status === 'NEW');
+    await run.until('take-profit watch polling', () => run.paper.inspect.requestCount('Ticker') >= 3);
+
+    run.paper.setPrice('XBTUSD', '56900');
+    const filled = await run.waitFor('stop filled', (r) => r.signalId === 'stopped' && r.role === 'stop-loss' && r.status === 'FILLED');
+    expect(filled.quantityFilled.toFixed()).toBe('0.05');
+    expect(filled.exchangeOrderId).toBe(stop.exchangeOrderId);
+
+    // One poll may have been under way; after that the ticker is no longer read.
+    await run.pass(1_500);
+    const tickerCalls = run.paper.inspect.requestCount('Ticker');
+    run.paper.setPrice('XBTUSD', '62000');
+    await run.pass(5_000);
+    expect(run.paper.inspect.requestCount('Ticker')).toBe(tickerCalls);
+    expect(run.of('stopped').filter((r) => r.role === 'take-profit')).toEqual([]);
+    expect(run.paper.inspect.orders().map((o) => [o.orderType, o.side, o.status])).toEqual([
+      ['market', 'buy', 'closed'],
+      ['stop-loss', 'sell', 'closed'],
+    ]);
+    expect(run.handler.positions()).toEqual([]);
+  });
+
+  it('take-profit reached while the stop is resting: the stop is cancelled and confirmed, then the position is closed at market', async () => {
+    const run = await E2eRun.start();
+    run.signals.next(protectedBuy('profit'));
+    const stop = await run.waitFor('stop resting', (r) => r.signalId === 'profit' && r.role === 'stop-loss' && r.status === 'NEW');
+
+    run.paper.setPrice('XBTUSD', '61500');
+    const exit = await run.waitFor('take-profit exit filled', (r) => r.signalId === 'profit' && r.role === 'take-profit' && r.status === 'FILLED');
+
+    expect(run.statuses('profit', 'stop-loss')).toEqual(['PENDING_NEW', 'NEW', 'PENDING_CANCEL', 'CANCELED']);
+    expect(run.of('profit', 'stop-loss')[2]?.reason).toBe('cancel: take-profit');
+    expect(run.statuses('profit', 'take-profit')).toEqual(['PENDING_NEW', 'NEW', 'FILLED']);
+    expect(exit).toMatchObject({ side: 'sell', orderType: 'market' });
+    expect(exit.quantityFilled.toFixed()).toBe('0.05');
+    expect(exit.averageFillPrice?.toFixed()).toBe('61499.9');
+
+    const stopOrder = run.paper.inspect.order(stop.exchangeOrderId ?? '');
+    const exitOrder = run.paper.inspect.order(exit.exchangeOrderId ?? '');
+    expect(stopOrder).toMatchObject({ status: 'canceled' });
+    expect(stopOrder?.volumeExecuted.isZero()).toBe(true);
+    // Cancel confirmed before the exit was sent: never two sells of the same BTC at once.
+    expect(exitOrder?.openedAt).toBeGreaterThanOrEqual(stopOrder?.closedAt ?? Number.POSITIVE_INFINITY);
+    expect(run.paper.inspect.balance('XXBT').balance.toFixed()).toBe('10');
+    expect(run.handler.positions()).toEqual([]);
+  });
+
+  it('close-position while HALTed, with a resting stop holding the funds: cancel, confirm, then close at market', async () => {
+    // No BTC but what the entry buys: the resting stop holds all of it, so a sell before the cancel would be refused.
+    const run = await E2eRun.start({ paper: { balances: { ZUSD: '100000' } } });
+    run.signals.next(protectedBuy('held', { takeProfit: undefined }));
+    const stop = await run.waitFor('stop resting', (r) => r.signalId === 'held' && r.role === 'stop-loss' && r.status === 'NEW');
+    expect(run.paper.inspect.balance('XXBT').hold.toFixed()).toBe('0.05');
+
+    run.halted.next(true);
+    run.signals.next(protectedBuy('whileHalted'));
+    run.commands.next({ commandId: 'close-1', pair: 'XBTUSD' });
+
+    const close = await run.waitFor('close filled', (r) => r.signalId === 'close-1' && r.status === 'FILLED');
+    expect(close).toMatchObject({ role: 'close', side: 'sell', orderType: 'market' });
+    expect(close.quantityFilled.toFixed()).toBe('0.05');
+    expect(run.statuses('held', 'stop-loss')).toEqual(['PENDING_NEW', 'NEW', 'PENDING_CANCEL', 'CANCELED']);
+    expect(run.of('held', 'stop-loss')[2]?.reason).toBe('cancel: close-position');
+    expect(run.statuses('whileHalted')).toEqual(['REJECTED']);
+
+    const stopOrder = run.paper.inspect.order(stop.exchangeOrderId ?? '');
+    const closeOrder = run.paper.inspect.order(close.exchangeOrderId ?? '');
+    expect(closeOrder?.openedAt).toBeGreaterThanOrEqual(stopOrder?.closedAt ?? Number.POSITIVE_INFINITY);
+    expect(run.answers('AddOrder').every((w) => !w.body.includes('Insufficient funds'))).toBe(true);
+    expect(run.paper.inspect.balance('XXBT').balance.isZero()).toBe(true);
+    expect(run.paper.inspect.openOrders()).toEqual([]);
+    expect(run.handler.positions()).toEqual([]);
+  });
+});
