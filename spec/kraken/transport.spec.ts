@@ -194,6 +194,42 @@ describe('transport failures', () => {
   });
 });
 
+describe('configuration and injected fetch', () => {
+  it('refuses a malformed base URL or timeout at start-up', () => {
+    expect(() => createKrakenTransport({ baseUrl: 'api.kraken.com', timeoutMs: 1000 })).toThrow('is not a valid URL');
+    expect(() => createKrakenTransport({ baseUrl: 'ftp://api.kraken.com', timeoutMs: 1000 })).toThrow('must be http or https');
+    expect(() => createKrakenTransport({ baseUrl: 'https://api.kraken.com?x=1', timeoutMs: 1000 })).toThrow('query or fragment');
+    expect(() => createKrakenTransport({ baseUrl: 'https://api.kraken.com', timeoutMs: 0 })).toThrow('timeoutMs must be positive');
+  });
+
+  it('a DNS failure is retryable, read from the error code (also on a cause), never from its message', async () => {
+    const dnsFailure = Object.assign(new Error(`getaddrinfo ENOTFOUND api.kraken.com ${secret}`), { code: 'ENOTFOUND' });
+    const viaCause = Object.assign(new TypeError('fetch failed'), { cause: { code: 'EAI_AGAIN' } });
+    for (const failure of [dnsFailure, viaCause]) {
+      const failing = createKrakenTransport({
+        baseUrl: 'https://api.kraken.com', timeoutMs: 1000, credentials: new Credentials(apiKey, secret), lane,
+        fetch: () => Promise.reject(failure),
+      });
+      const error = await errorOf(firstValueFrom(failing.privatePost('AddOrder')));
+      expect(error.kind).toBe('retryable');
+      expect(error.message).not.toContain(secret);
+    }
+  });
+
+  it('a fetch that throws synchronously still ends in a classified error and frees the lane', async () => {
+    const throwing = createKrakenTransport({
+      baseUrl: 'https://api.kraken.com', timeoutMs: 1000, credentials: new Credentials(apiKey, secret), lane,
+      fetch: () => {
+        throw new Error('boom');
+      },
+    });
+    const error = await errorOf(firstValueFrom(throwing.privatePost('AddOrder')));
+    expect(error.kind).toBe('ambiguous');
+    expect(lane.queued).toBe(0);
+    expect((await errorOf(firstValueFrom(throwing.privatePost('Balance')))).kind).toBe('retryable');
+  });
+});
+
 describe('serialised private calls', () => {
   it('never overlaps two private calls on the server, and nonces increase in arrival order', async () => {
     server.handler = (_req, res) => {

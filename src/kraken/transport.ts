@@ -126,7 +126,8 @@ function exchange(
       controller.abort();
     }, timeoutMs);
 
-    fetchImpl(url, { ...init, signal: controller.signal })
+    // A fetch that throws synchronously becomes a rejection like any other, so the timer is always cleared.
+    new Promise<FetchResponseLike>((resolve) => resolve(fetchImpl(url, { ...init, signal: controller.signal })))
       .then(async (response) => {
         const text = await response.text();
         return interpret(endpoint, response.status, response.headers.get('content-type') ?? '', response.headers.get('retry-after'), text);
@@ -150,13 +151,29 @@ function exchange(
   });
 }
 
+/** The base URL without a trailing slash; a malformed one is a configuration error at start-up, not a failed call. */
+function checkedBaseUrl(baseUrl: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(baseUrl);
+  } catch {
+    throw new Error(`Kraken transport: base URL ${JSON.stringify(baseUrl)} is not a valid URL`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new Error(`Kraken transport: base URL must be http or https, got ${parsed.protocol}`);
+  }
+  if (parsed.search || parsed.hash) throw new Error('Kraken transport: base URL must not carry a query or fragment');
+  return baseUrl.replace(/\/+$/, '');
+}
+
 /**
  * Kraken's HTTP transport over cross-fetch.
  *
  * @param options base URL, timeout, credentials (for private calls), and optionally the lane and fetch to use
  */
 export function createKrakenTransport(options: TransportOptions): KrakenTransport {
-  const baseUrl = options.baseUrl.replace(/\/+$/, '');
+  const baseUrl = checkedBaseUrl(options.baseUrl);
+  if (!(options.timeoutMs > 0)) throw new Error(`Kraken transport: timeoutMs must be positive, got ${options.timeoutMs}`);
   const fetchImpl: FetchLike = options.fetch ?? crossFetch;
   const userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
   const credentials = options.credentials;
