@@ -274,6 +274,25 @@ describe('execution handler', () => {
     });
   });
 
+  it('close-position closes the quantity asked for, never more than is tracked', () => {
+    marbles(({ cold, hot, scheduler, flush }) => {
+      const sim = new SimExchange({ cold }, scheduler);
+      const unprotected: TradeSignal = { signalId: 'market-2', pair: 'XBTUSD', side: 'buy', orderType: 'market', quantity: '1' };
+      const { handler, reports } = run(sim, scheduler, {
+        signals$: hot('a', { a: unprotected }),
+        commands$: hot('3000ms c 999ms d', { c: { commandId: 'close-1', pair: 'XBTUSD', quantity: '0.3' }, d: { commandId: 'close-2', pair: 'XBTUSD', quantity: '5' } }),
+      });
+      scheduler.schedule(() => void handler.stop(), 20_000);
+      flush();
+      // The second command waits for the first (one pair, one close at a time) and sees what is left.
+      const sells = sim.ordersOfType('market').filter((order) => order.request.side === 'sell');
+      expect(sells.map((order) => order.request.volume.toFixed())).toEqual(['0.3', '0.7']);
+      expect(lines(reports, (r) => r.role === 'close' && r.status === 'FILLED')).toEqual(['5050 close FILLED 0.3', '7100 close FILLED 0.7']);
+      expect(handler.positions()).toEqual([]);
+      expectOneFinalPerOrder(reports, handler);
+    });
+  });
+
   it('a close-position command for a pair with nothing to close is rejected with the reason', () => {
     marbles(({ cold, hot, scheduler, flush }) => {
       const sim = new SimExchange({ cold }, scheduler);
