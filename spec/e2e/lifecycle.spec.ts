@@ -4,7 +4,7 @@ import { createKrakenClient } from '../../src/kraken/client';
 import { Credentials } from '../../src/kraken/credentials';
 import { PrivateLane } from '../../src/kraken/private-lane';
 import { type TradeSignal } from '../../src/model/signal';
-import { E2eRun, closeAllRuns } from './support/harness';
+import { E2eRun, type SignalFields, closeAllRuns, signalWith } from './support/harness';
 
 /**
  * An entry's life after acceptance, over loopback HTTP: the limit timeout and its cancel racing the exchange,
@@ -13,16 +13,19 @@ import { E2eRun, closeAllRuns } from './support/harness';
 
 afterEach(closeAllRuns);
 
-const limitBuy = (signalId: string, quantity: string, extra: Partial<TradeSignal> = {}): TradeSignal => ({
-  signalId,
-  pair: 'BTC/USD',
-  side: 'buy',
-  orderType: 'limit',
-  quantity,
-  limitPrice: '59000',
-  stopLoss: '57000',
-  ...extra,
-});
+const limitBuy = (signalId: string, quantity: string, extra: SignalFields = {}): TradeSignal =>
+  signalWith(
+    {
+      signalId,
+      pair: 'BTC/USD',
+      side: 'buy',
+      orderType: 'limit',
+      quantity,
+      limitPrice: '59000',
+      stopLoss: '57000',
+    },
+    extra,
+  );
 
 describe('e2e: order lifecycle against the paper exchange', () => {
   it('cancel racing a fill: the timeout cancel arrives after the order filled → "unknown order", looked up, FILLED and protected', async () => {

@@ -7,7 +7,7 @@ import { NonceSource } from '../../src/kraken/nonce';
 import { PrivateLane } from '../../src/kraken/private-lane';
 import { type TradeSignal } from '../../src/model/signal';
 import { type FaultKind } from '../../src/paper';
-import { E2eRun, closeAllRuns } from './support/harness';
+import { E2eRun, type SignalFields, closeAllRuns, signalWith } from './support/harness';
 
 /**
  * Placement over loopback HTTP against the paper exchange: idempotent AddOrder under every ambiguous outcome
@@ -17,27 +17,33 @@ import { E2eRun, closeAllRuns } from './support/harness';
 
 afterEach(closeAllRuns);
 
-const restingBuy = (signalId: string, extra: Partial<TradeSignal> = {}): TradeSignal => ({
-  signalId,
-  pair: 'BTC/USD',
-  side: 'buy',
-  orderType: 'limit',
-  quantity: '0.05',
-  limitPrice: '59000',
-  stopLoss: '57000',
-  timeoutMs: 600_000,
-  ...extra,
-});
+const restingBuy = (signalId: string, extra: SignalFields = {}): TradeSignal =>
+  signalWith(
+    {
+      signalId,
+      pair: 'BTC/USD',
+      side: 'buy',
+      orderType: 'limit',
+      quantity: '0.05',
+      limitPrice: '59000',
+      stopLoss: '57000',
+      timeoutMs: 600_000,
+    },
+    extra,
+  );
 
-const marketBuy = (signalId: string, extra: Partial<TradeSignal> = {}): TradeSignal => ({
-  signalId,
-  pair: 'BTC/USD',
-  side: 'buy',
-  orderType: 'market',
-  quantity: '0.05',
-  stopLoss: '57000',
-  ...extra,
-});
+const marketBuy = (signalId: string, extra: SignalFields = {}): TradeSignal =>
+  signalWith(
+    {
+      signalId,
+      pair: 'BTC/USD',
+      side: 'buy',
+      orderType: 'market',
+      quantity: '0.05',
+      stopLoss: '57000',
+    },
+    extra,
+  );
 
 const entryOf = (run: E2eRun, signalId: string) => {
   const id = run.of(signalId, 'entry').find((r) => r.clientOrderId !== null)?.clientOrderId;

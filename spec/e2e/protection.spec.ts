@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { type TradeSignal } from '../../src/model/signal';
-import { E2eRun, closeAllRuns } from './support/harness';
+import { E2eRun, type SignalFields, closeAllRuns, signalWith } from './support/harness';
 
 /**
  * Protection and exits over loopback HTTP (design.md §3.5, §3.8): the stop rests on the exchange, the
@@ -9,16 +9,19 @@ import { E2eRun, closeAllRuns } from './support/harness';
 
 afterEach(closeAllRuns);
 
-const protectedBuy = (signalId: string, extra: Partial<TradeSignal> = {}): TradeSignal => ({
-  signalId,
-  pair: 'BTC/USD',
-  side: 'buy',
-  orderType: 'market',
-  quantity: '0.05',
-  stopLoss: '57000',
-  takeProfit: '61000',
-  ...extra,
-});
+const protectedBuy = (signalId: string, extra: SignalFields = {}): TradeSignal =>
+  signalWith(
+    {
+      signalId,
+      pair: 'BTC/USD',
+      side: 'buy',
+      orderType: 'market',
+      quantity: '0.05',
+      stopLoss: '57000',
+      takeProfit: '61000',
+    },
+    extra,
+  );
 
 describe('e2e: protection (stop resting, take-profit watched)', () => {
   it('stop fills while the take-profit watch is active: the watch ends, no take-profit exit is ever sent', async () => {

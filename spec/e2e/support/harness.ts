@@ -254,3 +254,13 @@ const runs = new Set<E2eRun>();
 export async function closeAllRuns(): Promise<void> {
   await Promise.all([...runs].map((run) => run.close()));
 }
+
+/** A signal's fields where `undefined` means "leave this one out" (exactOptionalPropertyTypes forbids it in the type). */
+export type SignalFields = { readonly [K in keyof TradeSignal]?: TradeSignal[K] | undefined };
+
+/** `base` with `changes` applied; fields set to `undefined` are removed. */
+export function signalWith(base: TradeSignal, changes: SignalFields = {}): TradeSignal {
+  const merged: Record<string, unknown> = { ...base, ...changes };
+  for (const key of Object.keys(merged)) if (merged[key] === undefined) delete merged[key];
+  return merged as unknown as TradeSignal;
+}
