@@ -36,6 +36,15 @@ describe('paper exchange: bad requests never crash it or corrupt its state', () 
       socket.on('close', () => resolve());
     });
 
+    const answer = await new Promise<string>((resolve) => {
+      let received = '';
+      const socket = connect(Number(new URL(exchange.url).port), '127.0.0.1', () => socket.write('GET //[bad HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+      socket.on('data', (chunk: Buffer) => (received += chunk.toString('utf8')));
+      socket.on('error', () => resolve(received));
+      socket.on('close', () => resolve(received));
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 400/);
+
     expect(JSON.stringify(result(await client.private('BalanceEx')))).toBe(before);
     expect(exchange.inspect.orders().map((o) => o.clOrdId)).toEqual(['keep-me']);
     expect((await client.public('Time')).error).toEqual([]);

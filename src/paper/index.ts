@@ -77,7 +77,32 @@ const DEFAULT_BALANCES: Readonly<Record<string, string>> = {
   DOT: '5000',
 };
 
-/** Starts a Kraken-compatible exchange on 127.0.0.1 (see design.md §6). */
+/**
+ * Starts a Kraken-compatible exchange on 127.0.0.1 (design.md §6): Kraken's paths, envelopes, field names,
+ * string-typed numbers, error strings, signature and nonce checks, both rate limiters of the tier (the shared
+ * `KrakenRateBudget` model), open-order limits, balance holds, a seeded market and seeded faults.
+ *
+ * Where kraken-api.md leaves Kraken's behaviour open, the paper exchange chooses (and tests pin) this:
+ * - a `cl_ord_id` already used by an open order → `EOrder:Duplicate order` (UNCONFIRMED string);
+ * - volume below `ordermin` → `EOrder:Order minimum not met` (Kraken also answers `EGeneral:Invalid arguments:volume`);
+ * - a post-only limit that would take → `EOrder:Post only order`, nothing placed;
+ * - QueryOrders with an unknown txid → `EOrder:Invalid order` (UNCONFIRMED); CancelOrder of a gone order →
+ *   `EOrder:Unknown order`;
+ * - `deadline` is checked against the arrival time (now+2 s..now+60 s, else `EGeneral:Invalid arguments:deadline`)
+ *   and against the processing time (passed → `EService:Deadline elapsed`, nothing placed);
+ * - REST counter costs per `restCostOf` (TradesHistory 2, AddOrder/CancelOrder 0); the trading counter is charged
+ *   as soon as AddOrder's pair is known (so failed orders count) and CancelOrder pays the order-age penalty, refused
+ *   with `EOrder:Rate limit exceeded` when it does not fit; CancelAll charges only the REST counter;
+ * - fees are charged in quote except on a buy with explicit `fcib` (then in base); `oflags` shows the implicit
+ *   `fciq` (buys) / `fcib` (sells) as Kraken does; a partly filled order that ends canceled/expired gets `misc: partial`;
+ * - not supported (answered with `EGeneral:Invalid arguments:<field>`): iceberg and trailing types, `leverage`,
+ *   `close[...]`, `starttm` other than 0, `viqc`; relative prices → `EOrder:Invalid price:Invalid price argument.`
+ *
+ * Matching: limits that cross the touch on arrival take at the touch (taker); resting limits fill at their own
+ * price (maker) once the last price reaches them, sharing the pair's `liquidityPerStep` per matching run, so big
+ * orders fill in parts; stops and take-profits trigger on the last price and execute as market orders (the
+ * -limit forms become limits at `price2`). Paper fills never move the last price: tests see the price they set.
+ */
 export async function startPaperExchange(options: PaperOptions = {}): Promise<PaperExchange> {
   const seed = options.seed ?? 42;
   const catalogue = buildCatalogue(options.pairs);

@@ -104,8 +104,8 @@ export class PaperServer {
   private async handle(req: IncomingMessage, res: ServerResponse, body: string): Promise<void> {
     const request = ++this.sequence;
     const arrivedAt = this.venue.now();
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const route = this.route(req.method ?? '', url.pathname);
+    const url = parseUrl(req.url);
+    const route = url ? this.route(req.method ?? '', url.pathname) : UNPARSABLE;
     this.count(route.kind === 'unknown' ? route.label : route.method);
     if (route.kind === 'unknown') {
       sendJson(res, route.status, failure('EGeneral:Unknown method'));
@@ -119,8 +119,8 @@ export class PaperServer {
 
     const outcome =
       route.kind === 'public'
-        ? this.publicCall(route.method, req, url, body)
-        : this.privateCall(route.method, req, url.pathname, body, arrivedAt);
+        ? this.publicCall(route.method, req, url?.search ?? '', body)
+        : this.privateCall(route.method, req, url?.pathname ?? '', body, arrivedAt);
 
     switch (fault) {
       case 'accept-then-drop':
@@ -166,8 +166,8 @@ export class PaperServer {
     }
   }
 
-  private publicCall(method: string, req: IncomingMessage, url: URL, body: string): Outcome {
-    const params = req.method === 'POST' && body !== '' ? parseBody(req, body) : Params.fromQuery(url.search);
+  private publicCall(method: string, req: IncomingMessage, search: string, body: string): Outcome {
+    const params = req.method === 'POST' && body !== '' ? parseBody(req, body) : Params.fromQuery(search);
     if (!params) return failure('EGeneral:Invalid arguments');
     return callPublic(method, params, this.venue.catalogue, this.venue.market, this.catchUp());
   }
@@ -239,6 +239,16 @@ export class PaperServer {
 
   private count(name: string): void {
     this.traffic.requests.set(name, (this.traffic.requests.get(name) ?? 0) + 1);
+  }
+}
+
+const UNPARSABLE: Route = { kind: 'unknown', status: 400, label: 'unparsable-path' };
+
+function parseUrl(raw: string | undefined): URL | undefined {
+  try {
+    return new URL(raw ?? '/', 'http://127.0.0.1');
+  } catch {
+    return undefined;
   }
 }
 
