@@ -8,19 +8,15 @@ import {
   type Subscription,
   asyncScheduler,
   catchError,
-  concatMap,
   defer,
   filter,
   finalize,
   firstValueFrom,
-  groupBy,
   map,
   merge,
-  mergeMap,
   of,
   ReplaySubject,
   share,
-  take,
   takeUntil,
   timer,
 } from 'rxjs';
@@ -101,7 +97,7 @@ export function defaultTuning(config: ExecutionConfig): StreamTuning {
   };
 }
 
-const opposite = (intent: EntryIntent): string => `${intent.request.side} ${intent.request.volume.toFixed()} ${intent.rules.altname}`;
+const describeEntry = (intent: EntryIntent): string => `${intent.request.side} ${intent.request.volume.toFixed()} ${intent.rules.altname}`;
 
 /**
  * The execution handler: approved trade signals in, orders placed, watched, protected and closed on the
@@ -224,7 +220,7 @@ function entries(inputs: HandlerInputs, book$: Observable<PairBook>, deps: Strea
       return followOrder(placed.order, deps, { cancelWhen$, ...(placed.adopted ? { adopted: placed.adopted } : {}) }).pipe(
         andThen<OrderFinal, OrderFinal>((final) => (final.snapshot.volumeExecuted.gt(0) ? protectEntry(final, intent, deps) : EMPTY)),
         catchError((error: unknown) => {
-          deps.log.error(`${intent.signal.signalId}: following ${opposite(intent)} failed:`, String(error));
+          deps.log.error(`${intent.signal.signalId}: following ${describeEntry(intent)} failed:`, String(error));
           return of<Step<OrderFinal>>(
             reportStep(deps.report(placed.order.context, 'ERROR', { exchangeOrderId: placed.order.txid, reason: `internal error while following the order: ${String(error)}` })),
           );

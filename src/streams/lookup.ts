@@ -1,0 +1,73 @@
+import { type Observable, catchError, concatMap, defer, map, of, timer } from 'rxjs';
+import { type OrderSnapshot } from '../model/order';
+import { type ExchangeDeps } from './deps';
+import { exchangeCall } from './exchange-call';
+
+/** What looking an order up by its client order id proved. */
+export type LookupResult =
+  | { readonly kind: 'found'; readonly snapshot: OrderSnapshot }
+  | { readonly kind: 'absent' }
+  | { readonly kind: 'unproven'; readonly reason: string };
+
+type LookupAnswer = OrderSnapshot | 'absent' | 'failed';
+
+const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+const findByClientOrderId = (orders: ReadonlyMap<string, OrderSnapshot>, clientOrderId: string): OrderSnapshot | undefined =>
+  // The exchange filtered by cl_ord_id already; a snapshot without the id is taken as the match.
+  [...orders.values()].find((order) => order.clientOrderId === clientOrderId || order.clientOrderId === null);
+
+/**
+ * Looks an order up by its client order id (OpenOrders, then ClosedOrders) every `lookup.intervalMs`, until it
+ * is found or its absence is proven: an empty answer counts as proof only once the placement's deadline plus
+ * the OpenOrders lag has passed, since until then the exchange may still accept it or not show it yet.
+ *
+ * lookups: ────l────l────l────L|     l: before deadline + lag (proves nothing), L: after it
+ * result:  ───────────────────a|     a: absent (or f: found, as soon as a lookup finds it)
+ *
+ * Makes `lookup.attempts` lookups, more if that is what it takes to get past the deadline; when none of the
+ * lookups past it succeeded, the result is `unproven`. Failed lookups are logged and count as attempts.
+ * Calls go through the `monitor` lane. Emits once and completes; never errors.
+ *
+ * @param clientOrderId The order's client order id.
+ * @param deadline Epoch ms of the placement's deadline (the exchange refuses it after that if still queued).
+ * @param deps The run's exchange access.
+ * @returns What the lookups proved.
+ */
+export function lookUpOrder(clientOrderId: string, deadline: number, deps: ExchangeDeps): Observable<LookupResult> {
+  const { port, scheduler, config } = deps;
+  return defer(() => {
+    const provenAfter = deadline + deps.tuning.openOrdersLagMs;
+    const { intervalMs } = config.lookup;
+    const maxAttempts = Math.max(config.lookup.attempts, Math.ceil((provenAfter - scheduler.now()) / intervalMs));
+
+    const once = (): Observable<LookupAnswer> =>
+      exchangeCall(deps, 'monitor', () => ({ kind: 'openOrders' }), () => port.openOrders({ clientOrderId }), 'idempotent').pipe(
+        concatMap((open): Observable<LookupAnswer> => {
+          const found = findByClientOrderId(open, clientOrderId);
+          if (found) return of(found);
+          return exchangeCall(deps, 'monitor', () => ({ kind: 'closedOrders' }), () => port.closedOrders({ clientOrderId }), 'idempotent').pipe(
+            map((closed): LookupAnswer => findByClientOrderId(closed, clientOrderId) ?? 'absent'),
+          );
+        }),
+        catchError((error: unknown) => {
+          deps.log.warn(`lookup of ${clientOrderId} failed:`, errorText(error));
+          return of<LookupAnswer>('failed');
+        }),
+      );
+
+    const attempt = (n: number): Observable<LookupResult> =>
+      timer(intervalMs, scheduler).pipe(
+        concatMap(once),
+        concatMap((answer): Observable<LookupResult> => {
+          if (answer !== 'absent' && answer !== 'failed') return of({ kind: 'found', snapshot: answer });
+          if (answer === 'absent' && scheduler.now() >= provenAfter) return of({ kind: 'absent' });
+          if (n >= maxAttempts) {
+            return of({ kind: 'unproven', reason: `${n} lookups of client order id ${clientOrderId} proved neither that it exists nor that it does not` });
+          }
+          return attempt(n + 1);
+        }),
+      );
+    return attempt(1);
+  });
+}
