@@ -1,0 +1,10 @@
+/**
+ * kraken-rx-execution: the package root. The model types, the Kraken client and signing, every operator,
+ * the execution handler, the paper exchange and the accelerated scheduler.
+ */
+export * from './model';
+export * from './kraken';
+export * from './operators';
+export * from './streams';
+export * from './paper';
+export { ScaledScheduler } from './time/scaled-scheduler';
