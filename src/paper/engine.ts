@@ -37,6 +37,7 @@ const ONE = new Decimal(1);
 export class Engine {
   private readonly tape: PaperTrade[] = [];
   private tradeNumber = 40_000_000;
+  private readonly feeRates = new Map<string, { taker: Decimal; maker: Decimal; takerFactor: Decimal }>();
 
   constructor(
     private readonly market: Market,
@@ -50,18 +51,28 @@ export class Engine {
   }
 
   takerRate(p: PaperPair): Decimal {
-    return PairCatalogue.feeRate(p.fees);
+    return this.rates(p).taker;
   }
 
   makerRate(p: PaperPair): Decimal {
-    return PairCatalogue.feeRate(p.feesMaker);
+    return this.rates(p).maker;
+  }
+
+  private rates(p: PaperPair): { taker: Decimal; maker: Decimal; takerFactor: Decimal } {
+    let r = this.feeRates.get(p.key);
+    if (!r) {
+      const taker = PairCatalogue.feeRate(p.fees);
+      r = { taker, maker: PairCatalogue.feeRate(p.feesMaker), takerFactor: ONE.plus(taker) };
+      this.feeRates.set(p.key, r);
+    }
+    return r;
   }
 
   /** The hold an order of these terms needs for `volume` still to execute. */
   holdFor(o: Pick<PaperOrder, 'pair' | 'side' | 'orderType' | 'price' | 'price2' | 'triggered'>, volume: Decimal): Hold {
     if (o.side === 'sell') return { asset: o.pair.base, amount: volume };
     const worstPrice = this.buyReferencePrice(o);
-    return { asset: o.pair.quote, amount: volume.mul(worstPrice).mul(ONE.plus(this.takerRate(o.pair))) };
+    return { asset: o.pair.quote, amount: volume.mul(worstPrice).mul(this.rates(o.pair).takerFactor) };
   }
 
   /** Held amount per asset across open orders, optionally leaving one order out. */
@@ -77,7 +88,12 @@ export class Engine {
 
   /** Balance not held by open orders. */
   available(asset: string, except?: PaperOrder): Decimal {
-    return this.ledger.balance(asset).minus(this.holds(except).get(asset) ?? 0);
+    let held = new Decimal(0);
+    for (const o of this.book.openValues()) {
+      if (o === except || (o.side === 'sell' ? o.pair.base : o.pair.quote) !== asset) continue;
+      held = held.plus(this.holdFor(o, remaining(o)).amount);
+    }
+    return this.ledger.balance(asset).minus(held);
   }
 
   /** Adds an accepted order to the book and executes whatever it can execute at once. */

@@ -113,8 +113,14 @@ export class OrderBook {
     return this.byTxid.get(txid);
   }
 
+  /** A copy: safe to iterate while orders close. */
   open(): PaperOrder[] {
     return [...this.openOrders.values()];
+  }
+
+  /** A live view, for read-only loops. */
+  openValues(): IterableIterator<PaperOrder> {
+    return this.openOrders.values();
   }
 
   openCount(pairKey: string): number {
