@@ -314,12 +314,14 @@ describe('execution handler', () => {
       const sim = new SimExchange({ cold }, scheduler);
       const malformed = { ...limitBuy, signalId: 'bad-1', quantity: 'abc' } as TradeSignal;
       const good2: TradeSignal = { ...limitBuy, signalId: 'limit-2' };
-      const { handler, reports } = run(sim, scheduler, { signals$: hot('a 99ms b 99ms c', { a: limitBuy, b: malformed, c: good2 }) });
+      const nothing = null as unknown as TradeSignal;
+      const { handler, reports } = run(sim, scheduler, { signals$: hot('a 49ms n 49ms b 99ms c', { a: limitBuy, n: nothing, b: malformed, c: good2 }) });
       scheduler.schedule(() => void handler.stop(), 3_000);
       flush();
       const bad = reports.filter((r) => r.signalId === 'bad-1');
       expect(bad.map((r) => r.status)).toEqual(['REJECTED']);
       expect(bad[0]?.reason).toMatch(/^quantity: /);
+      expect(reports.filter((r) => r.signalId === '').map((r) => [r.timestamp, r.status])).toEqual([[50, 'REJECTED']]);
       expect(reports.filter((r) => r.signalId === 'limit-2').map((r) => r.status).slice(0, 2)).toEqual(['PENDING_NEW', 'NEW']);
       expect(sim.port.callsOf('placeOrder')).toHaveLength(2);
     });

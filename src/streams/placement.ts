@@ -23,8 +23,8 @@ import { type ExchangeDeps } from './deps';
 import { exchangeCall } from './exchange-call';
 import { type LiveOrder } from './order-lifecycle';
 import { type OrderContext, contextOfRequest, snapshotDetails } from './reports';
-import { type Step, doneStep, reportStep } from './step';
 import { lookUpOrder } from './lookup';
+import { type Step, doneStep, reportStep } from './step';
 
 /** An accepted order, and the snapshot a lookup found it with (after an ambiguous placement). */
 export interface Placed {
@@ -37,7 +37,6 @@ export interface PlacedEntry {
   readonly intent: EntryIntent;
   readonly placed: Placed;
 }
-
 
 const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
@@ -99,11 +98,13 @@ export function placeOrder(request: OrderRequest, context: OrderContext, deps: E
 
   const attempt = (resent: boolean): Observable<Step<Placed>> =>
     defer(() => {
+      let sent = false;
       let sentAt = 0;
       let deadline = 0;
       const send = (): Observable<PlacedOrder> =>
         defer(() => {
           // Stamped at the moment of sending: the time spent waiting for budget must not eat the deadline.
+          sent = true;
           sentAt = scheduler.now();
           deadline = sentAt + config.entry.deadlineMs;
           return deps.port.placeOrder({ ...request, deadline, ...(config.exchange.validateOnly ? { validate: true } : {}) });
@@ -112,7 +113,7 @@ export function placeOrder(request: OrderRequest, context: OrderContext, deps: E
         take(1),
         concatMap((placed) => accepted(placed, sentAt)),
         catchError((error: unknown): Observable<Step<Placed>> => {
-          const sent = sentAt > 0;
+          // An error that is not the exchange's own, once the request may have gone out, is treated as ambiguous.
           const ambiguous = isExchangeError(error) ? error.kind === 'ambiguous' : sent && !(error instanceof BreakerOpenError);
           if (ambiguous) {
             const unknown = deps.report(context, 'UNKNOWN', {
@@ -136,7 +137,8 @@ const looseSide = (value: unknown): 'buy' | 'sell' => (value === 'sell' ? 'sell'
  * is read defensively.
  */
 export function rejectionReport(rejected: Rejection, deps: Pick<ExchangeDeps, 'report'>): Step<never> {
-  const signal: Partial<Record<keyof TradeSignal, unknown>> = rejected.signal;
+  const received: unknown = rejected.signal;
+  const signal: Partial<Record<keyof TradeSignal, unknown>> = typeof received === 'object' && received !== null ? received : {};
   const context: OrderContext = {
     signalId: typeof signal.signalId === 'string' ? signal.signalId : '',
     clientOrderId: null,
@@ -188,7 +190,8 @@ export function placeEntries(
     };
 
     const withReferencePrice = (signal: TradeSignal, book: PairBook): Observable<TradeSignal> => {
-      if (signal.orderType !== 'market') return of(signal);
+      // Signals come from outside and may be anything; translate says what is wrong with them.
+      if (typeof signal !== 'object' || signal === null || signal.orderType !== 'market') return of(signal);
       const rules = typeof signal.pair === 'string' ? book.find(signal.pair) : undefined;
       if (!rules) return of(signal);
       return exchangeCall(deps, 'place', () => ({ kind: 'ticker' }), () => deps.port.ticker([rules.key]), 'idempotent').pipe(
