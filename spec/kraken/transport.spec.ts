@@ -310,3 +310,28 @@ describe('serialised private calls', () => {
     await slow;
   });
 });
+
+describe('deadline checked at sending', () => {
+  it('does not send an AddOrder whose deadline came within 2.5 s while it waited: retryable, nothing on the wire', async () => {
+    let now = 1_700_000_000_000;
+    const clocked = createKrakenTransport({
+      baseUrl: server.url,
+      timeoutMs: 1000,
+      credentials: new Credentials(apiKey, secret),
+      lane,
+      clock: () => now,
+    });
+    server.handler = (_req, res) => json(res, { error: [], result: { txid: ['OAAAAA-BBBBB-CCCCCC'], descr: { order: 'x' } } });
+    const deadline = new Date(now + 10_000).toISOString();
+
+    now += 7_600; // the queue held it: 2.4 s left
+    const stale = await errorOf(firstValueFrom(clocked.privatePost('AddOrder', { pair: 'XBTUSD', deadline })));
+    expect(stale.kind).toBe('retryable');
+    expect(stale.codes[0]).toMatch(/not sent: its deadline was 2400 ms away/);
+    expect(server.requests).toHaveLength(0);
+
+    now -= 100; // 2.5 s left: sent
+    await firstValueFrom(clocked.privatePost('AddOrder', { pair: 'XBTUSD', deadline }));
+    expect(server.requests).toHaveLength(1);
+  });
+});

@@ -92,6 +92,8 @@ export interface KrakenClientOptions {
   /** The private-call queue to use; by default the one shared by every client of the key in this process. */
   readonly lane?: PrivateLane;
   readonly userAgent?: string;
+  /** Epoch ms for deadline checks at sending (the paper exchange may run on an accelerated clock). */
+  readonly clock?: () => number;
 }
 
 /** Parses a result; a result that does not read as Kraken's becomes a classified `malformed` failure. */
@@ -190,6 +192,7 @@ export function createKrakenClient(options: KrakenClientOptions): KrakenClient {
       ...(options.lane ? { lane: options.lane } : {}),
       ...(options.fetch ? { fetch: options.fetch } : {}),
       ...(options.userAgent ? { userAgent: options.userAgent } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
     }),
   );
 }

@@ -1,5 +1,5 @@
 import crossFetch from 'cross-fetch';
-import { Observable } from 'rxjs';
+import { Observable, throwError } from 'rxjs';
 import { ExchangeError } from '../model/errors';
 import { type Credentials } from './credentials';
 import { CONNECT_ERROR_CODES, type TransportFailure, classifyKrakenErrors, classifyTransportFailure, isWarning } from './errors';
@@ -36,6 +36,30 @@ export interface TransportOptions {
   readonly lane?: PrivateLane;
   readonly fetch?: FetchLike;
   readonly userAgent?: string;
+  /** Epoch ms, for checking an AddOrder `deadline` at the moment of sending; by default the wall clock. */
+  readonly clock?: () => number;
+}
+
+/**
+ * Kraken refuses a `deadline` less than 2 s ahead (`EGeneral:Invalid arguments:deadline`); half a second more
+ * covers the trip. A request that waited in the key's queue until its deadline came this close is not sent.
+ */
+export const MIN_DEADLINE_LEAD_MS = 2500;
+
+/**
+ * The refusal to send a request whose deadline came too close while it waited: nothing was sent, so it is
+ * `retryable` (the caller stamps a fresh deadline), never a rejection of the order.
+ */
+function staleDeadline(method: string, entries: ReadonlyArray<[string, string]>, now: number): ExchangeError | undefined {
+  const deadline = entries.find(([name]) => name === 'deadline')?.[1];
+  if (deadline === undefined) return undefined;
+  const left = Date.parse(deadline) - now;
+  if (!(left < MIN_DEADLINE_LEAD_MS)) return undefined;
+  return new ExchangeError({
+    kind: 'retryable',
+    codes: [`not sent: its deadline was ${left} ms away when its turn came (Kraken needs at least 2000 ms)`],
+    endpoint: method,
+  });
 }
 
 const DEFAULT_USER_AGENT = 'kraken-rx-execution/0.1';
@@ -178,6 +202,7 @@ export function createKrakenTransport(options: TransportOptions): KrakenTranspor
   const userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
   const credentials = options.credentials;
   const lane = options.lane ?? (credentials ? privateLaneFor(credentials.apiKey) : undefined);
+  const clock = options.clock ?? Date.now;
 
   return {
     publicGet(method, params) {
@@ -198,6 +223,8 @@ export function createKrakenTransport(options: TransportOptions): KrakenTranspor
       }
       const path = `/0/private/${method}`;
       return lane.run((nonce) => {
+        const stale = staleDeadline(method, entries, clock());
+        if (stale) return throwError(() => stale);
         // Built and signed here, at the moment of sending: the signed bytes are exactly the bytes sent.
         const body = new URLSearchParams([['nonce', nonce.toString()], ...entries]).toString();
         const headers = {
