@@ -98,7 +98,7 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
       if (finalReported) return of(done);
       finalReported = true;
       const status = snapshot.status === 'closed' ? 'FILLED' : snapshot.status === 'expired' ? 'EXPIRED' : 'CANCELED';
-      const reason = status === 'FILLED' ? null : snapshot.reason ?? (cancelReason ? `cancelled: ${cancelReason}` : null);
+      const reason = status === 'FILLED' ? null : cancelReason ? `cancelled: ${cancelReason}` : snapshot.reason;
       return of(reportStep(deps.report(context, status, { ...snapshotDetails(snapshot), reason })), done);
     };
 
