@@ -246,6 +246,29 @@ describe('execution handler', () => {
     });
   });
 
+  it('HALT also stops an entry admitted before it but still waiting for a placement slot', () => {
+    marbles(({ cold, hot, scheduler, flush }) => {
+      const sim = new SimExchange({ cold }, scheduler, 500);
+      const config: ExecutionConfig = { ...baseConfig, entry: { ...baseConfig.entry, maxConcurrentPlacements: 1 } };
+      const { handler, reports } = run(
+        sim,
+        scheduler,
+        {
+          signals$: hot('a 9ms b', { a: limitBuy, b: { ...limitBuy, signalId: 'limit-2' } }),
+          halted$: hot('f 599ms t', { f: false, t: true }),
+        },
+        config,
+      );
+      scheduler.schedule(() => void handler.stop(), 3_000);
+      flush();
+      // Both wait for the pair book until 500; the first is sent at 500, the second waits for the slot until 1000.
+      expect(reports.filter((r) => r.signalId === 'limit-2').map((r) => [r.timestamp, r.status, r.reason])).toEqual([
+        [1000, 'REJECTED', 'halted: HALT is on: new entries are rejected'],
+      ]);
+      expect(sim.port.callsOf('placeOrder')).toHaveLength(1);
+    });
+  });
+
   it('close-position while HALTed with a resting stop holding the funds: the stop is cancelled first, then the close', () => {
     marbles(({ cold, hot, scheduler, flush }) => {
       const sim = new SimExchange({ cold }, scheduler);

@@ -164,7 +164,8 @@ export function rejectionReport(rejected: Rejection, deps: Pick<ExchangeDeps, 'r
  * result:   -R--PN-PN-|   R: REJECTED (halted), P PENDING_NEW, N NEW + done
  *
  * mergeMap with `entry.maxConcurrentPlacements`: independent orders, bounded, and never switchMap around a
- * write. A signal already past the gate when HALT turns on is placed (it was admitted). Market entries read
+ * write. A signal admitted by the gate but still waiting for a placement slot when HALT turns on is rejected
+ * when its turn comes. Market entries read
  * the ticker first so translate can check `costmin`; if the ticker fails, translate checks `ordermin` only.
  * Completes when the signals have completed and every placement has; a bad signal is a report, never an error.
  *
@@ -218,12 +219,19 @@ export function placeEntries(
       );
     };
 
+    // The gate decides when a signal arrives; a signal still waiting for a placement slot is checked again
+    // when its turn comes, so HALT also stops entries queued before it.
+    let haltedNow = false;
+    const halt$ = halted$.pipe(tap((halted) => (haltedNow = halted)));
+    const halt = (signal: TradeSignal): Rejection => rejection(signal, 'halted', 'HALT is on: new entries are rejected');
+
     return signals$.pipe(
-      haltGate(halted$, (signal: TradeSignal): Rejection => rejection(signal, 'halted', 'HALT is on: new entries are rejected')),
+      haltGate(halt$, halt),
       // concatMap: signals keep their order while the book loads and market entries read their reference price.
       concatMap(translated),
       mergeMap((translation): Observable<Step<PlacedEntry>> => {
         if (isRejection(translation)) return of(rejectionReport(translation, deps));
+        if (haltedNow) return of(rejectionReport(halt(translation.signal), deps));
         const context = contextOfRequest(translation.request, translation.rules, translation.signal.signalId, 'entry');
         return placeOrder(translation.request, context, deps, 'place').pipe(
           map((step): Step<PlacedEntry> => (step.kind === 'done' ? doneStep({ intent: translation, placed: step.value }) : step)),
