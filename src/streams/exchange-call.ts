@@ -33,11 +33,15 @@ function retryPolicyOf(deps: ExchangeDeps, effect: CallEffect): BackoffPolicy {
   return {
     ...deps.config.retry,
     random: deps.random,
-    shouldRetry: (error) => {
+    shouldRetry: (error, attempt) => {
       if (!isExchangeError(error)) return false;
-      if (error.hasCode('EAPI:Invalid nonce')) return nonceRetries++ < 1;
-      if (error.kind === 'retryable' || error.kind === 'rate-limited') return true;
-      return effect === 'idempotent' && error.kind === 'ambiguous';
+      const retry = error.hasCode('EAPI:Invalid nonce')
+        ? nonceRetries++ < 1
+        : error.kind === 'retryable' || error.kind === 'rate-limited' || (effect === 'idempotent' && error.kind === 'ambiguous');
+      if (retry && attempt < deps.config.retry.maxAttempts) {
+        deps.log.info(`${error.message} (${error.kind}); retrying with backoff after attempt ${attempt} of ${deps.config.retry.maxAttempts}`);
+      }
+      return retry;
     },
     minDelayFor: (error, now) => (isExchangeError(error) && error.retryAt !== undefined ? error.retryAt - now : undefined),
   };
@@ -69,9 +73,15 @@ export function exchangeCall<T>(
 ): Observable<T> {
   return defer(() => {
     const attempt$ = defer(() => {
-      const cost = deps.costs(call());
+      const portCall = call();
+      const cost = deps.costs(portCall);
+      const askedAt = deps.scheduler.now();
       return deps.gate.acquire(cost, lane).pipe(
-        concatMap(() => send()),
+        concatMap(() => {
+          const waited = deps.scheduler.now() - askedAt;
+          if (waited >= 1000) deps.log.info(`${portCall.kind}: waited ${waited} ms for the rate budget (${lane} lane)`);
+          return send();
+        }),
         tap({
           error: (error: unknown) => {
             if (!isExchangeError(error) || error.kind !== 'rate-limited') return;
