@@ -88,13 +88,13 @@ describe('paper exchange: fault injection', () => {
   });
 
   it('adds latency per endpoint', async () => {
-    exchange.faults.setLatency('Balance', 150);
+    exchange.faults.setLatency('Balance', 300);
     const started = Date.now();
     expect((await client.private('Balance')).error).toEqual([]);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
     const quick = Date.now();
     await client.private('OpenOrders');
-    expect(Date.now() - quick).toBeLessThan(140);
+    expect(Date.now() - quick).toBeLessThan(290);
   });
 
   it('draws seeded faults at the configured rates, the same way for the same seed', async () => {
