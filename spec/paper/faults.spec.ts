@@ -68,6 +68,18 @@ describe('paper exchange: fault injection', () => {
     expect((await client.private('AddOrder', order('svc'))).error).toEqual([]);
   });
 
+  it.each([
+    ['invalid-nonce', 'EAPI:Invalid nonce'],
+    ['temporary-lockout', 'EGeneral:Temporary lockout'],
+    ['rest-rate-limit', 'EAPI:Rate limit exceeded'],
+    ['trading-rate-limit', 'EOrder:Rate limit exceeded'],
+  ] as const)('%s answers %s at once and places nothing', async (kind, error) => {
+    exchange.faults.inject('AddOrder', kind);
+    expect(await client.private('AddOrder', order(`inj-${kind}`.slice(0, 18)))).toEqual({ error: [error] });
+    expect(placed(`inj-${kind}`.slice(0, 18))).toBe(0);
+    expect((await client.private('AddOrder', order(`inj-${kind}`.slice(0, 18)))).error).toEqual([]);
+  });
+
   it('applies a fault after processing on other endpoints too: a dropped CancelOrder did cancel', async () => {
     const txid = result<{ txid: string[] }>(await client.private('AddOrder', order('to-cancel'))).txid[0] ?? '';
     exchange.faults.inject('CancelOrder', 'accept-then-drop');

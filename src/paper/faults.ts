@@ -7,6 +7,9 @@ import { SeededRandom } from './random';
  * - `drop-before-accept`: the connection is destroyed before anything is processed.
  * - `html-5xx-placed` / `html-5xx-not-placed`: a Cloudflare-like HTML error page (502 / 520), after or instead of processing.
  * - `service-unavailable` / `service-busy`: `EService:Unavailable` / `EService:Busy`, nothing processed.
+ * - `invalid-nonce`, `temporary-lockout`, `rest-rate-limit`, `trading-rate-limit`: `EAPI:Invalid nonce`,
+ *   `EGeneral:Temporary lockout`, `EAPI:Rate limit exceeded`, `EOrder:Rate limit exceeded` answered at once,
+ *   nothing processed (what a client sees after a reordered request, a lockout, or a counter it misjudged).
  */
 export type FaultKind =
   | 'accept-then-drop'
@@ -15,7 +18,11 @@ export type FaultKind =
   | 'html-5xx-placed'
   | 'html-5xx-not-placed'
   | 'service-unavailable'
-  | 'service-busy';
+  | 'service-busy'
+  | 'invalid-nonce'
+  | 'temporary-lockout'
+  | 'rest-rate-limit'
+  | 'trading-rate-limit';
 
 export const FAULT_KINDS: readonly FaultKind[] = [
   'accept-then-drop',
@@ -25,6 +32,11 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   'html-5xx-not-placed',
   'service-unavailable',
   'service-busy',
+  // Appended, not interleaved: seeded draws of the kinds above stay what they were.
+  'invalid-nonce',
+  'temporary-lockout',
+  'rest-rate-limit',
+  'trading-rate-limit',
 ];
 
 /** Probability (0..1) of each kind on one request. */

@@ -161,6 +161,18 @@ export class PaperServer {
       case 'service-busy':
         sendJson(res, 200, failure('EService:Busy'));
         return true;
+      case 'invalid-nonce':
+        sendJson(res, 200, failure('EAPI:Invalid nonce'));
+        return true;
+      case 'temporary-lockout':
+        sendJson(res, 200, failure('EGeneral:Temporary lockout'));
+        return true;
+      case 'rest-rate-limit':
+        sendJson(res, 200, failure('EAPI:Rate limit exceeded'));
+        return true;
+      case 'trading-rate-limit':
+        sendJson(res, 200, failure('EOrder:Rate limit exceeded'));
+        return true;
       default:
         return false;
     }
