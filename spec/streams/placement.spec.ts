@@ -193,6 +193,31 @@ describe('idempotent placement', () => {
     });
   });
 
+  it('an exit waits out the open breaker and is sent by its probe, since it reduces risk', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const port = new FakePort(
+        {
+          placeOrder: (_, call) => (call === 1 ? cold('10ms #', {}, exchangeError('auth', 'EGeneral:Temporary lockout')) : cold('10ms (a|)', { a: placed })),
+        },
+        scheduler,
+      );
+      const deps = exchangeDeps(port, scheduler);
+      const entry = record(placeOrder(request, context, deps, 'place'), deps);
+      const stopRequest: OrderRequest = { ...request, clientOrderId: 'stop-1', side: 'sell', orderType: 'stop-loss', price: new Decimal('90') };
+      const exit: Seen[] = [];
+      scheduler.schedule(() => {
+        placeOrder(stopRequest, contextOfRequest(stopRequest, XBT, 'signal-1', 'stop-loss'), deps, 'place').subscribe((step) =>
+          exit.push({ at: scheduler.now(), step }),
+        );
+      }, 1000);
+      flush();
+      expect(statuses(entry)).toEqual(['0 PENDING_NEW', '10 REJECTED']);
+      // The breaker opened at 10 ms for 60 s: the stop goes out with the probe at 60 010 ms.
+      expect(statuses(exit)).toEqual(['1000 PENDING_NEW', '60020 NEW', '60020 done OTX-1']);
+      expect(port.callsOf('placeOrder').map((call) => call.at)).toEqual([0, 60_010]);
+    });
+  });
+
   it('an order proven absent after the deadline is sent once more with the same client order id', () => {
     marbles(({ cold, scheduler, flush }) => {
       const port = new FakePort(

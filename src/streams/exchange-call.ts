@@ -1,6 +1,7 @@
 import { type Observable, concatMap, defer, tap } from 'rxjs';
 import { type PortCall, type RateCost } from '../model/budget';
 import { type ExchangeError, isExchangeError } from '../model/errors';
+import { isBreakerOpenError } from '../operators/circuit-breaker';
 import { type Lane } from '../operators/rate-limit';
 import { type BackoffPolicy, retryBackoff } from '../operators/retry-backoff';
 import { type ExchangeDeps } from './deps';
@@ -26,14 +27,16 @@ function snapCostOf(error: ExchangeError, cost: RateCost): RateCost | null {
 
 /**
  * The retry policy of one call. An invalid nonce is retried once (the port signs again with a fresh nonce);
- * a second one in a row means something else is wrong.
+ * a second one in a row means something else is wrong. A call refused by the open breaker (nothing was sent)
+ * is tried again after the cool-down when it reduces risk (a cancel, a protective or closing order).
  */
-function retryPolicyOf(deps: ExchangeDeps, effect: CallEffect): BackoffPolicy {
+function retryPolicyOf(deps: ExchangeDeps, effect: CallEffect, waitOutBreaker: boolean): BackoffPolicy {
   let nonceRetries = 0;
   return {
     ...deps.config.retry,
     random: deps.random,
     shouldRetry: (error, attempt) => {
+      if (isBreakerOpenError(error)) return waitOutBreaker;
       if (!isExchangeError(error)) return false;
       const retry = error.hasCode('EAPI:Invalid nonce')
         ? nonceRetries++ < 1
@@ -43,7 +46,10 @@ function retryPolicyOf(deps: ExchangeDeps, effect: CallEffect): BackoffPolicy {
       }
       return retry;
     },
-    minDelayFor: (error, now) => (isExchangeError(error) && error.retryAt !== undefined ? error.retryAt - now : undefined),
+    minDelayFor: (error, now) => {
+      if (isBreakerOpenError(error)) return error.reopensAt - now;
+      return isExchangeError(error) && error.retryAt !== undefined ? error.retryAt - now : undefined;
+    },
   };
 }
 
@@ -62,6 +68,8 @@ function retryPolicyOf(deps: ExchangeDeps, effect: CallEffect): BackoffPolicy {
  * @param call What is called, for its rate cost (computed when subscribed: a cancel's cost depends on age).
  * @param send The port call itself.
  * @param effect `idempotent` retries ambiguous failures too; `once` never does.
+ * @param options `waitOutBreaker`: when the breaker is open, wait for its probe instead of failing (counts as
+ *   an attempt); for calls that reduce risk.
  * @returns The port's answer.
  */
 export function exchangeCall<T>(
@@ -70,6 +78,7 @@ export function exchangeCall<T>(
   call: () => PortCall,
   send: () => Observable<T>,
   effect: CallEffect,
+  options: { readonly waitOutBreaker?: boolean } = {},
 ): Observable<T> {
   return defer(() => {
     const attempt$ = defer(() => {
@@ -92,6 +101,6 @@ export function exchangeCall<T>(
         }),
       );
     });
-    return attempt$.pipe(deps.breaker.guard<T>(), retryBackoff<T>(retryPolicyOf(deps, effect), deps.scheduler));
+    return attempt$.pipe(deps.breaker.guard<T>(), retryBackoff<T>(retryPolicyOf(deps, effect, options.waitOutBreaker ?? false), deps.scheduler));
   });
 }

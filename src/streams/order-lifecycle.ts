@@ -114,6 +114,7 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
         () => ({ kind: 'cancelOrder', pair: context.pair, orderAgeMs: deps.scheduler.now() - order.placedAt }),
         () => deps.port.cancelOrder({ txid }),
         'idempotent',
+        { waitOutBreaker: true },
       ).pipe(
         tap(() => deps.monitor.lookNow(txid)),
         ignoreElements(),

@@ -49,7 +49,8 @@ const errorText = (error: unknown): string => (error instanceof Error ? error.me
  *
  * Each attempt waits for the rate gate in `lane` and is stamped with a fresh `deadline`. Retryable and
  * rate-limited failures are retried with backoff (they prove nothing was placed). A definitive refusal, an
- * auth failure, an open circuit breaker or retries running out → REJECTED. An ambiguous failure → UNKNOWN,
+ * auth failure, an open circuit breaker (for an entry; an exit waits for the breaker's probe) or retries
+ * running out → REJECTED. An ambiguous failure → UNKNOWN,
  * then a lookup by client order id: found → NEW and the order is adopted; absent (proven past the deadline) →
  * sent once more with the same client order id; unproven → ERROR (the order may be live: needs a person),
  * never REJECTED. A validate-only request ends CANCELED with the reason (nothing was placed).
@@ -109,7 +110,8 @@ export function placeOrder(request: OrderRequest, context: OrderContext, deps: E
           deadline = sentAt + config.entry.deadlineMs;
           return deps.port.placeOrder({ ...request, deadline, ...(config.exchange.validateOnly ? { validate: true } : {}) });
         });
-      return exchangeCall(deps, lane, () => ({ kind: 'placeOrder', pair: request.pair }), send, 'once').pipe(
+      // An exit (protection, take-profit, close) reduces risk: it waits out an open breaker; an entry does not.
+      return exchangeCall(deps, lane, () => ({ kind: 'placeOrder', pair: request.pair }), send, 'once', { waitOutBreaker: context.role !== 'entry' }).pipe(
         take(1),
         concatMap((placed) => accepted(placed, sentAt)),
         catchError((error: unknown): Observable<Step<Placed>> => {
