@@ -63,7 +63,6 @@ describe('e2e: order lifecycle against the paper exchange', () => {
     const final = await run.waitFor('entry final', (r) => r.signalId === 'gone' && r.status === 'CANCELED');
     expect(run.statuses('gone', 'entry')).toEqual(['PENDING_NEW', 'NEW', 'PENDING_CANCEL', 'CANCELED']);
     expect(run.answers('CancelOrder').map((w) => w.body)).toEqual(['{"error":["EOrder:Unknown order"]}']);
-    expect(final.reason).toBe('User requested');
     expect(final.quantityFilled.isZero()).toBe(true);
     // Nothing filled, nothing to protect.
     await run.pass(3_000);
@@ -86,7 +85,7 @@ describe('e2e: order lifecycle against the paper exchange', () => {
     expect(run.statuses('partial', 'entry')).toEqual(['PENDING_NEW', 'NEW', 'PARTIALLY_FILLED', 'PENDING_CANCEL', 'CANCELED']);
     const final = run.finals('partial', 'entry')[0];
     expect(final?.quantityFilled.toFixed()).toBe('0.5');
-    expect(final?.reason).toBe('User requested');
+    expect(final?.reason).toBe('cancelled: timeout');
     const entry = run.paper.inspect.order(final?.exchangeOrderId ?? '');
     expect(entry).toMatchObject({ status: 'canceled' });
     expect(entry?.volumeExecuted.toFixed()).toBe('0.5');

@@ -174,6 +174,27 @@ describe('e2e: OpenOrders lag right after placement', () => {
   });
 });
 
+describe('e2e: the AddOrder deadline and the private-call queue', () => {
+  it('an AddOrder queued behind a slow private call still reaches Kraken with a valid deadline', async () => {
+    const run = await E2eRun.start({ config: { entry: { deadlineMs: 5_000 } } });
+    run.signals.next(restingBuy('first'));
+    await run.waitFor('first NEW', (r) => r.signalId === 'first' && r.status === 'NEW');
+    // The next monitor tick's OpenOrders takes 100 real ms (4 scaled s) to answer; private calls are serialised
+    // on the key, so an AddOrder sent meanwhile waits for it.
+    run.paper.faults.setLatency('OpenOrders', 100);
+    const ticks = run.paper.inspect.requestCount('OpenOrders');
+    await run.until('a slow OpenOrders in flight', () => run.paper.inspect.requestCount('OpenOrders') > ticks);
+    run.signals.next(restingBuy('queued', { limitPrice: '58900' }));
+
+    const final = await run.waitFor('queued placed or refused', (r) => r.signalId === 'queued' && (r.status === 'NEW' || r.status === 'REJECTED'));
+    // Kraken never saw a deadline under 2 s away: the stale attempt was held back, re-stamped and sent.
+    expect(run.answers('AddOrder').map((w) => w.body).filter((body) => body.includes('deadline'))).toEqual([]);
+    expect(final.status).toBe('NEW');
+    expect(run.statuses('queued')).toEqual(['PENDING_NEW', 'NEW']);
+    expect(run.paper.inspect.acceptedCount(entryOf(run, 'queued'))).toBe(1);
+  });
+});
+
 describe('e2e: EAPI:Invalid nonce', () => {
   /** Another client on the same key whose nonces run `aheadMs` ahead of the handler's: one call moves Kraken's last nonce. */
   const bumpNonce = async (run: E2eRun, aheadMs: number): Promise<void> => {

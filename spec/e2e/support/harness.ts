@@ -32,7 +32,8 @@ export function e2eConfig(overrides: Sections = {}): ExecutionConfig {
     mode: 'paper',
     logLevel: 'silent',
     exchange: { url: 'http://127.0.0.1:0', tier: 'starter', requestTimeoutMs: 10_000, validateOnly: false },
-    entry: { limitTimeoutMs: 60_000, deadlineMs: 5_000, maxConcurrentPlacements: 4 },
+    // deadlineMs: room for a timed-out private call or two ahead in the key's queue (see notes/bugs.md #1).
+    entry: { limitTimeoutMs: 60_000, deadlineMs: 30_000, maxConcurrentPlacements: 4 },
     protection: { mode: 'stop-resting', takeProfitPollMs: 1_000 },
     monitor: { minIntervalMs: 1_000, maxIntervalMs: 6_000 },
     retry: { maxAttempts: 6, initialDelayMs: 300, maxDelayMs: 3_000, multiplier: 2, jitter: 0.2 },
@@ -122,6 +123,8 @@ export class E2eRun {
       // Its own queue and nonce source: no sharing with another test's run on the same derived key.
       lane: new PrivateLane(),
       fetch: this.recordingFetch(paper.url),
+      // The transport checks an AddOrder's deadline when it leaves the queue, on the clock the exchange runs on.
+      clock: () => scheduler.now(),
     });
     this.handler = createExecutionHandler(this.config, {
       port,
