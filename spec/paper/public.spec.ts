@@ -123,3 +123,31 @@ describe('paper exchange: public endpoints', () => {
     }
   });
 });
+
+describe('paper exchange: system status', () => {
+  it('reports the status set and behaves as Kraken documents for each', async () => {
+    const { exchange, client } = await paperWithClient({ tier: 'unlimited' });
+    try {
+      const limit = { pair: 'XBTUSD', type: 'buy', ordertype: 'limit', price: '59000.0', volume: '0.1' };
+      const resting = result<{ txid: string[] }>(await client.private('AddOrder', limit)).txid[0] ?? '';
+
+      exchange.setSystemStatus('cancel_only');
+      expect(result(await client.public('SystemStatus'))).toMatchObject({ status: 'cancel_only' });
+      expect(await client.private('AddOrder', limit)).toEqual({ error: ['EService:Market in cancel_only mode'] });
+      exchange.setPrice('XBTUSD', '58000');
+      expect(exchange.inspect.order(resting)?.volumeExecuted.toFixed()).toBe('0');
+
+      exchange.setSystemStatus('post_only');
+      expect(await client.private('AddOrder', limit)).toEqual({ error: ['EService:Market in post_only mode'] });
+      expect((await client.private('AddOrder', { ...limit, price: '57000.0', oflags: 'post' })).error).toEqual([]);
+
+      exchange.setSystemStatus('maintenance');
+      expect(await client.private('CancelOrder', { txid: resting })).toEqual({ error: ['EService:Unavailable'] });
+
+      exchange.setSystemStatus('online');
+      expect(result(await client.private('CancelOrder', { txid: resting }))).toEqual({ count: 1, pending: false });
+    } finally {
+      await exchange.close();
+    }
+  });
+});

@@ -6,12 +6,13 @@ import { buildCatalogue, type PairCatalogue } from './catalogue';
 import { type FaultConfig, type FaultControl, FaultPlan } from './faults';
 import { createInspector, type PaperInspector } from './inspect';
 import { PaperServer } from './server';
-import { Venue } from './venue';
+import { type SystemStatus, Venue } from './venue';
 
 export { type ApiCredentials, type LockoutPolicy } from './auth';
 export { type AppliedFault, type FaultConfig, type FaultControl, type FaultKind, type FaultRates, FAULT_KINDS } from './faults';
 export { type InspectedBalance, type InspectedOrder, type InspectedTrade, type PaperInspector } from './inspect';
 export { PAPER_ASSETS, PAPER_PAIRS } from './catalogue';
+export { type SystemStatus } from './venue';
 
 export interface PaperOptions {
   /** 0 (default) picks a free port. The host is always 127.0.0.1. */
@@ -61,6 +62,12 @@ export interface PaperExchange {
   /** The paper clock, epoch ms. */
   now(): number;
   setOpenOrdersLag(ms: number): void;
+  /**
+   * What SystemStatus reports and how the engine behaves: `maintenance` answers every private call with
+   * `EService:Unavailable`; `cancel_only` refuses AddOrder (`EService:Market in cancel_only mode`); `post_only`
+   * refuses all but post-only limits (`EService:Market in post_only mode`); outside `online` nothing matches.
+   */
+  setSystemStatus(status: SystemStatus): void;
   readonly inspect: PaperInspector;
   readonly faults: FaultControl;
   close(): Promise<void>;
@@ -148,6 +155,9 @@ export async function startPaperExchange(options: PaperOptions = {}): Promise<Pa
     now: () => venue.now(),
     setOpenOrdersLag: (ms) => {
       venue.openOrdersLagMs = ms;
+    },
+    setSystemStatus: (status) => {
+      venue.systemStatus = status;
     },
     inspect: createInspector(venue, server),
     faults,

@@ -12,12 +12,12 @@ export const failure = (error: string): Outcome => ({ ok: false, error });
 export const PUBLIC_METHODS: ReadonlySet<string> = new Set(['Time', 'SystemStatus', 'Assets', 'AssetPairs', 'Ticker']);
 
 /** Kraken's public market-data endpoints over the paper catalogue and market. */
-export function callPublic(method: string, params: Params, catalogue: PairCatalogue, market: Market, now: number): Outcome {
+export function callPublic(method: string, params: Params, catalogue: PairCatalogue, market: Market, now: number, status: string): Outcome {
   switch (method) {
     case 'Time':
       return success({ unixtime: Math.floor(now / 1000), rfc1123: rfc1123(now) });
     case 'SystemStatus':
-      return success({ status: 'online', timestamp: rfc3339Seconds(now) });
+      return success({ status, timestamp: rfc3339Seconds(now) });
     case 'Assets':
       return assets(params, catalogue);
     case 'AssetPairs':

@@ -181,7 +181,7 @@ export class PaperServer {
   private publicCall(method: string, req: IncomingMessage, search: string, body: string): Outcome {
     const params = req.method === 'POST' && body !== '' ? parseBody(req, body) : Params.fromQuery(search);
     if (!params) return failure('EGeneral:Invalid arguments');
-    return callPublic(method, params, this.venue.catalogue, this.venue.market, this.catchUp());
+    return callPublic(method, params, this.venue.catalogue, this.venue.market, this.catchUp(), this.venue.systemStatus);
   }
 
   private privateCall(method: string, req: IncomingMessage, path: string, body: string, arrivedAt: number): Outcome {
@@ -193,6 +193,8 @@ export class PaperServer {
       now,
     );
     if (!auth.ok) return failure(auth.error);
+    // In maintenance the engine answers nothing private (kraken-api.md §3.2: no new orders, no cancels).
+    if (this.venue.systemStatus === 'maintenance') return failure('EService:Unavailable');
     const rest = restCostOf(method);
     if (rest > 0 && !this.venue.restBudget(auth.apiKey).tryCharge({ rest }, now)) {
       this.venue.rateLimitErrors.rest += 1;

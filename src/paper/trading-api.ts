@@ -22,6 +22,8 @@ export function addOrder(venue: Venue, params: Params, apiKey: string, arrivedAt
   const checked = checkAddOrder(params, pair.value, arrivedAt, now, quote.last);
   if (!checked.ok) return failure(checked.error);
   const terms = checked.value;
+  if (venue.systemStatus === 'cancel_only') return failure('EService:Market in cancel_only mode');
+  if (venue.systemStatus === 'post_only' && !terms.postOnly) return failure('EService:Market in post_only mode');
   if (terms.validate) return success({ descr: { order: describeOrder(terms) } });
 
   const refusal = placementRefusal(venue, terms);

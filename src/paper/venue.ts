@@ -7,6 +7,9 @@ import { Ledger } from './ledger';
 import { Market } from './market';
 import { IdMint, OrderBook } from './orders';
 
+/** Kraken's SystemStatus values (kraken-api.md §3.2). */
+export type SystemStatus = 'online' | 'maintenance' | 'cancel_only' | 'post_only';
+
 /** Open orders allowed per pair, by tier (kraken-api.md §7.3). */
 const OPEN_ORDER_LIMITS: Readonly<Record<Tier, number>> = {
   starter: 60,
@@ -48,6 +51,8 @@ export class Venue {
   private offsetMs = 0;
   /** Dead man's switch (CancelAllOrdersAfter): epoch ms when every open order is cancelled, or null. */
   deadMansSwitchAt: number | null = null;
+  /** Outside `online` the engine does not match (kraken-api.md §3.2). */
+  systemStatus: SystemStatus = 'online';
   readonly acceptedByClOrdId = new Map<string, number>();
   readonly rateLimitErrors = { rest: 0, trading: 0 };
 
@@ -98,7 +103,7 @@ export class Venue {
     const now = this.now();
     this.catchUp(now);
     this.market.step();
-    this.engine.match(now);
+    this.matchIfOnline(now);
   }
 
   /** Moves one pair's market and runs matching. */
@@ -108,6 +113,10 @@ export class Venue {
     const now = this.now();
     this.catchUp(now);
     this.market.setPrice(pair.key, price);
-    this.engine.match(now);
+    this.matchIfOnline(now);
+  }
+
+  private matchIfOnline(now: number): void {
+    if (this.systemStatus === 'online') this.engine.match(now);
   }
 }
