@@ -332,6 +332,45 @@ describe('execution handler', () => {
     });
   });
 
+  it('malformed close commands are rejected with the reason, and the stream goes on', () => {
+    marbles(({ cold, hot, scheduler, flush }) => {
+      const sim = new SimExchange({ cold }, scheduler);
+      const nothing = null as unknown as ClosePositionCommand;
+      const { handler, reports } = run(sim, scheduler, {
+        signals$: hot('-'),
+        commands$: hot('100ms n 99ms u 99ms q 99ms c', {
+          n: nothing,
+          u: { commandId: 'close-u', pair: 'DOGEUSD' },
+          q: { commandId: 'close-q', pair: 'XBTUSD', quantity: '-1' },
+          c: { commandId: 'close-c', pair: 'XBTUSD' },
+        }),
+      });
+      scheduler.schedule(() => void handler.stop(), 1_000);
+      flush();
+      expect(reports.map((r) => [r.timestamp, r.signalId, r.status, r.reason])).toEqual([
+        [110, '', 'REJECTED', 'pair: unknown pair undefined'],
+        [200, 'close-u', 'REJECTED', 'pair: unknown pair DOGEUSD'],
+        [300, 'close-q', 'REJECTED', 'quantity: quantity must be a positive decimal string, got -1'],
+        [400, 'close-c', 'REJECTED', 'nothing to close on XBTUSD: no tracked position and no quantity given'],
+      ]);
+    });
+  });
+
+  it('a failed pair-book load rejects the signal that needed it; the next signal loads it again', () => {
+    marbles(({ cold, hot, scheduler, flush }) => {
+      const sim = new SimExchange({ cold }, scheduler);
+      sim.pairsFailures = 1;
+      const { handler, reports } = run(sim, scheduler, { signals$: hot('a 99ms b', { a: limitBuy, b: { ...limitBuy, signalId: 'limit-2' } }) });
+      scheduler.schedule(() => void handler.stop(), 1_000);
+      flush();
+      expect(reports.filter((r) => r.signalId === 'limit-1').map((r) => [r.timestamp, r.status, r.reason])).toEqual([
+        [10, 'REJECTED', 'pair: pair rules unavailable: AssetPairs: EGeneral:Internal error'],
+      ]);
+      expect(reports.filter((r) => r.signalId === 'limit-2').map((r) => r.status).slice(0, 2)).toEqual(['PENDING_NEW', 'NEW']);
+      expect(sim.port.callsOf('pairs').map((call) => call.at)).toEqual([0, 100]);
+    });
+  });
+
   it('a malformed signal among good ones is rejected with its field, and the stream goes on', () => {
     marbles(({ cold, hot, scheduler, flush }) => {
       const sim = new SimExchange({ cold }, scheduler);

@@ -27,6 +27,8 @@ export class SimExchange {
   last = new Decimal('100');
   /** Base held (bought minus sold), for the funds check of sells. */
   held = new Decimal(0);
+  /** How many AssetPairs calls fail before one succeeds. */
+  pairsFailures = 0;
   /** A fault for the n-th AddOrder, if any; `placed` says whether the exchange placed it anyway. */
   placeFault: ((request: OrderRequest, call: number) => { readonly error: ExchangeError; readonly placed: boolean } | null) | null = null;
 
@@ -37,7 +39,11 @@ export class SimExchange {
   ) {
     this.port = new FakePort(
       {
-        pairs: () => this.answer(book),
+        pairs: () => {
+          if (this.pairsFailures <= 0) return this.answer(book);
+          this.pairsFailures -= 1;
+          return this.fail(exchangeError('refused', 'EGeneral:Internal error', 'AssetPairs'));
+        },
         ticker: () => this.answer(quoteOf(this.last.toFixed())),
         placeOrder: (request, call) => this.place(request, call),
         cancelOrder: (ref) => this.cancel(ref),

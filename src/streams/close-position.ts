@@ -20,6 +20,12 @@ import { type OrderFinal } from './order-lifecycle';
 import { type OrderContext } from './reports';
 import { type Step, reportStep } from './step';
 
+/** A command comes from outside and may be anything: its fields, read without trusting its type. */
+function fieldsOf(command: ClosePositionCommand): Partial<Record<keyof ClosePositionCommand, unknown>> {
+  const received: unknown = command;
+  return typeof received === 'object' && received !== null ? received : {};
+}
+
 const PLAIN_DECIMAL = /^\+?(\d+(\.\d*)?|\.\d+)$/;
 
 /** A command's quantity, if it gave one: positive, plain decimal (a string or a Decimal), never a float. */
@@ -59,17 +65,28 @@ export function closePositions(
 ): Observable<Step<OrderFinal>> {
   return commands$.pipe(
     // concatMap: the book is needed to group by the canonical pair; commands keep their order.
-    concatMap((command) => book$.pipe(take(1), map((book) => ({ command, book })))),
-    groupBy(({ command, book }) => (typeof command.pair === 'string' ? book.find(command.pair)?.key ?? command.pair : '')),
+    concatMap((command) =>
+      book$.pipe(
+        take(1),
+        map((book): { command: ClosePositionCommand; book: PairBook | null } => ({ command, book })),
+        // Without the book nothing can be closed safely: the command is rejected, the next one tries again.
+        catchError(() => of({ command, book: null })),
+      ),
+    ),
+    groupBy(({ command, book }) => {
+      const pair = fieldsOf(command).pair;
+      return typeof pair === 'string' ? book?.find(pair)?.key ?? pair : '';
+    }),
     mergeMap((commandsOfPair$) => commandsOfPair$.pipe(concatMap(({ command, book }) => closePosition(command, book, deps)))),
   );
 }
 
-function closePosition(command: ClosePositionCommand, book: PairBook, deps: StreamDeps): Observable<Step<OrderFinal>> {
+function closePosition(command: ClosePositionCommand, book: PairBook | null, deps: StreamDeps): Observable<Step<OrderFinal>> {
   return defer(() => {
-    const commandId = typeof command.commandId === 'string' ? command.commandId : '';
-    const rules = typeof command.pair === 'string' ? book.find(command.pair) : undefined;
-    const rejected = (side: Side, reason: string, pair: string = rules?.key ?? String(command.pair)): Observable<Step<OrderFinal>> => {
+    const fields = fieldsOf(command);
+    const commandId = typeof fields.commandId === 'string' ? fields.commandId : '';
+    const rules = typeof fields.pair === 'string' ? book?.find(fields.pair) : undefined;
+    const rejected = (side: Side, reason: string, pair: string = rules?.key ?? String(fields.pair)): Observable<Step<OrderFinal>> => {
       const context: OrderContext = {
         signalId: commandId,
         clientOrderId: null,
@@ -84,8 +101,9 @@ function closePosition(command: ClosePositionCommand, book: PairBook, deps: Stre
       };
       return of(reportStep(deps.report(context, 'REJECTED', { reason })));
     };
-    if (!rules) return rejected('sell', `pair: unknown pair ${String(command.pair)}`);
-    const parsed = parseQuantity(command.quantity);
+    if (!book) return rejected('sell', 'pair: pair rules unavailable (AssetPairs failed); nothing sent');
+    if (!rules) return rejected('sell', `pair: unknown pair ${String(fields.pair)}`);
+    const parsed = parseQuantity(fields.quantity);
     if (!parsed.ok) return rejected('sell', `quantity: ${parsed.reason}`);
     const pair = rules.key;
     const { positions } = deps;
