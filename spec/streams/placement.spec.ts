@@ -7,7 +7,7 @@ import { type ExchangeDeps } from '../../src/streams/deps';
 import { type Placed, placeOrder } from '../../src/streams/placement';
 import { contextOfRequest } from '../../src/streams/reports';
 import { type Step } from '../../src/streams/step';
-import { FakePort, OpenBudget, XBT, exchangeError, marbles, ordersOf, snapshot } from './fake-exchange';
+import { FakePort, OpenBudget, XBT, config, exchangeError, marbles, ordersOf, snapshot } from './fake-exchange';
 import { exchangeDeps } from './stream-deps';
 
 const request: OrderRequest = {
@@ -258,6 +258,18 @@ describe('idempotent placement', () => {
       expect(statuses(seen)).toEqual(['0 PENDING_NEW', '500 UNKNOWN', '5500 ERROR']);
       expect(reasons(seen)[2]).toContain('manual attention');
       expect(port.callsOf('placeOrder')).toHaveLength(1);
+    });
+  });
+
+  it('validate-only: the request asks the exchange to validate, and the order ends without being placed', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const port = new FakePort({ placeOrder: () => cold('10ms (a|)', { a: { ...placed, txid: '' } }) }, scheduler);
+      const deps = exchangeDeps(port, scheduler, { config: { ...config, exchange: { ...config.exchange, validateOnly: true } } });
+      const seen = record(placeOrder(request, context, deps, 'place'), deps);
+      flush();
+      expect(statuses(seen)).toEqual(['0 PENDING_NEW', '10 CANCELED']);
+      expect(reasons(seen)[1]).toMatch(/^validate only/);
+      expect((port.callsOf('placeOrder')[0]?.args as OrderRequest).validate).toBe(true);
     });
   });
 
