@@ -61,6 +61,25 @@ describe('idempotent placement', () => {
     });
   });
 
+  it('never adopts an order that does not carry the client order id, even if the exchange returned it', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const stranger = snapshot({ txid: 'OTHER-1', status: 'open', clientOrderId: null });
+      const port = new FakePort(
+        {
+          placeOrder: () => cold('500ms #', {}, exchangeError('ambiguous', 'timeout after sending')),
+          openOrders: () => cold('(a|)', { a: ordersOf(stranger) }),
+          closedOrders: () => cold('(a|)', { a: ordersOf(stranger) }),
+        },
+        scheduler,
+      );
+      const deps = exchangeDeps(port, scheduler);
+      const seen = record(placeOrder(request, context, deps, 'place'), deps);
+      flush();
+      expect(seen.some(({ step }) => step.kind === 'done' && step.value.order.txid === 'OTHER-1')).toBe(false);
+      expect(statuses(seen)).not.toContain('1500 NEW');
+    });
+  });
+
   it('filled-then-timeout: a market order filled before the lookup is found in ClosedOrders and adopted', () => {
     marbles(({ cold, scheduler, flush }) => {
       const port = new FakePort(

@@ -14,8 +14,8 @@ type LookupAnswer = OrderSnapshot | 'absent' | 'failed';
 const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 const findByClientOrderId = (orders: ReadonlyMap<string, OrderSnapshot>, clientOrderId: string): OrderSnapshot | undefined =>
-  // The exchange filtered by cl_ord_id already; a snapshot without the id is taken as the match.
-  [...orders.values()].find((order) => order.clientOrderId === clientOrderId || order.clientOrderId === null);
+  // Only an exact match: adopting an order that does not carry our id could make a stranger's order ours.
+  [...orders.values()].find((order) => order.clientOrderId === clientOrderId);
 
 /**
  * Looks an order up by its client order id (OpenOrders, then ClosedOrders) every `lookup.intervalMs`, until it
