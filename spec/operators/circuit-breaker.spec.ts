@@ -8,7 +8,7 @@ import {
   circuitBreaker,
   isBreakerOpenError,
 } from '../../src/operators/circuit-breaker';
-import { marbles } from './support';
+import { countingScheduler, marbles } from './support';
 
 const failure = (kind: ErrorKind, code: string): ExchangeError => new ExchangeError({ kind, codes: [code], endpoint: 'AddOrder' });
 const busy = failure('retryable', 'EService:Busy');
@@ -156,6 +156,23 @@ describe('CircuitBreaker', () => {
       );
       expectSubscriptions(failing.subscriptions).toBe(['^!', '10ms ^!', '120ms ^!']);
       expectSubscriptions(ok.subscriptions).toBe('230ms ^-!');
+    });
+  });
+
+  it('leaves no timer behind once disposed, and still works out half-open from the clock', () => {
+    marbles(({ cold, expectObservable, scheduler }) => {
+      const counted = countingScheduler(scheduler);
+      const breaker = new CircuitBreaker(policy({ failureThreshold: 1 }), counted.scheduler);
+      const down = cold<string>('-#', undefined, busy);
+      const ok = cold('-v|');
+      const triggers = cold('a 199ms b  ');
+      const expected =      '-a 199ms b';
+      scheduler.schedule(() => {
+        expect(counted.pending()).toBe(1); // the cool-down timer of the open breaker
+        breaker.dispose();
+        expect(counted.pending()).toBe(0);
+      }, 5);
+      expectObservable(run(breaker, triggers, { a: down, b: ok })).toBe(expected, { a: 'a:retryable', b: 'b:v' });
     });
   });
 

@@ -124,6 +124,15 @@ export class CircuitBreaker {
       });
   }
 
+  /**
+   * Drops the cool-down timer (the state is still worked out from the clock when the next call comes), so a
+   * finished run leaves nothing scheduled behind it.
+   */
+  dispose(): void {
+    this.cooldown?.unsubscribe();
+    this.cooldown = null;
+  }
+
   private succeeded(probe: boolean): void {
     if (probe) this.close();
     // A call that started before the breaker opened says nothing about the service now.

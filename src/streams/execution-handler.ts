@@ -176,7 +176,10 @@ export function createExecutionHandler(config: ExecutionConfig, deps: HandlerDep
           entries(inputs, book$, streams),
           closes(inputs.commands$ ?? EMPTY, book$, streams),
         ).pipe(
-          finalize(() => activeRuns.next(activeRuns.value - 1)),
+          finalize(() => {
+            exchange.breaker.dispose();
+            activeRuns.next(activeRuns.value - 1);
+          }),
         );
       });
 
