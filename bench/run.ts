@@ -1,13 +1,46 @@
-import { compareDesigns, callsPerTickTable, loopbackTable, starterTierTable } from './monitor-calls';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { describeMachine, machineLines } from './machine';
+import { callsPerTickTable, compareDesigns, loopbackTable, starterTierTable } from './monitor-calls';
+import { measureSignalPath, signalPathTable } from './signal-path';
 import { printTable } from './table';
 
+const OPEN_ORDER_COUNTS = [1, 10, 100, 1_000];
+
+/** The memory figures need `--expose-gc` and a heap of their own: a child node process. */
+function runMemoryBench(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--expose-gc', join(__dirname, 'memory.js')], { stdio: ['ignore', 'inherit', 'inherit'] });
+    child.on('error', reject);
+    child.on('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`memory bench exited with ${signal ?? code}`))));
+  });
+}
+
+const progress = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+
+/**
+ * `npm run bench`: the monitor's REST calls per tick against the paper exchange over loopback HTTP, the
+ * signal path's throughput in memory, and the heap each followed order costs. Prints figures; asserts nothing.
+ */
 async function main(): Promise<void> {
-  process.stdout.write(`${machineLines(describeMachine()).join('\n')}\n\n`);
-  const comparisons = await compareDesigns([1, 10, 100, 1000], (line) => process.stderr.write(`${line}\n`));
+  const started = Date.now();
+  process.stdout.write(`# kraken-rx-execution benchmarks\n\n${machineLines(describeMachine()).join('\n')}\n\n`);
+
+  progress('monitor: placing resting orders on the paper exchange and following them with both designs …');
+  const comparisons = await compareDesigns(OPEN_ORDER_COUNTS, progress);
   printTable(callsPerTickTable(comparisons));
   printTable(starterTierTable(comparisons));
   printTable(loopbackTable(comparisons));
+
+  progress('signal path: haltGate + translate in memory …');
+  printTable(signalPathTable(await measureSignalPath()));
+
+  progress('memory: heap per followed order (child process with --expose-gc) …');
+  await runMemoryBench();
+
+  progress(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
 main().catch((error: unknown) => {
