@@ -61,6 +61,7 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
   const { config, log, input } = options;
   const scheduler = options.scheduler ?? asyncScheduler;
   const tracker = new RunTracker(config.protection.mode);
+  let haltChanges = 0;
   const handler = createExecutionHandler(config, {
     port: options.port,
     budget: options.budget,
@@ -70,7 +71,12 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
   }).connect({
     signals$: input.signals$.pipe(tap((signal) => tracker.expectSignal(signal))),
     commands$: input.commands$.pipe(tap((command) => tracker.expectCommand(command))),
-    halted$: input.halted$.pipe(tap((halted) => log.info(halted ? 'HALT on: new entries are rejected' : 'HALT off'))),
+    halted$: input.halted$.pipe(
+      tap((halted) => {
+        // The first value is the un-halted start, not news.
+        if (haltChanges++ > 0) log.info(halted ? 'HALT on: new entries are rejected' : 'HALT off');
+      }),
+    ),
   });
 
   const reports$ = handler.reports$.pipe(

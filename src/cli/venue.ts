@@ -62,7 +62,7 @@ export async function openVenue(config: ExecutionConfig, options: VenueOptions):
         'Set KRAKEN_API_KEY and KRAKEN_API_SECRET (for a `kraken-rx paper` exchange: its apiKey and apiSecret), or use --paper.',
     );
   }
-  log.info(`live mode: ${config.exchange.url} with key ${String(credentials)}${config.exchange.validateOnly ? ' (validate only: nothing is placed)' : ''}`);
+  log.info(`exchange ${config.exchange.url} with key ${String(credentials)}${config.exchange.validateOnly ? ' (validate only: nothing is placed)' : ''}`);
   return {
     port: createKrakenExchange({ url: config.exchange.url, credentials, timeoutMs: config.exchange.requestTimeoutMs }),
     budget: new KrakenRateBudget(config.exchange.tier),
