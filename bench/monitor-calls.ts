@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Decimal } from 'decimal.js';
 import {
   type Observable,
+  type SchedulerLike,
   asyncScheduler,
   defer,
   endWith,
@@ -21,9 +22,11 @@ import { defaultConfig } from '../src/cli/config';
 import { KrakenRateBudget, TIERS, krakenCostModel } from '../src/kraken/budget';
 import { Credentials } from '../src/kraken/credentials';
 import { type KrakenExchange, createKrakenExchange } from '../src/kraken/exchange';
+import { type RateBudget } from '../src/model/budget';
 import { type ExecutionConfig } from '../src/model/config';
 import { isExchangeError } from '../src/model/errors';
 import { type OrderSnapshot, isOpenStatus } from '../src/model/order';
+import { type ExchangePort } from '../src/model/port';
 import { CircuitBreaker } from '../src/operators/circuit-breaker';
 import { RateGate } from '../src/operators/rate-limit';
 import { type PaperExchange, startPaperExchange } from '../src/paper';
@@ -39,14 +42,14 @@ import { type Table, count, fixed, seconds, times } from './table';
 export type Design = 'shared monitor' | 'per-order polling';
 
 /** A resting buy far below the market: it stays open for the whole run. */
-interface RestingBuy {
+export interface RestingBuy {
   readonly pair: string;
   readonly price: string;
   readonly volume: string;
 }
 
 /** Spread over six pairs, each about half its paper market price, each above `ordermin` and `costmin`. */
-const FAR_BUYS: readonly RestingBuy[] = [
+export const FAR_BUYS: readonly RestingBuy[] = [
   { pair: 'XXBTZUSD', price: '30000.0', volume: '0.0001' },
   { pair: 'XETHZUSD', price: '1500.00', volume: '0.002' },
   { pair: 'SOLUSD', price: '75.00', volume: '0.1' },
@@ -84,15 +87,19 @@ function benchConfig(): ExecutionConfig {
   return { ...shipped, monitor: { minIntervalMs: PAUSE_MS, maxIntervalMs: 1_000 } };
 }
 
-/** The run's dependencies as `createExecutionHandler` builds them, over the counting port. */
-function monitorDeps(port: CountingPort, config: ExecutionConfig): ExchangeDeps {
-  const budget = new KrakenRateBudget('unlimited');
+/** The run's dependencies as `createExecutionHandler` builds them, over the given port, budget and clock. */
+export function monitorDeps(
+  port: ExchangePort,
+  config: ExecutionConfig,
+  budget: RateBudget = new KrakenRateBudget('unlimited'),
+  scheduler: SchedulerLike = asyncScheduler,
+): ExchangeDeps {
   return {
     config,
     port,
     budget,
     costs: krakenCostModel,
-    gate: new RateGate(budget, asyncScheduler),
+    gate: new RateGate(budget, scheduler),
     breaker: new CircuitBreaker(
       {
         failureThreshold: config.breaker.failureThreshold,
@@ -100,25 +107,25 @@ function monitorDeps(port: CountingPort, config: ExecutionConfig): ExchangeDeps 
         counts: (error) => !isExchangeError(error) || error.kind !== 'refused',
         opensAtOnce: (error) => isExchangeError(error) && error.kind === 'auth',
       },
-      asyncScheduler,
+      scheduler,
     ),
-    scheduler: asyncScheduler,
+    scheduler,
     newId: () => randomUUID(),
     random: Math.random,
     log: silent,
-    report: createReportBuilder(() => randomUUID(), asyncScheduler),
+    report: createReportBuilder(() => randomUUID(), scheduler),
     tuning: defaultTuning(config),
   };
 }
 
 /** One order per slot: the fillable ones first, then the far ones round-robin over the pairs. */
-function plan(openOrders: number, filled: number): RestingBuy[] {
+export function plan(openOrders: number, filled: number): RestingBuy[] {
   return Array.from({ length: openOrders }, (_, at) =>
     at < filled ? FILLABLE : (FAR_BUYS[(at - filled) % FAR_BUYS.length] ?? FILLABLE),
   );
 }
 
-function placeAll(exchange: KrakenExchange, orders: readonly RestingBuy[]): Promise<string[]> {
+export function placeAll(exchange: KrakenExchange, orders: readonly RestingBuy[]): Promise<string[]> {
   return lastValueFrom(
     from(orders).pipe(
       // mergeMap (not concatMap) so requests queue in the client's private lane without a round trip between them.
@@ -153,9 +160,9 @@ function churn(exchange: KrakenExchange, paper: PaperExchange, cancel: readonly 
 }
 
 /** Follows the orders with the handler's own shared monitor, each until its final state. */
-function sharedMonitor(port: CountingPort, txids: readonly string[], config: ExecutionConfig): Observable<OrderSnapshot> {
+export function sharedMonitor(port: CountingPort, txids: readonly string[], config: ExecutionConfig, deps = monitorDeps(port, config)): Observable<OrderSnapshot> {
   return defer(() => {
-    const monitor = createOrderMonitor(monitorDeps(port, config));
+    const monitor = createOrderMonitor(deps);
     port.following = () => monitor.trackedCount;
     return merge(...txids.map((txid) => monitor.track(txid).pipe(takeWhile((s) => isOpenStatus(s.status), true))));
   });

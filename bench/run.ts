@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describeMachine, machineLines } from './machine';
 import { callsPerTickTable, compareDesigns, loopbackTable, starterTierTable } from './monitor-calls';
 import { measureSignalPath, signalPathTable } from './signal-path';
+import { measureAtStarter, starterRunTable } from './starter-tier';
 import { printTable } from './table';
 
 const OPEN_ORDER_COUNTS = [1, 10, 100, 1_000];
@@ -33,6 +34,9 @@ async function main(): Promise<void> {
   printTable(callsPerTickTable(comparisons));
   printTable(starterTierTable(comparisons));
   printTable(loopbackTable(comparisons));
+
+  progress('monitor at starter tier: both designs paced by the rate gate, scaled clock …');
+  printTable(starterRunTable(await measureAtStarter()));
 
   progress('signal path: haltGate + translate in memory …');
   printTable(signalPathTable(await measureSignalPath()));
