@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ParsedArgs, UsageError, parseArgs, usage } from './args';
-import { ConfigError, defaultConfigPath } from './config';
+import { defaultConfigPath } from './config';
 import { demoCommand } from './demo';
 import { type CliIo, processIo } from './io';
 import { paperCommand } from './paper-command';
@@ -16,6 +16,12 @@ function version(): string {
   const manifest: unknown = JSON.parse(readFileSync(join(defaultConfigPath(), '..', 'package.json'), 'utf8'));
   const value = typeof manifest === 'object' && manifest !== null ? (manifest as Record<string, unknown>)['version'] : undefined;
   return typeof value === 'string' ? value : 'unknown';
+}
+
+function usageFailure(error: UsageError, io: CliIo): number {
+  const hint = error.topic === undefined ? 'kraken-rx --help' : `kraken-rx ${error.topic} --help`;
+  io.stderr.write(`kraken-rx: ${error.message}\nSee \`${hint}\`.\n`);
+  return EXIT_USAGE;
 }
 
 async function dispatch(args: ParsedArgs, io: CliIo): Promise<number> {
@@ -49,21 +55,15 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   try {
     args = parseArgs(argv);
   } catch (e) {
-    if (e instanceof UsageError) {
-      const hint = e.topic === undefined ? 'kraken-rx --help' : `kraken-rx ${e.topic} --help`;
-      io.stderr.write(`kraken-rx: ${e.message}\nSee \`${hint}\`.\n`);
-      return EXIT_USAGE;
-    }
+    if (e instanceof UsageError) return usageFailure(e, io);
     throw e;
   }
   try {
     return await dispatch(args, io);
   } catch (e) {
-    if (e instanceof UsageError) {
-      io.stderr.write(`kraken-rx: ${e.message}\nSee \`kraken-rx ${e.topic ?? ''} --help\`.\n`.replace('  ', ' '));
-      return EXIT_USAGE;
-    }
-    const message = e instanceof ConfigError || e instanceof Error ? e.message : String(e);
+    if (e instanceof UsageError) return usageFailure(e, io);
+    // ConfigError and the credential checks already say which key or variable; never a secret's value.
+    const message = e instanceof Error ? e.message : String(e);
     io.stderr.write(`kraken-rx: ${message}\n`);
     return EXIT_FAILURE;
   }
