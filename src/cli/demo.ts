@@ -1,4 +1,4 @@
-import { Subject, filter, firstValueFrom, timeout } from 'rxjs';
+import { Subject, filter, firstValueFrom, throwError, timeout } from 'rxjs';
 import { type ExecutionReport } from '../model/report';
 import { type PaperExchange } from '../paper';
 import { ScaledScheduler } from '../time/scaled-scheduler';
@@ -34,7 +34,7 @@ export interface DemoStage {
   narrate(text: string): void;
   send(line: Record<string, unknown> | string): void;
   setPrice(pair: string, price: string): void;
-  /** Resolves with the first report (already seen or to come) that matches; rejects after `timeoutMs` (demo clock). */
+  /** Resolves with the first report (already seen or to come) that matches; rejects after two minutes of the demo clock. */
   waitFor(what: string, match: (report: ExecutionReport) => boolean): Promise<ExecutionReport>;
 }
 
@@ -164,7 +164,7 @@ export async function demoCommand(args: DemoArgs, io: CliIo, speed: number = DEM
         return firstValueFrom(
           seen$.pipe(
             filter(match),
-            timeout({ first: 60_000, scheduler, with: () => { throw new Error(`demo: gave up waiting for ${what}`); } }),
+            timeout({ first: 120_000, scheduler, with: () => throwError(() => new Error(`demo: gave up waiting for ${what}`)) }),
           ),
         );
       },
