@@ -5,7 +5,11 @@ import {
   asyncScheduler,
   concat,
   ignoreElements,
+  concatMap,
+  firstValueFrom,
+  from,
   interval,
+  map,
   of,
   share,
   skipUntil,
@@ -59,6 +63,8 @@ type Ending = { readonly kind: 'settled' } | { readonly kind: 'stop'; readonly s
  */
 export async function runSession(options: SessionOptions): Promise<SessionResult> {
   const { config, log, input } = options;
+  // Loaded alongside the start, not before it: subscriptions are made synchronously so no input line is missed.
+  const displayPair$ = from(pairNames(options.port, log));
   const scheduler = options.scheduler ?? asyncScheduler;
   const tracker = new RunTracker(config.protection.mode);
   let haltChanges = 0;
@@ -80,6 +86,8 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
   });
 
   const reports$ = handler.reports$.pipe(
+    // concatMap keeps the reports' order while the first ones wait for the pair list.
+    concatMap((report) => displayPair$.pipe(map((displayPair) => ({ ...report, pair: displayPair(report.pair) })))),
     tap((report) => {
       tracker.add(report);
       options.onReport(report);
@@ -159,4 +167,19 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
   }
   for (const subscription of subscriptions) subscription.unsubscribe();
   return { summary: tracker.ledger.summary(), exitCode, endedBy: ended.kind };
+}
+
+/**
+ * Reports name a pair as the handler had it at that moment (the signal's `BTC/USD` for an early rejection, the
+ * exchange key `XXBTZUSD` once placed); the CLI shows one name per pair, the display form, so the timeline reads
+ * evenly and the summary adds a pair up in one place. Without the pair list (it failed to load) names stay as given.
+ */
+async function pairNames(port: ExchangePort, log: Logger): Promise<(pair: string) => string> {
+  try {
+    const book = await firstValueFrom(port.pairs());
+    return (pair) => book.find(pair)?.symbol ?? pair;
+  } catch (e) {
+    log.warn(`could not load the pair list for display names: ${e instanceof Error ? e.message : String(e)}`);
+    return (pair) => pair;
+  }
 }
