@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { isFinalStatus } from '../../src/model/report';
 import { type TradeSignal } from '../../src/model/signal';
 import { E2eRun, type SignalFields, closeAllRuns, signalWith } from './support/harness';
 
@@ -99,5 +100,21 @@ describe('e2e: protection (stop resting, take-profit watched)', () => {
     expect(run.paper.inspect.balance('XXBT').balance.isZero()).toBe(true);
     expect(run.paper.inspect.openOrders()).toEqual([]);
     expect(run.handler.positions()).toEqual([]);
+  });
+
+  // KNOWN BUG (notes/bugs.md #3): the stop is REJECTED after the second invalid nonce (the retry-once rule for
+  // entries), leaving the fill unprotected. `it.failing` keeps the suite green until fixed; then switch to `it`.
+  it.failing('a filled entry stays protected when the stop-loss placement meets two EAPI:Invalid nonce answers in a row', async () => {
+    const run = await E2eRun.start();
+    run.signals.next(protectedBuy('nonces', { takeProfit: undefined }));
+    await run.waitFor('entry NEW', (r) => r.signalId === 'nonces' && r.role === 'entry' && r.status === 'NEW');
+    // The next two AddOrders (the stop's first attempts) are answered as if another process had raced the nonce.
+    run.paper.faults.inject('AddOrder', 'invalid-nonce', 2);
+
+    const stop = await run.waitFor('stop outcome', (r) => r.signalId === 'nonces' && r.role === 'stop-loss' && (r.status === 'NEW' || isFinalStatus(r.status)));
+    expect(run.statuses('nonces', 'entry')).toEqual(['PENDING_NEW', 'NEW', 'FILLED']);
+    // Nothing was placed by the refused attempts: giving up here leaves 0.05 BTC unprotected with no one told.
+    expect([stop.status, stop.reason]).toEqual(['NEW', null]);
+    expect(run.paper.inspect.openOrders().map((o) => [o.orderType, o.volume.toFixed()])).toEqual([['stop-loss', '0.05']]);
   });
 });

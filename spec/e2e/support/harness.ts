@@ -63,6 +63,9 @@ export interface WireRecord {
   readonly status: number;
   /** The response body, or the failure's name. */
   readonly body: string;
+  /** Shared-clock ms when the request was handed to fetch and when its answer (or failure) came. */
+  readonly sentAt: number;
+  readonly answeredAt: number;
 }
 
 /** A deterministic [0, 1) source for the retry jitter (mulberry32). */
@@ -167,14 +170,15 @@ export class E2eRun {
         this.problems.push(`request outside the paper exchange: ${url}`);
         throw new Error('e2e: only the paper exchange on 127.0.0.1 may be called');
       }
+      const sentAt = this.scheduler.now();
       try {
         const response = await crossFetch(url, init);
         const body = await response.text();
-        this.wire.push({ method, status: response.status, body });
+        this.wire.push({ method, status: response.status, body, sentAt, answeredAt: this.scheduler.now() });
         const copy: FetchResponseLike = { status: response.status, headers: response.headers, text: () => Promise.resolve(body) };
         return copy;
       } catch (error) {
-        this.wire.push({ method, status: 0, body: error instanceof Error ? error.name : 'failure' });
+        this.wire.push({ method, status: 0, body: error instanceof Error ? error.name : 'failure', sentAt, answeredAt: this.scheduler.now() });
         throw error;
       }
     };
