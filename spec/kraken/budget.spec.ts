@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import {
   KrakenRateBudget,
   TIERS,
+  clientRateBudget,
   cancelPenaltyUnits,
   krakenCostModel,
   restCostOf,
@@ -88,6 +89,27 @@ describe('KrakenRateBudget — REST counter', () => {
     chargeTimes(budget, addOrder('XXBTZUSD'), 40, 0);
     expect(budget.level(0).rest).toBe(0);
     expect(budget.waitMs(restCall, 0)).toBe(0);
+  });
+});
+
+describe('KrakenRateBudget — client headroom', () => {
+  it('a client budget with one unit of headroom fits 14 REST calls at starter, the 15th waits 3031 ms', () => {
+    const budget = clientRateBudget('starter');
+    chargeTimes(budget, restCall, 14, 0);
+    expect(budget.waitMs(restCall, 0)).toBe(3031);
+  });
+
+  it('keeps the headroom on trading counters too, and a snap still fills to the real cap', () => {
+    const budget = new KrakenRateBudget('starter', { headroomUnits: 1 });
+    chargeTimes(budget, addOrder('XXBTZUSD'), 59, 0);
+    expect(budget.waitMs(addOrder('XXBTZUSD'), 0)).toBe(1000);
+    budget.snap(restCall, 0);
+    expect(budget.level(0).rest).toBe(15);
+    expect(budget.waitMs(restCall, 0)).toBe(6061);
+  });
+
+  it('refuses a negative headroom', () => {
+    expect(() => new KrakenRateBudget('starter', { headroomUnits: -1 })).toThrow(RangeError);
   });
 });
 

@@ -98,12 +98,15 @@ const MICRO = 1_000_000;
 
 class DecayingCounter {
   private readonly maxMicro: number;
+  /** Where calls stop fitting: the cap less the headroom the client keeps. */
+  private readonly fitMicro: number;
   private readonly decayMicroPerMs: number;
   private levelMicro = 0;
   private at = Number.NEGATIVE_INFINITY;
 
-  constructor(limits: CounterLimits) {
+  constructor(limits: CounterLimits, headroomUnits: number) {
     this.maxMicro = Math.round(limits.max * MICRO);
+    this.fitMicro = this.maxMicro - Math.round(headroomUnits * MICRO);
     this.decayMicroPerMs = Math.round((limits.decayPerSecond * MICRO) / 1000);
   }
 
@@ -121,7 +124,7 @@ class DecayingCounter {
   waitMs(units: number, now: number): number {
     const level = this.levelAt(now);
     // A cost larger than the whole counter can never fit under the cap; the best there is: an empty counter.
-    const excess = Math.min(level, level + Math.round(units * MICRO) - this.maxMicro);
+    const excess = Math.min(level, level + Math.round(units * MICRO) - this.fitMicro);
     if (excess <= 0) return 0;
     return Math.ceil(excess / this.decayMicroPerMs);
   }
@@ -154,14 +157,29 @@ export interface BudgetLevels {
  * Time is passed in (epoch ms), so the client's rate limiting (in virtual time under test) and the paper
  * exchange's enforcement share this one model.
  */
+export interface BudgetOptions {
+  /**
+   * Units a client keeps free below each cap. The exchange charges a call when it arrives, so a call that took
+   * longer on the wire than the next one can find the exchange's counter a fraction above the client's model;
+   * one unit of headroom absorbs that. The exchange's own model (the paper exchange) uses 0.
+   */
+  readonly headroomUnits?: number;
+}
+
 export class KrakenRateBudget implements RateBudget {
   readonly limits: TierLimits;
+  private readonly headroomUnits: number;
   private readonly rest: DecayingCounter | null;
   private readonly trading = new Map<string, DecayingCounter>();
 
-  constructor(readonly tier: Tier) {
+  constructor(
+    readonly tier: Tier,
+    options: BudgetOptions = {},
+  ) {
     this.limits = TIERS[tier];
-    this.rest = this.limits.rest ? new DecayingCounter(this.limits.rest) : null;
+    this.headroomUnits = options.headroomUnits ?? 0;
+    if (!(this.headroomUnits >= 0)) throw new RangeError(`headroomUnits must be 0 or more, got ${this.headroomUnits}`);
+    this.rest = this.limits.rest ? new DecayingCounter(this.limits.rest, this.headroomUnits) : null;
   }
 
   /** Milliseconds from `now` until `cost` fits on every counter it touches (0 when it fits now). */
@@ -219,7 +237,7 @@ export class KrakenRateBudget implements RateBudget {
     if (!this.limits.trading) return undefined;
     const existing = this.trading.get(pair);
     if (existing || !create) return existing;
-    const counter = new DecayingCounter(this.limits.trading);
+    const counter = new DecayingCounter(this.limits.trading, this.headroomUnits);
     this.trading.set(pair, counter);
     return counter;
   }
@@ -230,3 +248,6 @@ export class KrakenRateBudget implements RateBudget {
     for (const [pair, counter] of this.trading) if (counter.isEmpty(now)) this.trading.delete(pair);
   }
 }
+
+/** The budget a client paces itself by: Kraken's model with one unit of headroom below each cap. */
+export const clientRateBudget = (tier: Tier): KrakenRateBudget => new KrakenRateBudget(tier, { headroomUnits: 1 });

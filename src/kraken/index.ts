@@ -24,6 +24,8 @@ export {
 export { KrakenExchange, addOrderParamsOf, createKrakenExchange } from './exchange';
 export {
   type BudgetLevels,
+  type BudgetOptions,
+  clientRateBudget,
   type CounterLimits,
   type TierLimits,
   KrakenRateBudget,
