@@ -94,6 +94,8 @@ export interface E2eOptions {
   readonly requestTimeoutRealMs?: number;
   readonly tuning?: Partial<StreamTuning>;
   readonly seed?: number;
+  /** The secret the client signs with, when it must differ from the paper exchange's (bad credentials). */
+  readonly clientSecret?: string;
 }
 
 const realDelay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -112,6 +114,8 @@ export class E2eRun {
   private readonly reports$ = new ReplaySubject<ExecutionReport>();
   private subscription: Subscription | null = null;
   private closed = false;
+  /** `reports$` completed (after `handler.stop()`). */
+  completed = false;
 
   private constructor(
     readonly paper: PaperExchange,
@@ -121,7 +125,7 @@ export class E2eRun {
     this.config = e2eConfig(options.config);
     const port = createKrakenExchange({
       url: paper.url,
-      credentials: new Credentials(paper.apiKey, paper.apiSecret),
+      credentials: new Credentials(paper.apiKey, options.clientSecret ?? paper.apiSecret),
       timeoutMs: options.requestTimeoutRealMs ?? 250,
       // Its own queue and nonce source: no sharing with another test's run on the same derived key.
       lane: new PrivateLane(),
@@ -157,7 +161,10 @@ export class E2eRun {
         run.reports$.next(report);
       },
       error: (error: unknown) => run.problems.push(`reports$ errored: ${String(error)}`),
-      complete: () => run.reports$.complete(),
+      complete: () => {
+        run.completed = true;
+        run.reports$.complete();
+      },
     });
     return run;
   }
