@@ -158,6 +158,18 @@ describe('splitInput', () => {
     });
   });
 
+  it('gives a late subscriber the HALT state as it stands, not "not halted"', () => {
+    newScheduler().run(({ cold, expectObservable }) => {
+      const input = splitInput(cold('-h---o-|', lines));
+      const early = '                ft---f-|';
+      const late = '                ----tf-|';
+      expectObservable(input.signals$).toBe('-------|');
+      expectObservable(input.halted$).toBe(early, { f: false, t: true });
+      expectObservable(input.halted$, '----^').toBe(late, { f: false, t: true });
+      input.connect();
+    });
+  });
+
   it('keeps going after malformed lines, counting blank lines in the line numbers', () => {
     newScheduler().run(({ cold, expectObservable }) => {
       const input = splitInput(cold('-e-x-x-a-|', lines));

@@ -7,10 +7,12 @@ import {
   type Subscription,
   Subject,
   connectable,
+  defer,
   distinctUntilChanged,
   filter,
   map,
   startWith,
+  tap,
   Observable as RxObservable,
 } from 'rxjs';
 import { type ClosePositionCommand, type TradeSignal } from '../model/signal';
@@ -185,7 +187,7 @@ export function parseInputLine(raw: string, line: number): InputLine {
 export interface InputStreams {
   readonly signals$: Observable<TradeSignal>;
   readonly commands$: Observable<ClosePositionCommand>;
-  /** Starts with `false` (a run begins un-halted), then each change of HALT from the input. */
+  /** Starts with the HALT state as it stands (`false` before any halt line), then each change of it. */
   readonly halted$: Observable<boolean>;
   readonly malformed$: Observable<MalformedLine>;
   /**
@@ -211,8 +213,16 @@ export interface InputStreams {
  * @returns the streams and `connect()` to start reading
  */
 export function splitInput(lines$: Observable<string>): InputStreams {
+  // HALT as it stands now: a subscriber that comes late (the handler may subscribe again mid-run) must start
+  // from the current state, not from "not halted". Updated before any subscriber sees the line.
+  let haltedNow = false;
   const source: Connectable<InputLine> = connectable(
-    lines$.pipe(map((raw, index) => parseInputLine(raw, index + 1))),
+    lines$.pipe(
+      map((raw, index) => parseInputLine(raw, index + 1)),
+      tap((input) => {
+        if (input.kind === 'halt') haltedNow = input.halted;
+      }),
+    ),
     { connector: () => new Subject<InputLine>(), resetOnDisconnect: false },
   );
   return {
@@ -224,11 +234,13 @@ export function splitInput(lines$: Observable<string>): InputStreams {
       filter((input): input is Extract<InputLine, { kind: 'close' }> => input.kind === 'close'),
       map((input) => input.command),
     ),
-    halted$: source.pipe(
-      filter((input): input is Extract<InputLine, { kind: 'halt' }> => input.kind === 'halt'),
-      map((input) => input.halted),
-      startWith(false),
-      distinctUntilChanged(),
+    halted$: defer(() =>
+      source.pipe(
+        filter((input): input is Extract<InputLine, { kind: 'halt' }> => input.kind === 'halt'),
+        map((input) => input.halted),
+        startWith(haltedNow),
+        distinctUntilChanged(),
+      ),
     ),
     malformed$: source.pipe(
       filter((input): input is Extract<InputLine, { kind: 'malformed' }> => input.kind === 'malformed'),

@@ -67,7 +67,7 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
   const displayPair$ = from(pairNames(options.port, log));
   const scheduler = options.scheduler ?? asyncScheduler;
   const tracker = new RunTracker(config.protection.mode);
-  let haltChanges = 0;
+  let lastHalted = false;
   const handler = createExecutionHandler(config, {
     port: options.port,
     budget: options.budget,
@@ -79,8 +79,9 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
     commands$: input.commands$.pipe(tap((command) => tracker.expectCommand(command))),
     halted$: input.halted$.pipe(
       tap((halted) => {
-        // The first value is the un-halted start, not news.
-        if (haltChanges++ > 0) log.info(halted ? 'HALT on: new entries are rejected' : 'HALT off');
+        // Only changes are news (the handler may subscribe more than once; each subscription starts un-halted).
+        if (halted !== lastHalted) log.info(halted ? 'HALT on: new entries are rejected' : 'HALT off');
+        lastHalted = halted;
       }),
     ),
   });
