@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { type Observable, type SchedulerLike, concatMap, map, merge, toArray } from 'rxjs';
+import { NEVER, type Observable, type SchedulerLike, concatMap, map, merge, toArray } from 'rxjs';
 import { KrakenRateBudget } from '../../src/kraken/budget';
 import { type RateBudget, type RateCost } from '../../src/model/budget';
 import { type Lane, RateGate, rateLimit } from '../../src/operators/rate-limit';
@@ -166,6 +166,136 @@ describe('RateGate', () => {
       expectObservable(gate.acquire({ rest: 1000 }, 'place')).toBe('#', undefined, expect.any(RangeError));
       expectObservable(gate.acquire(REST, 'monitor')).toBe('(v|)', { v: undefined });
     });
+  });
+});
+
+/** A budget that never makes anyone wait and records when each cost was charged. */
+class ChargeLog implements RateBudget {
+  readonly charges: Array<{ readonly at: number; readonly cost: RateCost }> = [];
+  waitMs(): number {
+    return 0;
+  }
+  record(cost: RateCost, now: number): void {
+    this.charges.push({ at: now, cost });
+  }
+  snap(): void {
+    return undefined;
+  }
+}
+
+describe('RateGate.run (the private-call slot)', () => {
+  const exclusive = { exclusive: true } as const;
+
+  it('sends two private calls asked for together one after the other, each charged when it is sent', () => {
+    const budget = new ChargeLog();
+    marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
+      const gate = new RateGate(budget, scheduler);
+      const a = cold('-----a|');
+      const b = cold('-----b|');
+      expectObservable(gate.run(REST, 'place', () => a, exclusive)).toBe('-----a|');
+      expectObservable(gate.run(REST, 'place', () => b, exclusive)).toBe('-----------b|');
+      expectSubscriptions(a.subscriptions).toBe('^-----!');
+      // b is sent only when a has ended (its answer and its completion at 6 ms).
+      expectSubscriptions(b.subscriptions).toBe('------^-----!');
+    });
+    expect(budget.charges.map((charge) => charge.at)).toEqual([0, 6]);
+  });
+
+  it('gives the slot to the higher lane first when it frees, FIFO within a lane', () => {
+    marbles(({ cold, expectObservable, scheduler }) => {
+      const gate = new RateGate(new ChargeLog(), scheduler);
+      const call = (lane: Lane, name: string, at: string): Observable<string> =>
+        cold(at).pipe(concatMap(() => gate.run(REST, lane, () => cold('---x|', { x: name }), exclusive)));
+      const result = merge(
+        call('monitor', 'a', 'a|'),
+        call('monitor', 'm', '-a|'),
+        call('place', 'p', '--a|'),
+        call('close', 'c', '---a|'),
+        call('place', 'q', '---a|'),
+      );
+      // a holds the slot 0..4 (answer at 3, end at 4); then close, place (p before q), monitor, 4 ms each.
+      expectObservable(result).toBe('---a---c---p---q---m|');
+    });
+  });
+
+  it('frees the slot when the call in flight is unsubscribed, and when it errors', () => {
+    const budget = new ChargeLog();
+    marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
+      const gate = new RateGate(budget, scheduler);
+      const stuck = cold('-');
+      const failing = cold('--#');
+      const after = cold('-z|');
+      expectObservable(gate.run(REST, 'place', () => stuck, exclusive), '^ 9ms !').toBe('');
+      expectObservable(gate.run(REST, 'place', () => failing, exclusive)).toBe('10ms --#');
+      expectObservable(gate.run(REST, 'place', () => after, exclusive)).toBe('12ms -z|');
+      expectSubscriptions(stuck.subscriptions).toBe('^ 9ms !');
+      expectSubscriptions(failing.subscriptions).toBe('10ms ^-!');
+      expectSubscriptions(after.subscriptions).toBe('12ms ^-!');
+    });
+    expect(budget.charges.map((charge) => charge.at)).toEqual([0, 10, 12]);
+  });
+
+  it('removes a request still waiting for the slot when it is unsubscribed, charging nothing', () => {
+    const budget = new ChargeLog();
+    marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
+      const gate = new RateGate(budget, scheduler);
+      const first = cold('-----a|');
+      const abandoned = cold('b|');
+      expectObservable(gate.run(REST, 'place', () => first, exclusive)).toBe('-----a|');
+      expectObservable(gate.run(REST, 'close', () => abandoned, exclusive), '^-!').toBe('');
+      expectSubscriptions(abandoned.subscriptions).toBe([]);
+    });
+    expect(budget.charges).toHaveLength(1);
+  });
+
+  it('never makes a public call wait for the slot', () => {
+    marbles(({ cold, expectObservable, scheduler }) => {
+      const gate = new RateGate(new ChargeLog(), scheduler);
+      expectObservable(gate.run(REST, 'place', () => cold('-----a|'), exclusive)).toBe('-----a|');
+      expectObservable(gate.run({ rest: 0 }, 'monitor', () => cold('-t|'))).toBe('-t|');
+    });
+  });
+
+  it('waits for the budget and the slot both: a private call queued behind a full counter and a call in flight', () => {
+    const kraken = new KrakenRateBudget('starter');
+    const chargedAt: number[] = [];
+    const budget: RateBudget = {
+      waitMs: (cost, now) => kraken.waitMs(cost, now),
+      record: (cost, now) => {
+        chargedAt.push(now);
+        kraken.record(cost, now);
+      },
+      snap: (cost, now) => kraken.snap(cost, now),
+    };
+    const sentAt: number[] = [];
+    marbles(({ cold, expectObservable, scheduler }) => {
+      kraken.snapRest(0);
+      const gate = new RateGate(budget, scheduler);
+      const call = (name: string) => () => {
+        sentAt.push(scheduler.now());
+        return cold('5000ms x|', { x: name });
+      };
+      // a goes at the first free unit (3031) and is in flight until 8032; b's unit is free at 6062, but the
+      // slot only at 8032, so b is sent (and charged) then.
+      expectObservable(merge(gate.run(REST, 'place', call('a'), exclusive), gate.run(REST, 'place', call('b'), exclusive))).toBe(
+        '8031ms a 5000ms b|',
+      );
+    });
+    expect(sentAt).toEqual([3031, 8032]);
+    // b was charged when it was sent, not when its unit was free.
+    expect(chargedAt).toEqual([3031, 8032]);
+  });
+
+  it('holds no timer while requests wait only for the slot, and none when idle', () => {
+    const pendingAt: number[] = [];
+    marbles(({ cold, expectObservable, scheduler }) => {
+      const counting = countingScheduler(scheduler);
+      const gate = new RateGate(new ChargeLog(), counting.scheduler);
+      const both = merge(gate.run(REST, 'place', () => cold('---a|'), exclusive), gate.run(REST, 'place', () => cold('---b|'), exclusive));
+      expectObservable(both).toBe('---a---b|');
+      for (const at of [1, 5, 10]) scheduler.schedule(() => pendingAt.push(counting.pending()), at);
+    });
+    expect(pendingAt).toEqual([0, 0, 0]);
   });
 });
 

@@ -218,7 +218,8 @@ describe('execution handler', () => {
         '2060 stop-loss PENDING_NEW',
         '2060 take-profit PENDING_NEW',
         '2070 stop-loss NEW',
-        '2070 take-profit NEW',
+        // Private calls go out one at a time (the gate's private-call slot): the take-profit is sent when the stop is answered.
+        '2080 take-profit NEW',
         '5110 take-profit FILLED 1',
         '5110 stop-loss PENDING_CANCEL',
         '6130 stop-loss CANCELED',

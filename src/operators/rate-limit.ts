@@ -18,16 +18,35 @@ interface QueuedRequest {
   readonly cost: RateCost;
   readonly rank: number;
   readonly seq: number;
-  /** The budget counters the cost touches; requests on disjoint counters cannot delay each other. */
+  /**
+   * The budget counters the cost touches, and the private-call slot for an exclusive request; requests on
+   * disjoint counters cannot delay each other.
+   */
   readonly counters: readonly string[];
+  /** Goes only when no other exclusive call is in flight, and holds the slot until it ends. */
+  readonly exclusive: boolean;
   readonly grant: () => void;
   readonly fail: (error: Error) => void;
 }
 
-const countersOf = (cost: RateCost): readonly string[] => [
+/** A pseudo counter: exclusive requests queue behind each other for the one private-call slot. */
+const PRIVATE_SLOT = 'private-slot';
+
+const countersOf = (cost: RateCost, exclusive: boolean): readonly string[] => [
   ...(cost.rest > 0 ? ['rest'] : []),
   ...(cost.trading && cost.trading.units > 0 ? [`trading:${cost.trading.pair}`] : []),
+  ...(exclusive ? [PRIVATE_SLOT] : []),
 ];
+
+/** How `RateGate.run` treats a call. */
+export interface RunOptions {
+  /**
+   * The call takes the gate's one private-call slot: it is released (and charged) only when no other exclusive
+   * call is in flight, and holds the slot until it ends. For calls the exchange serialises on one queue per
+   * key (Kraken's private calls), so that the moment of the charge is the moment the call is really sent.
+   */
+  readonly exclusive?: boolean;
+}
 
 const disjoint = (counters: readonly string[], blocked: ReadonlySet<string>): boolean =>
   counters.every((counter) => !blocked.has(counter));
@@ -43,6 +62,10 @@ const disjoint = (counters: readonly string[], blocked: ReadonlySet<string>): bo
  * same counters is still waiting: so a placement waiting on one pair's trading counter does not hold back a
  * monitoring call on the REST counter, but a monitoring call never takes REST units a placement is waiting for.
  *
+ * Private-call slot (`run` with `exclusive`): the exchange client sends one private call at a time per key and
+ * the exchange charges a call when it arrives. An exclusive call is released (and charged) only when no other
+ * exclusive call is in flight, so the model never charges a call that is still queued in the client.
+ *
  * Time: `scheduler.now()` and one action on `scheduler` for the soonest wait; no action while nothing waits.
  *
  * @param budget The rate-budget model; the gate charges it (`record`) at the moment it grants a request.
@@ -51,6 +74,8 @@ const disjoint = (counters: readonly string[], blocked: ReadonlySet<string>): bo
 export class RateGate {
   private readonly waiting: QueuedRequest[] = [];
   private seq = 0;
+  /** An exclusive call is in flight (released and not yet ended). */
+  private slotTaken = false;
   private timer: Subscription | null = null;
   private pumping = false;
   private pumpAgain = false;
@@ -85,7 +110,8 @@ export class RateGate {
         cost,
         rank: LANE_RANK[lane],
         seq: this.seq++,
-        counters: countersOf(cost),
+        counters: countersOf(cost, false),
+        exclusive: false,
         grant: () => {
           subscriber.next();
           subscriber.complete();
@@ -95,6 +121,85 @@ export class RateGate {
       this.enqueue(request);
       this.pump();
       return () => {
+        if (this.remove(request)) this.pump();
+      };
+    });
+  }
+
+  /**
+   * Runs one call when the budget allows `cost` in `lane`, charging the cost at the moment the call is
+   * subscribed (sent). With `exclusive`, the call also waits until no other exclusive call is in flight and
+   * holds that slot until it ends, so a call is never charged while it would still wait in the exchange
+   * client's private-call queue (the exchange charges on arrival, and its counter cannot go below 0).
+   *
+   * two exclusive calls a, b (each answers after 5 ms), both asked for at 0 ms, budget with room:
+   * run(cost, 'place', a, { exclusive: true }):  -----a|          a sent and charged at 0 ms
+   * run(cost, 'place', b, { exclusive: true }):  ----------b|     b sent and charged at 5 ms, when a ended
+   *
+   * Among requests waiting for the slot, lane priority decides who goes next (FIFO within a lane). A call
+   * that is not exclusive (public calls) never takes or waits for the slot.
+   *
+   * Cold: each subscription queues one request; emits what the call emits and completes or errors with it.
+   * The slot is given back when the call completes or errors, or when the result is unsubscribed.
+   * Unsubscribing before the release removes the request from the queue and charges nothing. Errors (without
+   * calling) if the budget answers a wait that is not a finite number.
+   *
+   * @param cost What the call costs on the budget's counters.
+   * @param lane Its priority lane.
+   * @param call The call, subscribed once when released.
+   * @param options `exclusive`: take the one private-call slot.
+   * @returns The call's notifications, once released.
+   */
+  run<T>(cost: RateCost, lane: Lane, call: () => Observable<T>, options: RunOptions = {}): Observable<T> {
+    const exclusive = options.exclusive ?? false;
+    return new Observable<T>((subscriber) => {
+      let running: Subscription | null = null;
+      let holdsSlot = false;
+      const freeSlot = (): void => {
+        if (!holdsSlot) return;
+        holdsSlot = false;
+        this.slotTaken = false;
+        this.pump();
+      };
+      const request: QueuedRequest = {
+        cost,
+        rank: LANE_RANK[lane],
+        seq: this.seq++,
+        counters: countersOf(cost, exclusive),
+        exclusive,
+        grant: () => {
+          if (exclusive) {
+            holdsSlot = true;
+            this.slotTaken = true;
+          }
+          let source: Observable<T>;
+          try {
+            source = call();
+          } catch (error) {
+            freeSlot();
+            subscriber.error(error);
+            return;
+          }
+          running = source.subscribe({
+            next: (value) => subscriber.next(value),
+            // The slot is free before the caller hears of the end, so whatever it sends next can queue for it.
+            error: (error: unknown) => {
+              freeSlot();
+              subscriber.error(error);
+            },
+            complete: () => {
+              freeSlot();
+              subscriber.complete();
+            },
+          });
+        },
+        fail: (error) => subscriber.error(error),
+      };
+      this.enqueue(request);
+      this.pump();
+      return () => {
+        running?.unsubscribe();
+        freeSlot();
         if (this.remove(request)) this.pump();
       };
     });
@@ -160,7 +265,7 @@ export class RateGate {
   private nextServable(now: number): { readonly request: QueuedRequest; readonly wait: 'now' | 'never' } | undefined {
     const blocked = new Set<string>();
     for (const request of this.waiting) {
-      if (disjoint(request.counters, blocked)) {
+      if (disjoint(request.counters, blocked) && !this.waitsForSlot(request)) {
         const wait = this.budget.waitMs(request.cost, now);
         if (!Number.isFinite(wait)) return { request, wait: 'never' };
         if (wait <= 0) return { request, wait: 'now' };
@@ -170,6 +275,10 @@ export class RateGate {
     return undefined;
   }
 
+  private waitsForSlot(request: QueuedRequest): boolean {
+    return request.exclusive && this.slotTaken;
+  }
+
   private armTimer(): void {
     this.timer?.unsubscribe();
     this.timer = null;
@@ -177,7 +286,8 @@ export class RateGate {
     const blocked = new Set<string>();
     let soonest = Number.POSITIVE_INFINITY;
     for (const request of this.waiting) {
-      if (disjoint(request.counters, blocked)) soonest = Math.min(soonest, this.budget.waitMs(request.cost, now));
+      // A request waiting for the slot needs no timer: the end of the call in flight pumps again.
+      if (disjoint(request.counters, blocked) && !this.waitsForSlot(request)) soonest = Math.min(soonest, this.budget.waitMs(request.cost, now));
       for (const counter of request.counters) blocked.add(counter);
     }
     if (Number.isFinite(soonest)) {

@@ -1,4 +1,4 @@
-import { type Observable, concatMap, defer, tap } from 'rxjs';
+import { type Observable, defer, tap } from 'rxjs';
 import { type PortCall, type RateCost } from '../model/budget';
 import { type ExchangeError, isExchangeError } from '../model/errors';
 import { isBreakerOpenError } from '../operators/circuit-breaker';
@@ -24,6 +24,9 @@ function snapCostOf(error: ExchangeError, cost: RateCost): RateCost | null {
   }
   return error.retryAt === undefined ? cost : null;
 }
+
+/** Kraken's private calls (signed, one queue per key); ticker and pairs are public and never queue. */
+const isPrivate = (call: PortCall): boolean => call.kind !== 'ticker' && call.kind !== 'pairs';
 
 /**
  * The retry policy of one call. An invalid nonce is retried once (the port signs again with a fresh nonce);
@@ -54,8 +57,9 @@ function retryPolicyOf(deps: ExchangeDeps, effect: CallEffect, waitOutBreaker: b
 }
 
 /**
- * One call to the exchange as the streams make it: wait for the rate budget in `lane`, go through the circuit
- * breaker, send; on a rate-limit error snap the budget; retry what the policy allows.
+ * One call to the exchange as the streams make it: wait for the rate budget in `lane` (and, for a private call,
+ * for the gate's private-call slot, held until the call ends), go through the circuit breaker, send; on a
+ * rate-limit error snap the budget; retry what the policy allows.
  *
  * budget/attempts:  acquire ─ send ─ # (retryable) ─ backoff ─ acquire ─ send ─ v|
  * result:           ─────────────────────────────────────────────────────────── v|
@@ -85,12 +89,13 @@ export function exchangeCall<T>(
       const portCall = call();
       const cost = deps.costs(portCall);
       const askedAt = deps.scheduler.now();
-      return deps.gate.acquire(cost, lane).pipe(
-        concatMap(() => {
-          const waited = deps.scheduler.now() - askedAt;
-          if (waited >= 1000) deps.log.info(`${portCall.kind}: waited ${waited} ms for the rate budget (${lane} lane)`);
-          return send();
-        }),
+      const released = defer(() => {
+        const waited = deps.scheduler.now() - askedAt;
+        if (waited >= 1000) deps.log.info(`${portCall.kind}: waited ${waited} ms for the rate budget (${lane} lane)`);
+        return send();
+      });
+      // A private call is charged only when it really goes out: the port sends private calls one at a time.
+      return deps.gate.run(cost, lane, () => released, { exclusive: isPrivate(portCall) }).pipe(
         tap({
           error: (error: unknown) => {
             if (!isExchangeError(error) || error.kind !== 'rate-limited') return;

@@ -1,0 +1,70 @@
+import { describe, expect, it } from '@jest/globals';
+import { type RateBudget, type RateCost } from '../../src/model/budget';
+import { exchangeCall } from '../../src/streams/exchange-call';
+import { FakePort, XBT, exchangeError, marbles, ordersOf, quoteOf } from './fake-exchange';
+import { exchangeDeps } from './stream-deps';
+
+/** Never makes anyone wait; records when each cost was charged. */
+class ChargeLog implements RateBudget {
+  readonly charges: Array<{ readonly at: number; readonly cost: RateCost }> = [];
+  waitMs(): number {
+    return 0;
+  }
+  record(cost: RateCost, now: number): void {
+    this.charges.push({ at: now, cost });
+  }
+  snap(): void {
+    return undefined;
+  }
+}
+
+describe('exchangeCall and the private-call slot', () => {
+  it('sends a private call only once the one in flight has ended, and charges it then (the port queues private calls)', () => {
+    const budget = new ChargeLog();
+    marbles(({ cold, scheduler, flush }) => {
+      const port = new FakePort(
+        {
+          // A slow OpenOrders, as when the exchange client's queue holds a call up to its request timeout.
+          openOrders: () => cold('4000ms (a|)', { a: ordersOf() }),
+          cancelOrder: () => cold('100ms (c|)', { c: { count: 1, pending: false } }),
+          ticker: () => cold('100ms (t|)', { t: quoteOf('100') }),
+        },
+        scheduler,
+      );
+      const deps = exchangeDeps(port, scheduler, { budget });
+      exchangeCall(deps, 'monitor', () => ({ kind: 'openOrders' }), () => port.openOrders(), 'idempotent').subscribe();
+      scheduler.schedule(() => {
+        exchangeCall(deps, 'cancel', () => ({ kind: 'cancelOrder', pair: XBT.key, orderAgeMs: 1000 }), () => port.cancelOrder({ txid: 'OTX-1' }), 'idempotent').subscribe();
+        exchangeCall(deps, 'monitor', () => ({ kind: 'ticker' }), () => port.ticker([XBT.key]), 'idempotent').subscribe();
+      }, 10);
+      flush();
+      // The ticker is public: it does not wait. The cancel goes when OpenOrders has ended.
+      expect(port.calls.map((call) => `${call.at} ${call.method}`)).toEqual(['0 openOrders', '10 ticker', '4000 cancelOrder']);
+      expect(budget.charges.map((charge) => charge.at)).toEqual([0, 10, 4000]);
+    });
+  });
+
+  it('frees the slot between retries: a higher-lane call goes during the backoff of a lower one', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      let openCalls = 0;
+      const port = new FakePort(
+        {
+          openOrders: () => {
+            openCalls += 1;
+            return openCalls === 1 ? cold('10ms #', {}, exchangeError('retryable', 'EService:Unavailable', 'OpenOrders')) : cold('10ms (a|)', { a: ordersOf() });
+          },
+          cancelOrder: () => cold('10ms (c|)', { c: { count: 1, pending: false } }),
+        },
+        scheduler,
+      );
+      const deps = exchangeDeps(port, scheduler);
+      exchangeCall(deps, 'monitor', () => ({ kind: 'openOrders' }), () => port.openOrders(), 'idempotent').subscribe({ error: () => undefined });
+      scheduler.schedule(() => {
+        exchangeCall(deps, 'cancel', () => ({ kind: 'cancelOrder', pair: XBT.key, orderAgeMs: 1000 }), () => port.cancelOrder({ txid: 'OTX-1' }), 'idempotent').subscribe();
+      }, 5);
+      flush();
+      // OpenOrders fails at 10 and is retried after 100 ms of backoff; the cancel waiting for the slot goes at 10.
+      expect(port.calls.map((call) => `${call.at} ${call.method}`)).toEqual(['0 openOrders', '10 cancelOrder', '110 openOrders']);
+    });
+  });
+});
