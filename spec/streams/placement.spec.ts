@@ -1,14 +1,15 @@
 import { describe, expect, it } from '@jest/globals';
 import { Decimal } from 'decimal.js';
-import { type Observable } from 'rxjs';
+import { type Observable, map, timer } from 'rxjs';
 import { KrakenRateBudget } from '../../src/kraken/budget';
 import { type OrderRequest, type OrderSnapshot } from '../../src/model/order';
 import { type ExchangeDeps } from '../../src/streams/deps';
+import { type CancelReason, followOrder } from '../../src/streams/order-lifecycle';
 import { type Placed, placeOrder } from '../../src/streams/placement';
 import { contextOfRequest } from '../../src/streams/reports';
-import { type Step } from '../../src/streams/step';
+import { type Step, andThen } from '../../src/streams/step';
 import { FakePort, OpenBudget, XBT, config, exchangeError, marbles, ordersOf, snapshot } from './fake-exchange';
-import { exchangeDeps } from './stream-deps';
+import { exchangeDeps, streamDeps } from './stream-deps';
 
 const request: OrderRequest = {
   clientOrderId: '6d1b345e-2821-40e2-ad83-4ecb18a06876',
@@ -58,6 +59,8 @@ describe('idempotent placement', () => {
       expect(port.callsOf('openOrders').map((call) => call.args)).toEqual([{ clientOrderId: request.clientOrderId }]);
       const done = seen.at(-1)?.step;
       expect(done?.kind === 'done' && done.value.adopted?.status).toBe('open');
+      // Aged from the adoption (1500), never from the send (0): a cancel's penalty must not come out too low.
+      expect(done?.kind === 'done' && done.value.order.placedAt).toBe(1500);
     });
   });
 
@@ -301,6 +304,35 @@ describe('idempotent placement', () => {
       expect(statuses(seen)).toEqual(['0 PENDING_NEW', '10 REJECTED']);
       expect(reasons(seen)[1]).toBe('refused: AddOrder: EOrder:Insufficient funds');
       expect(port.callsOf('placeOrder')).toHaveLength(1);
+    });
+  });
+
+  it('ages an accepted order from the answer, not the send, so a cancel near an age boundary is charged what Kraken charges', () => {
+    const budget = new OpenBudget();
+    marbles(({ cold, scheduler, flush }) => {
+      const port = new FakePort(
+        {
+          // The AddOrder reaches the exchange late (a slow network, a busy queue): answered 800 ms after the send.
+          placeOrder: () => cold('800ms (a|)', { a: placed }),
+          openOrders: () => cold('(a|)', { a: ordersOf(live()) }),
+          cancelOrder: () => cold('10ms (c|)', { c: { count: 1, pending: false } }),
+          queryOrders: () => cold('(a|)', { a: ordersOf(snapshot({ txid: 'OTX-1', status: 'canceled', clientOrderId: request.clientOrderId })) }),
+        },
+        scheduler,
+      );
+      const deps = streamDeps(port, scheduler, { budget });
+      // Started when the order is followed (at 800): the cancel goes at 5300.
+      const cancelAt$ = timer(4_500, scheduler).pipe(map((): CancelReason => 'timeout'));
+      const seen: string[] = [];
+      placeOrder(request, context, deps, 'place')
+        .pipe(andThen((accepted) => followOrder(accepted.order, deps, { cancelWhen$: cancelAt$ })))
+        .subscribe((step) => seen.push(step.kind === 'report' ? `${scheduler.now()} ${step.report.status}` : `${scheduler.now()} done`));
+      flush();
+      expect(seen.slice(0, 3)).toEqual(['0 PENDING_NEW', '800 NEW', '5300 PENDING_CANCEL']);
+      // Sent at 0, answered at 800, cancelled at 5300: at most 4.5 s old for the exchange, so the
+      // younger-than-5-s penalty of 8 units (aged from the send it would look 5.3 s old: 6 units, too few).
+      const cancelCharges = budget.charged.filter((cost) => cost.trading && cost.trading.units !== 1);
+      expect(cancelCharges).toEqual([{ rest: 0, trading: { pair: XBT.key, units: 8 } }]);
     });
   });
 });

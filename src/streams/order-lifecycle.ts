@@ -29,7 +29,11 @@ export type CancelReason = 'timeout' | 'take-profit' | 'close-position' | 'one-c
 export interface LiveOrder {
   readonly context: OrderContext;
   readonly txid: string;
-  /** Scheduler time of the placement; a cancel's trading-counter penalty depends on the order's age. */
+  /**
+   * Scheduler time the placement was answered (or the order adopted), never the send time: a cancel's
+   * trading-counter penalty depends on the order's age, and the exchange ages it from its arrival, so the
+   * model must never think it older than the exchange does.
+   */
   readonly placedAt: number;
 }
 

@@ -65,21 +65,24 @@ const errorText = (error: unknown): string => (error instanceof Error ? error.me
 export function placeOrder(request: OrderRequest, context: OrderContext, deps: ExchangeDeps, lane: 'place' | 'close'): Observable<Step<Placed>> {
   const { scheduler, config, log } = deps;
 
-  const accepted = (placed: PlacedOrder, sentAt: number): Observable<Step<Placed>> => {
+  const accepted = (placed: PlacedOrder): Observable<Step<Placed>> => {
     if (placed.txid === '') {
       return of(reportStep(deps.report(context, 'CANCELED', { reason: 'validate only: the exchange accepted the order; nothing was placed' })));
     }
-    const order: LiveOrder = { context, txid: placed.txid, placedAt: sentAt };
+    // Aged from the answer, not the send: the exchange ages it from its arrival, which the send time would
+    // make look older than it is, and an older order's cancel costs fewer trading units.
+    const order: LiveOrder = { context, txid: placed.txid, placedAt: scheduler.now() };
     return of(reportStep(deps.report(context, 'NEW', { exchangeOrderId: placed.txid })), doneStep<Placed>({ order, adopted: null }));
   };
 
-  const resolve = (deadline: number, sentAt: number, resent: boolean): Observable<Step<Placed>> =>
+  const resolve = (deadline: number, resent: boolean): Observable<Step<Placed>> =>
     lookUpOrder(request.clientOrderId, deadline, deps).pipe(
       concatMap((result): Observable<Step<Placed>> => {
         switch (result.kind) {
           case 'found': {
             const snapshot = result.snapshot;
-            const order: LiveOrder = { context, txid: snapshot.txid, placedAt: sentAt };
+            // Aged from the adoption: never older than the exchange thinks (the cancel penalty errs high).
+            const order: LiveOrder = { context, txid: snapshot.txid, placedAt: scheduler.now() };
             return of(
               reportStep(deps.report(context, 'NEW', { ...snapshotDetails(snapshot), reason: 'found by its client order id after an ambiguous placement' })),
               doneStep<Placed>({ order, adopted: snapshot }),
@@ -100,20 +103,18 @@ export function placeOrder(request: OrderRequest, context: OrderContext, deps: E
   const attempt = (resent: boolean): Observable<Step<Placed>> =>
     defer(() => {
       let sent = false;
-      let sentAt = 0;
       let deadline = 0;
       const send = (): Observable<PlacedOrder> =>
         defer(() => {
           // Stamped at the moment of sending: the time spent waiting for budget must not eat the deadline.
           sent = true;
-          sentAt = scheduler.now();
-          deadline = sentAt + config.entry.deadlineMs;
+          deadline = scheduler.now() + config.entry.deadlineMs;
           return deps.port.placeOrder({ ...request, deadline, ...(config.exchange.validateOnly ? { validate: true } : {}) });
         });
       // An exit (protection, take-profit, close) reduces risk: it waits out an open breaker; an entry does not.
       return exchangeCall(deps, lane, () => ({ kind: 'placeOrder', pair: request.pair }), send, 'once', { waitOutBreaker: context.role !== 'entry' }).pipe(
         take(1),
-        concatMap((placed) => accepted(placed, sentAt)),
+        concatMap(accepted),
         catchError((error: unknown): Observable<Step<Placed>> => {
           // An error that is not the exchange's own, once the request may have gone out, is treated as ambiguous.
           const ambiguous = isExchangeError(error) ? error.kind === 'ambiguous' : sent && !(error instanceof BreakerOpenError);
@@ -121,7 +122,7 @@ export function placeOrder(request: OrderRequest, context: OrderContext, deps: E
             const unknown = deps.report(context, 'UNKNOWN', {
               reason: `ambiguous: ${errorText(error)}; looking the order up by its client order id`,
             });
-            return concat(of(reportStep(unknown)), resolve(deadline, sentAt, resent));
+            return concat(of(reportStep(unknown)), resolve(deadline, resent));
           }
           const why = error instanceof BreakerOpenError ? errorText(error) : isExchangeError(error) ? `${error.kind}: ${errorText(error)}` : errorText(error);
           return of(reportStep(deps.report(context, 'REJECTED', { reason: why })));
