@@ -43,6 +43,8 @@ export interface SessionOptions {
   readonly stopRequests$: Observable<string>;
   /** Real ms between "still waiting for …" lines once the input has ended. */
   readonly waitingLogEveryMs?: number;
+  /** The handler to run; tests pass a fake. */
+  readonly createHandler?: typeof createExecutionHandler;
 }
 
 export interface SessionResult {
@@ -68,7 +70,7 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
   const scheduler = options.scheduler ?? asyncScheduler;
   const tracker = new RunTracker(config.protection.mode);
   let lastHalted = false;
-  const handler = createExecutionHandler(config, {
+  const handler = (options.createHandler ?? createExecutionHandler)(config, {
     port: options.port,
     budget: options.budget,
     costs: options.costs,
@@ -93,7 +95,9 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
       tracker.add(report);
       options.onReport(report);
     }),
-    share(),
+    // One run: a late subscriber (the end-of-input check) joins it and, once it has completed, sees only the
+    // completion; it must never start a second run of the handler.
+    share({ resetOnComplete: false, resetOnError: false }),
   );
   // Completes (or errors) with the input; malformed$ is the one stream that sees every line's fate.
   const inputEnded$: Observable<true> = concat(input.malformed$.pipe(ignoreElements()), of(true as const)).pipe(share());
