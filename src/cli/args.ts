@@ -76,7 +76,7 @@ const str = (placeholder: string): FlagKind => ({ type: 'string', placeholder })
 const int = (placeholder: string, min: number, max: number): FlagKind => ({ type: 'integer', placeholder, min, max });
 const choice = (placeholder: string, choices: readonly string[]): FlagKind => ({ type: 'choice', placeholder, choices });
 
-const LOG_LEVEL_FLAG = flag('--log-level', 'logLevel', choice('L', LOG_LEVELS), 'log level on stderr (overrides config logLevel)');
+const LOG_LEVEL_FLAG = flag('--log-level', 'logLevel', choice('L', LOG_LEVELS), 'log level on stderr, over config logLevel');
 
 interface CommandSpec {
   readonly summary: string;
@@ -155,7 +155,7 @@ export function usage(topic?: CommandName): string {
     '',
     'Flags:',
     ...spec.flags.map((f) => {
-      const choices = f.kind.type === 'choice' ? ` (${f.kind.choices.join('|')})` : '';
+      const choices = f.kind.type === 'choice' ? `: ${f.kind.choices.join('|')}` : '';
       return `  ${flagUsage(f).padEnd(width)}  ${f.help}${choices}`;
     }),
     `  ${'--help'.padEnd(width)}  show this help`,
