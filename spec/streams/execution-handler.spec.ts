@@ -416,6 +416,43 @@ describe('execution handler', () => {
     });
   });
 
+  it('a filled entry stays protected when the stop-loss placement meets two EAPI:Invalid nonce answers in a row', () => {
+    marbles(({ cold, hot, scheduler, flush }) => {
+      const sim = new SimExchange({ cold }, scheduler);
+      const nonce = exchangeError('retryable', 'EAPI:Invalid nonce');
+      // AddOrder 1 is the entry; 2 and 3 are the stop's first attempts, refused as if another process raced the nonce.
+      sim.placeFault = (_, call) => (call === 2 || call === 3 ? { error: nonce, placed: false } : null);
+      const stopOnly: TradeSignal = { signalId: 'nonces', pair: 'XBTUSD', side: 'buy', orderType: 'market', quantity: '1', stopLoss: '90' };
+      const { handler, reports } = run(sim, scheduler, { signals$: hot('a', { a: stopOnly }) });
+      scheduler.schedule(() => void handler.stop(), 10_000);
+      flush();
+      // Entry filled (seen at 2060); the stop is tried at 2060, 2170 (+100 backoff) and 2380 (+200): placed on the third.
+      expect(lines(reports, (r) => r.role === 'stop-loss')).toEqual(['2060 stop-loss PENDING_NEW', '2390 stop-loss NEW']);
+      expect(sim.port.callsOf('placeOrder').map((call) => call.at)).toEqual([20, 2060, 2170, 2380]);
+      expect(sim.ordersOfType('stop-loss').map((order) => [order.status, order.request.volume.toFixed()])).toEqual([['open', '1']]);
+      expectOneFinalPerOrder(reports, handler);
+    });
+  });
+
+  it('a close keeps retrying an unavailable exchange past retry.maxAttempts until it is placed', () => {
+    marbles(({ cold, hot, scheduler, flush }) => {
+      const sim = new SimExchange({ cold }, scheduler);
+      const unavailable = exchangeError('retryable', 'EService:Unavailable');
+      sim.placeFault = (_, call) => (call >= 2 && call <= 6 ? { error: unavailable, placed: false } : null);
+      const unprotected: TradeSignal = { signalId: 'market-2', pair: 'XBTUSD', side: 'buy', orderType: 'market', quantity: '1' };
+      const config: ExecutionConfig = { ...baseConfig, breaker: { failureThreshold: 100, cooldownMs: 60_000 } };
+      const { handler, reports } = run(sim, scheduler, { signals$: hot('a', { a: unprotected }), commands$: hot('3000ms c', { c: { commandId: 'close-1', pair: 'XBTUSD' } }) }, config);
+      scheduler.schedule(() => void handler.stop(), 20_000);
+      flush();
+      const closeCalls = sim.port.callsOf('placeOrder').slice(1).map((call) => call.at);
+      // Five refusals (backoff 100, 200, 400, 800, 1000 ms), the sixth attempt is placed.
+      expect(closeCalls.map((at) => at - (closeCalls[0] ?? 0))).toEqual([0, 110, 320, 730, 1540, 2550]);
+      expect(lines(reports, (r) => r.role === 'close').filter((line) => !line.includes('PENDING'))).toEqual([`${(closeCalls[0] ?? 0) + 2560} close NEW`, expect.stringMatching(/ close FILLED 1$/)]);
+      expect(handler.positions()).toEqual([]);
+      expectOneFinalPerOrder(reports, handler);
+    });
+  });
+
   it('start() and stop(): the façade delivers the reports and resolves once reports$ has completed', async () => {
     let stopped: Promise<void> | null = null;
     const delivered: string[] = [];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { Decimal } from 'decimal.js';
-import { type Observable, map, timer } from 'rxjs';
+import { NEVER, type Observable, map, timer } from 'rxjs';
 import { KrakenRateBudget } from '../../src/kraken/budget';
 import { type OrderRequest, type OrderSnapshot } from '../../src/model/order';
 import { type ExchangeDeps } from '../../src/streams/deps';
@@ -333,6 +333,98 @@ describe('idempotent placement', () => {
       // younger-than-5-s penalty of 8 units (aged from the send it would look 5.3 s old: 6 units, too few).
       const cancelCharges = budget.charged.filter((cost) => cost.trading && cost.trading.units !== 1);
       expect(cancelCharges).toEqual([{ rest: 0, trading: { pair: XBT.key, units: 8 } }]);
+    });
+  });
+});
+
+describe('protective and exit placement (persistent)', () => {
+  const stopRequest: OrderRequest = { clientOrderId: 'c0ffee00-0000-4000-8000-000000000001', pair: XBT.key, side: 'sell', orderType: 'stop-loss', volume: new Decimal('1'), price: new Decimal('90') };
+  const stopContext = contextOfRequest(stopRequest, XBT, 'signal-1', 'stop-loss');
+  const stopPlaced = { txid: 'OTX-S', clientOrderId: stopRequest.clientOrderId, description: 'sell 1 XBTUSD @ stop loss 90' };
+  const nonce = exchangeError('retryable', 'EAPI:Invalid nonce');
+  const unavailable = exchangeError('retryable', 'EService:Unavailable');
+  // No breaker in the way: these tests pin the backoff (the breaker is pinned separately below).
+  const noBreaker = { ...config, breaker: { failureThreshold: 100, cooldownMs: 60_000 } };
+
+  it('a stop-loss keeps retrying invalid nonces and unavailable answers past retry.maxAttempts, with capped backoff, until placed', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const failures = [nonce, nonce, unavailable, unavailable, unavailable, unavailable];
+      const port = new FakePort(
+        { placeOrder: (_, call) => (call <= failures.length ? cold('10ms #', {}, failures[call - 1]) : cold('10ms (a|)', { a: stopPlaced })) },
+        scheduler,
+      );
+      const deps = exchangeDeps(port, scheduler, { config: noBreaker });
+      const seen = record(placeOrder(stopRequest, stopContext, deps, 'place', { persistUntil$: NEVER }), deps);
+      flush();
+      // Backoff 100, 200, 400, 800, then capped at 1000 ms; each attempt is answered after 10 ms.
+      expect(port.callsOf('placeOrder').map((call) => call.at)).toEqual([0, 110, 320, 730, 1540, 2550, 3560]);
+      expect(statuses(seen)).toEqual(['0 PENDING_NEW', '3570 NEW', '3570 done OTX-S']);
+      // Every attempt carries the same client order id; the port signs each one afresh.
+      expect(new Set(port.callsOf('placeOrder').map((call) => (call.args as OrderRequest).clientOrderId))).toEqual(new Set([stopRequest.clientOrderId]));
+    });
+  });
+
+  it('an entry keeps the bounded retry: the same answers make it REJECTED (nothing at risk)', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const port = new FakePort({ placeOrder: () => cold('10ms #', {}, unavailable) }, scheduler);
+      const deps = exchangeDeps(port, scheduler, { config: noBreaker });
+      const seen = record(placeOrder(request, context, deps, 'place'), deps);
+      flush();
+      expect(port.callsOf('placeOrder').map((call) => call.at)).toEqual([0, 110, 320, 730]);
+      expect(statuses(seen)).toEqual(['0 PENDING_NEW', '740 REJECTED']);
+    });
+  });
+
+  it('rate-limited refusals of a stop-loss are retried past the limit too, each after the pair counter was snapped', () => {
+    const budget = new OpenBudget();
+    marbles(({ cold, scheduler, flush }) => {
+      const limited = exchangeError('rate-limited', 'EOrder:Rate limit exceeded');
+      const port = new FakePort({ placeOrder: (_, call) => (call <= 5 ? cold('10ms #', {}, limited) : cold('10ms (a|)', { a: stopPlaced })) }, scheduler);
+      const deps = exchangeDeps(port, scheduler, { config: noBreaker, budget });
+      const seen = record(placeOrder(stopRequest, stopContext, deps, 'place', { persistUntil$: NEVER }), deps);
+      flush();
+      expect(port.callsOf('placeOrder').map((call) => call.at)).toEqual([0, 110, 320, 730, 1540, 2550]);
+      expect(statuses(seen)).toEqual(['0 PENDING_NEW', '2560 NEW', '2560 done OTX-S']);
+      expect(budget.snapped).toHaveLength(5);
+    });
+  });
+
+  it('waits behind the breaker: once it opens, the next attempt is its probe after the cool-down', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const port = new FakePort({ placeOrder: (_, call) => (call <= 3 ? cold('10ms #', {}, unavailable) : cold('10ms (a|)', { a: stopPlaced })) }, scheduler);
+      // Threshold 3, cool-down 60 s: the third failure (at 330) opens it until 60 330.
+      const deps = exchangeDeps(port, scheduler);
+      const seen = record(placeOrder(stopRequest, stopContext, deps, 'place', { persistUntil$: NEVER }), deps);
+      flush();
+      expect(port.callsOf('placeOrder').map((call) => call.at)).toEqual([0, 110, 320, 60_330]);
+      expect(statuses(seen)).toEqual(['0 PENDING_NEW', '60340 NEW', '60340 done OTX-S']);
+    });
+  });
+
+  it('a definitive refusal of a stop-loss is an ERROR saying the position is unprotected, and is not retried', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const port = new FakePort({ placeOrder: () => cold('10ms #', {}, exchangeError('refused', 'EOrder:Insufficient funds')) }, scheduler);
+      const deps = exchangeDeps(port, scheduler);
+      const seen = record(placeOrder(stopRequest, stopContext, deps, 'place', { persistUntil$: NEVER }), deps);
+      flush();
+      expect(statuses(seen)).toEqual(['0 PENDING_NEW', '10 ERROR']);
+      expect(reasons(seen)[1]).toBe('position unprotected: refused: AddOrder: EOrder:Insufficient funds');
+      expect(port.callsOf('placeOrder')).toHaveLength(1);
+    });
+  });
+
+  it('once the run is stopping, the bounded retry applies again and giving up says the position is unprotected', () => {
+    marbles(({ cold, hot, scheduler, flush }) => {
+      const port = new FakePort({ placeOrder: () => cold('10ms #', {}, unavailable) }, scheduler);
+      const deps = exchangeDeps(port, scheduler, { config: noBreaker });
+      const stopping$ = hot('5000ms s');
+      const seen = record(placeOrder(stopRequest, stopContext, deps, 'place', { persistUntil$: stopping$ }), deps);
+      flush();
+      // Eight attempts before the stop at 5000 (the eighth fails at 4580 and is retried at 5580); the ninth
+      // fails after the stop and is past retry.maxAttempts, so it is the last.
+      expect(port.callsOf('placeOrder').map((call) => call.at)).toEqual([0, 110, 320, 730, 1540, 2550, 3560, 4570, 5580]);
+      expect(statuses(seen)).toEqual(['0 PENDING_NEW', '5590 ERROR']);
+      expect(reasons(seen)[1]).toBe('position unprotected: retryable: AddOrder: EService:Unavailable');
     });
   });
 });

@@ -1,4 +1,4 @@
-import { type Observable, defer, tap } from 'rxjs';
+import { type Observable, defer, dematerialize, ignoreElements, materialize, merge, take, tap } from 'rxjs';
 import { type PortCall, type RateCost } from '../model/budget';
 import { type ExchangeError, isExchangeError } from '../model/errors';
 import { isBreakerOpenError } from '../operators/circuit-breaker';
@@ -32,28 +32,56 @@ const isPrivate = (call: PortCall): boolean => call.kind !== 'ticker' && call.ki
  * The retry policy of one call. An invalid nonce is retried once (the port signs again with a fresh nonce);
  * a second one in a row means something else is wrong. A call refused by the open breaker (nothing was sent)
  * is tried again after the cool-down when it reduces risk (a cancel, a protective or closing order).
+ *
+ * A persistent call (`persisting()` says whether it still is) retries every refusal that proves nothing was
+ * done (retryable, rate-limited, invalid nonce, open breaker) with no limit on attempts: giving up on a
+ * protective order leaves a position unprotected. Once it stops persisting (the run is stopping), the usual
+ * limits apply again.
  */
-function retryPolicyOf(deps: ExchangeDeps, effect: CallEffect, waitOutBreaker: boolean): BackoffPolicy {
+function retryPolicyOf(deps: ExchangeDeps, effect: CallEffect, waitOutBreaker: boolean, persisting: () => boolean): BackoffPolicy {
+  const { maxAttempts } = deps.config.retry;
   let nonceRetries = 0;
   return {
     ...deps.config.retry,
+    // The limit is applied below, so that a persistent call can go past it.
+    maxAttempts: Number.POSITIVE_INFINITY,
     random: deps.random,
     shouldRetry: (error, attempt) => {
-      if (isBreakerOpenError(error)) return waitOutBreaker;
+      const persistent = persisting();
+      const withinLimit = persistent || attempt < maxAttempts;
+      if (isBreakerOpenError(error)) return (waitOutBreaker || persistent) && withinLimit;
       if (!isExchangeError(error)) return false;
-      const retry = error.hasCode('EAPI:Invalid nonce')
+      const nothingDone = error.kind === 'retryable' || error.kind === 'rate-limited';
+      const retry = error.hasCode('EAPI:Invalid nonce') && !persistent
         ? nonceRetries++ < 1
-        : error.kind === 'retryable' || error.kind === 'rate-limited' || (effect === 'idempotent' && error.kind === 'ambiguous');
-      if (retry && attempt < deps.config.retry.maxAttempts) {
-        deps.log.info(`${error.message} (${error.kind}); retrying with backoff after attempt ${attempt} of ${deps.config.retry.maxAttempts}`);
+        : nothingDone || (effect === 'idempotent' && error.kind === 'ambiguous');
+      if (retry && withinLimit) {
+        const of = persistent ? 'until it is placed' : `of ${maxAttempts}`;
+        deps.log.info(`${error.message} (${error.kind}); retrying with backoff after attempt ${attempt} ${of}`);
       }
-      return retry;
+      return retry && withinLimit;
     },
     minDelayFor: (error, now) => {
       if (isBreakerOpenError(error)) return error.reopensAt - now;
       return isExchangeError(error) && error.retryAt !== undefined ? error.retryAt - now : undefined;
     },
   };
+}
+
+/** How one call is retried beyond the run's retry config. */
+export interface CallOptions {
+  /**
+   * When the breaker is open, wait for its probe instead of failing (counts as an attempt); for calls that
+   * reduce risk.
+   */
+  readonly waitOutBreaker?: boolean;
+  /**
+   * Keep retrying refusals that prove nothing was done (retryable, rate-limited, invalid nonce, open breaker),
+   * with the capped backoff and no limit on attempts, until this emits (the run is stopping); from then on
+   * the run's `retry.maxAttempts` applies. For protective and exit orders: giving up leaves a position
+   * unprotected.
+   */
+  readonly persistUntil$?: Observable<unknown>;
 }
 
 /**
@@ -73,7 +101,8 @@ function retryPolicyOf(deps: ExchangeDeps, effect: CallEffect, waitOutBreaker: b
  * @param send The port call itself.
  * @param effect `idempotent` retries ambiguous failures too; `once` never does.
  * @param options `waitOutBreaker`: when the breaker is open, wait for its probe instead of failing (counts as
- *   an attempt); for calls that reduce risk.
+ *   an attempt); for calls that reduce risk. `persistUntil$`: retry what proves nothing was done without a
+ *   limit on attempts until it emits.
  * @returns The port's answer.
  */
 export function exchangeCall<T>(
@@ -82,7 +111,7 @@ export function exchangeCall<T>(
   call: () => PortCall,
   send: () => Observable<T>,
   effect: CallEffect,
-  options: { readonly waitOutBreaker?: boolean } = {},
+  options: CallOptions = {},
 ): Observable<T> {
   return defer(() => {
     const attempt$ = defer(() => {
@@ -106,6 +135,21 @@ export function exchangeCall<T>(
         }),
       );
     });
-    return attempt$.pipe(deps.breaker.guard<T>(), retryBackoff<T>(retryPolicyOf(deps, effect, options.waitOutBreaker ?? false), deps.scheduler));
+    const persistUntil$ = options.persistUntil$;
+    if (!persistUntil$) {
+      return attempt$.pipe(deps.breaker.guard<T>(), retryBackoff<T>(retryPolicyOf(deps, effect, options.waitOutBreaker ?? false, () => false), deps.scheduler));
+    }
+    let persisting = true;
+    const policy = retryPolicyOf(deps, effect, options.waitOutBreaker ?? false, () => persisting);
+    const stopPersisting$ = persistUntil$.pipe(
+      take(1),
+      tap(() => (persisting = false)),
+      ignoreElements(),
+    );
+    // The call's notifications as values, so that its end (not the never-ending watch) ends the result;
+    // the watch is subscribed first, so a stop already under way is seen before the first attempt.
+    return merge(stopPersisting$, attempt$.pipe(deps.breaker.guard<T>(), retryBackoff<T>(policy, deps.scheduler), materialize())).pipe(
+      dematerialize(),
+    );
   });
 }

@@ -66,7 +66,8 @@ export function protectiveOrder(request: OrderRequest, context: OrderContext, de
     });
     const cancelWhen$ = (options.cancelWhen$ ?? EMPTY).pipe(tap(() => (cancelling = true)));
     const leaveResting$: Observable<unknown> = options.leaveRestingOnStop ? deps.stopping$.pipe(filter(() => !cancelling)) : EMPTY;
-    return placeOrder(request, context, deps, options.lane).pipe(
+    // Persistent: a protective or exit order given up on leaves the position unprotected.
+    return placeOrder(request, context, deps, options.lane, { persistUntil$: deps.stopping$ }).pipe(
       tap((step) => {
         if (step.kind === 'report' && (step.report.status === 'REJECTED' || step.report.status === 'CANCELED')) {
           positions.removeProtective(clientOrderId);

@@ -40,6 +40,16 @@ export interface PlacedEntry {
 
 const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
+/** How `placeOrder` retries. */
+export interface PlaceOptions {
+  /**
+   * For protective and exit orders: retry refusals that prove nothing was placed (retryable, rate-limited,
+   * invalid nonce, open breaker; each retry re-signed) with capped backoff and no limit on attempts, until
+   * this emits (the run is stopping); from then on `retry.maxAttempts` applies. Entries keep the bounded retry.
+   */
+  readonly persistUntil$?: Observable<unknown>;
+}
+
 /**
  * Places one order idempotently: the client order id is fixed in the request and kept across every attempt.
  *
@@ -48,9 +58,11 @@ const errorText = (error: unknown): string => (error instanceof Error ? error.me
  * result:  P─U─────────Nd|     P PENDING_NEW, U UNKNOWN, N NEW (adopted), d done
  *
  * Each attempt waits for the rate gate in `lane` and is stamped with a fresh `deadline`. Retryable and
- * rate-limited failures are retried with backoff (they prove nothing was placed). A definitive refusal, an
- * auth failure, an open circuit breaker (for an entry; an exit waits for the breaker's probe) or retries
- * running out → REJECTED. An ambiguous failure → UNKNOWN,
+ * rate-limited failures are retried with backoff (they prove nothing was placed); with `persistUntil$`, as
+ * long as it takes. A definitive refusal, an auth failure, an open circuit breaker (for an entry; an exit
+ * waits for the breaker's probe) or retries running out → REJECTED for an entry; for a protective or exit
+ * order (role other than `entry`) → ERROR with a reason starting `position unprotected:`, since a person must
+ * act. An ambiguous failure → UNKNOWN,
  * then a lookup by client order id: found → NEW and the order is adopted; absent (proven past the deadline) →
  * sent once more with the same client order id; unproven → ERROR (the order may be live: needs a person),
  * never REJECTED. A validate-only request ends CANCELED with the reason (nothing was placed).
@@ -60,10 +72,22 @@ const errorText = (error: unknown): string => (error instanceof Error ? error.me
  * @param context What its reports repeat.
  * @param deps The run's exchange access.
  * @param lane `place` for entries and protection, `close` for exits.
+ * @param options `persistUntil$` for protective and exit orders.
  * @returns Reports, then the accepted order.
  */
-export function placeOrder(request: OrderRequest, context: OrderContext, deps: ExchangeDeps, lane: 'place' | 'close'): Observable<Step<Placed>> {
+export function placeOrder(
+  request: OrderRequest,
+  context: OrderContext,
+  deps: ExchangeDeps,
+  lane: 'place' | 'close',
+  options: PlaceOptions = {},
+): Observable<Step<Placed>> {
   const { scheduler, config, log } = deps;
+  // An entry not placed is a signal not taken; a protective order or an exit not placed leaves a position
+  // without its protection, and a person must hear of it.
+  const reducesRisk = context.role !== 'entry';
+  const notPlaced = (reason: string): Step<never> =>
+    reportStep(reducesRisk ? deps.report(context, 'ERROR', { reason: `position unprotected: ${reason}` }) : deps.report(context, 'REJECTED', { reason }));
 
   const accepted = (placed: PlacedOrder): Observable<Step<Placed>> => {
     if (placed.txid === '') {
@@ -90,7 +114,7 @@ export function placeOrder(request: OrderRequest, context: OrderContext, deps: E
           }
           case 'absent':
             if (resent) {
-              return of(reportStep(deps.report(context, 'REJECTED', { reason: 'not placed: two ambiguous attempts, and the order is proven absent after each' })));
+              return of(notPlaced('not placed: two ambiguous attempts, and the order is proven absent after each'));
             }
             log.info(`${request.clientOrderId}: proven not placed; sending it once more with the same client order id`);
             return attempt(true);
@@ -112,7 +136,11 @@ export function placeOrder(request: OrderRequest, context: OrderContext, deps: E
           return deps.port.placeOrder({ ...request, deadline, ...(config.exchange.validateOnly ? { validate: true } : {}) });
         });
       // An exit (protection, take-profit, close) reduces risk: it waits out an open breaker; an entry does not.
-      return exchangeCall(deps, lane, () => ({ kind: 'placeOrder', pair: request.pair }), send, 'once', { waitOutBreaker: context.role !== 'entry' }).pipe(
+      const persistUntil$ = options.persistUntil$;
+      return exchangeCall(deps, lane, () => ({ kind: 'placeOrder', pair: request.pair }), send, 'once', {
+        waitOutBreaker: reducesRisk,
+        ...(persistUntil$ ? { persistUntil$ } : {}),
+      }).pipe(
         take(1),
         concatMap(accepted),
         catchError((error: unknown): Observable<Step<Placed>> => {
@@ -125,7 +153,7 @@ export function placeOrder(request: OrderRequest, context: OrderContext, deps: E
             return concat(of(reportStep(unknown)), resolve(deadline, resent));
           }
           const why = error instanceof BreakerOpenError ? errorText(error) : isExchangeError(error) ? `${error.kind}: ${errorText(error)}` : errorText(error);
-          return of(reportStep(deps.report(context, 'REJECTED', { reason: why })));
+          return of(notPlaced(why));
         }),
       );
     });
