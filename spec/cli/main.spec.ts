@@ -148,6 +148,18 @@ describe('main: paper', () => {
   });
 });
 
+describe('main: run --paper', () => {
+  it('starts the embedded paper exchange, runs the input and closes it again', async () => {
+    const signals = writeFile('paper-run.jsonl', '{"signalId":"p1","pair":"ETH/USD","side":"buy","orderType":"limit","quantity":"-2","limitPrice":"100"}\n');
+    const io = testIo();
+    await expect(main(['run', '--paper', '--config', fastConfig, '--signals', signals], io)).resolves.toBe(0);
+    expect(io.out()).toMatch(/\[p1\] entry +ETH\/USD +buy +limit +REJECTED .*quantity/);
+    const url = /paper exchange started on (http:\/\/127\.0\.0\.1:\d+)/.exec(io.err())?.[1];
+    expect(url).toBeDefined();
+    await expect(fetch(`${url ?? ''}/0/public/Time`)).rejects.toThrow();
+  });
+});
+
 describe('main: run against a paper exchange over loopback HTTP', () => {
   let paper: PaperExchange;
   beforeEach(async () => {
