@@ -453,6 +453,33 @@ describe('execution handler', () => {
     });
   });
 
+  it('a stop-loss refused for good is reported unprotected and leaves positions(), so a later close is not held up', () => {
+    marbles(({ cold, hot, scheduler, flush }) => {
+      const sim = new SimExchange({ cold }, scheduler);
+      sim.placeFault = (_, call) => (call === 2 ? { error: exchangeError('refused', 'EOrder:Invalid price'), placed: false } : null);
+      const stopOnly: TradeSignal = { signalId: 'refused', pair: 'XBTUSD', side: 'buy', orderType: 'market', quantity: '1', stopLoss: '90' };
+      const { handler, reports } = run(sim, scheduler, {
+        signals$: hot('a', { a: stopOnly }),
+        commands$: hot('5000ms c', { c: { commandId: 'close-1', pair: 'XBTUSD' } }),
+      });
+      let listedBeforeClose: unknown = null;
+      scheduler.schedule(() => (listedBeforeClose = handler.positions().map((position) => [position.quantity.toFixed(), position.protectiveOrders.length])), 4_000);
+      scheduler.schedule(() => void handler.stop(), 60_000);
+      flush();
+      const stop = reports.filter((r) => r.role === 'stop-loss');
+      expect(stop.map((r) => [r.status, r.reason])).toEqual([
+        ['PENDING_NEW', null],
+        ['ERROR', 'position unprotected: refused: AddOrder: EOrder:Invalid price'],
+      ]);
+      // The position is still tracked, without a protective order that is not there.
+      expect(listedBeforeClose).toEqual([['1', 0]]);
+      // The close goes at once (no wait for a cancel that cannot happen, no timeout).
+      expect(lines(reports, (r) => r.role === 'close')).toEqual(['5010 close PENDING_NEW', '5020 close NEW', expect.stringMatching(/ close FILLED 1$/)]);
+      expect(handler.positions()).toEqual([]);
+      expectOneFinalPerOrder(reports, handler);
+    });
+  });
+
   it('start() and stop(): the façade delivers the reports and resolves once reports$ has completed', async () => {
     let stopped: Promise<void> | null = null;
     const delivered: string[] = [];

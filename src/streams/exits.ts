@@ -41,7 +41,8 @@ export interface ProtectiveOptions {
 /**
  * Places an exit or protective order and follows it, keeping the positions registry's list of protective orders
  * true: listed from before it is sent (so a close waits for it), given its txid when accepted, removed at its
- * final state or when it was not placed. An order whose state is unknown (ERROR) stays listed: it may be live.
+ * final state or when its placement ended without an accepted order (REJECTED, CANCELED, ERROR: its report
+ * tells a person the position is unprotected or the order's state is unknown).
  *
  * @param request The order, rounded.
  * @param context What its reports repeat.
@@ -69,7 +70,9 @@ export function protectiveOrder(request: OrderRequest, context: OrderContext, de
     // Persistent: a protective or exit order given up on leaves the position unprotected.
     return placeOrder(request, context, deps, options.lane, { persistUntil$: deps.stopping$ }).pipe(
       tap((step) => {
-        if (step.kind === 'report' && (step.report.status === 'REJECTED' || step.report.status === 'CANCELED')) {
+        // ERROR too (not placed, or its state unproven): listed, it would hold every later close of the pair
+        // until that close times out, and nothing can cancel an order without a txid anyway.
+        if (step.kind === 'report' && (step.report.status === 'REJECTED' || step.report.status === 'CANCELED' || step.report.status === 'ERROR')) {
           positions.removeProtective(clientOrderId);
         }
       }),
