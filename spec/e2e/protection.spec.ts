@@ -102,9 +102,8 @@ describe('e2e: protection (stop resting, take-profit watched)', () => {
     expect(run.handler.positions()).toEqual([]);
   });
 
-  // KNOWN BUG (notes/bugs.md #3): the stop is REJECTED after the second invalid nonce (the retry-once rule for
-  // entries), leaving the fill unprotected. `it.failing` keeps the suite green until fixed; then switch to `it`.
-  it.failing('a filled entry stays protected when the stop-loss placement meets two EAPI:Invalid nonce answers in a row', async () => {
+  // Was notes/bugs.md #3: the stop was REJECTED after the second invalid nonce (the retry-once rule of entries).
+  it('a filled entry stays protected when the stop-loss placement meets two EAPI:Invalid nonce answers in a row', async () => {
     const run = await E2eRun.start();
     run.signals.next(protectedBuy('nonces', { takeProfit: undefined }));
     await run.waitFor('entry NEW', (r) => r.signalId === 'nonces' && r.role === 'entry' && r.status === 'NEW');

@@ -20,8 +20,7 @@ const FAULT_RATE = 0.2;
 /**
  * The paper exchange's network and service faults. Its injected rate-limit and lockout answers are left out on
  * purpose: this soak asserts that the client's own pacing never earns a rate-limit error, which an injected one
- * would contradict by construction. `invalid-nonce` is left out until notes/bugs.md #3 is fixed (two in a row on
- * a stop-loss leave a fill unprotected; pinned by its own test in protection.spec.ts): add it back then.
+ * would contradict by construction. `invalid-nonce` stands for another process racing the key's nonce.
  */
 const SOAK_FAULTS: readonly FaultKind[] = [
   'accept-then-drop',
@@ -31,6 +30,7 @@ const SOAK_FAULTS: readonly FaultKind[] = [
   'html-5xx-not-placed',
   'service-unavailable',
   'service-busy',
+  'invalid-nonce',
 ];
 const faultRates: FaultRates = Object.fromEntries(SOAK_FAULTS.map((kind) => [kind, FAULT_RATE / SOAK_FAULTS.length]));
 

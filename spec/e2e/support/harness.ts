@@ -1,6 +1,6 @@
 import crossFetch from 'cross-fetch';
 import { BehaviorSubject, ReplaySubject, Subject, type Subscription } from 'rxjs';
-import { KrakenRateBudget, krakenCostModel } from '../../../src/kraken/budget';
+import { clientRateBudget, krakenCostModel } from '../../../src/kraken/budget';
 import { Credentials } from '../../../src/kraken/credentials';
 import { createKrakenExchange } from '../../../src/kraken/exchange';
 import { PrivateLane } from '../../../src/kraken/private-lane';
@@ -135,7 +135,8 @@ export class E2eRun {
     });
     this.handler = createExecutionHandler(this.config, {
       port,
-      budget: new KrakenRateBudget(paper.tier),
+      // The client's model keeps headroom below Kraken's caps, as every client of a real exchange should.
+      budget: clientRateBudget(paper.tier),
       costs: krakenCostModel,
       scheduler,
       random: seededRandom(options.seed ?? 7),
