@@ -480,6 +480,55 @@ describe('execution handler', () => {
     });
   });
 
+  it('close-position cancels the pair\'s working limit entry first and closes what it filled, without protecting it', () => {
+    marbles(({ cold, hot, scheduler, flush }) => {
+      const sim = new SimExchange({ cold }, scheduler);
+      const working: TradeSignal = { ...limitBuy, timeoutMs: 60_000 };
+      const { handler, reports } = run(sim, scheduler, {
+        signals$: hot('a', { a: working }),
+        commands$: hot('4000ms c', { c: { commandId: 'close-1', pair: 'XBTUSD' } }),
+      });
+      scheduler.schedule(() => sim.fill('O-1', '0.4', '100'), 2_500);
+      scheduler.schedule(() => void handler.stop(), 30_000);
+      flush();
+      const entry = reports.filter((r) => r.role === 'entry');
+      expect(entry.map((r) => r.status)).toEqual(['PENDING_NEW', 'NEW', 'PARTIALLY_FILLED', 'PENDING_CANCEL', 'CANCELED']);
+      expect(entry.find((r) => r.status === 'PENDING_CANCEL')?.reason).toBe('cancel: close-position');
+      // The close waits for the entry's final state, then sells what it filled.
+      const canceledAt = entry.at(-1)?.timestamp ?? 0;
+      const close = reports.filter((r) => r.role === 'close');
+      expect(close.map((r) => r.status)).toEqual(['PENDING_NEW', 'NEW', 'FILLED']);
+      expect(close[0]?.timestamp).toBeGreaterThanOrEqual(canceledAt);
+      expect(sim.ordersOfType('market').map((order) => [order.request.side, order.request.volume.toFixed()])).toEqual([['sell', '0.4']]);
+      expect(sim.ordersOfType('limit').map((order) => order.status)).toEqual(['canceled']);
+      // The close took the fill: no stop-loss was placed for it.
+      expect(sim.ordersOfType('stop-loss')).toEqual([]);
+      expect(reports.some((r) => r.role === 'stop-loss')).toBe(false);
+      expect(handler.positions()).toEqual([]);
+      expectOneFinalPerOrder(reports, handler);
+    });
+  });
+
+  it('close-position with only an unfilled working entry on the pair cancels it; nothing is left to sell', () => {
+    marbles(({ cold, hot, scheduler, flush }) => {
+      const sim = new SimExchange({ cold }, scheduler);
+      const working: TradeSignal = { ...limitBuy, timeoutMs: 60_000 };
+      const { handler, reports } = run(sim, scheduler, {
+        signals$: hot('a', { a: working }),
+        commands$: hot('3000ms c', { c: { commandId: 'close-1', pair: 'XBTUSD' } }),
+      });
+      scheduler.schedule(() => void handler.stop(), 30_000);
+      flush();
+      expect(reports.filter((r) => r.role === 'entry').map((r) => r.status)).toEqual(['PENDING_NEW', 'NEW', 'PENDING_CANCEL', 'CANCELED']);
+      expect(sim.ordersOfType('limit').map((order) => order.status)).toEqual(['canceled']);
+      expect(reports.filter((r) => r.role === 'close').map((r) => [r.status, r.reason])).toEqual([
+        ['REJECTED', 'nothing to close on XBTUSD: the tracked position is flat'],
+      ]);
+      expect(sim.ordersOfType('market')).toEqual([]);
+      expectOneFinalPerOrder(reports, handler);
+    });
+  });
+
   it('start() and stop(): the façade delivers the reports and resolves once reports$ has completed', async () => {
     let stopped: Promise<void> | null = null;
     const delivered: string[] = [];

@@ -38,18 +38,22 @@ function parseQuantity(value: unknown): { ok: true; quantity: Decimal | null } |
 }
 
 /**
- * Close-position commands: cancel the pair's protective orders and end its take-profit watches, wait until
- * they are confirmed gone, then close what is tracked (or the command's quantity, never more than tracked
- * unless nothing is tracked) at market, role `close`, in the `close` lane. Not behind HALT: closing reduces risk.
+ * Close-position commands: cancel the pair's protective orders and end its take-profit watches, cancel its
+ * working entry orders (so none fills after the close and opens the position again), wait until they are all
+ * confirmed at their final states, then close what is tracked, including what those entries filled (or the
+ * command's quantity, never more than tracked unless nothing is tracked) at market, role `close`, in the
+ * `close` lane. An entry cancelled by a close is not protected: the close takes what it filled. Not behind
+ * HALT: closing reduces risk.
  *
  * commands:    ─c──────────────────
  * stop-loss:   ──X──C                (cancel, confirmed by the monitor)
- * result:      ─────PN─F            (market close of the position)
+ * entry:       ──X────C              (a working limit entry, partly filled: cancelled, followed to its end)
+ * result:      ───────PN─F          (market close of the position, the entry's fill included)
  *
  * groupBy pair then concatMap: commands for one pair run one after the other (the second sees what the
  * first closed); pairs run side by side. An unknown pair, a bad quantity or nothing to close → REJECTED with
- * the reason; protective orders not confirmed gone within `tuning.protectionCancelTimeoutMs` → ERROR and
- * nothing is sent (selling while a stop may still sell would sell twice). Side: selling what was bought;
+ * the reason; protective orders or entries not confirmed gone within `tuning.protectionCancelTimeoutMs` →
+ * ERROR and nothing is sent (selling while a stop may still sell would sell twice). Side: selling what was bought;
  * with nothing tracked and a quantity given, a sell. Completes when the commands have completed and every
  * close has; never errors.
  *
@@ -107,12 +111,15 @@ function closePosition(command: ClosePositionCommand, book: PairBook | null, dep
     if (!parsed.ok) return rejected('sell', `quantity: ${parsed.reason}`);
     const pair = rules.key;
     const { positions } = deps;
-    if (positions.net(pair).isZero() && positions.protectiveOn(pair).length === 0 && parsed.quantity === null) {
+    // The pair's working entries are cancelled too: one left resting could fill right after the close and
+    // open the position again. Only those working now: the close waits for their final states.
+    const entries = positions.workingEntriesOn(pair);
+    if (positions.net(pair).isZero() && positions.protectiveOn(pair).length === 0 && entries.length === 0 && parsed.quantity === null) {
       return rejected('sell', `nothing to close on ${rules.altname}: no tracked position and no quantity given`);
     }
 
     positions.requestClose(pair);
-    return positions.protectionCleared$(pair).pipe(
+    return positions.settledForClose$(pair, entries).pipe(
       take(1),
       timeout({ first: deps.tuning.protectionCancelTimeoutMs, scheduler: deps.scheduler }),
       concatMap(() => {
@@ -124,7 +131,8 @@ function closePosition(command: ClosePositionCommand, book: PairBook | null, dep
         return referencePrice(rules, deps).pipe(concatMap((price) => marketExit(rules, side, quantity, 'close', commandId, price, deps)));
       }),
       catchError((error: unknown) => {
-        const protective = positions.protectiveOn(pair).map((order) => order.txid ?? order.clientOrderId).join(', ');
+        const stillWorking = positions.workingEntriesOn(pair).filter((txid) => entries.includes(txid));
+        const protective = [...positions.protectiveOn(pair).map((order) => order.txid ?? order.clientOrderId), ...stillWorking].join(', ');
         const context: OrderContext = {
           signalId: commandId,
           clientOrderId: null,
@@ -137,7 +145,7 @@ function closePosition(command: ClosePositionCommand, book: PairBook | null, dep
           stopPrice: null,
           commissionAsset: rules.quote,
         };
-        const reason = `close not sent: protective orders not confirmed gone (${protective}): ${error instanceof Error ? error.message : String(error)}; needs manual attention`;
+        const reason = `close not sent: protective orders or entries not confirmed gone (${protective}): ${error instanceof Error ? error.message : String(error)}; needs manual attention`;
         return of(reportStep(deps.report(context, 'ERROR', { reason })));
       }),
     );

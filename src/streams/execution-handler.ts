@@ -18,6 +18,7 @@ import {
   ReplaySubject,
   share,
   takeUntil,
+  tap,
   timer,
 } from 'rxjs';
 import { type CostModel, type RateBudget } from '../model/budget';
@@ -207,21 +208,37 @@ export function createExecutionHandler(config: ExecutionConfig, deps: HandlerDep
 
 /**
  * Entries: placement, then the order followed to its final state (a limit entry cancelled at its timeout, any
- * working limit entry cancelled at stop), then protection of what filled.
+ * working limit entry cancelled at stop, any working entry cancelled by a close of its pair), then protection
+ * of what filled (not when a close cancelled it: the close takes what it filled). While followed, an entry is
+ * listed as working in the positions registry, so that a close waits for its final state.
  */
 function entries(inputs: HandlerInputs, book$: Observable<PairBook>, deps: StreamDeps): Observable<ExecutionReport> {
   // takeUntil on the input, not last, on purpose: stop() ends the intake, never the work already started.
   const signals$ = inputs.signals$.pipe(takeUntil(deps.stopping$));
   return placeEntries(signals$, inputs.halted$ ?? NEVER, book$, deps).pipe(
-    andThen<PlacedEntry, OrderFinal>(({ intent, placed }) => {
+    andThen<PlacedEntry, OrderFinal>(({ intent, placed }) => defer(() => {
       const isLimit = intent.request.orderType === 'limit';
+      const pair = intent.rules.key;
+      const txid = placed.order.txid;
+      const { positions } = deps;
       const cancelWhen$ = merge(
         intent.timeoutMs !== null ? timer(intent.timeoutMs, deps.scheduler).pipe(map((): CancelReason => 'timeout')) : EMPTY,
         // An unwatched working entry could fill unprotected after the process is gone.
         isLimit ? deps.stopping$.pipe(map((): CancelReason => 'stop')) : EMPTY,
+        // A close of the pair: an entry left working could fill right after the close and re-open the position.
+        positions.closeRequested$(pair, positions.closeEpoch(pair)).pipe(map((): CancelReason => 'close-position')),
       );
+      positions.addWorkingEntry(txid, pair);
+      const stopWorking = (): void => positions.removeWorkingEntry(txid);
       return followOrder(placed.order, deps, { cancelWhen$, ...(placed.adopted ? { adopted: placed.adopted } : {}) }).pipe(
-        andThen<OrderFinal, OrderFinal>((final) => (final.snapshot.volumeExecuted.gt(0) ? protectEntry(final, intent, deps) : EMPTY)),
+        tap((step) => {
+          if (step.kind === 'done') stopWorking();
+        }),
+        finalize(stopWorking),
+        // An entry cancelled by a close is not protected: the close sells what it filled.
+        andThen<OrderFinal, OrderFinal>((final) =>
+          final.snapshot.volumeExecuted.gt(0) && final.cancelReason !== 'close-position' ? protectEntry(final, intent, deps) : EMPTY,
+        ),
         catchError((error: unknown) => {
           deps.log.error(`${intent.signal.signalId}: following ${describeEntry(intent)} failed:`, String(error));
           return of<Step<OrderFinal>>(
@@ -229,7 +246,7 @@ function entries(inputs: HandlerInputs, book$: Observable<PairBook>, deps: Strea
           );
         }),
       );
-    }),
+    })),
     reportsOf(),
   );
 }

@@ -38,6 +38,8 @@ const ZERO = new Decimal(0);
 export class PositionBook {
   private readonly netByPair = new Map<string, Decimal>();
   private readonly protective = new Map<string, ProtectiveOrder>();
+  /** Entry orders accepted and still followed (working), by txid: their pair. */
+  private readonly workingEntries = new Map<string, string>();
   private readonly closeEpochs = new Map<string, number>();
   private readonly changes$ = new BehaviorSubject<number>(0);
 
@@ -73,6 +75,34 @@ export class PositionBook {
 
   protectiveOn(pair: string): readonly ProtectiveOrder[] {
     return [...this.protective.values()].filter((order) => order.pair === pair);
+  }
+
+  /** An accepted entry is followed: a close of its pair cancels it and waits for its final state. */
+  addWorkingEntry(txid: string, pair: string): void {
+    this.workingEntries.set(txid, pair);
+    this.changed();
+  }
+
+  /** The entry reached its final state (or is no longer followed). */
+  removeWorkingEntry(txid: string): void {
+    if (this.workingEntries.delete(txid)) this.changed();
+  }
+
+  /** Txids of the pair's working entries. */
+  workingEntriesOn(pair: string): readonly string[] {
+    return [...this.workingEntries].filter(([, of]) => of === pair).map(([txid]) => txid);
+  }
+
+  /**
+   * Emits once (and completes) when no protective order of the pair is being placed or resting and none of
+   * `entries` (txids) is still working: what a close waits for before it reads the position.
+   */
+  settledForClose$(pair: string, entries: readonly string[]): Observable<void> {
+    return this.changes$.pipe(
+      filter(() => this.protectiveOn(pair).length === 0 && entries.every((txid) => !this.workingEntries.has(txid))),
+      take(1),
+      map(() => undefined),
+    );
   }
 
   /** How many close requests the pair has seen; a protection remembers it when it starts. */
