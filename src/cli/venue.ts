@@ -1,4 +1,4 @@
-import { KrakenRateBudget, krakenCostModel } from '../kraken/budget';
+import { clientRateBudget, krakenCostModel } from '../kraken/budget';
 import { Credentials } from '../kraken/credentials';
 import { createKrakenExchange } from '../kraken/exchange';
 import { type CostModel, type RateBudget } from '../model/budget';
@@ -47,7 +47,7 @@ export async function openVenue(config: ExecutionConfig, options: VenueOptions):
         credentials: new Credentials(paper.apiKey, paper.apiSecret),
         timeoutMs: config.exchange.requestTimeoutMs,
       }),
-      budget: new KrakenRateBudget(config.paper.tier),
+      budget: clientRateBudget(config.paper.tier),
       costs: krakenCostModel,
       paper,
       close: () => paper.close(),
@@ -65,7 +65,7 @@ export async function openVenue(config: ExecutionConfig, options: VenueOptions):
   log.info(`exchange ${config.exchange.url} with key ${String(credentials)}${config.exchange.validateOnly ? ' (validate only: nothing is placed)' : ''}`);
   return {
     port: createKrakenExchange({ url: config.exchange.url, credentials, timeoutMs: config.exchange.requestTimeoutMs }),
-    budget: new KrakenRateBudget(config.exchange.tier),
+    budget: clientRateBudget(config.exchange.tier),
     costs: krakenCostModel,
     paper: null,
     close: () => Promise.resolve(),
