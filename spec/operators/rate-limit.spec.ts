@@ -286,6 +286,22 @@ describe('RateGate.run (the private-call slot)', () => {
     expect(chargedAt).toEqual([3031, 8032]);
   });
 
+  it('does not keep the slot from a monitoring call while a cancel waits for its pair trading counter', () => {
+    marbles(({ cold, expectObservable, scheduler }) => {
+      const budget = new KrakenRateBudget('starter');
+      // Starter trading counter: max 60, decay 1 unit/s. Full for XBTUSD: a 1-unit call fits after 1000 ms.
+      budget.snapTrading('XBTUSD', 0);
+      const gate = new RateGate(budget, scheduler);
+      const result = merge(
+        gate.run(placeOn('XBTUSD'), 'cancel', () => cold('100ms (x|)'), exclusive),
+        gate.run(REST, 'monitor', () => cold('100ms (m|)'), exclusive),
+        gate.run(REST, 'monitor', () => cold('2000ms (n|)'), exclusive),
+      );
+      // m goes at once; n takes the slot when m ends (100); the cancel's unit is free at 1000, the slot at 2100.
+      expectObservable(result).toBe('100ms m 1999ms n 99ms (x|)');
+    });
+  });
+
   it('holds no timer while requests wait only for the slot, and none when idle', () => {
     const pendingAt: number[] = [];
     marbles(({ cold, expectObservable, scheduler }) => {

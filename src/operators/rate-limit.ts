@@ -18,10 +18,7 @@ interface QueuedRequest {
   readonly cost: RateCost;
   readonly rank: number;
   readonly seq: number;
-  /**
-   * The budget counters the cost touches, and the private-call slot for an exclusive request; requests on
-   * disjoint counters cannot delay each other.
-   */
+  /** The budget counters the cost touches; requests on disjoint counters cannot delay each other. */
   readonly counters: readonly string[];
   /** Goes only when no other exclusive call is in flight, and holds the slot until it ends. */
   readonly exclusive: boolean;
@@ -29,13 +26,9 @@ interface QueuedRequest {
   readonly fail: (error: Error) => void;
 }
 
-/** A pseudo counter: exclusive requests queue behind each other for the one private-call slot. */
-const PRIVATE_SLOT = 'private-slot';
-
-const countersOf = (cost: RateCost, exclusive: boolean): readonly string[] => [
+const countersOf = (cost: RateCost): readonly string[] => [
   ...(cost.rest > 0 ? ['rest'] : []),
   ...(cost.trading && cost.trading.units > 0 ? [`trading:${cost.trading.pair}`] : []),
-  ...(exclusive ? [PRIVATE_SLOT] : []),
 ];
 
 /** How `RateGate.run` treats a call. */
@@ -64,7 +57,9 @@ const disjoint = (counters: readonly string[], blocked: ReadonlySet<string>): bo
  *
  * Private-call slot (`run` with `exclusive`): the exchange client sends one private call at a time per key and
  * the exchange charges a call when it arrives. An exclusive call is released (and charged) only when no other
- * exclusive call is in flight, so the model never charges a call that is still queued in the client.
+ * exclusive call is in flight, so the model never charges a call that is still queued in the client. The slot
+ * goes to the first request (by the order above) whose cost fits when it frees: a request still waiting for
+ * budget does not keep it from a call that could go now (the client's queue would not wait for it either).
  *
  * Time: `scheduler.now()` and one action on `scheduler` for the soonest wait; no action while nothing waits.
  *
@@ -110,7 +105,7 @@ export class RateGate {
         cost,
         rank: LANE_RANK[lane],
         seq: this.seq++,
-        counters: countersOf(cost, false),
+        counters: countersOf(cost),
         exclusive: false,
         grant: () => {
           subscriber.next();
@@ -165,7 +160,7 @@ export class RateGate {
         cost,
         rank: LANE_RANK[lane],
         seq: this.seq++,
-        counters: countersOf(cost, exclusive),
+        counters: countersOf(cost),
         exclusive,
         grant: () => {
           if (exclusive) {
