@@ -127,9 +127,9 @@ export class RateGate {
    * holds that slot until it ends, so a call is never charged while it would still wait in the exchange
    * client's private-call queue (the exchange charges on arrival, and its counter cannot go below 0).
    *
-   * two exclusive calls a, b (each answers after 5 ms), both asked for at 0 ms, budget with room:
-   * run(cost, 'place', a, { exclusive: true }):  -----a|          a sent and charged at 0 ms
-   * run(cost, 'place', b, { exclusive: true }):  ----------b|     b sent and charged at 5 ms, when a ended
+   * two exclusive calls a, b (each answers and completes after 5 ms), both asked for at 0 ms, budget with room:
+   * run(cost, 'place', a, { exclusive: true }):  -----(a|)          a sent and charged at 0 ms
+   * run(cost, 'place', b, { exclusive: true }):  ----------(b|)     b sent and charged at 5 ms, when a ended
    *
    * Among requests waiting for the slot, lane priority decides who goes next (FIFO within a lane). A call
    * that is not exclusive (public calls) never takes or waits for the slot.

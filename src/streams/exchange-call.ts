@@ -56,8 +56,8 @@ function retryPolicyOf(deps: ExchangeDeps, effect: CallEffect, waitOutBreaker: b
         ? nonceRetries++ < 1
         : nothingDone || (effect === 'idempotent' && error.kind === 'ambiguous');
       if (retry && withinLimit) {
-        const of = persistent ? 'until it is placed' : `of ${maxAttempts}`;
-        deps.log.info(`${error.message} (${error.kind}); retrying with backoff after attempt ${attempt} ${of}`);
+        const limit = persistent ? '(no limit until the run stops)' : `of ${maxAttempts}`;
+        deps.log.info(`${error.message} (${error.kind}); retrying with backoff after attempt ${attempt} ${limit}`);
       }
       return retry && withinLimit;
     },
