@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { Decimal } from 'decimal.js';
 import { NEVER, type Observable, type Subscription, VirtualTimeScheduler, defer, of } from 'rxjs';
-import { defaultConfig } from '../src/cli/config';
+import { defaultConfig } from '../src/config/config';
 import { KrakenRateBudget, krakenCostModel } from '../src/kraken/budget';
 import { type ExecutionConfig } from '../src/model/config';
 import { isExchangeError } from '../src/model/errors';

@@ -18,7 +18,7 @@ import {
   tap,
   toArray,
 } from 'rxjs';
-import { defaultConfig } from '../src/cli/config';
+import { defaultConfig } from '../src/config/config';
 import { KrakenRateBudget, TIERS, krakenCostModel } from '../src/kraken/budget';
 import { Credentials } from '../src/kraken/credentials';
 import { type KrakenExchange, createKrakenExchange } from '../src/kraken/exchange';

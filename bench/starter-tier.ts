@@ -1,5 +1,5 @@
 import { type Observable, concatMap, firstValueFrom, ignoreElements, merge, tap, timer } from 'rxjs';
-import { defaultConfig } from '../src/cli/config';
+import { defaultConfig } from '../src/config/config';
 import { KrakenRateBudget } from '../src/kraken/budget';
 import { Credentials } from '../src/kraken/credentials';
 import { createKrakenExchange } from '../src/kraken/exchange';

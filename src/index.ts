@@ -8,3 +8,4 @@ export * from './operators';
 export * from './streams';
 export * from './paper';
 export { ScaledScheduler } from './time/scaled-scheduler';
+export { ConfigError, defaultConfig, loadConfig, mergeConfig, parseConfig } from './config/config';

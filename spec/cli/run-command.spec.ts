@@ -1,5 +1,5 @@
 import { parseArgs, type RunArgs } from '../../src/cli/args';
-import { loadConfig } from '../../src/cli/config';
+import { loadConfig } from '../../src/config/config';
 import { configOverrides } from '../../src/cli/run-command';
 
 const runArgs = (...flags: string[]): RunArgs => parseArgs(['run', ...flags]) as RunArgs;

@@ -1,6 +1,6 @@
 import { Decimal } from 'decimal.js';
 import { NEVER, Subject, defer, map, merge, of, takeUntil, throwError } from 'rxjs';
-import { defaultConfig } from '../../src/cli/config';
+import { defaultConfig } from '../../src/config/config';
 import { splitInput } from '../../src/cli/input';
 import { runSession } from '../../src/cli/session';
 import { KrakenRateBudget, krakenCostModel } from '../../src/kraken/budget';

@@ -8,7 +8,7 @@ import {
   loadConfig,
   mergeConfig,
   parseConfig,
-} from '../../src/cli/config';
+} from '../../src/config/config';
 
 const repoConfigPath = resolve(__dirname, '..', '..', 'config.json');
 const shipped = (): Record<string, unknown> => JSON.parse(readFileSync(repoConfigPath, 'utf8')) as Record<string, unknown>;

@@ -3,7 +3,7 @@ import { type ExecutionReport } from '../model/report';
 import { type PaperExchange } from '../paper';
 import { ScaledScheduler } from '../time/scaled-scheduler';
 import { type DemoArgs } from './args';
-import { loadConfig } from './config';
+import { loadConfig } from '../config/config';
 import { formatReportJson, formatReportText, formatSummaryJson, formatSummaryText } from './format';
 import { splitInput } from './input';
 import { type CliIo } from './io';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ParsedArgs, UsageError, parseArgs, usage } from './args';
-import { defaultConfigPath } from './config';
+import { defaultConfigPath } from '../config/config';
 import { demoCommand } from './demo';
 import { type CliIo, processIo } from './io';
 import { paperCommand } from './paper-command';

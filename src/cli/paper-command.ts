@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Credentials } from '../kraken/credentials';
 import { startPaperExchange } from '../paper';
 import { type PaperArgs, UsageError } from './args';
-import { defaultConfig } from './config';
+import { defaultConfig } from '../config/config';
 import { type ExecutionConfig } from '../model/config';
 import { type Logger } from '../streams/deps';
 import { type CliIo, stopRequested } from './io';

@@ -1,5 +1,5 @@
 import { type RunArgs } from './args';
-import { loadConfig } from './config';
+import { loadConfig } from '../config/config';
 import { formatReportJson, formatReportText, formatSummaryJson, formatSummaryText } from './format';
 import { inputLines, splitInput } from './input';
 import { type CliIo } from './io';

@@ -250,7 +250,7 @@ const PACKAGE_NAME = 'kraken-rx-execution';
 
 /**
  * Where the shipped `config.json` is: at the package root, found by walking up from this file. Compiled, this
- * file is `dist/cli/config.js`; under ts-jest it is `src/cli/config.ts`; both are two levels below the root,
+ * file is `dist/config/config.js`; under ts-jest it is `src/config/config.ts`; both are two levels below the root,
  * but walking up to our own `package.json` also survives a different output layout.
  */
 export function defaultConfigPath(from: string = __dirname): string {
