@@ -46,8 +46,8 @@ describe('e2e: order lifecycle against the paper exchange', () => {
 
   it('cancel of an order already gone (cancelled from elsewhere): "unknown order" is not taken as a cancel, the lookup reports CANCELED once', async () => {
     // A slow monitor: the handler has not noticed the outside cancel when its own timeout cancel goes out.
-    const run = await E2eRun.start({ config: { monitor: { minIntervalMs: 8_000, maxIntervalMs: 10_000 } } });
-    run.signals.next(limitBuy('gone', '0.05', { timeoutMs: 3_000 }));
+    const run = await E2eRun.start({ config: { monitor: { minIntervalMs: 20_000, maxIntervalMs: 25_000 } } });
+    run.signals.next(limitBuy('gone', '0.05', { timeoutMs: 8_000 }));
     const accepted = await run.waitFor('entry NEW', (r) => r.signalId === 'gone' && r.status === 'NEW');
 
     // A person (another key on the same account) cancels it.
@@ -72,7 +72,8 @@ describe('e2e: order lifecycle against the paper exchange', () => {
 
   it('partial fill then timeout: the rest is cancelled and what filled is protected by a stop of that size', async () => {
     const run = await E2eRun.start();
-    run.signals.next(limitBuy('partial', '1', { timeoutMs: 4_000 }));
+    // The timeout leaves the monitor several ticks to see the partial fill first.
+    run.signals.next(limitBuy('partial', '1', { timeoutMs: 10_000 }));
     await run.waitFor('entry NEW', (r) => r.signalId === 'partial' && r.status === 'NEW');
     // The paper market offers 0.5 BTC per matching run.
     run.paper.setPrice('XBTUSD', '59000');

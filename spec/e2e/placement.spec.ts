@@ -143,7 +143,7 @@ describe('e2e: ambiguous placement is resolved by lookup, never by a blind resen
 
 describe('e2e: OpenOrders lag right after placement', () => {
   it('a resting entry missing from OpenOrders for a while is not taken for gone; it is followed to its fill', async () => {
-    const run = await E2eRun.start({ paper: { openOrdersLagMs: 3_000 }, tuning: { openOrdersLagMs: 4_000 } });
+    const run = await E2eRun.start({ paper: { openOrdersLagMs: 8_000 }, tuning: { openOrdersLagMs: 10_000 } });
     run.signals.next(restingBuy('lag'));
     await run.waitFor('entry NEW', (r) => r.signalId === 'lag' && r.status === 'NEW');
     // Several monitor ticks inside the lag, in which OpenOrders does not list it yet.
@@ -158,7 +158,7 @@ describe('e2e: OpenOrders lag right after placement', () => {
   });
 
   it('an ambiguous placement inside the lag keeps looking until the order shows, rather than resending it', async () => {
-    const run = await E2eRun.start({ paper: { openOrdersLagMs: 3_000 }, tuning: { openOrdersLagMs: 4_000 } });
+    const run = await E2eRun.start({ paper: { openOrdersLagMs: 8_000 }, tuning: { openOrdersLagMs: 10_000 } });
     run.paper.faults.inject('AddOrder', 'accept-then-drop');
     run.signals.next(restingBuy('lagamb'));
 
@@ -168,7 +168,7 @@ describe('e2e: OpenOrders lag right after placement', () => {
     // At least one lookup came back empty (inside the lag) before the order showed.
     expect(run.answers('OpenOrders').some((w) => w.body === '{"error":[],"result":{"open":{}}}')).toBe(true);
     const order = run.paper.inspect.ordersByClOrdId(clOrdId)[0];
-    expect(adopted.timestamp).toBeGreaterThanOrEqual((order?.openedAt ?? 0) + 3_000);
+    expect(adopted.timestamp).toBeGreaterThanOrEqual((order?.openedAt ?? 0) + 8_000);
     expect(run.paper.inspect.requestCount('AddOrder')).toBe(1);
     expect(run.paper.inspect.acceptedCount(clOrdId)).toBe(1);
   });
@@ -208,9 +208,9 @@ describe('e2e: EAPI:Invalid nonce', () => {
   };
 
   it('is re-signed with a fresh nonce and retried once; the order is placed once', async () => {
-    // The retry waits ≥ 0.8 × 20 000 scaled ms = 400 real ms: by then the handler's nonces have passed the bump.
-    const run = await E2eRun.start({ config: { retry: { initialDelayMs: 20_000, maxDelayMs: 20_000 } } });
-    await bumpNonce(run, 250);
+    // The retry waits ≥ 0.8 × 40 000 scaled ms = 800 real ms: by then the handler's nonces have passed the bump.
+    const run = await E2eRun.start({ config: { retry: { initialDelayMs: 40_000, maxDelayMs: 40_000 } } });
+    await bumpNonce(run, 600);
     run.signals.next(restingBuy('nonce'));
 
     await run.waitFor('entry NEW', (r) => r.signalId === 'nonce' && r.status === 'NEW');

@@ -37,7 +37,7 @@ describe('e2e: protection (stop resting, take-profit watched)', () => {
     expect(filled.exchangeOrderId).toBe(stop.exchangeOrderId);
 
     // One poll may have been under way; after that the ticker is no longer read.
-    await run.pass(1_500);
+    await run.pass(4_000);
     const tickerCalls = run.paper.inspect.requestCount('Ticker');
     run.paper.setPrice('XBTUSD', '62000');
     await run.pass(5_000);

@@ -29,7 +29,7 @@ const answerWith = (run: E2eRun, text: string): WireRecord => {
 
 describe('e2e: the exchange pushes back', () => {
   it('EGeneral:Temporary lockout: the breaker opens at once, nothing is sent during the cool-down, then one probe and back to work', async () => {
-    const run = await E2eRun.start({ config: { breaker: { failureThreshold: 6, cooldownMs: 6_000 } } });
+    const run = await E2eRun.start({ config: { breaker: { failureThreshold: 6, cooldownMs: 20_000 } } });
     run.signals.next(restingBuy('watched'));
     await run.waitFor('entry NEW', (r) => r.signalId === 'watched' && r.status === 'NEW');
     run.paper.faults.inject('OpenOrders', 'temporary-lockout');
@@ -42,10 +42,10 @@ describe('e2e: the exchange pushes back', () => {
     await run.waitFor('stop resting', (r) => r.signalId === 'watched' && r.role === 'stop-loss' && r.status === 'NEW');
 
     const lockout = answerWith(run, 'Temporary lockout');
-    const during = run.wire.filter((w) => w.sentAt > lockout.answeredAt && w.sentAt < lockout.answeredAt + 6_000 - 200);
+    const during = run.wire.filter((w) => w.sentAt > lockout.answeredAt && w.sentAt < lockout.answeredAt + 20_000 - 200);
     expect(during).toEqual([]);
     const after = run.wire.filter((w) => w.sentAt >= lockout.answeredAt);
-    expect(after[0]?.sentAt).toBeGreaterThanOrEqual(lockout.answeredAt + 6_000 - 200);
+    expect(after[0]?.sentAt).toBeGreaterThanOrEqual(lockout.answeredAt + 20_000 - 200);
     expect(run.paper.inspect.orders().map((o) => o.orderType)).toEqual(['limit', 'stop-loss']);
   });
 
