@@ -281,6 +281,25 @@ describe('CircuitBreaker', () => {
     });
   });
 
+  it('says whether a call would be refused now, without counting or taking the probe', () => {
+    const seen: Array<string | null> = [];
+    marbles(({ cold, expectObservable, scheduler }) => {
+      const breaker = new CircuitBreaker(policy({ failureThreshold: 1 }), scheduler);
+      const refusalAt = (at: number): void => {
+        scheduler.schedule(() => seen.push(breaker.refusal() ? `${at}: refused until ${breaker.refusal()?.reopensAt}` : `${at}: admitted`), at);
+      };
+      refusalAt(0);
+      expectObservable(cold<string>('-#', undefined, busy).pipe(breaker.guard()), '10ms ^').toBe('11ms #', undefined, busy);
+      refusalAt(50);
+      // Half-open from 111: asking does not take the probe; the probe (at 120) is out until 125.
+      refusalAt(115);
+      expectObservable(cold('5ms v|').pipe(breaker.guard()), '120ms ^').toBe('125ms v|');
+      refusalAt(122);
+      refusalAt(130);
+    });
+    expect(seen).toEqual(['0: admitted', '50: refused until 111', '115: admitted', '122: refused until 111', '130: admitted']);
+  });
+
   it('raises BreakerOpenError, an Error that says when the cool-down ends', () => {
     const error = new BreakerOpenError(1_700_000_000_000);
     expect(error).toBeInstanceOf(Error);

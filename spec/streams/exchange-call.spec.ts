@@ -67,4 +67,21 @@ describe('exchangeCall and the private-call slot', () => {
       expect(port.calls.map((call) => `${call.at} ${call.method}`)).toEqual(['0 openOrders', '10 cancelOrder', '110 openOrders']);
     });
   });
+
+  it('does not send calls that waited for their turn while the breaker opened (a bad key does not hammer the exchange)', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const port = new FakePort({ openOrders: () => cold('10ms #', {}, exchangeError('auth', 'EAPI:Invalid signature', 'OpenOrders')) }, scheduler);
+      const deps = exchangeDeps(port, scheduler);
+      const outcomes: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        exchangeCall(deps, 'monitor', () => ({ kind: 'openOrders' }), () => port.openOrders(), 'idempotent').subscribe({
+          error: (error: unknown) => outcomes.push(`${scheduler.now()} ${error instanceof Error ? error.message.split(':')[0] : String(error)}`),
+        });
+      }
+      flush();
+      // The first answers "invalid signature" and opens the breaker at once; the two queued behind it are refused unsent.
+      expect(port.calls.map((call) => call.at)).toEqual([0]);
+      expect([...outcomes].sort()).toEqual(['10 OpenOrders', '10 circuit breaker open', '10 circuit breaker open']);
+    });
+  });
 });

@@ -125,6 +125,19 @@ export class CircuitBreaker {
   }
 
   /**
+   * The error a call guarded now would fail fast with, or `null` if it would be made: for a caller that must
+   * wait (for rate budget, for its turn) before the guarded call starts, so that it need not wait only to be
+   * refused. Counts nothing and takes no probe: the guard decides again when the call starts.
+   *
+   * @returns `BreakerOpenError` while open (or while the one probe is out), else `null`.
+   */
+  refusal(): BreakerOpenError | null {
+    this.halfOpenIfCooledDown();
+    const state = this.current.value;
+    return state === 'open' || (state === 'half-open' && this.probeOut) ? new BreakerOpenError(this.reopensAt) : null;
+  }
+
+  /**
    * Drops the cool-down timer (the state is still worked out from the clock when the next call comes), so a
    * finished run leaves nothing scheduled behind it.
    */

@@ -1,4 +1,4 @@
-import { type Observable, defer, dematerialize, ignoreElements, materialize, merge, take, tap } from 'rxjs';
+import { type Observable, defer, dematerialize, ignoreElements, materialize, merge, take, tap, throwError } from 'rxjs';
 import { type PortCall, type RateCost } from '../model/budget';
 import { type ExchangeError, isExchangeError } from '../model/errors';
 import { isBreakerOpenError } from '../operators/circuit-breaker';
@@ -85,9 +85,10 @@ export interface CallOptions {
 }
 
 /**
- * One call to the exchange as the streams make it: wait for the rate budget in `lane` (and, for a private call,
- * for the gate's private-call slot, held until the call ends), go through the circuit breaker, send; on a
- * rate-limit error snap the budget; retry what the policy allows.
+ * One call to the exchange as the streams make it: fail fast if the circuit breaker is open; wait for the rate
+ * budget in `lane` (and, for a private call, for the gate's private-call slot, held until the call ends); go
+ * through the circuit breaker at that moment (it may have opened meanwhile), send; on a rate-limit error snap
+ * the budget; retry what the policy allows.
  *
  * budget/attempts:  acquire ─ send ─ # (retryable) ─ backoff ─ acquire ─ send ─ v|
  * result:           ─────────────────────────────────────────────────────────── v|
@@ -115,6 +116,9 @@ export function exchangeCall<T>(
 ): Observable<T> {
   return defer(() => {
     const attempt$ = defer(() => {
+      // Fail fast while the breaker is open rather than wait for budget only to be refused.
+      const refused = deps.breaker.refusal();
+      if (refused) return throwError(() => refused);
       const portCall = call();
       const cost = deps.costs(portCall);
       const askedAt = deps.scheduler.now();
@@ -124,7 +128,9 @@ export function exchangeCall<T>(
         return send();
       });
       // A private call is charged only when it really goes out: the port sends private calls one at a time.
-      return deps.gate.run(cost, lane, () => released, { exclusive: isPrivate(portCall) }).pipe(
+      // The breaker guards the call at that moment, not when it was asked for: a call that waited its turn
+      // while the breaker opened is not sent (it stays charged, which errs on the safe side).
+      return deps.gate.run(cost, lane, () => released.pipe(deps.breaker.guard<T>()), { exclusive: isPrivate(portCall) }).pipe(
         tap({
           error: (error: unknown) => {
             if (!isExchangeError(error) || error.kind !== 'rate-limited') return;
@@ -137,7 +143,7 @@ export function exchangeCall<T>(
     });
     const persistUntil$ = options.persistUntil$;
     if (!persistUntil$) {
-      return attempt$.pipe(deps.breaker.guard<T>(), retryBackoff<T>(retryPolicyOf(deps, effect, options.waitOutBreaker ?? false, () => false), deps.scheduler));
+      return attempt$.pipe(retryBackoff<T>(retryPolicyOf(deps, effect, options.waitOutBreaker ?? false, () => false), deps.scheduler));
     }
     let persisting = true;
     const policy = retryPolicyOf(deps, effect, options.waitOutBreaker ?? false, () => persisting);
@@ -148,7 +154,7 @@ export function exchangeCall<T>(
     );
     // The call's notifications as values, so that its end (not the never-ending watch) ends the result;
     // the watch is subscribed first, so a stop already under way is seen before the first attempt.
-    return merge(stopPersisting$, attempt$.pipe(deps.breaker.guard<T>(), retryBackoff<T>(policy, deps.scheduler), materialize())).pipe(
+    return merge(stopPersisting$, attempt$.pipe(retryBackoff<T>(policy, deps.scheduler), materialize())).pipe(
       dematerialize(),
     );
   });
