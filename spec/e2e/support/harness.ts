@@ -154,7 +154,14 @@ export class E2eRun {
       ...options.paper,
       clock: () => scheduler.now(),
     });
-    const run = new E2eRun(paper, scheduler, options);
+    let run: E2eRun;
+    try {
+      run = new E2eRun(paper, scheduler, options);
+    } catch (error) {
+      // e.g. malformed client credentials: the exchange must not outlive the test.
+      await paper.close();
+      throw error;
+    }
     runs.add(run);
     run.subscription = run.handler.reports$.subscribe({
       next: (report) => {
@@ -265,9 +272,15 @@ export class E2eRun {
 
 const runs = new Set<E2eRun>();
 
-/** For `afterEach`: closes every run a test started, even when it failed half-way. */
+/**
+ * For `afterEach`: closes every run a test started, even when it failed half-way, then fails the test if a run
+ * saw something no report shows (the handler's `reports$` erroring, a request leaving the paper exchange).
+ */
 export async function closeAllRuns(): Promise<void> {
-  await Promise.all([...runs].map((run) => run.close()));
+  const closing = [...runs];
+  await Promise.all(closing.map((run) => run.close()));
+  const problems = closing.flatMap((run) => run.problems);
+  if (problems.length > 0) throw new Error(`e2e run problems:\n${problems.join('\n')}`);
 }
 
 /** A signal's fields where `undefined` means "leave this one out" (exactOptionalPropertyTypes forbids it in the type). */
