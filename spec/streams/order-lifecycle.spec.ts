@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { Decimal } from 'decimal.js';
-import { type Observable, map, timer } from 'rxjs';
+import { type Observable, map, tap, timer } from 'rxjs';
 import { type OrderRequest } from '../../src/model/order';
 import { type StreamDeps } from '../../src/streams/deps';
 import { type CancelReason, type LiveOrder, type OrderFinal, followOrder } from '../../src/streams/order-lifecycle';
@@ -60,16 +60,20 @@ describe('order lifecycle', () => {
         {
           openOrders: () => cold('(a|)', { a: ordersOf() }),
           cancelOrder: () => cold('#', {}, exchangeError('refused', 'EOrder:Invalid order', 'CancelOrder')),
-          queryOrders: () => cold('(a|)', { a: ordersOf(state('canceled')) }),
+          queryOrders: () => cold('(a|)', { a: ordersOf(snapshot({ txid: 'OTX-1', status: 'canceled', reason: 'User requested' })) }),
         },
         scheduler,
       );
       const deps = streamDeps(port, scheduler);
       // Cancelled at 100 ms, younger than the OpenOrders lag; the cancel's answer makes the monitor look anyway.
-      const seen = record(followOrder(order, deps, { cancelWhen$: timeoutAfter(100, deps) }), deps);
+      const steps$ = followOrder(order, deps, { cancelWhen$: timeoutAfter(100, deps) });
+      const reasons: Array<string | null> = [];
+      const seen = record(steps$.pipe(tap((step) => step.kind === 'report' && reasons.push(step.report.reason))), deps);
       flush();
       expect(seen).toEqual(['100 PENDING_CANCEL 0', '1000 CANCELED 0', '1000 done canceled timeout']);
       expect(port.callsOf('queryOrders').map((call) => call.at)).toEqual([1000]);
+      // The handler's cancel did not take: the report does not claim the timeout cancelled it.
+      expect(reasons.at(-1)).toBe('cancelled outside the handler (User requested)');
     });
   });
 
@@ -84,9 +88,13 @@ describe('order lifecycle', () => {
         scheduler,
       );
       const deps = streamDeps(port, scheduler);
-      const seen = record(followOrder(order, deps, { cancelWhen$: timeoutAfter(1500, deps) }), deps);
+      const reasons: Array<string | null> = [];
+      const steps$ = followOrder(order, deps, { cancelWhen$: timeoutAfter(1500, deps) });
+      const seen = record(steps$.pipe(tap((step) => step.kind === 'report' && reasons.push(step.report.reason))), deps);
       flush();
       expect(seen).toEqual(['1000 PARTIALLY_FILLED 0.4 +0.4', '1500 PENDING_CANCEL 0.4', '2000 CANCELED 0.4', '2000 done canceled timeout']);
+      // The cancel took: the report says it was the handler's timeout.
+      expect(reasons.at(-1)).toBe('cancelled: timeout');
       expect(deps.positions.net(XBT.key).toFixed()).toBe('0.4');
     });
   });

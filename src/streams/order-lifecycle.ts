@@ -64,7 +64,9 @@ const isFinalSnapshot = (snapshot: OrderSnapshot): boolean =>
  * result:     ───────P─────X───Cd|        P PARTIALLY_FILLED, X PENDING_CANCEL, C CANCELED, d done(final)
  *
  * A cancel answered "unknown order" (the order is already gone) is not a cancellation: the monitor is asked
- * to look the order up, and whatever it finds (filled, cancelled) is reported. A cancel that fails otherwise
+ * to look the order up, and whatever it finds (filled, cancelled) is reported; a cancellation found then is
+ * reported as `cancelled outside the handler` with the exchange's reason, never as the handler's doing (the
+ * final state's `cancelReason` still says why the handler wanted it gone, for what follows). A cancel that fails otherwise
  * is logged and the order is still followed. Fills also update the positions registry as they are reported.
  * Completes after the final state with one `done` step; never errors (the monitor retries on its own).
  *
@@ -77,6 +79,8 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
   const { context, txid } = order;
   return defer(() => {
     let cancelReason: CancelReason | null = null;
+    /** The exchange answered the cancel that the order was already gone: it did not take. */
+    let cancelMissed = false;
     let finalReported = false;
     let latest: OrderSnapshot | null = options.adopted ?? null;
 
@@ -102,7 +106,15 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
       if (finalReported) return of(done);
       finalReported = true;
       const status = snapshot.status === 'closed' ? 'FILLED' : snapshot.status === 'expired' ? 'EXPIRED' : 'CANCELED';
-      const reason = status === 'FILLED' ? null : cancelReason ? `cancelled: ${cancelReason}` : snapshot.reason;
+      // The handler's reason only when its cancel took: an order cancelled elsewhere first keeps the exchange's.
+      const reason =
+        status === 'FILLED'
+          ? null
+          : cancelReason && !cancelMissed
+            ? `cancelled: ${cancelReason}`
+            : cancelReason
+              ? `cancelled outside the handler${snapshot.reason ? ` (${snapshot.reason})` : ''}`
+              : snapshot.reason;
       return of(reportStep(deps.report(context, status, { ...snapshotDetails(snapshot), reason })), done);
     };
 
@@ -125,7 +137,10 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
         catchError((error: unknown) => {
           // Either way the monitor finds out what became of it; "gone" only means it is no longer open.
           deps.monitor.lookNow(txid);
-          if (isOrderGone(error)) deps.log.info(`${txid}: cancel says the order is gone; looking up its final state`);
+          if (isOrderGone(error)) {
+            cancelMissed = true;
+            deps.log.info(`${txid}: cancel says the order is gone; looking up its final state`);
+          }
           else deps.log.warn(`${txid}: cancel failed, still following the order:`, String(error));
           return EMPTY;
         }),
