@@ -116,4 +116,43 @@ describe('e2e: protection (stop resting, take-profit watched)', () => {
     expect([stop.status, stop.reason]).toEqual(['NEW', null]);
     expect(run.paper.inspect.openOrders().map((o) => [o.orderType, o.volume.toFixed()])).toEqual([['stop-loss', '0.05']]);
   });
+
+  it('a sell entry is protected the other way round: a buy stop above, the take-profit reached below, then bought back at market', async () => {
+    const run = await E2eRun.start();
+    run.signals.next({ signalId: 'short', pair: 'BTC/USD', side: 'sell', orderType: 'market', quantity: '0.05', stopLoss: '63000', takeProfit: '57000' });
+    const stop = await run.waitFor('stop resting', (r) => r.signalId === 'short' && r.role === 'stop-loss' && r.status === 'NEW');
+    expect(run.paper.inspect.order(stop.exchangeOrderId ?? '')).toMatchObject({ orderType: 'stop-loss', side: 'buy', status: 'open' });
+    expect(run.paper.inspect.order(stop.exchangeOrderId ?? '')?.price?.toFixed()).toBe('63000');
+
+    run.paper.setPrice('XBTUSD', '56900');
+    const exit = await run.waitFor('take-profit exit filled', (r) => r.signalId === 'short' && r.role === 'take-profit' && r.status === 'FILLED');
+    expect(exit).toMatchObject({ side: 'buy', orderType: 'market' });
+    expect(exit.quantityFilled.toFixed()).toBe('0.05');
+    expect(run.statuses('short', 'stop-loss')).toEqual(['PENDING_NEW', 'NEW', 'PENDING_CANCEL', 'CANCELED']);
+    expect(run.paper.inspect.balance('XXBT').balance.toFixed()).toBe('10');
+    expect(run.handler.positions()).toEqual([]);
+  });
+
+  it('close-position with a quantity: the stop is cancelled and confirmed, then only that quantity is sold', async () => {
+    const run = await E2eRun.start();
+    run.signals.next(protectedBuy('part', { takeProfit: undefined }));
+    await run.waitFor('stop resting', (r) => r.signalId === 'part' && r.role === 'stop-loss' && r.status === 'NEW');
+    run.commands.next({ commandId: 'close-part', pair: 'BTC/USD', quantity: '0.02' });
+
+    const close = await run.waitFor('close filled', (r) => r.signalId === 'close-part' && r.status === 'FILLED');
+    expect(close).toMatchObject({ role: 'close', side: 'sell', orderType: 'market' });
+    expect(close.quantityFilled.toFixed()).toBe('0.02');
+    expect(run.statuses('part', 'stop-loss')).toEqual(['PENDING_NEW', 'NEW', 'PENDING_CANCEL', 'CANCELED']);
+    expect(run.paper.inspect.balance('XXBT').balance.toFixed()).toBe('10.03');
+    expect(run.handler.positions().map((p) => [p.pair, p.side, p.quantity.toFixed()])).toEqual([['XXBTZUSD', 'buy', '0.03']]);
+  });
+
+  it('close-position on a pair with nothing tracked and no quantity is rejected with the reason; nothing is sent', async () => {
+    const run = await E2eRun.start();
+    run.commands.next({ commandId: 'close-nothing', pair: 'ETH/USD' });
+    const rejected = await run.waitFor('close refused', (r) => r.signalId === 'close-nothing');
+    expect(rejected).toMatchObject({ status: 'REJECTED', role: 'close' });
+    expect(rejected.reason).toMatch(/nothing to close on ETHUSD/);
+    expect(run.paper.inspect.requestCount('AddOrder')).toBe(0);
+  });
 });

@@ -169,5 +169,12 @@ describe('e2e soak: 20 % faults on private calls, starter tier', () => {
     expect(run.paper.inspect.rateLimitErrors()).toEqual({ rest: 0, trading: 0 });
     expect(run.wire.filter((w) => w.body.includes('Rate limit exceeded'))).toEqual([]);
     expect(run.problems).toEqual([]);
+
+    // And it stops cleanly: reports$ completes, every protective stop stays resting on the exchange.
+    const resting = run.paper.inspect.openOrders().filter((o) => o.orderType === 'stop-loss').length;
+    await run.handler.stop();
+    expect(run.completed).toBe(true);
+    expect(run.paper.inspect.openOrders().filter((o) => o.orderType === 'stop-loss')).toHaveLength(resting);
+    expect(run.paper.inspect.openOrders().filter((o) => o.orderType !== 'stop-loss')).toEqual([]);
   }, 60_000);
 });
