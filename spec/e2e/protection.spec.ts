@@ -117,6 +117,23 @@ describe('e2e: protection (stop resting, take-profit watched)', () => {
     expect(run.paper.inspect.openOrders().map((o) => [o.orderType, o.volume.toFixed()])).toEqual([['stop-loss', '0.05']]);
   });
 
+  // KNOWN BUG (notes/bugs.md #7): after two ambiguous attempts, each proven absent, the stop is given up (ERROR
+  // "position unprotected"). `it.failing` keeps the suite green until it is fixed; then switch to `it`.
+  it.failing('a stop-loss whose first two attempts are proven never placed is sent again until it rests', async () => {
+    const run = await E2eRun.start();
+    run.signals.next(protectedBuy('twice', { takeProfit: undefined }));
+    await run.waitFor('entry NEW', (r) => r.signalId === 'twice' && r.role === 'entry' && r.status === 'NEW');
+    // The stop's first two AddOrders are lost before Kraken processes them (a reset, then a 502 page).
+    run.paper.faults.inject('AddOrder', 'drop-before-accept');
+    run.paper.faults.inject('AddOrder', 'html-5xx-not-placed');
+
+    const stop = await run.waitFor('stop outcome', (r) => r.signalId === 'twice' && r.role === 'stop-loss' && (r.status === 'NEW' || isFinalStatus(r.status)), 15_000);
+    // Absence was proven after each attempt, so a third send cannot duplicate it; stopping here leaves the fill naked.
+    expect([stop.status, stop.reason]).toEqual(['NEW', null]);
+    expect(run.paper.inspect.openOrders().map((o) => [o.orderType, o.volume.toFixed()])).toEqual([['stop-loss', '0.05']]);
+    expect(run.paper.inspect.acceptedCount(stop.clientOrderId ?? '')).toBe(1);
+  });
+
   it('a sell entry is protected the other way round: a buy stop above, the take-profit reached below, then bought back at market', async () => {
     const run = await E2eRun.start();
     run.signals.next({ signalId: 'short', pair: 'BTC/USD', side: 'sell', orderType: 'market', quantity: '0.05', stopLoss: '63000', takeProfit: '57000' });
