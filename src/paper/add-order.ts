@@ -1,25 +1,7 @@
 import { Decimal } from 'decimal.js';
 import { type PairCatalogue, type PaperPair } from './catalogue';
-import { type PaperOrderType, type PaperSide, type TimeInForce } from './orders';
+import { type OrderTerms, type PaperOrderType, type PaperSide, type TimeInForce } from './orders';
 import { type Params } from './params';
-
-/** An AddOrder request that passed every argument check (funds, limits and post-only come later). */
-export interface OrderTerms {
-  readonly pair: PaperPair;
-  readonly side: PaperSide;
-  readonly orderType: PaperOrderType;
-  readonly volume: Decimal;
-  readonly price: Decimal | null;
-  readonly price2: Decimal | null;
-  readonly clOrdId: string | null;
-  readonly userref: number | null;
-  readonly oflags: readonly string[];
-  readonly postOnly: boolean;
-  readonly feeInBase: boolean;
-  readonly timeInForce: TimeInForce;
-  readonly expiresAt: number | null;
-  readonly validate: boolean;
-}
 
 export type Checked<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: string };
 

@@ -7,9 +7,8 @@ export type PaperOrderStatus = 'pending' | 'open' | 'closed' | 'canceled' | 'exp
 export type PaperSide = 'buy' | 'sell';
 export type TimeInForce = 'GTC' | 'IOC' | 'GTD';
 
-/** An order as the paper engine keeps it. Identity and terms are fixed; execution state moves. */
-export interface PaperOrder {
-  readonly txid: string;
+/** An AddOrder request that passed every argument check (funds, limits and post-only come later). */
+export interface OrderTerms {
   readonly pair: PaperPair;
   readonly side: PaperSide;
   readonly orderType: PaperOrderType;
@@ -27,8 +26,15 @@ export interface PaperOrder {
   readonly feeInBase: boolean;
   readonly timeInForce: TimeInForce;
   /** Epoch ms. */
-  readonly openedAt: number;
   readonly expiresAt: number | null;
+  readonly validate: boolean;
+}
+
+/** An order as the paper engine keeps it. Identity and terms are fixed; execution state moves. */
+export interface PaperOrder extends Omit<OrderTerms, 'validate'> {
+  readonly txid: string;
+  /** Epoch ms. */
+  readonly openedAt: number;
   /** The key that placed it (inspection only). */
   readonly apiKey: string;
   status: PaperOrderStatus;

@@ -1,7 +1,7 @@
 import { Decimal } from 'decimal.js';
 import { cancelPenaltyUnits } from '../kraken/budget';
-import { checkAddOrder, type OrderTerms, resolvePair } from './add-order';
-import { isOpen, type PaperOrder } from './orders';
+import { checkAddOrder, resolvePair } from './add-order';
+import { isOpen, type OrderTerms, type PaperOrder } from './orders';
 import { type Params } from './params';
 import { failure, type Outcome, success } from './public-api';
 import { type Venue } from './venue';
