@@ -8,18 +8,15 @@ import { NEVER, type Observable, type Subscription, VirtualTimeScheduler, defer,
 import { defaultConfig } from '../src/config/config';
 import { KrakenRateBudget, krakenCostModel } from '../src/kraken/budget';
 import { type ExecutionConfig } from '../src/model/config';
-import { isExchangeError } from '../src/model/errors';
 import { type CancelOutcome, type OrderRequest, type OrderSnapshot, type PlacedOrder, type Quote } from '../src/model/order';
 import { type PairBook } from '../src/model/pair';
 import { type ExchangePort, type OrderRef } from '../src/model/port';
-import { CircuitBreaker } from '../src/operators/circuit-breaker';
-import { RateGate } from '../src/operators/rate-limit';
-import { type Logger, type StreamDeps } from '../src/streams/deps';
+import { type Logger, type StreamDeps, createExchangeDeps } from '../src/streams/deps';
 import { defaultTuning } from '../src/streams/execution-handler';
 import { followOrder } from '../src/streams/order-lifecycle';
 import { createOrderMonitor } from '../src/streams/order-monitor';
 import { PositionBook } from '../src/streams/positions';
-import { type OrderContext, createReportBuilder } from '../src/streams/reports';
+import { type OrderContext } from '../src/streams/reports';
 import { describeMachine, machineLines } from './machine';
 import { count, fixed, printTable } from './table';
 
@@ -92,28 +89,17 @@ class RestingOrdersPort implements ExchangePort {
 
 function streamDeps(port: ExchangePort, config: ExecutionConfig, scheduler: VirtualTimeScheduler): StreamDeps {
   const budget = new KrakenRateBudget('unlimited');
-  const exchange = {
+  const exchange = createExchangeDeps({
     config,
     port,
     budget,
     costs: krakenCostModel,
-    gate: new RateGate(budget, scheduler),
-    breaker: new CircuitBreaker(
-      {
-        failureThreshold: config.breaker.failureThreshold,
-        cooldownMs: config.breaker.cooldownMs,
-        counts: (error: unknown) => !isExchangeError(error) || error.kind !== 'refused',
-        opensAtOnce: (error: unknown) => isExchangeError(error) && error.kind === 'auth',
-      },
-      scheduler,
-    ),
     scheduler,
     newId: () => randomUUID(),
     random: Math.random,
     log: silent,
-    report: createReportBuilder(() => randomUUID(), scheduler),
     tuning: defaultTuning(config),
-  };
+  });
   return { ...exchange, monitor: createOrderMonitor(exchange), positions: new PositionBook(), stopping$: NEVER };
 }
 

@@ -24,16 +24,12 @@ import { Credentials } from '../src/kraken/credentials';
 import { type KrakenExchange, createKrakenExchange } from '../src/kraken/exchange';
 import { type RateBudget } from '../src/model/budget';
 import { type ExecutionConfig } from '../src/model/config';
-import { isExchangeError } from '../src/model/errors';
 import { type OrderSnapshot, isOpenStatus } from '../src/model/order';
 import { type ExchangePort } from '../src/model/port';
-import { CircuitBreaker } from '../src/operators/circuit-breaker';
-import { RateGate } from '../src/operators/rate-limit';
 import { type PaperExchange, startPaperExchange } from '../src/paper';
-import { type ExchangeDeps, type Logger } from '../src/streams/deps';
+import { type ExchangeDeps, type Logger, createExchangeDeps } from '../src/streams/deps';
 import { defaultTuning } from '../src/streams/execution-handler';
 import { QUERY_BATCH_SIZE, createOrderMonitor } from '../src/streams/order-monitor';
-import { createReportBuilder } from '../src/streams/reports';
 import { CountingPort, type TickCost } from './counting-port';
 import { pollEachOrder } from './per-order-polling';
 import { type Table, count, fixed, seconds, times } from './table';
@@ -94,28 +90,17 @@ export function monitorDeps(
   budget: RateBudget = new KrakenRateBudget('unlimited'),
   scheduler: SchedulerLike = asyncScheduler,
 ): ExchangeDeps {
-  return {
+  return createExchangeDeps({
     config,
     port,
     budget,
     costs: krakenCostModel,
-    gate: new RateGate(budget, scheduler),
-    breaker: new CircuitBreaker(
-      {
-        failureThreshold: config.breaker.failureThreshold,
-        cooldownMs: config.breaker.cooldownMs,
-        counts: (error) => !isExchangeError(error) || error.kind !== 'refused',
-        opensAtOnce: (error) => isExchangeError(error) && error.kind === 'auth',
-      },
-      scheduler,
-    ),
     scheduler,
     newId: () => randomUUID(),
     random: Math.random,
     log: silent,
-    report: createReportBuilder(() => randomUUID(), scheduler),
     tuning: defaultTuning(config),
-  };
+  });
 }
 
 /** One order per slot: the fillable ones first, then the far ones round-robin over the pairs. */

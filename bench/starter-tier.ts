@@ -1,4 +1,4 @@
-import { type Observable, concatMap, firstValueFrom, ignoreElements, merge, tap, timer } from 'rxjs';
+import { type Observable, firstValueFrom, ignoreElements, merge, tap, timer } from 'rxjs';
 import { defaultConfig } from '../src/config/config';
 import { KrakenRateBudget } from '../src/kraken/budget';
 import { Credentials } from '../src/kraken/credentials';

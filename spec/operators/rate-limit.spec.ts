@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { NEVER, type Observable, type SchedulerLike, concatMap, map, merge, toArray } from 'rxjs';
+import { type Observable, type SchedulerLike, concatMap, map, merge, toArray } from 'rxjs';
 import { KrakenRateBudget } from '../../src/kraken/budget';
 import { type RateBudget, type RateCost } from '../../src/model/budget';
 import { type Lane, RateGate, rateLimit } from '../../src/operators/rate-limit';

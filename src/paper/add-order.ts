@@ -1,6 +1,6 @@
 import { Decimal } from 'decimal.js';
 import { type PairCatalogue, type PaperPair } from './catalogue';
-import { type OrderTerms, type PaperOrderType, type PaperSide, type TimeInForce } from './orders';
+import { type OrderTerms, type PaperOrderType, type PaperSide } from './orders';
 import { type Params } from './params';
 
 export type Checked<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: string };

@@ -1,12 +1,13 @@
 import { type Observable, type SchedulerLike } from 'rxjs';
 import { type CostModel, type RateBudget } from '../model/budget';
 import { type ExecutionConfig } from '../model/config';
+import { isExchangeError } from '../model/errors';
 import { type ExchangePort } from '../model/port';
-import { type CircuitBreaker } from '../operators/circuit-breaker';
-import { type RateGate } from '../operators/rate-limit';
+import { CircuitBreaker } from '../operators/circuit-breaker';
+import { RateGate } from '../operators/rate-limit';
 import { type OrderMonitor } from './order-monitor';
 import { type PositionBook } from './positions';
-import { type ReportBuilder } from './reports';
+import { type ReportBuilder, createReportBuilder } from './reports';
 
 /** Where the handler writes what it is doing (loglevel's logger fits). Never given a secret. */
 export interface Logger {
@@ -51,4 +52,43 @@ export interface StreamDeps extends ExchangeDeps {
   readonly positions: PositionBook;
   /** Emits (and keeps emitting to late subscribers) once `stop()` was asked for. */
   readonly stopping$: Observable<unknown>;
+}
+
+/** What a run's exchange access is built from; the gate, breaker and report builder are made from these. */
+export interface ExchangeParts {
+  readonly config: ExecutionConfig;
+  readonly port: ExchangePort;
+  readonly budget: RateBudget;
+  readonly costs: CostModel;
+  readonly scheduler: SchedulerLike;
+  readonly newId: () => string;
+  /** Report ids; by default `newId`. */
+  readonly newReportId?: () => string;
+  readonly random: () => number;
+  readonly log: Logger;
+  readonly tuning: StreamTuning;
+}
+
+/**
+ * A run's exchange access: its own rate gate over the budget, its own circuit breaker, its report builder.
+ * The one place the breaker's policy is decided, so the handler, its tests and the benchmarks run the same.
+ */
+export function createExchangeDeps(parts: ExchangeParts): ExchangeDeps {
+  const { newReportId, ...rest } = parts;
+  return {
+    ...rest,
+    gate: new RateGate(parts.budget, parts.scheduler),
+    breaker: new CircuitBreaker(
+      {
+        failureThreshold: parts.config.breaker.failureThreshold,
+        cooldownMs: parts.config.breaker.cooldownMs,
+        // A refusal is an answer about the request, not a sign the exchange or the key is in trouble.
+        counts: (error) => !isExchangeError(error) || error.kind !== 'refused',
+        // Bad key, permissions, lockout: every further call makes it worse.
+        opensAtOnce: (error) => isExchangeError(error) && error.kind === 'auth',
+      },
+      parts.scheduler,
+    ),
+    report: createReportBuilder(newReportId ?? parts.newId, parts.scheduler),
+  };
 }

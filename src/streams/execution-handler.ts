@@ -23,23 +23,19 @@ import {
 } from 'rxjs';
 import { type CostModel, type RateBudget } from '../model/budget';
 import { type ExecutionConfig } from '../model/config';
-import { isExchangeError } from '../model/errors';
 import { type PairBook } from '../model/pair';
 import { type ExchangePort } from '../model/port';
 import { type ExecutionReport } from '../model/report';
 import { type ClosePositionCommand, type TradeSignal } from '../model/signal';
-import { CircuitBreaker } from '../operators/circuit-breaker';
 import { type EntryIntent } from '../operators/intent';
-import { RateGate } from '../operators/rate-limit';
 import { closePositions } from './close-position';
-import { type ExchangeDeps, type Logger, type StreamDeps, type StreamTuning } from './deps';
+import { type Logger, type StreamDeps, type StreamTuning, createExchangeDeps } from './deps';
 import { exchangeCall } from './exchange-call';
 import { type CancelReason, type OrderFinal, followOrder } from './order-lifecycle';
 import { createOrderMonitor } from './order-monitor';
 import { type PlacedEntry, placeEntries } from './placement';
 import { type Position, PositionBook } from './positions';
 import { protectEntry } from './protection';
-import { createReportBuilder } from './reports';
 import { type Step, andThen, reportStep, reportsOf } from './step';
 
 /** What the handler needs from outside; all IO and time come through here. */
@@ -134,30 +130,17 @@ export function createExecutionHandler(config: ExecutionConfig, deps: HandlerDep
       let started: Subscription | null = null;
 
       const reports$ = defer(() => {
-        const exchange: ExchangeDeps = {
+        const exchange = createExchangeDeps({
           config,
           port: deps.port,
           budget: deps.budget,
           costs: deps.costs,
-          gate: new RateGate(deps.budget, scheduler),
-          breaker: new CircuitBreaker(
-            {
-              failureThreshold: config.breaker.failureThreshold,
-              cooldownMs: config.breaker.cooldownMs,
-              // A refusal is an answer about the request, not a sign the exchange or the key is in trouble.
-              counts: (error) => !isExchangeError(error) || error.kind !== 'refused',
-              // Bad key, permissions, lockout: every further call makes it worse.
-              opensAtOnce: (error) => isExchangeError(error) && error.kind === 'auth',
-            },
-            scheduler,
-          ),
           scheduler,
           newId,
           random,
           log,
-          report: createReportBuilder(newId, scheduler),
           tuning,
-        };
+        });
         const positions = new PositionBook();
         latestPositions = positions;
         const streams: StreamDeps = {
