@@ -70,6 +70,20 @@ describe('e2e: order lifecycle against the paper exchange', () => {
     expect(run.paper.inspect.orders()).toHaveLength(1);
   });
 
+  // KNOWN BUG (notes/bugs.md #8): a timeout cancel that fails is never tried again; the entry keeps working on the
+  // exchange with no final report. `it.failing` keeps the suite green until it is fixed; then switch to `it`.
+  it.failing('a timeout cancel refused twice for a nonce race is tried again until the entry is cancelled', async () => {
+    const run = await E2eRun.start();
+    run.signals.next(limitBuy('recancel', '0.05', { timeoutMs: 3_000 }));
+    await run.waitFor('entry NEW', (r) => r.signalId === 'recancel' && r.status === 'NEW');
+    // The cancel's first attempt and its one nonce retry are refused as if another process had raced the nonce.
+    run.paper.faults.inject('CancelOrder', 'invalid-nonce', 2);
+
+    const final = await run.waitFor('entry final', (r) => r.signalId === 'recancel' && r.role === 'entry' && ['CANCELED', 'FILLED', 'ERROR'].includes(r.status), 3_000);
+    expect(final.status).toBe('CANCELED');
+    expect(run.paper.inspect.openOrders()).toEqual([]);
+  });
+
   it('partial fill then timeout: the rest is cancelled and what filled is protected by a stop of that size', async () => {
     const run = await E2eRun.start();
     // The timeout leaves the monitor several ticks to see the partial fill first.
