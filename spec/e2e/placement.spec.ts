@@ -195,6 +195,34 @@ describe('e2e: the AddOrder deadline and the private-call queue', () => {
   });
 });
 
+describe('e2e: deadline and validate-only', () => {
+  it('an AddOrder that Kraken still had queued at its deadline is refused, not placed, and sent again with a fresh deadline', async () => {
+    const run = await E2eRun.start({ config: { entry: { deadlineMs: 3_000 } } });
+    // Kraken sits on AddOrders for 100 real ms (4 scaled s): past the 3 s deadline.
+    run.paper.faults.setLatency('AddOrder', 100);
+    run.signals.next(restingBuy('late'));
+    await run.until('the deadline refusal', () => run.answers('AddOrder').length > 0);
+    run.paper.faults.setLatency('AddOrder', 0);
+
+    await run.waitFor('entry NEW', (r) => r.signalId === 'late' && r.status === 'NEW');
+    const answers = run.answers('AddOrder').map((w) => w.body);
+    expect(answers[0]).toBe('{"error":["EService:Deadline elapsed"]}');
+    expect(answers[answers.length - 1]).toMatch(/"txid":\["O/);
+    expect(run.statuses('late', 'entry')).toEqual(['PENDING_NEW', 'NEW']);
+    expect(run.paper.inspect.acceptedCount(entryOf(run, 'late'))).toBe(1);
+  });
+
+  it('validate-only: Kraken checks the order, nothing is placed, the entry ends CANCELED with the reason', async () => {
+    const run = await E2eRun.start({ config: { exchange: { validateOnly: true } } });
+    run.signals.next(marketBuy('dry'));
+    const final = await run.waitFor('entry final', (r) => r.signalId === 'dry' && r.status === 'CANCELED');
+    expect(final.reason).toMatch(/validate only/);
+    expect(run.answers('AddOrder').map((w) => w.body)).toEqual([expect.stringMatching(/"descr":\{"order":"buy 0\.05000000 XBTUSD @ market"\}/)]);
+    expect(run.paper.inspect.orders()).toEqual([]);
+    expect(run.of('dry').filter((r) => r.role !== 'entry')).toEqual([]);
+  });
+});
+
 describe('e2e: EAPI:Invalid nonce', () => {
   /** Another client on the same key whose nonces run `aheadMs` ahead of the handler's: one call moves Kraken's last nonce. */
   const bumpNonce = async (run: E2eRun, aheadMs: number): Promise<void> => {
