@@ -66,6 +66,22 @@ function signalOf(i: number): TradeSignal {
   }
 }
 
+/** E2E_DEBUG=1: what the faults hit, how the reports ended, and the client's wire trace (shared-clock ms). */
+function diagnose(run: E2eRun): void {
+  const tally = (items: readonly string[]): Array<[string, number]> => {
+    const counts = new Map<string, number>();
+    for (const item of items) counts.set(item, (counts.get(item) ?? 0) + 1);
+    return [...counts];
+  };
+  const t0 = run.wire[0]?.sentAt ?? 0;
+  console.log(
+    tally(run.paper.faults.applied().map((f) => `${f.endpoint}:${f.kind}`)),
+    tally(run.reports.map((r) => `${r.role}:${r.status}`)),
+    [...run.paper.inspect.requestCounts()],
+    run.wire.map((w) => `${w.sentAt - t0}..${w.answeredAt - t0} ${w.method} ${w.status} ${w.body.slice(0, 60)}`).join('\n'),
+  );
+}
+
 const SEEDS: readonly number[] = (process.env['E2E_SOAK_SEEDS'] ?? '2024,31').split(',').map(Number);
 const SIGNALS = 30;
 
@@ -103,10 +119,7 @@ describe('e2e soak: 20 % faults on private calls, starter tier', () => {
       40_000,
     );
 
-    if (process.env['E2E_DEBUG']) {
-      const tally = (xs: string[]) => Object.entries(xs.reduce<Record<string, number>>((t, x) => ({ ...t, [x]: (t[x] ?? 0) + 1 }), {}));
-      console.log(tally(run.paper.faults.applied().map((f) => `${f.endpoint}:${f.kind}`)), tally(run.reports.map((r) => `${r.role}:${r.status}`)), [...run.paper.inspect.requestCounts()], run.scheduler.now() - run.reports[0]!.timestamp);
-    }
+    if (process.env['E2E_DEBUG']) diagnose(run);
     // Faults really happened, of every kind that matters here.
     const applied = run.paper.faults.applied();
     expect(applied.length).toBeGreaterThanOrEqual(5);
@@ -161,10 +174,6 @@ describe('e2e soak: 20 % faults on private calls, starter tier', () => {
     }
     expect(filledEntries).toBeGreaterThanOrEqual(20);
 
-    if (process.env['E2E_DEBUG'] && run.paper.inspect.rateLimitErrors().rest > 0) {
-      const t0 = run.wire[0]?.sentAt ?? 0;
-      console.log(run.wire.map((w) => `${w.sentAt - t0}..${w.answeredAt - t0} ${w.method} ${w.status} ${w.body.slice(0, 60)}`).join('\n'));
-    }
     // 4. Never a rate-limit error, at starter tier, through all the lookups and retries.
     expect(run.paper.inspect.rateLimitErrors()).toEqual({ rest: 0, trading: 0 });
     expect(run.wire.filter((w) => w.body.includes('Rate limit exceeded'))).toEqual([]);
