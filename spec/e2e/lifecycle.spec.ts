@@ -63,6 +63,8 @@ describe('e2e: order lifecycle against the paper exchange', () => {
     const final = await run.waitFor('entry final', (r) => r.signalId === 'gone' && r.status === 'CANCELED');
     expect(run.statuses('gone', 'entry')).toEqual(['PENDING_NEW', 'NEW', 'PENDING_CANCEL', 'CANCELED']);
     expect(run.answers('CancelOrder').map((w) => w.body)).toEqual(['{"error":["EOrder:Unknown order"]}']);
+    // The handler's cancel did not take: the report says who did, with Kraken's reason.
+    expect(final.reason).toBe('cancelled outside the handler (User requested)');
     expect(final.quantityFilled.isZero()).toBe(true);
     // Nothing filled, nothing to protect.
     await run.pass(3_000);
