@@ -72,9 +72,7 @@ describe('e2e: order lifecycle against the paper exchange', () => {
     expect(run.paper.inspect.orders()).toHaveLength(1);
   });
 
-  // KNOWN BUG (notes/bugs.md #8): a timeout cancel that fails is never tried again; the entry keeps working on the
-  // exchange with no final report. `it.failing` keeps the suite green until it is fixed; then switch to `it`.
-  it.failing('a timeout cancel refused twice for a nonce race is tried again until the entry is cancelled', async () => {
+  it('a timeout cancel refused twice for a nonce race is tried again until the entry is cancelled', async () => {
     const run = await E2eRun.start();
     run.signals.next(limitBuy('recancel', '0.05', { timeoutMs: 3_000 }));
     await run.waitFor('entry NEW', (r) => r.signalId === 'recancel' && r.status === 'NEW');

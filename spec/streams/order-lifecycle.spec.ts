@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { Decimal } from 'decimal.js';
-import { type Observable, map, tap, timer } from 'rxjs';
+import { type Observable, map, takeUntil, tap, timer } from 'rxjs';
 import { type OrderRequest } from '../../src/model/order';
 import { type StreamDeps } from '../../src/streams/deps';
 import { type CancelReason, type LiveOrder, type OrderFinal, followOrder } from '../../src/streams/order-lifecycle';
@@ -142,6 +142,51 @@ describe('order lifecycle', () => {
       const seen = record(followOrder(order, deps, { cancelWhen$: timeoutAfter(500, deps) }), deps);
       flush();
       expect(seen).toEqual(['500 PENDING_CANCEL 0', '3000 FILLED 1 +1', '3000 done closed timeout']);
+    });
+  });
+  it('a timeout cancel refused twice by invalid nonces is tried again until the order is cancelled', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      let cancelled = false;
+      const nonce = exchangeError('retryable', 'EAPI:Invalid nonce', 'CancelOrder');
+      const port = new FakePort(
+        {
+          openOrders: () => cold('(a|)', { a: cancelled ? ordersOf() : ordersOf(state('open')) }),
+          cancelOrder: (_, call) =>
+            call <= 2 ? cold('#', {}, nonce) : cold('(a|)', { a: { count: 1, pending: false } }).pipe(tap(() => (cancelled = true))),
+          queryOrders: () => cold('(a|)', { a: ordersOf(cancelled ? state('canceled') : state('open')) }),
+        },
+        scheduler,
+      );
+      const deps = streamDeps(port, scheduler);
+      // Bounded in virtual time: an order left working would otherwise be polled for ever.
+      const seen = record(followOrder(order, deps, { cancelWhen$: timeoutAfter(500, deps) }).pipe(takeUntil(timer(120_000, deps.scheduler))), deps);
+      flush();
+      expect(port.callsOf('cancelOrder')).toHaveLength(3);
+      expect(seen[0]).toBe('500 PENDING_CANCEL 0');
+      expect(seen.slice(-2).map((line) => line.replace(/^\d+ /, ''))).toEqual(['CANCELED 0', 'done canceled timeout']);
+    });
+  });
+
+  it('a cancel refused for another reason is re-armed after a monitor interval, not dropped', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      let cancelled = false;
+      const refused = exchangeError('refused', 'EGeneral:Internal error', 'CancelOrder');
+      const port = new FakePort(
+        {
+          openOrders: () => cold('(a|)', { a: cancelled ? ordersOf() : ordersOf(state('open')) }),
+          cancelOrder: (_, call) =>
+            call === 1 ? cold('#', {}, refused) : cold('(a|)', { a: { count: 1, pending: false } }).pipe(tap(() => (cancelled = true))),
+          queryOrders: () => cold('(a|)', { a: ordersOf(cancelled ? state('canceled') : state('open')) }),
+        },
+        scheduler,
+      );
+      const deps = streamDeps(port, scheduler);
+      const seen = record(followOrder(order, deps, { cancelWhen$: timeoutAfter(500, deps) }).pipe(takeUntil(timer(120_000, deps.scheduler))), deps);
+      flush();
+      const cancels = port.callsOf('cancelOrder');
+      expect(cancels).toHaveLength(2);
+      expect(cancels[1]!.at - cancels[0]!.at).toBe(deps.config.monitor.maxIntervalMs);
+      expect(seen.slice(-2).map((line) => line.replace(/^\d+ /, ''))).toEqual(['CANCELED 0', 'done canceled timeout']);
     });
   });
 });

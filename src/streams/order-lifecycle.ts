@@ -13,6 +13,7 @@ import {
   take,
   takeUntil,
   tap,
+  timer,
 } from 'rxjs';
 import { isOrderGone } from '../model/errors';
 import { type OrderSnapshot } from '../model/order';
@@ -124,28 +125,35 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
         ...(latest ? snapshotDetails(latest) : { exchangeOrderId: txid }),
         reason: `cancel: ${reason}`,
       });
-      const cancelOrder$ = exchangeCall(
-        deps,
-        reason === 'close-position' ? 'close' : 'cancel',
-        () => ({ kind: 'cancelOrder', pair: context.pair, orderAgeMs: deps.scheduler.now() - order.placedAt }),
-        () => deps.port.cancelOrder({ txid }),
-        'idempotent',
-        { waitOutBreaker: true },
-      ).pipe(
-        tap(() => deps.monitor.lookNow(txid)),
-        ignoreElements(),
-        catchError((error: unknown) => {
-          // Either way the monitor finds out what became of it; "gone" only means it is no longer open.
-          deps.monitor.lookNow(txid);
-          if (isOrderGone(error)) {
-            cancelMissed = true;
-            deps.log.info(`${txid}: cancel says the order is gone; looking up its final state`);
-          }
-          else deps.log.warn(`${txid}: cancel failed, still following the order:`, String(error));
-          return EMPTY;
-        }),
-      );
-      return concat(of(reportStep(pendingCancel)), cancelOrder$);
+      const retryDelayMs = deps.config.monitor.maxIntervalMs;
+      // A cancel is idempotent (at worst "unknown order"), and an order must not stay working past the reason it
+      // was cancelled for: refusals that prove nothing was done are retried without limit until the run stops,
+      // and any other failure re-arms the cancel after a monitor interval. takeUntil(final$) in the caller ends
+      // it all once the order is final, whoever made it so.
+      const attemptCancel = (): Observable<Step<OrderFinal>> =>
+        exchangeCall(
+          deps,
+          reason === 'close-position' ? 'close' : 'cancel',
+          () => ({ kind: 'cancelOrder', pair: context.pair, orderAgeMs: deps.scheduler.now() - order.placedAt }),
+          () => deps.port.cancelOrder({ txid }),
+          'idempotent',
+          { waitOutBreaker: true, persistUntil$: deps.stopping$ },
+        ).pipe(
+          tap(() => deps.monitor.lookNow(txid)),
+          ignoreElements(),
+          catchError((error: unknown) => {
+            // Either way the monitor finds out what became of it; "gone" only means it is no longer open.
+            deps.monitor.lookNow(txid);
+            if (isOrderGone(error)) {
+              cancelMissed = true;
+              deps.log.info(`${txid}: cancel says the order is gone; looking up its final state`);
+              return EMPTY;
+            }
+            deps.log.warn(`${txid}: cancel failed, trying again in ${retryDelayMs} ms unless the order ends first:`, String(error));
+            return timer(retryDelayMs, deps.scheduler).pipe(takeUntil(deps.stopping$), concatMap(attemptCancel));
+          }),
+        );
+      return concat(of(reportStep(pendingCancel)), attemptCancel());
     };
 
     const snapshots$ = options.adopted ? concat(of(options.adopted), deps.monitor.track(txid)) : deps.monitor.track(txid);
