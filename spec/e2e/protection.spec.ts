@@ -117,9 +117,7 @@ describe('e2e: protection (stop resting, take-profit watched)', () => {
     expect(run.paper.inspect.openOrders().map((o) => [o.orderType, o.volume.toFixed()])).toEqual([['stop-loss', '0.05']]);
   });
 
-  // KNOWN BUG (notes/bugs.md #7): after two ambiguous attempts, each proven absent, the stop is given up (ERROR
-  // "position unprotected"). `it.failing` keeps the suite green until it is fixed; then switch to `it`.
-  it.failing('a stop-loss whose first two attempts are proven never placed is sent again until it rests', async () => {
+  it('a stop-loss whose first two attempts are proven never placed is sent again until it rests', async () => {
     const run = await E2eRun.start();
     run.signals.next(protectedBuy('twice', { takeProfit: undefined }));
     await run.waitFor('entry NEW', (r) => r.signalId === 'twice' && r.role === 'entry' && r.status === 'NEW');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { Decimal } from 'decimal.js';
-import { NEVER, type Observable, map, timer } from 'rxjs';
+import { NEVER, type Observable, map, of, timer } from 'rxjs';
 import { KrakenRateBudget } from '../../src/kraken/budget';
 import { type OrderRequest, type OrderSnapshot } from '../../src/model/order';
 import { type ExchangeDeps } from '../../src/streams/deps';
@@ -262,6 +262,47 @@ describe('idempotent placement', () => {
         [0, request.clientOrderId],
         [5500, request.clientOrderId],
       ]);
+    });
+  });
+
+  it('a protective order proven absent after two ambiguous attempts is sent again until it rests', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const port = new FakePort(
+        {
+          placeOrder: (_, call) =>
+            call <= 3 ? cold('500ms #', {}, exchangeError('ambiguous', 'reset before processing')) : cold('(a|)', { a: placed }),
+          openOrders: () => cold('(a|)', { a: ordersOf() }),
+          closedOrders: () => cold('(a|)', { a: ordersOf() }),
+        },
+        scheduler,
+      );
+      const deps = exchangeDeps(port, scheduler);
+      const stopContext = { ...context, role: 'stop-loss' as const, side: 'sell' as const };
+      const seen = record(placeOrder({ ...request, side: 'sell' }, stopContext, deps, 'place', { persistUntil$: NEVER }), deps);
+      flush();
+      expect(port.callsOf('placeOrder').map((call) => (call.args as OrderRequest).clientOrderId)).toEqual(Array(4).fill(request.clientOrderId));
+      expect(statuses(seen).slice(-2)).toEqual([expect.stringMatching(/ NEW$/), expect.stringMatching(/ done OTX-1$/)]);
+      expect(statuses(seen).filter((line) => line.endsWith('ERROR'))).toEqual([]);
+    });
+  });
+
+  it('once the run is stopping, a protective order proven absent twice is given up as ERROR: position unprotected', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const port = new FakePort(
+        {
+          placeOrder: () => cold('500ms #', {}, exchangeError('ambiguous', 'reset before processing')),
+          openOrders: () => cold('(a|)', { a: ordersOf() }),
+          closedOrders: () => cold('(a|)', { a: ordersOf() }),
+        },
+        scheduler,
+      );
+      const deps = exchangeDeps(port, scheduler);
+      const stopContext = { ...context, role: 'stop-loss' as const, side: 'sell' as const };
+      const seen = record(placeOrder({ ...request, side: 'sell' }, stopContext, deps, 'place', { persistUntil$: of(true) }), deps);
+      flush();
+      expect(port.callsOf('placeOrder')).toHaveLength(2);
+      expect(statuses(seen).at(-1)).toMatch(/ ERROR$/);
+      expect(reasons(seen).at(-1)).toMatch(/^position unprotected: not placed: two ambiguous attempts/);
     });
   });
 

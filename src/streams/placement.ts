@@ -6,6 +6,7 @@ import {
   concatMap,
   defer,
   map,
+  merge,
   mergeMap,
   of,
   take,
@@ -99,6 +100,12 @@ export function placeOrder(
     return of(reportStep(deps.report(context, 'NEW', { exchangeOrderId: placed.txid })), doneStep<Placed>({ order, adopted: null }));
   };
 
+  /** Whether this placement still persists: `persistUntil$` given and not yet emitted (it replays once it has). */
+  const persistingNow = (): Observable<boolean> =>
+    options.persistUntil$
+      ? merge(options.persistUntil$.pipe(map(() => false)), of(true)).pipe(take(1))
+      : of(false);
+
   const resolve = (deadline: number, resent: boolean): Observable<Step<Placed>> =>
     lookUpOrder(request.clientOrderId, deadline, deps).pipe(
       concatMap((result): Observable<Step<Placed>> => {
@@ -113,11 +120,20 @@ export function placeOrder(
             );
           }
           case 'absent':
-            if (resent) {
-              return of(notPlaced('not placed: two ambiguous attempts, and the order is proven absent after each'));
+            if (!resent) {
+              log.info(`${request.clientOrderId}: proven not placed; sending it once more with the same client order id`);
+              return attempt(true);
             }
-            log.info(`${request.clientOrderId}: proven not placed; sending it once more with the same client order id`);
-            return attempt(true);
+            return persistingNow().pipe(
+              concatMap((persisting) => {
+                const gaveUp = notPlaced('not placed: two ambiguous attempts, and the order is proven absent after each');
+                if (!persisting) return of(gaveUp);
+                // A protective or exit order: proven absence makes another send safe, and a position must not be
+                // left without it; so it goes on, with the same client order id, until the run stops.
+                log.warn(`${request.clientOrderId}: proven not placed again; sending it again (a ${context.role} is not given up)`);
+                return attempt(true);
+              }),
+            );
           case 'unproven':
             return of(reportStep(deps.report(context, 'ERROR', { reason: `order state unknown, needs manual attention: ${result.reason}` })));
         }
