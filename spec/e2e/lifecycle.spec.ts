@@ -79,7 +79,7 @@ describe('e2e: order lifecycle against the paper exchange', () => {
     // The cancel's first attempt and its one nonce retry are refused as if another process had raced the nonce.
     run.paper.faults.inject('CancelOrder', 'invalid-nonce', 2);
 
-    const final = await run.waitFor('entry final', (r) => r.signalId === 'recancel' && r.role === 'entry' && ['CANCELED', 'FILLED', 'ERROR'].includes(r.status), 3_000);
+    const final = await run.waitFor('entry final', (r) => r.signalId === 'recancel' && r.role === 'entry' && ['CANCELED', 'FILLED', 'ERROR'].includes(r.status));
     expect(final.status).toBe('CANCELED');
     expect(run.paper.inspect.openOrders()).toEqual([]);
   });
