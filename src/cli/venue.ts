@@ -46,6 +46,8 @@ export async function openVenue(config: ExecutionConfig, options: VenueOptions):
         url: paper.url,
         credentials: new Credentials(paper.apiKey, paper.apiSecret),
         timeoutMs: config.exchange.requestTimeoutMs,
+        // The demo runs the paper exchange on an accelerated clock: deadlines are checked on that clock too.
+        ...(options.paper?.clock ? { clock: options.paper.clock } : {}),
       }),
       budget: clientRateBudget(config.paper.tier),
       costs: krakenCostModel,
