@@ -3,9 +3,8 @@ import { firstValueFrom } from 'rxjs';
 import { type KrakenClient, createKrakenClient } from '../../src/kraken/client';
 import { Credentials } from '../../src/kraken/credentials';
 import { PrivateLane } from '../../src/kraken/private-lane';
-import { ExchangeError } from '../../src/model/errors';
 import { SECRET, assetPairs, closedMarketOrder, openLimitOrder, tickers } from './support/fixtures';
-import { LoopbackServer, json } from './support/loopback-server';
+import { LoopbackServer, errorOf, json } from './support/loopback-server';
 
 let server: LoopbackServer;
 let client: KrakenClient;
@@ -15,16 +14,6 @@ let results: Record<string, unknown>;
 const params = (index = 0): URLSearchParams => {
   const request = server.requests[index]!;
   return request.method === 'GET' ? new URLSearchParams(request.url.split('?')[1] ?? '') : new URLSearchParams(request.body);
-};
-
-const errorOf = async (promise: Promise<unknown>): Promise<ExchangeError> => {
-  try {
-    await promise;
-  } catch (e) {
-    if (e instanceof ExchangeError) return e;
-    throw e;
-  }
-  throw new Error('expected an ExchangeError');
 };
 
 beforeEach(async () => {

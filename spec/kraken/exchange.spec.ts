@@ -7,7 +7,7 @@ import { PrivateLane } from '../../src/kraken/private-lane';
 import { ExchangeError } from '../../src/model/errors';
 import { type OrderRequest } from '../../src/model/order';
 import { SECRET, assetPairs, closedMarketOrder, openLimitOrder, tickers } from './support/fixtures';
-import { LoopbackServer, json } from './support/loopback-server';
+import { LoopbackServer, errorOf, json } from './support/loopback-server';
 
 let server: LoopbackServer;
 let exchange: KrakenExchange;
@@ -16,16 +16,6 @@ let results: Record<string, unknown>;
 const sent = (index = 0): URLSearchParams => {
   const request = server.requests[index]!;
   return request.method === 'GET' ? new URLSearchParams(request.url.split('?')[1] ?? '') : new URLSearchParams(request.body);
-};
-
-const errorOf = async (promise: Promise<unknown>): Promise<ExchangeError> => {
-  try {
-    await promise;
-  } catch (e) {
-    if (e instanceof ExchangeError) return e;
-    throw e;
-  }
-  throw new Error('expected an ExchangeError');
 };
 
 const limitBuy: OrderRequest = {

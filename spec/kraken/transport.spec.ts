@@ -6,21 +6,10 @@ import { NonceSource } from '../../src/kraken/nonce';
 import { PrivateLane } from '../../src/kraken/private-lane';
 import { signRequest } from '../../src/kraken/sign';
 import { type KrakenTransport, createKrakenTransport } from '../../src/kraken/transport';
-import { ExchangeError } from '../../src/model/errors';
-import { LoopbackServer, eventually, html, json, sleep } from './support/loopback-server';
+import { LoopbackServer, errorOf, eventually, html, json, sleep } from './support/loopback-server';
 
 const secret = 'kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg==';
 const apiKey = 'LOOPBACK-KEY-0001';
-
-const errorOf = async (promise: Promise<unknown>): Promise<ExchangeError> => {
-  try {
-    await promise;
-  } catch (e) {
-    if (e instanceof ExchangeError) return e;
-    throw e;
-  }
-  throw new Error('expected an ExchangeError');
-};
 
 const nonceOf = (body: string): string => new URLSearchParams(body).get('nonce') ?? '';
 

@@ -66,7 +66,7 @@ export interface AppliedFault {
 
 /** Test control over fault injection. */
 export interface FaultControl {
-  /** The next `count` requests to `endpoint` (or `*`: any private endpoint) get `kind`, in FIFO order. */
+  /** The next `count` requests to `endpoint` (or `*`: every private endpoint) get `kind`, in FIFO order. */
   inject(endpoint: string, kind: FaultKind, count?: number): void;
   /** Seeded random faults on `endpoint` (or `*`). */
   setRates(endpoint: string, rates: FaultRates): void;

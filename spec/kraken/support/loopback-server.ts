@@ -1,5 +1,6 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { type AddressInfo } from 'node:net';
+import { ExchangeError } from '../../../src/model/errors';
 
 /** One request as the loopback server saw it. */
 export interface SeenRequest {
@@ -99,3 +100,14 @@ export async function eventually(condition: () => boolean, withinMs = 1000): Pro
     await sleep(2);
   }
 }
+
+/** The ExchangeError a call failed with; fails the test when it succeeded or failed otherwise. */
+export const errorOf = async (promise: Promise<unknown>): Promise<ExchangeError> => {
+  try {
+    await promise;
+  } catch (e) {
+    if (e instanceof ExchangeError) return e;
+    throw e;
+  }
+  throw new Error('expected an ExchangeError');
+};
