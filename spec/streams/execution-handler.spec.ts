@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { Decimal } from 'decimal.js';
 import { type Observable, type SchedulerLike } from 'rxjs';
 import { krakenCostModel } from '../../src/kraken/budget';
 import { type ExecutionConfig } from '../../src/model/config';
@@ -312,6 +313,108 @@ describe('execution handler', () => {
       const sells = sim.ordersOfType('market').filter((order) => order.request.side === 'sell');
       expect(sells.map((order) => order.request.volume.toFixed())).toEqual(['0.3', '0.7']);
       expect(lines(reports, (r) => r.role === 'close' && r.status === 'FILLED')).toEqual(['5050 close FILLED 0.3', '7100 close FILLED 0.7']);
+      expect(handler.positions()).toEqual([]);
+      expectOneFinalPerOrder(reports, handler);
+    });
+  });
+
+  it('a partial close-position puts a stop back on the rest of the position, at the cancelled stop\'s price', () => {
+    marbles(({ cold, hot, scheduler, flush }) => {
+      const sim = new SimExchange({ cold }, scheduler);
+      sim.last = new Decimal('60000');
+      const protectedBuy: TradeSignal = { signalId: 'market-3', pair: 'XBTUSD', side: 'buy', orderType: 'market', quantity: '0.05', stopLoss: '57000' };
+      const { handler, reports } = run(sim, scheduler, {
+        signals$: hot('a', { a: protectedBuy }),
+        commands$: hot('5000ms c', { c: { commandId: 'close-1', pair: 'XBTUSD', quantity: '0.02' } }),
+      });
+      scheduler.schedule(() => void handler.stop(), 30_000);
+      flush();
+      expect(lines(reports, (r) => r.timestamp >= 5_000)).toEqual([
+        '5000 stop-loss PENDING_CANCEL',
+        '5110 stop-loss CANCELED',
+        '5120 close PENDING_NEW',
+        '5130 close NEW',
+        '7160 close FILLED 0.02',
+        // The close's final state, then the remaining 0.03 is protected again; left resting at stop().
+        '7160 stop-loss PENDING_NEW',
+        '7170 stop-loss NEW',
+      ]);
+      const [cancelled, renewed] = sim.ordersOfType('stop-loss');
+      expect(cancelled?.status).toBe('canceled');
+      expect(sim.ordersOfType('market').map((order) => [order.request.side, order.request.volume.toFixed()])).toEqual([['buy', '0.05'], ['sell', '0.02']]);
+      expect([renewed?.request.side, renewed?.request.volume.toFixed(), renewed?.request.price?.toFixed(), renewed?.status]).toEqual(['sell', '0.03', '57000', 'open']);
+      const renewedReports = reports.filter((r) => r.clientOrderId === renewed?.request.clientOrderId);
+      expect(renewedReports.map((r) => [r.signalId, r.role, r.status])).toEqual([['close-1', 'stop-loss', 'PENDING_NEW'], ['close-1', 'stop-loss', 'NEW']]);
+      const [position] = handler.positions();
+      expect(position?.quantity.toFixed()).toBe('0.03');
+      expect(position?.protectiveOrders.map((order) => [order.role, order.txid, order.quantity.toFixed(), order.stopPrice?.toFixed()])).toEqual([
+        ['stop-loss', renewed?.txid, '0.03', '57000'],
+      ]);
+      expectOneFinalPerOrder(reports, handler);
+    });
+  });
+
+  it('after a partial close the new stop takes the tightest cancelled trigger, and a later close cancels it', () => {
+    marbles(({ cold, hot, scheduler, flush }) => {
+      const sim = new SimExchange({ cold }, scheduler);
+      sim.last = new Decimal('60000');
+      const loose: TradeSignal = { signalId: 'buy-loose', pair: 'XBTUSD', side: 'buy', orderType: 'market', quantity: '0.02', stopLoss: '56000' };
+      const tight: TradeSignal = { signalId: 'buy-tight', pair: 'XBTUSD', side: 'buy', orderType: 'market', quantity: '0.03', stopLoss: '57000' };
+      const { handler, reports } = run(sim, scheduler, {
+        signals$: hot('a b', { a: loose, b: tight }),
+        commands$: hot('5000ms c 9999ms d', { c: { commandId: 'close-1', pair: 'XBTUSD', quantity: '0.01' }, d: { commandId: 'close-2', pair: 'XBTUSD' } }),
+      });
+      scheduler.schedule(() => void handler.stop(), 40_000);
+      flush();
+      const stops = sim.ordersOfType('stop-loss');
+      // For a long the highest trigger is the tightest: 57000, never loosened to 56000.
+      expect(stops.map((order) => [order.request.volume.toFixed(), order.request.price?.toFixed(), order.status])).toEqual([
+        ['0.02', '56000', 'canceled'],
+        ['0.03', '57000', 'canceled'],
+        ['0.04', '57000', 'canceled'],
+      ]);
+      const sells = sim.ordersOfType('market').filter((order) => order.request.side === 'sell');
+      expect(sells.map((order) => order.request.volume.toFixed())).toEqual(['0.01', '0.04']);
+      const renewed = reports.filter((r) => r.clientOrderId === stops[2]?.request.clientOrderId);
+      expect(renewed.map((r) => [r.signalId, r.status, r.reason])).toEqual([
+        ['close-1', 'PENDING_NEW', null],
+        ['close-1', 'NEW', null],
+        ['close-1', 'PENDING_CANCEL', 'cancel: close-position'],
+        ['close-1', 'CANCELED', 'cancelled: close-position'],
+      ]);
+      // The second close waited for the renewed stop's cancel, then sold what it protected.
+      expect(lines(reports, (r) => r.timestamp >= 15_000)).toEqual([
+        '15000 stop-loss PENDING_CANCEL',
+        '15260 stop-loss CANCELED',
+        '15270 close PENDING_NEW',
+        '15280 close NEW',
+        '17310 close FILLED 0.04',
+      ]);
+      expect(handler.positions()).toEqual([]);
+      expectOneFinalPerOrder(reports, handler);
+    });
+  });
+
+  it('a full close-position (no quantity) does not put a stop back: nothing is left to protect', () => {
+    marbles(({ cold, hot, scheduler, flush }) => {
+      const sim = new SimExchange({ cold }, scheduler);
+      sim.last = new Decimal('60000');
+      const protectedBuy: TradeSignal = { signalId: 'market-3', pair: 'XBTUSD', side: 'buy', orderType: 'market', quantity: '0.05', stopLoss: '57000' };
+      const { handler, reports } = run(sim, scheduler, {
+        signals$: hot('a', { a: protectedBuy }),
+        commands$: hot('5000ms c', { c: { commandId: 'close-1', pair: 'XBTUSD' } }),
+      });
+      scheduler.schedule(() => void handler.stop(), 30_000);
+      flush();
+      expect(sim.ordersOfType('stop-loss').map((order) => order.status)).toEqual(['canceled']);
+      expect(sim.ordersOfType('market').map((order) => [order.request.side, order.request.volume.toFixed()])).toEqual([['buy', '0.05'], ['sell', '0.05']]);
+      expect(lines(reports, (r) => r.timestamp >= 5_000)).toEqual([
+        '5000 stop-loss PENDING_CANCEL',
+        '5110 stop-loss CANCELED',
+        '5120 close PENDING_NEW',
+        '5130 close NEW',
+        '7160 close FILLED 0.05',
+      ]);
       expect(handler.positions()).toEqual([]);
       expectOneFinalPerOrder(reports, handler);
     });

@@ -1,7 +1,9 @@
 import { Decimal } from 'decimal.js';
 import {
   type Observable,
+  EMPTY,
   catchError,
+  concat,
   concatMap,
   defer,
   groupBy,
@@ -11,13 +13,16 @@ import {
   take,
   timeout,
 } from 'rxjs';
+import { type OrderRequest } from '../model/order';
 import { type PairBook, type PairRules } from '../model/pair';
+import { roundVolumeDown } from '../model/pair-rules';
 import { type Side, type ClosePositionCommand } from '../model/signal';
 import { type StreamDeps } from './deps';
 import { exchangeCall } from './exchange-call';
-import { marketExit } from './exits';
-import { type OrderFinal } from './order-lifecycle';
-import { type OrderContext } from './reports';
+import { checkExitMinimums, dustReport, marketExit, protectiveOrder } from './exits';
+import { type CancelReason, type OrderFinal } from './order-lifecycle';
+import { type ProtectiveOrder } from './positions';
+import { type OrderContext, contextOfRequest } from './reports';
 import { type Step, reportStep } from './step';
 
 /** A command comes from outside and may be anything: its fields, read without trusting its type. */
@@ -50,12 +55,28 @@ function parseQuantity(value: unknown): { ok: true; quantity: Decimal | null } |
  * entry:       ──X────C              (a working limit entry, partly filled: cancelled, followed to its end)
  * result:      ───────PN─F          (market close of the position, the entry's fill included)
  *
+ * A partial close (a quantity below what is tracked) leaves the rest of the position protected: once its market
+ * close has ended (final state, dust, or not placed), if the pair still holds a tracked quantity and stop-losses
+ * were resting on it when the close began (cancelled by it), a new stop-loss is placed for the remaining tracked
+ * quantity (rounded down to the lot; dust is reported, never sent) through the same path as protection after an
+ * entry (persistent retries, role `stop-loss`, listed in `positions()`, followed by the monitor, left resting at
+ * `stop()`, cancelled by a later close). Its trigger is the tightest of the cancelled stops for the position (the
+ * highest for a long, the lowest for a short), so it never loosens a stop the trader set. Its reports carry the
+ * command's id as `signalId`. Take-profit watches are not restarted: the watch of the closed lots ends with a
+ * partial close, and the remainder is protected by its stop. A full close (no quantity, or one at least the
+ * tracked quantity) places nothing after it.
+ *
+ * commands:    ─c(0.02 of 0.05)──────────
+ * stop-loss:   ──X──C                      (0.05 @ 57000, cancelled)
+ * result:      ─────PN─F                   (market close of 0.02)
+ * new stop:             ─PN                (0.03 @ 57000, resting)
+ *
  * groupBy pair then concatMap: commands for one pair run one after the other (the second sees what the
  * first closed); pairs run side by side. An unknown pair, a bad quantity or nothing to close → REJECTED with
  * the reason; protective orders or entries not confirmed gone within `tuning.protectionCancelTimeoutMs` →
  * ERROR and nothing is sent (selling while a stop may still sell would sell twice). Side: selling what was bought;
  * with nothing tracked and a quantity given, a sell. Completes when the commands have completed and every
- * close has; never errors.
+ * close has (with a stop put back after a partial close: once it has ended, or `stop()` left it resting); never errors.
  *
  * @param commands$ Close-position commands.
  * @param book$ The pairs' rules (loaded once per run).
@@ -81,11 +102,21 @@ export function closePositions(
       const pair = fieldsOf(command).pair;
       return typeof pair === 'string' ? book?.find(pair)?.key ?? pair : '';
     }),
-    mergeMap((commandsOfPair$) => commandsOfPair$.pipe(concatMap(({ command, book }) => closePosition(command, book, deps)))),
+    mergeMap((commandsOfPair$) =>
+      commandsOfPair$.pipe(
+        concatMap(({ command, book }) => closePosition(command, book, deps)),
+        // The stop put back after a partial close rests until something ends it: followed here, beside the
+        // pair's queue, so the next close of the pair is not held up behind it (and can cancel it).
+        mergeMap((item) => (item.kind === 'protect-remainder' ? item.protection$ : of(item))),
+      ),
+    ),
   );
 }
 
-function closePosition(command: ClosePositionCommand, book: PairBook | null, deps: StreamDeps): Observable<Step<OrderFinal>> {
+/** What a close hands on: its steps, and after a partial close the protection of the rest, to run beside the queue. */
+type CloseItem = Step<OrderFinal> | { readonly kind: 'protect-remainder'; readonly protection$: Observable<Step<OrderFinal>> };
+
+function closePosition(command: ClosePositionCommand, book: PairBook | null, deps: StreamDeps): Observable<CloseItem> {
   return defer(() => {
     const fields = fieldsOf(command);
     const commandId = typeof fields.commandId === 'string' ? fields.commandId : '';
@@ -118,6 +149,8 @@ function closePosition(command: ClosePositionCommand, book: PairBook | null, dep
       return rejected('sell', `nothing to close on ${rules.altname}: no tracked position and no quantity given`);
     }
 
+    // Taken before the close cancels them: a partial close puts their protection back on what it leaves.
+    const cancelledStops = positions.protectiveOn(pair).filter((order) => order.role === 'stop-loss' && order.stopPrice !== null);
     positions.requestClose(pair);
     return positions.settledForClose$(pair, entries).pipe(
       take(1),
@@ -128,7 +161,12 @@ function closePosition(command: ClosePositionCommand, book: PairBook | null, dep
         const tracked = net.abs();
         const quantity = parsed.quantity === null ? tracked : tracked.isZero() ? parsed.quantity : Decimal.min(parsed.quantity, tracked);
         if (quantity.isZero()) return rejected(side, `nothing to close on ${rules.altname}: the tracked position is flat`);
-        return referencePrice(rules, deps).pipe(concatMap((price) => marketExit(rules, side, quantity, 'close', commandId, price, deps)));
+        const close$ = referencePrice(rules, deps).pipe(concatMap((price) => marketExit(rules, side, quantity, 'close', commandId, price, deps)));
+        const partial = !tracked.isZero() && quantity.lt(tracked);
+        if (!partial) return close$;
+        // concat, not andThen: a partial close that was dust or not placed left the whole position without its stop too.
+        const protection$ = defer(() => protectRemainder(rules, cancelledStops, commandId, deps));
+        return concat(close$, of<CloseItem>({ kind: 'protect-remainder', protection$ }));
       }),
       catchError((error: unknown) => {
         const stillWorking = positions.workingEntriesOn(pair).filter((txid) => entries.includes(txid));
@@ -150,6 +188,29 @@ function closePosition(command: ClosePositionCommand, book: PairBook | null, dep
       }),
     );
   });
+}
+
+/**
+ * After a partial close: a stop-loss for what the pair still tracks, at the tightest trigger of the stops the
+ * close cancelled (highest for a long, lowest for a short); nothing when the position is flat or no such stop
+ * was resting. Placed and followed like the stop after an entry; its reports carry the command's id.
+ */
+function protectRemainder(rules: PairRules, cancelledStops: readonly ProtectiveOrder[], commandId: string, deps: StreamDeps): Observable<Step<OrderFinal>> {
+  const { positions } = deps;
+  const net = positions.net(rules.key);
+  if (net.isZero()) return EMPTY;
+  const exitSide: Side = net.gt(0) ? 'sell' : 'buy';
+  const prices = cancelledStops.filter((stop) => stop.side === exitSide).flatMap((stop) => (stop.stopPrice ? [stop.stopPrice] : []));
+  if (prices.length === 0) return EMPTY;
+  const stopPrice = exitSide === 'sell' ? Decimal.max(...prices) : Decimal.min(...prices);
+  const volume = roundVolumeDown(rules, net.abs());
+  const request: OrderRequest = { clientOrderId: deps.newId(), pair: rules.key, side: exitSide, orderType: 'stop-loss', volume, price: stopPrice };
+  const context = contextOfRequest(request, rules, commandId, 'stop-loss');
+  const minimums = checkExitMinimums(rules, volume, stopPrice);
+  if (!minimums.ok) return of(dustReport({ ...context, clientOrderId: null }, minimums.reason, deps));
+  // From this close's epoch on: the next close of the pair cancels this stop, as it would the entry's.
+  const cancelWhen$ = positions.closeRequested$(rules.key, positions.closeEpoch(rules.key)).pipe(map((): CancelReason => 'close-position'));
+  return protectiveOrder(request, context, deps, { cancelWhen$, lane: 'place', leaveRestingOnStop: true });
 }
 
 /** The last trade price for the close's cost minimum; `null` when the ticker cannot tell (ordermin only). */

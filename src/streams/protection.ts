@@ -29,7 +29,8 @@ const opposite = (side: Side): Side => (side === 'buy' ? 'sell' : 'buy');
  * `both-resting`: a stop-loss and a take-profit both rest; when one ends with a fill, the other is cancelled
  * (one-cancels-other). With only one of them asked for, that one alone. A size below `ordermin`/`costmin` is
  * a REJECTED report with a reason starting `dust:`, never sent. A close-position command on the pair cancels
- * the protective orders and ends the watch (the close takes it from there). At `stop()` protective orders are
+ * the protective orders and ends the watch (the close takes it from there; after a partial close the close puts a
+ * stop-loss back on what remains, but the take-profit watch stays ended). At `stop()` protective orders are
  * left resting and the watch ends.
  *
  * @param entry The entry's final state (executed volume > 0).
