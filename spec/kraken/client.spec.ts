@@ -4,7 +4,7 @@ import { type KrakenClient, createKrakenClient } from '../../src/kraken/client';
 import { Credentials } from '../../src/kraken/credentials';
 import { PrivateLane } from '../../src/kraken/private-lane';
 import { SECRET, assetPairs, closedMarketOrder, openLimitOrder, tickers } from './support/fixtures';
-import { LoopbackServer, errorOf, json } from './support/loopback-server';
+import { LoopbackServer, answerFrom, errorOf } from './support/loopback-server';
 
 let server: LoopbackServer;
 let client: KrakenClient;
@@ -19,10 +19,7 @@ const params = (index = 0): URLSearchParams => {
 beforeEach(async () => {
   server = await LoopbackServer.start();
   results = {};
-  server.handler = (request, res) => {
-    const method = request.url.split('?')[0]!.split('/').pop()!;
-    json(res, method in results ? { error: [], result: results[method] } : { error: ['EGeneral:Unknown method'] });
-  };
+  server.handler = answerFrom(results);
   client = createKrakenClient({ url: server.url, credentials: new Credentials('CLIENT-KEY', SECRET), timeoutMs: 1000, lane: new PrivateLane() });
 });
 

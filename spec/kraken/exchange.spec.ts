@@ -7,7 +7,7 @@ import { PrivateLane } from '../../src/kraken/private-lane';
 import { ExchangeError } from '../../src/model/errors';
 import { type OrderRequest } from '../../src/model/order';
 import { SECRET, assetPairs, closedMarketOrder, openLimitOrder, tickers } from './support/fixtures';
-import { LoopbackServer, errorOf, json } from './support/loopback-server';
+import { LoopbackServer, answerFrom, errorOf } from './support/loopback-server';
 
 let server: LoopbackServer;
 let exchange: KrakenExchange;
@@ -30,10 +30,7 @@ const limitBuy: OrderRequest = {
 beforeEach(async () => {
   server = await LoopbackServer.start();
   results = {};
-  server.handler = (request, res) => {
-    const method = request.url.split('?')[0]!.split('/').pop()!;
-    json(res, method in results ? { error: [], result: results[method] } : { error: ['EGeneral:Unknown method'] });
-  };
+  server.handler = answerFrom(results);
   exchange = createKrakenExchange({ url: server.url, credentials: new Credentials('EXCHANGE-KEY', SECRET), timeoutMs: 1000, lane: new PrivateLane() });
 });
 

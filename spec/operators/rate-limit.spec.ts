@@ -3,7 +3,7 @@ import { type Observable, type SchedulerLike, concatMap, map, merge, toArray } f
 import { KrakenRateBudget } from '../../src/kraken/budget';
 import { type RateBudget, type RateCost } from '../../src/model/budget';
 import { type Lane, RateGate, rateLimit } from '../../src/operators/rate-limit';
-import { countingScheduler, marbles } from './support';
+import { ChargeLog, countingScheduler, marbles } from './support';
 
 const REST: RateCost = { rest: 1 };
 const placeOn = (pair: string): RateCost => ({ rest: 0, trading: { pair, units: 1 } });
@@ -170,19 +170,6 @@ describe('RateGate', () => {
 });
 
 /** A budget that never makes anyone wait and records when each cost was charged. */
-class ChargeLog implements RateBudget {
-  readonly charges: Array<{ readonly at: number; readonly cost: RateCost }> = [];
-  waitMs(): number {
-    return 0;
-  }
-  record(cost: RateCost, now: number): void {
-    this.charges.push({ at: now, cost });
-  }
-  snap(): void {
-    return undefined;
-  }
-}
-
 describe('RateGate.run (the private-call slot)', () => {
   const exclusive = { exclusive: true } as const;
 

@@ -1,6 +1,7 @@
 import { expect } from '@jest/globals';
 import { type SchedulerAction, type SchedulerLike, Subscription } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
+import { type RateBudget, type RateCost } from '../../src/model/budget';
 
 type RunHelpers = Parameters<Parameters<TestScheduler['run']>[0]>[0];
 
@@ -41,4 +42,18 @@ export function countingScheduler(inner: SchedulerLike): { readonly scheduler: S
     },
   };
   return { scheduler, pending: () => pending };
+}
+
+/** A budget that always fits and records every charge with its time, to see when calls are charged. */
+export class ChargeLog implements RateBudget {
+  readonly charges: Array<{ readonly at: number; readonly cost: RateCost }> = [];
+  waitMs(): number {
+    return 0;
+  }
+  record(cost: RateCost, now: number): void {
+    this.charges.push({ at: now, cost });
+  }
+  snap(): void {
+    return undefined;
+  }
 }

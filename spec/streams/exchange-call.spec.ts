@@ -1,23 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
-import { type RateBudget, type RateCost } from '../../src/model/budget';
+import { ChargeLog } from '../operators/support';
 import { exchangeCall } from '../../src/streams/exchange-call';
 import { FakePort, XBT, exchangeError, marbles, ordersOf, quoteOf } from './fake-exchange';
 import { exchangeDeps } from './stream-deps';
 
 /** Never makes anyone wait; records when each cost was charged. */
-class ChargeLog implements RateBudget {
-  readonly charges: Array<{ readonly at: number; readonly cost: RateCost }> = [];
-  waitMs(): number {
-    return 0;
-  }
-  record(cost: RateCost, now: number): void {
-    this.charges.push({ at: now, cost });
-  }
-  snap(): void {
-    return undefined;
-  }
-}
-
 describe('exchangeCall and the private-call slot', () => {
   it('sends a private call only once the one in flight has ended, and charges it then (the port queues private calls)', () => {
     const budget = new ChargeLog();

@@ -111,3 +111,11 @@ export const errorOf = async (promise: Promise<unknown>): Promise<ExchangeError>
   }
   throw new Error('expected an ExchangeError');
 };
+
+/** A handler that answers like Kraken from a table of results by method name, `EGeneral:Unknown method` otherwise. */
+export const answerFrom =
+  (results: Readonly<Record<string, unknown>>): Handler =>
+  (request, res) => {
+    const method = request.url.split('?')[0]!.split('/').pop()!;
+    json(res, method in results ? { error: [], result: results[method] } : { error: ['EGeneral:Unknown method'] });
+  };
