@@ -2,6 +2,7 @@ import { type Decimal } from 'decimal.js';
 import { type Observable, map, of, throwError } from 'rxjs';
 import { ExchangeError } from '../model/errors';
 import { type CancelOutcome, type OrderSnapshot } from '../model/order';
+import { type Timers } from '../time/timers';
 import { type Credentials } from './credentials';
 import { classifyTransportFailure } from './errors';
 import { type BalanceExEntry, parseBalance, parseBalanceEx } from './parse-account';
@@ -94,6 +95,8 @@ export interface KrakenClientOptions {
   readonly userAgent?: string;
   /** Epoch ms for deadline checks at sending (the paper exchange may run on an accelerated clock). */
   readonly clock?: () => number;
+  /** The request timeout's timer (an end-to-end run passes its virtual clock's). */
+  readonly timers?: Timers;
 }
 
 /** Parses a result; a result that does not read as Kraken's becomes a classified `malformed` failure. */
@@ -193,6 +196,7 @@ export function createKrakenClient(options: KrakenClientOptions): KrakenClient {
       ...(options.fetch ? { fetch: options.fetch } : {}),
       ...(options.userAgent ? { userAgent: options.userAgent } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.timers ? { timers: options.timers } : {}),
     }),
   );
 }

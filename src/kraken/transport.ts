@@ -1,6 +1,7 @@
 import crossFetch from 'cross-fetch';
 import { Observable, throwError } from 'rxjs';
 import { ExchangeError } from '../model/errors';
+import { type Timers, realTimers } from '../time/timers';
 import { type Credentials } from './credentials';
 import { CONNECT_ERROR_CODES, type TransportFailure, classifyKrakenErrors, classifyTransportFailure, isWarning } from './errors';
 import { type PrivateLane, privateLaneFor } from './private-lane';
@@ -38,6 +39,8 @@ export interface TransportOptions {
   readonly userAgent?: string;
   /** Epoch ms, for checking an AddOrder `deadline` at the moment of sending; by default the wall clock. */
   readonly clock?: () => number;
+  /** The request timeout's timer; by default Node's (an end-to-end run passes its virtual clock's). */
+  readonly timers?: Timers;
 }
 
 /**
@@ -104,7 +107,7 @@ const isEnvelope = (body: unknown): body is { error: unknown[]; result?: unknown
   typeof body === 'object' && body !== null && !Array.isArray(body) && Array.isArray((body as Record<string, unknown>)['error']);
 
 /** Reads one HTTP response as a Kraken envelope: the `result`, or the `ExchangeError` it amounts to. */
-function interpret(endpoint: string, status: number, contentType: string, retryAfter: string | null, text: string): unknown {
+function interpret(endpoint: string, status: number, contentType: string, retryAfter: string | null, text: string, now: number): unknown {
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -116,7 +119,7 @@ function interpret(endpoint: string, status: number, contentType: string, retryA
       const detail = body === undefined ? `not JSON${contentType ? `, ${contentType}` : ''}` : 'JSON without an error array';
       throw classifyTransportFailure({ type: 'malformed', status, detail }, endpoint);
     }
-    const retryAt = retryAtOf(retryAfter, Date.now());
+    const retryAt = retryAtOf(retryAfter, now);
     throw classifyTransportFailure({ type: 'http', status, contentType, ...(retryAt !== undefined ? { retryAt } : {}) }, endpoint);
   }
   if (!body.error.every((code): code is string => typeof code === 'string')) {
@@ -141,11 +144,13 @@ function exchange(
   url: string,
   init: { readonly method: 'GET' | 'POST'; readonly headers: Readonly<Record<string, string>>; readonly body?: string },
   timeoutMs: number,
+  timers: Timers,
+  clock: () => number,
 ): Observable<unknown> {
   return new Observable<unknown>((subscriber) => {
     const controller = new AbortController();
     let timedOut = false;
-    const timer = setTimeout(() => {
+    const timer = timers.setTimeout(() => {
       timedOut = true;
       controller.abort();
     }, timeoutMs);
@@ -154,22 +159,22 @@ function exchange(
     new Promise<FetchResponseLike>((resolve) => resolve(fetchImpl(url, { ...init, signal: controller.signal })))
       .then(async (response) => {
         const text = await response.text();
-        return interpret(endpoint, response.status, response.headers.get('content-type') ?? '', response.headers.get('retry-after'), text);
+        return interpret(endpoint, response.status, response.headers.get('content-type') ?? '', response.headers.get('retry-after'), text, clock());
       })
       .then(
         (result) => {
-          clearTimeout(timer);
+          timers.clearTimeout(timer);
           subscriber.next(result);
           subscriber.complete();
         },
         (error: unknown) => {
-          clearTimeout(timer);
+          timers.clearTimeout(timer);
           subscriber.error(error instanceof ExchangeError ? error : classifyTransportFailure(failureOf(error, timedOut, timeoutMs), endpoint));
         },
       );
 
     return () => {
-      clearTimeout(timer);
+      timers.clearTimeout(timer);
       controller.abort();
     };
   });
@@ -203,12 +208,13 @@ export function createKrakenTransport(options: TransportOptions): KrakenTranspor
   const credentials = options.credentials;
   const lane = options.lane ?? (credentials ? privateLaneFor(credentials.apiKey) : undefined);
   const clock = options.clock ?? Date.now;
+  const timers = options.timers ?? realTimers;
 
   return {
     publicGet(method, params) {
       const query = new URLSearchParams(entriesOf(params)).toString();
       const url = `${baseUrl}/0/public/${method}${query ? `?${query}` : ''}`;
-      return exchange(fetchImpl, method, url, { method: 'GET', headers: { 'User-Agent': userAgent } }, options.timeoutMs);
+      return exchange(fetchImpl, method, url, { method: 'GET', headers: { 'User-Agent': userAgent } }, options.timeoutMs, timers, clock);
     },
 
     privatePost(method, params) {
@@ -233,7 +239,7 @@ export function createKrakenTransport(options: TransportOptions): KrakenTranspor
           'Content-Type': 'application/x-www-form-urlencoded; charset=utf-8',
           'User-Agent': userAgent,
         };
-        return exchange(fetchImpl, method, `${baseUrl}${path}`, { method: 'POST', headers, body }, options.timeoutMs);
+        return exchange(fetchImpl, method, `${baseUrl}${path}`, { method: 'POST', headers, body }, options.timeoutMs, timers, clock);
       });
     },
   };

@@ -52,7 +52,7 @@ export interface FaultConfig {
   readonly rates?: Readonly<Record<string, FaultRates>>;
   /** Added latency in ms before a request is processed. */
   readonly latencyMs?: Readonly<Record<string, number>>;
-  /** How long an `accept-then-timeout` socket is held before it is destroyed (default 120 000 ms, real time). */
+  /** How long an `accept-then-timeout` socket is held before it is destroyed (default 120 000 ms, on the exchange's timers). */
   readonly timeoutHoldMs?: number;
 }
 

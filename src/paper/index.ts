@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Decimal } from 'decimal.js';
 import { type Tier } from '../model/config';
+import { type TimerHandle, type Timers, realTimers } from '../time/timers';
 import { type ApiCredentials, Authenticator, DEFAULT_LOCKOUT, type LockoutPolicy } from './auth';
 import { buildCatalogue, type PairCatalogue } from './catalogue';
 import { type FaultConfig, type FaultControl, FaultPlan } from './faults';
@@ -26,6 +27,11 @@ export interface PaperOptions {
   readonly seed?: number;
   /** Epoch ms. Default `Date.now`; pass a virtual or scaled clock to make time-driven behaviour fast. */
   readonly clock?: () => number;
+  /**
+   * The timers a request waits on (injected latency, an answer held until the client gives up). Default Node's;
+   * an end-to-end run passes its idle clock's `waitTimers`, so these waits pass in virtual time.
+   */
+  readonly timers?: Timers;
   /** Opening balances by asset id or altname (`ZUSD` or `USD`); replaces the defaults when given. */
   readonly balances?: Readonly<Record<string, Decimal | string>>;
   /** Restrict the catalogue to these pairs (any of their names). Default: every pair. */
@@ -34,7 +40,7 @@ export interface PaperOptions {
   readonly prices?: Readonly<Record<string, Decimal | string>>;
   /** Largest relative move of one price step. Default 0.001. */
   readonly volatility?: number;
-  /** Run a price step (and matching) every this many real ms. Off by default. */
+  /** Run a price step (and matching) every this many ms, on `timers`. Off by default. */
   readonly autoTick?: number;
   readonly faults?: FaultConfig;
   /** A just-placed order is missing from OpenOrders for this long (paper-clock ms). Default 0. */
@@ -131,10 +137,10 @@ export async function startPaperExchange(options: PaperOptions = {}): Promise<Pa
   if (Buffer.from(main.apiSecret, 'base64').length !== 64) throw new Error('paper exchange: apiSecret must be base64 of 64 bytes');
   auth.addKey(main);
   const faults = new FaultPlan(seed, options.faults);
-  const server = new PaperServer(venue, auth, faults, options.maxBodyBytes ?? 64 * 1024);
+  const timers = options.timers ?? realTimers;
+  const server = new PaperServer(venue, auth, faults, options.maxBodyBytes ?? 64 * 1024, timers);
   const url = await server.listen(options.port ?? 0);
-  const ticker = options.autoTick ? setInterval(() => venue.step(), options.autoTick) : undefined;
-  ticker?.unref();
+  const ticker = options.autoTick ? new AutoTick(timers, options.autoTick, () => venue.step()) : undefined;
 
   return {
     url,
@@ -162,10 +168,35 @@ export async function startPaperExchange(options: PaperOptions = {}): Promise<Pa
     inspect: createInspector(venue, server),
     faults,
     close: async () => {
-      if (ticker) clearInterval(ticker);
+      ticker?.stop();
       await server.close();
     },
   };
+}
+
+/** The market's own clockwork: a step every `everyMs`, re-armed on the exchange's timers. */
+class AutoTick {
+  private handle: TimerHandle | undefined;
+
+  constructor(
+    private readonly timers: Timers,
+    private readonly everyMs: number,
+    private readonly step: () => void,
+  ) {
+    this.arm();
+  }
+
+  stop(): void {
+    if (this.handle !== undefined) this.timers.clearTimeout(this.handle);
+    this.handle = undefined;
+  }
+
+  private arm(): void {
+    this.handle = this.timers.setTimeout(() => {
+      this.step();
+      this.arm();
+    }, this.everyMs);
+  }
 }
 
 /** Random credentials, or deterministic ones derived from the seed (so `kraken-rx paper --seed N` is repeatable). */

@@ -7,6 +7,7 @@ import { type FaultKind, type FaultPlan } from './faults';
 import { Params } from './params';
 import { callPublic, failure, type Outcome, PUBLIC_METHODS } from './public-api';
 import { addOrder, cancelAll, cancelAllOrdersAfter, cancelOrder } from './trading-api';
+import { type TimerHandle, type Timers } from '../time/timers';
 import { type Venue } from './venue';
 
 export const PRIVATE_METHODS: ReadonlySet<string> = new Set([
@@ -40,7 +41,7 @@ type Route =
  */
 export class PaperServer {
   private readonly server: Server;
-  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  private readonly pending = new Set<TimerHandle>();
   private sequence = 0;
   private closing = false;
   readonly traffic: TrafficStats = { requests: new Map() };
@@ -50,6 +51,7 @@ export class PaperServer {
     private readonly auth: Authenticator,
     private readonly faults: FaultPlan,
     private readonly maxBodyBytes: number,
+    private readonly timers: Timers,
   ) {
     this.server = createServer((req, res) => this.onRequest(req, res));
     this.server.on('clientError', (_err, socket) => socket.destroy());
@@ -68,8 +70,8 @@ export class PaperServer {
 
   close(): Promise<void> {
     this.closing = true;
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
+    for (const t of this.pending) this.timers.clearTimeout(t);
+    this.pending.clear();
     return new Promise((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
@@ -234,20 +236,20 @@ export class PaperServer {
 
   /** `accept-then-timeout`: the answer is never sent; the socket is held, then destroyed. */
   private hold(req: IncomingMessage): void {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
+    const timer = this.timers.setTimeout(() => {
+      this.pending.delete(timer);
       req.socket.destroy();
     }, this.faults.timeoutHoldMs);
-    this.timers.add(timer);
+    this.pending.add(timer);
   }
 
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.timers.delete(timer);
+      const timer = this.timers.setTimeout(() => {
+        this.pending.delete(timer);
         resolve();
       }, ms);
-      this.timers.add(timer);
+      this.pending.add(timer);
     });
   }
 
