@@ -19,6 +19,7 @@ describe('package root', () => {
       'startPaperExchange',
       'ExchangeError',
       'ScaledScheduler',
+      'IdleClock',
     ] as const;
     for (const name of names) expect(typeof (root as Record<string, unknown>)[name]).toBe('function');
   });

@@ -1,6 +1,6 @@
 /**
  * kraken-rx-execution: the package root. The model types, the Kraken client and signing, every operator,
- * the execution handler, the paper exchange and the accelerated scheduler.
+ * the execution handler, the paper exchange, and the clocks (scaled for the demo, idle-advancing for end-to-end tests).
  */
 export * from './model';
 export * from './kraken';
@@ -8,4 +8,6 @@ export * from './operators';
 export * from './streams';
 export * from './paper';
 export { ScaledScheduler } from './time/scaled-scheduler';
+export { IdleClock } from './time/idle-clock';
+export { type TimerHandle, type Timers, realTimers } from './time/timers';
 export { ConfigError, defaultConfig, loadConfig, mergeConfig, parseConfig } from './config/config';
