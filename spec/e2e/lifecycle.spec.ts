@@ -30,8 +30,8 @@ const limitBuy = (signalId: string, quantity: string, extra: SignalFields = {}):
 describe('e2e: order lifecycle against the paper exchange', () => {
   it('cancel racing a fill: the timeout cancel arrives after the order filled → "unknown order", looked up, FILLED and protected', async () => {
     const run = await E2eRun.start();
-    // The cancel spends 80 real ms (3.2 scaled s) on its way in; the fill happens meanwhile.
-    run.paper.faults.setLatency('CancelOrder', 80);
+    // The cancel spends 3.2 s on its way in; the fill happens meanwhile.
+    run.paper.faults.setLatency('CancelOrder', 3_200);
     run.signals.next(limitBuy('race', '0.05', { timeoutMs: 3_000 }));
 
     await run.waitFor('timeout cancel', (r) => r.signalId === 'race' && r.status === 'PENDING_CANCEL');

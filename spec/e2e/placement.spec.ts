@@ -59,7 +59,7 @@ describe('e2e: ambiguous placement is resolved by lookup, never by a blind resen
     const adopted = await run.waitFor('entry adopted', (r) => r.signalId === 'att' && r.status === 'NEW');
     const clOrdId = entryOf(run, 'att');
     expect(run.statuses('att', 'entry')).toEqual(['PENDING_NEW', 'UNKNOWN', 'NEW']);
-    expect(run.of('att', 'entry')[1]?.reason).toMatch(/ambiguous.*no response within 250 ms/);
+    expect(run.of('att', 'entry')[1]?.reason).toMatch(/ambiguous.*no response within 10000 ms/);
     expect(adopted.reason).toMatch(/found by its client order id/);
     expect(run.answers('AddOrder').map((w) => [w.status, w.body])).toEqual([[0, 'AbortError']]);
     const placed = run.paper.inspect.ordersByClOrdId(clOrdId);
@@ -126,7 +126,7 @@ describe('e2e: ambiguous placement is resolved by lookup, never by a blind resen
     run.paper.faults.inject('AddOrder', fault);
     run.signals.next(marketBuy('rba'));
 
-    await run.waitFor('stop resting', (r) => r.signalId === 'rba' && r.role === 'stop-loss' && r.status === 'NEW', 10_000);
+    await run.waitFor('stop resting', (r) => r.signalId === 'rba' && r.role === 'stop-loss' && r.status === 'NEW');
     const clOrdId = entryOf(run, 'rba');
     const entry = run.of('rba', 'entry');
     expect(entry.map((r) => r.status)).toEqual(['PENDING_NEW', 'UNKNOWN', 'NEW', 'FILLED']);
@@ -167,7 +167,8 @@ describe('e2e: OpenOrders lag right after placement', () => {
     // At least one lookup came back empty (inside the lag) before the order showed.
     expect(run.answers('OpenOrders').some((w) => w.body === '{"error":[],"result":{"open":{}}}')).toBe(true);
     const order = run.paper.inspect.ordersByClOrdId(clOrdId)[0];
-    expect(adopted.timestamp).toBeGreaterThanOrEqual((order?.openedAt ?? 0) + 8_000);
+    // Looked up every second: the first lookup after the 8 s lag finds it, to the millisecond.
+    expect(adopted.timestamp).toBe((order?.openedAt ?? 0) + 8_000);
     expect(run.paper.inspect.requestCount('AddOrder')).toBe(1);
     expect(run.paper.inspect.acceptedCount(clOrdId)).toBe(1);
   });
@@ -178,9 +179,9 @@ describe('e2e: the AddOrder deadline and the private-call queue', () => {
     const run = await E2eRun.start({ config: { entry: { deadlineMs: 5_000 } } });
     run.signals.next(restingBuy('first'));
     await run.waitFor('first NEW', (r) => r.signalId === 'first' && r.status === 'NEW');
-    // The next monitor tick's OpenOrders takes 100 real ms (4 scaled s) to answer; private calls are serialised
-    // on the key, so an AddOrder sent meanwhile waits for it.
-    run.paper.faults.setLatency('OpenOrders', 100);
+    // The next monitor tick's OpenOrders takes 4 s to answer; private calls are serialised on the key, so an
+    // AddOrder sent meanwhile waits for it.
+    run.paper.faults.setLatency('OpenOrders', 4_000);
     const ticks = run.paper.inspect.requestCount('OpenOrders');
     await run.until('a slow OpenOrders in flight', () => run.paper.inspect.requestCount('OpenOrders') > ticks);
     run.signals.next(restingBuy('queued', { limitPrice: '58900' }));
@@ -197,8 +198,8 @@ describe('e2e: the AddOrder deadline and the private-call queue', () => {
 describe('e2e: deadline and validate-only', () => {
   it('an AddOrder that Kraken still had queued at its deadline is refused, not placed, and sent again with a fresh deadline', async () => {
     const run = await E2eRun.start({ config: { entry: { deadlineMs: 3_000 } } });
-    // Kraken sits on AddOrders for 100 real ms (4 scaled s): past the 3 s deadline.
-    run.paper.faults.setLatency('AddOrder', 100);
+    // Kraken sits on AddOrders for 4 s: past the 3 s deadline.
+    run.paper.faults.setLatency('AddOrder', 4_000);
     run.signals.next(restingBuy('late'));
     await run.until('the deadline refusal', () => run.answers('AddOrder').length > 0);
     run.paper.faults.setLatency('AddOrder', 0);
@@ -229,13 +230,13 @@ describe('e2e: EAPI:Invalid nonce', () => {
       url: run.paper.url,
       credentials: new Credentials(run.paper.apiKey, run.paper.apiSecret),
       timeoutMs: 1_000,
-      lane: new PrivateLane(new NonceSource(() => Date.now() + aheadMs)),
+      lane: new PrivateLane(new NonceSource(() => run.clock.now() + aheadMs)),
     });
     await firstValueFrom(other.openOrders());
   };
 
   it('is re-signed with a fresh nonce and retried once; the order is placed once', async () => {
-    // The retry waits ≥ 0.8 × 40 000 scaled ms = 800 real ms: by then the handler's nonces have passed the bump.
+    // The retry waits ≥ 0.8 × 40 000 ms: by then the handler's nonces (taken from the run's clock) have passed the bump.
     const run = await E2eRun.start({ config: { retry: { initialDelayMs: 40_000, maxDelayMs: 40_000 } } });
     await bumpNonce(run, 600);
     run.signals.next(restingBuy('nonce'));
@@ -264,8 +265,8 @@ describe('e2e: EAPI:Invalid nonce', () => {
 describe('e2e: HALT and bad input', () => {
   it('HALT while a placement is in flight: the admitted order is placed, the next signal is rejected, monitoring and protection go on', async () => {
     const run = await E2eRun.start();
-    // 60 real ms = 2.4 scaled s: in flight long enough to HALT meanwhile, well inside the 5 s deadline.
-    run.paper.faults.setLatency('AddOrder', 60);
+    // 2.4 s in flight: long enough to HALT meanwhile, well inside the 5 s deadline.
+    run.paper.faults.setLatency('AddOrder', 2_400);
     run.signals.next(restingBuy('inflight'));
     await run.waitFor('placement under way', (r) => r.signalId === 'inflight' && r.status === 'PENDING_NEW');
     run.halted.next(true);

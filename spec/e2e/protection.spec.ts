@@ -125,7 +125,7 @@ describe('e2e: protection (stop resting, take-profit watched)', () => {
     run.paper.faults.inject('AddOrder', 'drop-before-accept');
     run.paper.faults.inject('AddOrder', 'html-5xx-not-placed');
 
-    const stop = await run.waitFor('stop outcome', (r) => r.signalId === 'twice' && r.role === 'stop-loss' && (r.status === 'NEW' || isFinalStatus(r.status)), 15_000);
+    const stop = await run.waitFor('stop outcome', (r) => r.signalId === 'twice' && r.role === 'stop-loss' && (r.status === 'NEW' || isFinalStatus(r.status)));
     // Absence was proven after each attempt, so a third send cannot duplicate it; stopping here leaves the fill naked.
     expect([stop.status, stop.reason]).toEqual(['NEW', null]);
     expect(run.paper.inspect.openOrders().map((o) => [o.orderType, o.volume.toFixed()])).toEqual([['stop-loss', '0.05']]);

@@ -21,12 +21,12 @@ describe('e2e: many open orders at starter tier', () => {
     const run = await E2eRun.start();
     const count = 25;
     for (let i = 0; i < count; i++) run.signals.next(resting(i));
-    await run.until('every entry accepted', () => run.reports.filter((r) => r.status === 'NEW').length === count, 10_000);
-    const watchFrom = run.scheduler.now();
+    await run.until('every entry accepted', () => run.reports.filter((r) => r.status === 'NEW').length === count);
+    const watchFrom = run.clock.now();
     const openOrdersBefore = run.paper.inspect.requestCount('OpenOrders');
 
     await run.pass(60_000);
-    const watchedMs = run.scheduler.now() - watchFrom;
+    const watchedMs = run.clock.now() - watchFrom;
     const ticks = run.paper.inspect.requestCount('OpenOrders') - openOrdersBefore;
     // One call per tick covers all 25 orders: at most what starter's counter allows, and never per order.
     expect(ticks).toBeGreaterThanOrEqual(5);
@@ -36,7 +36,7 @@ describe('e2e: many open orders at starter tier', () => {
 
     // stop(): every working entry is cancelled. Young orders make dear cancels (up to 8 units on a 60-unit pair
     // counter), so the client must pace them.
-    await run.handler.stop();
+    await run.stop();
     for (let i = 0; i < count; i++) expect(run.finals(`r${i}`).map((r) => r.status)).toEqual(['CANCELED']);
     expect(run.paper.inspect.openOrders()).toEqual([]);
     expect(run.paper.inspect.rateLimitErrors()).toEqual({ rest: 0, trading: 0 });
@@ -51,7 +51,7 @@ describe('e2e: many open orders at starter tier', () => {
       run.signals.next({ signalId: `b${i}`, pair: 'XBTUSD', side: 'buy', orderType: 'limit', quantity: '0.01', limitPrice: `${50000 + i * 10}`, timeoutMs: 1_000 });
     }
     // 12 AddOrders (+12) and 12 cancels at under 5 s of age (+8 each = 96) cannot all fit under 60 at once.
-    await run.until('every entry final', () => Array.from({ length: count }, (_, i) => run.finals(`b${i}`).length === 1).every(Boolean), 15_000);
+    await run.until('every entry final', () => Array.from({ length: count }, (_, i) => run.finals(`b${i}`).length === 1).every(Boolean));
     const finals = Array.from({ length: count }, (_, i) => run.finals(`b${i}`)[0]);
     expect(finals.map((r) => [r?.signalId, r?.status])).toEqual(Array.from({ length: count }, (_, i) => [`b${i}`, 'CANCELED']));
     // What Kraken's pair counter was charged, from the exchange's own record: it must have needed pacing.

@@ -1,8 +1,10 @@
 import crossFetch from 'cross-fetch';
+import { createHash } from 'node:crypto';
 import { BehaviorSubject, ReplaySubject, Subject, type Subscription } from 'rxjs';
 import { clientRateBudget, krakenCostModel } from '../../../src/kraken/budget';
 import { Credentials } from '../../../src/kraken/credentials';
 import { createKrakenExchange } from '../../../src/kraken/exchange';
+import { NonceSource } from '../../../src/kraken/nonce';
 import { PrivateLane } from '../../../src/kraken/private-lane';
 import { type FetchLike, type FetchResponseLike } from '../../../src/kraken/transport';
 import { type ExecutionConfig } from '../../../src/model/config';
@@ -11,16 +13,18 @@ import { type ClosePositionCommand, type TradeSignal } from '../../../src/model/
 import { type PaperExchange, type PaperOptions, startPaperExchange } from '../../../src/paper';
 import { type Logger, type StreamTuning } from '../../../src/streams/deps';
 import { type ExecutionHandler, createExecutionHandler } from '../../../src/streams/execution-handler';
-import { ScaledScheduler } from '../../../src/time/scaled-scheduler';
+import { IdleClock } from '../../../src/time/idle-clock';
 
 /**
  * End-to-end harness: a paper exchange on 127.0.0.1 and the execution handler talking to it over real HTTP
- * (KrakenExchange → cross-fetch), both on one ScaledScheduler clock, so Kraken's proportions (rate decay,
- * deadlines, timeouts, polling) hold while a scenario lasts a second or two of real time.
+ * (KrakenExchange → cross-fetch), both on one IdleClock: real sockets, virtual waiting. Every request goes
+ * through the clock, which stands still while one is being served and jumps to the next timer once the loopback
+ * is idle, so Kraken's times (rate decay, deadlines, timeouts, polling, cool-downs) are exact and a scenario's
+ * timing is a property of the code, not of the machine's load. Every `ms` below is clock (exchange) time.
  */
 
-/** Scaled ms per real ms. Kraken's starter REST decay (0.33/s) becomes ~13 calls per real second. */
-export const DEFAULT_FACTOR = 40;
+/** How long `waitFor` / `until` let clock time run before they give up (the run is stuck, or the wait is wrong). */
+export const DEFAULT_LIMIT_MS = 600_000;
 
 type Sections = {
   [K in keyof ExecutionConfig]?: ExecutionConfig[K] extends object ? Partial<ExecutionConfig[K]> : ExecutionConfig[K];
@@ -63,7 +67,7 @@ export interface WireRecord {
   readonly status: number;
   /** The response body, or the failure's name. */
   readonly body: string;
-  /** Shared-clock ms when the request was handed to fetch and when its answer (or failure) came. */
+  /** Clock ms when the request was handed to fetch and when its answer (or failure) came. */
   readonly sentAt: number;
   readonly answeredAt: number;
 }
@@ -85,20 +89,23 @@ const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () 
 /** Logs to the console when E2E_LOG=1 (for debugging a scenario), else nothing. */
 const logger = (): Logger => (process.env['E2E_LOG'] === '1' ? console : quiet);
 
+/** Kraken's long UUID form, drawn from a seeded source: the same seed gives the same ids, so the same wire trace. */
+function seededUuids(random: () => number): () => string {
+  const hex = (n: number): string => Array.from({ length: n }, () => Math.floor(random() * 16).toString(16)).join('');
+  return () => `${hex(8)}-${hex(4)}-4${hex(3)}-${(8 + Math.floor(random() * 4)).toString(16)}${hex(3)}-${hex(12)}`;
+}
+
 export interface E2eOptions {
-  readonly factor?: number;
-  /** Paper exchange options; the clock is always the shared scaled one. */
-  readonly paper?: Omit<PaperOptions, 'clock'>;
+  /** Paper exchange options; the clock and its timers are always the run's idle clock. */
+  readonly paper?: Omit<PaperOptions, 'clock' | 'timers'>;
   readonly config?: Sections;
-  /** The HTTP request timeout of the client, in REAL ms (the transport's timer is a real one). */
-  readonly requestTimeoutRealMs?: number;
+  /** The client's HTTP request timeout; default the config's `exchange.requestTimeoutMs`. */
+  readonly requestTimeoutMs?: number;
   readonly tuning?: Partial<StreamTuning>;
   readonly seed?: number;
   /** The secret the client signs with, when it must differ from the paper exchange's (bad credentials). */
   readonly clientSecret?: string;
 }
-
-const realDelay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A paper exchange and a handler wired over loopback HTTP; `close()` tears both down. */
 export class E2eRun {
@@ -119,44 +126,49 @@ export class E2eRun {
 
   private constructor(
     readonly paper: PaperExchange,
-    readonly scheduler: ScaledScheduler,
+    readonly clock: IdleClock,
     options: E2eOptions,
   ) {
     this.config = e2eConfig(options.config);
     const port = createKrakenExchange({
       url: paper.url,
       credentials: new Credentials(paper.apiKey, options.clientSecret ?? paper.apiSecret),
-      timeoutMs: options.requestTimeoutRealMs ?? 250,
-      // Its own queue and nonce source: no sharing with another test's run on the same derived key.
-      lane: new PrivateLane(),
+      timeoutMs: options.requestTimeoutMs ?? this.config.exchange.requestTimeoutMs,
+      // Its own queue and nonce source (on the run's clock): no sharing with another test's run on the same key.
+      lane: new PrivateLane(new NonceSource(() => clock.now())),
       fetch: this.recordingFetch(paper.url),
       // The transport checks an AddOrder's deadline when it leaves the queue, on the clock the exchange runs on.
-      clock: () => scheduler.now(),
+      clock: () => clock.now(),
+      timers: clock.timers,
     });
+    const random = seededRandom(options.seed ?? 7);
     this.handler = createExecutionHandler(this.config, {
       port,
       // The client's model keeps headroom below Kraken's caps, as every client of a real exchange should.
       budget: clientRateBudget(paper.tier),
       costs: krakenCostModel,
-      scheduler,
-      random: seededRandom(options.seed ?? 7),
+      scheduler: clock,
+      random,
+      newId: seededUuids(seededRandom((options.seed ?? 7) + 1)),
       log: logger(),
       ...(options.tuning ? { tuning: options.tuning } : {}),
     }).connect({ signals$: this.signals, commands$: this.commands, halted$: this.halted });
   }
 
   static async start(options: E2eOptions = {}): Promise<E2eRun> {
-    const scheduler = new ScaledScheduler(options.factor ?? DEFAULT_FACTOR);
+    const clock = new IdleClock();
     const paper = await startPaperExchange({
       seed: options.seed ?? 7,
       tier: 'starter',
-      faults: { timeoutHoldMs: 3_000 },
+      // A held answer outlasts the client's request timeout: the client gives up first, as with Kraken.
+      faults: { timeoutHoldMs: 120_000 },
       ...options.paper,
-      clock: () => scheduler.now(),
+      clock: () => clock.now(),
+      timers: clock.waitTimers,
     });
     let run: E2eRun;
     try {
-      run = new E2eRun(paper, scheduler, options);
+      run = new E2eRun(paper, clock, options);
     } catch (error) {
       // e.g. malformed client credentials: the exchange must not outlive the test.
       await paper.close();
@@ -177,57 +189,80 @@ export class E2eRun {
     return run;
   }
 
-  /** Every request must go to this paper exchange; the response body is kept for assertions. */
+  /**
+   * Every request must go to this paper exchange, and goes through the clock (which stands still while it is
+   * served); the response body is kept for assertions.
+   */
   private recordingFetch(base: string): FetchLike {
-    return async (url, init) => {
+    return (url, init) => {
       const method = /\/0\/(?:public|private)\/([A-Za-z]+)/.exec(url)?.[1] ?? url;
       if (!url.startsWith(`${base}/`)) {
         this.problems.push(`request outside the paper exchange: ${url}`);
-        throw new Error('e2e: only the paper exchange on 127.0.0.1 may be called');
+        return Promise.reject(new Error('e2e: only the paper exchange on 127.0.0.1 may be called'));
       }
-      const sentAt = this.scheduler.now();
-      try {
-        const response = await crossFetch(url, init);
-        const body = await response.text();
-        this.wire.push({ method, status: response.status, body, sentAt, answeredAt: this.scheduler.now() });
-        const copy: FetchResponseLike = { status: response.status, headers: response.headers, text: () => Promise.resolve(body) };
-        return copy;
-      } catch (error) {
-        this.wire.push({ method, status: 0, body: error instanceof Error ? error.name : 'failure', sentAt, answeredAt: this.scheduler.now() });
-        throw error;
-      }
+      return this.clock.io(async () => {
+        const sentAt = this.clock.now();
+        try {
+          const response = await crossFetch(url, init);
+          const body = await response.text();
+          this.wire.push({ method, status: response.status, body, sentAt, answeredAt: this.clock.now() });
+          const copy: FetchResponseLike = { status: response.status, headers: response.headers, text: () => Promise.resolve(body) };
+          return copy;
+        } catch (error) {
+          this.wire.push({ method, status: 0, body: error instanceof Error ? error.name : 'failure', sentAt, answeredAt: this.clock.now() });
+          throw error;
+        }
+      }, init.signal);
     };
   }
 
-  /** Resolves with the first report (already seen or to come) that matches; rejects after `realMs`. */
-  waitFor(what: string, predicate: (report: ExecutionReport) => boolean, realMs = 8_000): Promise<ExecutionReport> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        subscription.unsubscribe();
-        reject(new Error(`e2e: timed out after ${realMs} real ms waiting for ${what}\n${this.timeline()}`));
-      }, realMs);
-      const subscription = this.reports$.subscribe((report) => {
-        if (!predicate(report)) return;
-        clearTimeout(timer);
-        // Deferred: the ReplaySubject may call back synchronously inside subscribe.
-        queueMicrotask(() => subscription.unsubscribe());
-        resolve(report);
-      });
+  /**
+   * Lets clock time run until a report (already seen or to come) matches, and resolves with it; rejects when
+   * `limitMs` of clock time pass first, or nothing is left that could make one.
+   */
+  async waitFor(what: string, predicate: (report: ExecutionReport) => boolean, limitMs = DEFAULT_LIMIT_MS): Promise<ExecutionReport> {
+    let found: ExecutionReport | undefined;
+    const subscription = this.reports$.subscribe((report) => {
+      if (found === undefined && predicate(report)) found = report;
     });
-  }
-
-  /** Polls `condition` every 10 real ms. */
-  async until(what: string, condition: () => boolean, realMs = 8_000): Promise<void> {
-    const giveUpAt = Date.now() + realMs;
-    while (!condition()) {
-      if (Date.now() > giveUpAt) throw new Error(`e2e: timed out after ${realMs} real ms waiting for ${what}\n${this.timeline()}`);
-      await realDelay(10);
+    try {
+      await this.until(what, () => found !== undefined, limitMs);
+    } finally {
+      subscription.unsubscribe();
     }
+    return found as ExecutionReport;
   }
 
-  /** Lets `scaledMs` of the shared clock pass (real time, `scaledMs / factor`). */
-  pass(scaledMs: number): Promise<void> {
-    return realDelay(scaledMs / this.scheduler.factor);
+  /** Lets clock time run until `condition` holds; rejects when `limitMs` of clock time pass first. */
+  async until(what: string, condition: () => boolean, limitMs = DEFAULT_LIMIT_MS): Promise<void> {
+    const from = this.clock.now();
+    if (await this.clock.runUntil(condition, limitMs)) return;
+    throw new Error(`e2e: gave up after ${this.clock.now() - from} clock ms (limit ${limitMs}) waiting for ${what}\n${this.timeline()}`);
+  }
+
+  /** Lets exactly `ms` of clock time pass. */
+  pass(ms: number): Promise<void> {
+    return this.clock.advance(ms);
+  }
+
+  /** `handler.stop()`, with clock time running until it has finished (cancels and their answers need it). */
+  async stop(limitMs = DEFAULT_LIMIT_MS): Promise<void> {
+    let stopped = false;
+    const stopping = this.handler.stop().finally(() => {
+      stopped = true;
+    });
+    await this.until('handler.stop() to finish', () => stopped, limitMs);
+    await stopping;
+  }
+
+  /**
+   * A digest of the wire trace: every request's method, clock times, status and answer, in order. Two runs with
+   * the same seeds and inputs must give the same one.
+   */
+  traceHash(): string {
+    const hash = createHash('sha256');
+    for (const w of this.wire) hash.update(`${w.method}|${w.sentAt}|${w.answeredAt}|${w.status}|${w.body}\n`);
+    return hash.digest('hex');
   }
 
   of(signalId: string, role?: OrderRole): ExecutionReport[] {
