@@ -6,6 +6,7 @@ import { NonceSource } from '../../src/kraken/nonce';
 import { PrivateLane } from '../../src/kraken/private-lane';
 import { signRequest } from '../../src/kraken/sign';
 import { type KrakenTransport, createKrakenTransport } from '../../src/kraken/transport';
+import { IdleClock } from '../../src/time/idle-clock';
 import { LoopbackServer, errorOf, eventually, html, json, sleep } from './support/loopback-server';
 
 const secret = 'kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg==';
@@ -116,19 +117,28 @@ describe('transport failures', () => {
 
   it('an edge 429 is rate-limited with its Retry-After', async () => {
     server.handler = (_req, res) => html(res, 429, { 'Retry-After': '7' });
-    const before = Date.now();
-    const error = await errorOf(firstValueFrom(transport.publicGet('Ticker')));
+    const now = Date.UTC(2026, 0, 5, 12, 0, 0);
+    const clocked = createKrakenTransport({ baseUrl: server.url, timeoutMs: 500, clock: () => now });
+    const error = await errorOf(firstValueFrom(clocked.publicGet('Ticker')));
     expect(error.kind).toBe('rate-limited');
-    expect(error.retryAt).toBeGreaterThanOrEqual(before + 7000);
-    expect(error.retryAt).toBeLessThan(before + 9000);
+    // Seven seconds from the moment the answer was read, on the transport's clock.
+    expect(error.retryAt).toBe(now + 7000);
   });
 
   it('times out: ambiguous for AddOrder, and the request is aborted', async () => {
     server.handler = () => undefined; // never answers
-    const quick = createKrakenTransport({ baseUrl: server.url, timeoutMs: 40, credentials: new Credentials(apiKey, secret), lane });
-    const started = performance.now();
-    const error = await errorOf(firstValueFrom(quick.privatePost('AddOrder', { pair: 'XBTUSD' })));
-    expect(performance.now() - started).toBeLessThan(500);
+    // The timeout's timer is on a virtual clock: it fires when the test lets 40 ms pass, not before.
+    const clock = new IdleClock();
+    const quick = createKrakenTransport({ baseUrl: server.url, timeoutMs: 40, credentials: new Credentials(apiKey, secret), lane, timers: clock.timers });
+    let failed = false;
+    const failure = errorOf(firstValueFrom(quick.privatePost('AddOrder', { pair: 'XBTUSD' }))).finally(() => {
+      failed = true;
+    });
+    await server.arrivals(1);
+    await clock.advance(39);
+    expect(failed).toBe(false);
+    await clock.advance(1);
+    const error = await failure;
     expect(error.kind).toBe('ambiguous');
     expect(error.message).toBe('AddOrder: no response within 40 ms');
     await eventually(() => server.requests[0]?.aborted === true);

@@ -1,5 +1,5 @@
 import { type PaperExchange } from '../../src/paper';
-import { type ManualClock, paperWithClient, result, type TestClient } from './harness';
+import { type ManualClock, paperOnIdleClock, paperWithClient, result, type TestClient } from './harness';
 
 interface Added {
   descr: { order: string };
@@ -136,15 +136,14 @@ describe('paper exchange: AddOrder', () => {
   });
 
   it('a deadline that passes while the request waits (latency) is elapsed and nothing is placed', async () => {
-    // A clock 100x faster than the wall: 30 ms of real latency are 3 s on the exchange's clock.
-    const origin = Date.now();
-    const fast = (): number => origin + (Date.now() - origin) * 100;
-    const { exchange: slow, client: c } = await paperWithClient({ clock: fast });
+    // 3 s of latency on the exchange's clock (virtual: it passes only while nothing else is in flight).
+    const { exchange: slow, client: c, clock: idle, drive } = await paperOnIdleClock();
     try {
-      slow.faults.setLatency('AddOrder', 30);
+      slow.faults.setLatency('AddOrder', 3_000);
       const order = { pair: 'XBTUSD', type: 'buy', ordertype: 'limit', price: '59000.0', volume: '0.1' };
-      expect(await c.private('AddOrder', { ...order, deadline: new Date(fast() + 2_500).toISOString() })).toEqual({ error: ['EService:Deadline elapsed'] });
-      expect((await c.private('AddOrder', { ...order, deadline: new Date(fast() + 30_000).toISOString() })).error).toEqual([]);
+      const at = (ms: number): string => new Date(idle.now() + ms).toISOString();
+      expect(await drive(c.private('AddOrder', { ...order, deadline: at(2_500) }))).toEqual({ error: ['EService:Deadline elapsed'] });
+      expect((await drive(c.private('AddOrder', { ...order, deadline: at(30_000) }))).error).toEqual([]);
       expect(slow.inspect.orders()).toHaveLength(1);
     } finally {
       await slow.close();

@@ -38,9 +38,7 @@ describe('paper exchange: concurrent clients', () => {
           }
         }
       };
-      const started = Date.now();
       await Promise.all(clients.map((c, i) => run(c, i)));
-      const elapsed = Date.now() - started;
 
       expect(errors).toBe(0);
       expect(acknowledged.size).toBe(400);
@@ -53,7 +51,6 @@ describe('paper exchange: concurrent clients', () => {
       expect(exchange.inspect.orders()).toHaveLength(400);
       expect(new Set(exchange.inspect.orders().map((o) => o.txid)).size).toBe(400);
       for (const b of exchange.inspect.balances().values()) expect(b.balance.gte(0)).toBe(true);
-      expect(elapsed).toBeLessThan(15_000);
     } finally {
       await exchange.close();
     }

@@ -1,6 +1,6 @@
 import fetch from 'cross-fetch';
 import { type PaperExchange } from '../../src/paper';
-import { paperWithClient, result, type TestClient } from './harness';
+import { paperOnIdleClock, paperWithClient, result, type TestClient } from './harness';
 
 describe('paper exchange: fault injection', () => {
   let exchange: PaperExchange;
@@ -24,14 +24,32 @@ describe('paper exchange: fault injection', () => {
   });
 
   it('accept-then-timeout: the order is placed and no answer comes before the client gives up', async () => {
-    exchange.faults.inject('AddOrder', 'accept-then-timeout');
-    const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), 150);
-    const started = Date.now();
-    await expect(client.privateRaw('AddOrder', order('timed-out'), { signal: abort.signal })).rejects.toThrow();
-    clearTimeout(timer);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
-    expect(placed('timed-out')).toBe(1);
+    const held = await paperOnIdleClock({ tier: 'unlimited', faults: { timeoutHoldMs: 10_000 } });
+    try {
+      held.exchange.faults.inject('AddOrder', 'accept-then-timeout');
+      const abort = new AbortController();
+      held.clock.timers.setTimeout(() => abort.abort(), 150);
+      const started = held.clock.now();
+      await expect(held.drive(held.client.private('AddOrder', order('timed-out'), { signal: abort.signal }))).rejects.toThrow();
+      // Nothing came back: the client's own give-up ended it, at 150 ms, well before the 10 s hold.
+      expect(held.clock.now() - started).toBe(150);
+      expect(held.exchange.inspect.acceptedCount('timed-out')).toBe(1);
+    } finally {
+      await held.exchange.close();
+    }
+  });
+
+  it('accept-then-timeout: a client that waits longer sees the connection dropped when the hold ends', async () => {
+    const held = await paperOnIdleClock({ tier: 'unlimited', faults: { timeoutHoldMs: 10_000 } });
+    try {
+      held.exchange.faults.inject('AddOrder', 'accept-then-timeout');
+      const started = held.clock.now();
+      await expect(held.drive(held.client.private('AddOrder', order('held')))).rejects.toThrow();
+      expect(held.clock.now() - started).toBe(10_000);
+      expect(held.exchange.inspect.acceptedCount('held')).toBe(1);
+    } finally {
+      await held.exchange.close();
+    }
   });
 
   it('drop-before-accept: the connection dies and nothing is placed; a resend is safe', async () => {
@@ -100,13 +118,17 @@ describe('paper exchange: fault injection', () => {
   });
 
   it('adds latency per endpoint', async () => {
-    exchange.faults.setLatency('Balance', 300);
-    const started = Date.now();
-    expect((await client.private('Balance')).error).toEqual([]);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
-    const quick = Date.now();
-    await client.private('OpenOrders');
-    expect(Date.now() - quick).toBeLessThan(290);
+    const slow = await paperOnIdleClock({ tier: 'unlimited' });
+    try {
+      slow.exchange.faults.setLatency('Balance', 300);
+      const started = slow.clock.now();
+      expect((await slow.drive(slow.client.private('Balance'))).error).toEqual([]);
+      expect(slow.clock.now() - started).toBe(300);
+      await slow.drive(slow.client.private('OpenOrders'));
+      expect(slow.clock.now() - started).toBe(300);
+    } finally {
+      await slow.exchange.close();
+    }
   });
 
   it('draws seeded faults at the configured rates, the same way for the same seed', async () => {

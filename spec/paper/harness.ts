@@ -2,6 +2,7 @@ import fetch from 'cross-fetch';
 import { NonceSource } from '../../src/kraken/nonce';
 import { signRequest } from '../../src/kraken/sign';
 import { type ApiCredentials, type PaperExchange, type PaperOptions, startPaperExchange } from '../../src/paper';
+import { IdleClock } from '../../src/time/idle-clock';
 
 /** Kraken's envelope as the tests read it. */
 export interface Envelope {
@@ -18,6 +19,10 @@ export interface Override {
   readonly signal?: AbortSignal;
 }
 
+/** How a request is run: directly, or through an idle clock that stands still while it is served. */
+type Through = <T>(start: () => Promise<T>, signal?: AbortSignal) => Promise<T>;
+const direct: Through = (start) => start();
+
 /** A minimal stock-Kraken-style client: signs exactly the bytes it sends, one nonce source per key. */
 export class TestClient {
   private readonly nonces: NonceSource;
@@ -27,22 +32,25 @@ export class TestClient {
     private readonly credentials: ApiCredentials,
     clock: () => number = Date.now,
     private readonly encoding: 'form' | 'json' = 'form',
+    private readonly through: Through = direct,
   ) {
     this.nonces = new NonceSource(clock);
   }
 
   async public(method: string, query: Record<string, string> = {}): Promise<Envelope> {
     const search = new URLSearchParams(query).toString();
-    const res = await fetch(`${this.url}/0/public/${method}${search ? `?${search}` : ''}`);
-    return (await res.json()) as Envelope;
+    return this.through(async () => {
+      const res = await fetch(`${this.url}/0/public/${method}${search ? `?${search}` : ''}`);
+      return (await res.json()) as Envelope;
+    });
   }
 
   async private(method: string, params: Record<string, ParamValue> = {}, override: Override = {}): Promise<Envelope> {
-    const res = await this.privateRaw(method, params, override);
-    const text = await res.text();
+    const text = await this.through(async () => (await this.privateRaw(method, params, override)).text(), override.signal);
     return JSON.parse(text) as Envelope;
   }
 
+  /** The bare response (not run through the clock: for a test that reads the connection itself). */
   async privateRaw(method: string, params: Record<string, ParamValue> = {}, override: Override = {}) {
     const nonce = override.nonce ?? this.nonces.next().toString();
     const path = `/0/private/${method}`;
@@ -84,6 +92,29 @@ export async function paperWithClient(options: PaperOptions = {}, encoding: 'for
   const exchange: PaperExchange = await startPaperExchange({ clock: clock.now, seed: 7, ...options });
   const client = new TestClient(exchange.url, exchange, () => clock.now(), encoding);
   return { exchange, client, clock };
+}
+
+/**
+ * A paper exchange and a client on one idle clock: every request of the client goes through it, the exchange
+ * waits (latency, held answers, its market ticks) on its timers, and `drive` lets clock time run until a
+ * promise settles — so waits are exact and free of the machine's load.
+ */
+export async function paperOnIdleClock(options: PaperOptions = {}) {
+  const clock = new IdleClock();
+  const exchange: PaperExchange = await startPaperExchange({ seed: 7, ...options, clock: () => clock.now(), timers: clock.waitTimers });
+  const through: Through = (start, signal) => clock.io(start, signal);
+  const client = new TestClient(exchange.url, exchange, () => clock.now(), 'form', through);
+  /** Lets clock time run until `promise` settles (an hour at most), then returns its outcome. */
+  const drive = async <T>(promise: Promise<T>): Promise<T> => {
+    let settled = false;
+    const watched = promise.finally(() => {
+      settled = true;
+    });
+    watched.catch(() => undefined);
+    await clock.runUntil(() => settled, 3_600_000);
+    return watched;
+  };
+  return { exchange, client, clock, drive };
 }
 
 export function result<T = Record<string, unknown>>(envelope: Envelope): T {

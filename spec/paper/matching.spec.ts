@@ -1,5 +1,5 @@
 import { type PaperExchange } from '../../src/paper';
-import { paperWithClient, result, type TestClient } from './harness';
+import { paperOnIdleClock, paperWithClient, result, type TestClient } from './harness';
 
 interface Added {
   txid: string[];
@@ -149,17 +149,23 @@ describe('paper exchange: matching', () => {
     expect(time.unixtime).toBe(Math.floor((before + 5_000) / 1000));
   });
 
-  it('autoTick steps the market on a real timer', async () => {
-    const ticking = await paperWithClient({ autoTick: 5 });
+  it('autoTick steps the market on its timers, one step every autoTick ms', async () => {
+    const ticking = await paperOnIdleClock({ autoTick: 1_000 });
     try {
       const start = ticking.exchange.inspect.quote('ETHUSD').last.toFixed();
       const tradesPrinted = async (): Promise<number> =>
-        result<Record<string, { t: number[] }>>(await ticking.client.public('Ticker', { pair: 'ETHUSD' }))['XETHZUSD']?.t[0] ?? 0;
-      // A real timer on a shared machine: wait for the ticks rather than for a fixed time.
-      const deadline = Date.now() + 5_000;
-      while ((await tradesPrinted()) <= 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      expect(await tradesPrinted()).toBeGreaterThan(3);
+        result<Record<string, { t: number[] }>>(await ticking.drive(ticking.client.public('Ticker', { pair: 'ETHUSD' })))['XETHZUSD']?.t[0] ?? 0;
+      const before = await tradesPrinted();
+      await ticking.clock.advance(999);
+      expect(await tradesPrinted()).toBe(before);
+      await ticking.clock.advance(1);
+      const afterOne = await tradesPrinted();
+      expect(afterOne).toBeGreaterThan(before);
+      await ticking.clock.advance(4_000);
       expect(ticking.exchange.inspect.quote('ETHUSD').last.toFixed()).not.toBe(start);
+      // Closing stops the clockwork: nothing is left pending on the clock.
+      await ticking.exchange.close();
+      expect(ticking.clock.pendingTimers()).toBe(0);
     } finally {
       await ticking.exchange.close();
     }
