@@ -7,7 +7,7 @@ import { PrivateLane } from '../../src/kraken/private-lane';
 import { signRequest } from '../../src/kraken/sign';
 import { type KrakenTransport, createKrakenTransport } from '../../src/kraken/transport';
 import { IdleClock } from '../../src/time/idle-clock';
-import { LoopbackServer, errorOf, eventually, html, json, sleep } from './support/loopback-server';
+import { LoopbackServer, errorOf, html, json } from './support/loopback-server';
 
 const secret = 'kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg==';
 const apiKey = 'LOOPBACK-KEY-0001';
@@ -141,7 +141,8 @@ describe('transport failures', () => {
     const error = await failure;
     expect(error.kind).toBe('ambiguous');
     expect(error.message).toBe('AddOrder: no response within 40 ms');
-    await eventually(() => server.requests[0]?.aborted === true);
+    await server.requests[0]?.finished;
+    expect(server.requests[0]?.aborted).toBe(true);
   });
 
   it('a connection reset after sending is ambiguous for AddOrder', async () => {
@@ -166,7 +167,8 @@ describe('transport failures', () => {
     const subscription = transport.privatePost('OpenOrders').subscribe({ error: () => undefined });
     await server.arrivals(1);
     subscription.unsubscribe();
-    await eventually(() => server.requests[0]?.aborted === true);
+    await server.requests[0]?.finished;
+    expect(server.requests[0]?.aborted).toBe(true);
     // The lane is free again: the next call goes through at once.
     server.handler = (_req, res) => json(res, { error: [], result: { open: {} } });
     expect(await firstValueFrom(transport.privatePost('OpenOrders'))).toEqual({ open: {} });
@@ -292,8 +294,13 @@ describe('serialised private calls', () => {
     await server.arrivals(2);
     held.shift()!();
     await Promise.all([first, third]);
-    await sleep(10);
-    expect(server.requests.map((r) => new URLSearchParams(r.body).get('asset'))).toEqual(['first', 'third']);
+    // One more call behind them: the queue is first-in first-out, so a dropped call that still went out would
+    // have reached the server before this one.
+    const fourth = firstValueFrom(transport.privatePost('Balance', { asset: 'fourth' }));
+    await server.arrivals(3);
+    held.shift()!();
+    await fourth;
+    expect(server.requests.map((r) => new URLSearchParams(r.body).get('asset'))).toEqual(['first', 'third', 'fourth']);
   });
 
   it('public calls do not wait for private ones', async () => {

@@ -13,6 +13,8 @@ export interface SeenRequest {
   finishedAt?: number;
   /** True when the client went away before a response was sent. */
   aborted: boolean;
+  /** Resolves when the response was sent or the connection went away (whichever came first). */
+  readonly finished: Promise<void>;
 }
 
 export type Handler = (request: SeenRequest, res: ServerResponse, req: IncomingMessage) => void;
@@ -29,6 +31,7 @@ export class LoopbackServer {
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
+        let finish!: () => void;
         const seen: SeenRequest = {
           method: req.method ?? '',
           url: req.url ?? '',
@@ -36,11 +39,13 @@ export class LoopbackServer {
           body: Buffer.concat(chunks).toString('utf8'),
           receivedAt: performance.now(),
           aborted: false,
+          finished: new Promise<void>((resolve) => (finish = resolve)),
         };
         this.requests.push(seen);
         res.on('close', () => {
           seen.finishedAt = performance.now();
           if (!res.writableFinished) seen.aborted = true;
+          finish();
         });
         this.notifyArrivals();
         this.handler(seen, res, req);
@@ -90,16 +95,6 @@ export const html = (res: ServerResponse, status: number, headers: Record<string
   res.end(`<html><head><title>${status} Bad Gateway</title></head><body>cloudflare</body></html>`);
 };
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Waits until `condition` holds, polling briefly; fails the test after `withinMs`. */
-export async function eventually(condition: () => boolean, withinMs = 1000): Promise<void> {
-  const start = performance.now();
-  while (!condition()) {
-    if (performance.now() - start > withinMs) throw new Error('condition not met in time');
-    await sleep(2);
-  }
-}
 
 /** The ExchangeError a call failed with; fails the test when it succeeded or failed otherwise. */
 export const errorOf = async (promise: Promise<unknown>): Promise<ExchangeError> => {
