@@ -1,9 +1,11 @@
 import { Decimal } from 'decimal.js';
 import { type ExecutionReport, type OrderRole, type ReportStatus, isFinalStatus } from '../model/report';
+import { jsonLine, printable } from './printable';
 
 /**
  * What `kraken-rx run` and the demo print: one line per report (readable text or a JSON line) and, at the end,
  * a summary of the run folded from the same reports. Pure functions of reports; nothing here reads a clock.
+ * Every line is escaped on its way out (`printable`, `jsonLine`): ids and reasons come from outside.
  */
 
 const ZERO = new Decimal(0);
@@ -46,7 +48,7 @@ export function formatReportText(report: ExecutionReport, timeOrigin?: number): 
   if (report.commission.gt(0)) parts.push(`fee ${plain(report.commission)}${report.commissionAsset === null ? '' : ` ${report.commissionAsset}`}`);
   if (report.exchangeOrderId !== null) parts.push(report.exchangeOrderId);
   if (report.reason !== null && report.reason !== '') parts.push(`— ${report.reason}`);
-  return parts.join(' ');
+  return printable(parts.join(' '));
 }
 
 /** A report as plain JSON data: every Decimal as its plain decimal string. */
@@ -79,7 +81,7 @@ export function reportToJson(report: ExecutionReport): ReportJson {
 }
 
 /** One report as one JSON line (no line break). */
-export const formatReportJson = (report: ExecutionReport): string => JSON.stringify(reportToJson(report));
+export const formatReportJson = (report: ExecutionReport): string => jsonLine(reportToJson(report));
 
 /** Where one order stands at the end of a run. */
 export interface OrderLine {
@@ -267,14 +269,14 @@ export function formatSummaryText(summary: RunSummary): string {
   );
   lines.push(`Protection left resting: ${resting.length === 0 ? 'none' : resting.join(', ')}`);
   if (summary.skippedLines > 0) lines.push(`Input lines skipped: ${summary.skippedLines}`);
-  return lines.join('\n');
+  return lines.map(printable).join('\n');
 }
 
 /** The summary as one JSON line, `{"type":"summary",...}`, Decimals as strings. */
 export function formatSummaryJson(summary: RunSummary): string {
   const decimals = (map: ReadonlyMap<string, Decimal>): Record<string, string> =>
     Object.fromEntries([...map].map(([key, value]) => [key, plain(value)]));
-  return JSON.stringify({
+  return jsonLine({
     type: 'summary',
     orders: summary.orders.map((order) => ({
       signalId: order.signalId,

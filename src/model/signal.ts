@@ -36,7 +36,7 @@ export const MAX_ID_LENGTH = 128;
 
 // Control (C0, DEL, C1), format (bidi overrides, zero-width), surrogate, and line/paragraph separators:
 // characters that can forge a line, move the cursor or reorder what a terminal shows.
-const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
+export const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
 
 /**
  * Why an id cannot be used, or `null` when it can: it must be printable and at most `MAX_ID_LENGTH` characters.
