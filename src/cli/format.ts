@@ -301,3 +301,43 @@ export function formatSummaryJson(summary: RunSummary): string {
     skippedLines: summary.skippedLines,
   });
 }
+
+/** A skipped input line as text: `input line 3 skipped: "quantity" is missing`. */
+export const formatSkippedText = (skipped: { readonly line: number; readonly reason: string }): string =>
+  printable(`input line ${skipped.line} skipped: ${skipped.reason}`);
+
+/** A skipped input line as one JSON line, `{"type":"skipped","line":3,"reason":"…","halted":false}`. */
+export const formatSkippedJson = (skipped: { readonly line: number; readonly reason: string; readonly halted: boolean }): string =>
+  jsonLine({ type: 'skipped', line: skipped.line, reason: skipped.reason, halted: skipped.halted });
+
+const orderLabel = (order: { readonly signalId: string; readonly role: OrderRole; readonly pair: string; readonly side: string; readonly orderType: string }): string =>
+  `${order.signalId} ${order.role} ${order.pair} ${order.side} ${order.orderType}`;
+
+/**
+ * What a run cut short by a second Ctrl-C leaves behind, one line each: the orders that were still in motion
+ * (they may be live on the exchange: check them there) and the protection left resting on purpose.
+ * @param mayBeLive the latest report of each order still in motion
+ * @param resting the protective orders resting when the run ended
+ */
+export function formatLeftLive(mayBeLive: readonly ExecutionReport[], resting: readonly OrderLine[]): string[] {
+  const ids = (order: { readonly exchangeOrderId: string | null; readonly clientOrderId?: string | null }): string =>
+    [order.exchangeOrderId === null ? null : `txid ${order.exchangeOrderId}`, order.clientOrderId ? `cl_ord_id ${order.clientOrderId}` : null]
+      .filter((id) => id !== null)
+      .join(', ');
+  const lines =
+    mayBeLive.length === 0
+      ? ['no order was in motion: none should be live on the exchange beyond the protection below']
+      : [
+          `these orders may still be live on the exchange (check them there):`,
+          ...mayBeLive.map(
+            (report) =>
+              `  ${orderLabel(report)} ${report.status} ${plain(report.quantityFilled)}/${report.quantityOrdered === null ? '?' : plain(report.quantityOrdered)}` +
+              `${ids(report) === '' ? '' : ` (${ids(report)})`}`,
+          ),
+        ];
+  if (resting.length > 0) {
+    lines.push('protection left resting on the exchange on purpose:');
+    lines.push(...resting.map((order) => `  ${orderLabel(order)} ${order.quantityOrdered === null ? '?' : plain(order.quantityOrdered)}${order.exchangeOrderId === null ? '' : ` (txid ${order.exchangeOrderId})`}`));
+  }
+  return lines.map(printable);
+}

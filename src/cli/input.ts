@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { closeSync, constants, createReadStream, accessSync, openSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { type Readable } from 'node:stream';
 import {
@@ -333,3 +333,32 @@ export function linesOf(openInput: () => Readable): Observable<string> {
 /** The input lines of `--signals FILE|-` (`-`: `stdin`). */
 export const inputLines = (source: string, stdin: Readable = process.stdin): Observable<string> =>
   source === '-' ? linesOf(() => stdin) : linesOf(() => createReadStream(source, { encoding: 'utf8' }));
+
+const errorCode = (error: unknown): string =>
+  typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string' ? error.code : 'error';
+
+const CODE_MEANINGS: Readonly<Record<string, string>> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EISDIR: 'it is a directory',
+  ENOTDIR: 'a part of the path is not a directory',
+};
+
+/**
+ * Why `--signals FILE` cannot be read, or `null` when it can (`-` is stdin and always can). Checked before the
+ * exchange starts, so a typo in the path costs one line, not a started run. A regular file is opened to be
+ * sure; a FIFO only checked for access (opening it would wait for a writer).
+ */
+export function signalsSourceProblem(source: string): string | null {
+  if (source === '-') return null;
+  try {
+    const stat = statSync(source);
+    if (stat.isDirectory()) return `cannot read ${JSON.stringify(source)}: it is a directory`;
+    if (stat.isFile()) closeSync(openSync(source, 'r'));
+    else accessSync(source, constants.R_OK);
+    return null;
+  } catch (e) {
+    const code = errorCode(e);
+    return `cannot read ${JSON.stringify(source)}: ${CODE_MEANINGS[code] ?? 'unreadable'} (${code})`;
+  }
+}

@@ -21,7 +21,7 @@ function version(): string {
 
 function usageFailure(error: UsageError, io: CliIo): number {
   const hint = error.topic === undefined ? 'kraken-rx --help' : `kraken-rx ${error.topic} --help`;
-  io.stderr.write(`kraken-rx: ${printable(error.message)}\nSee \`${hint}\`.\n`);
+  io.stderr.write(`kraken-rx: ${printable(error.message)}\n${error.hinted ? `See \`${hint}\`.\n` : ''}`);
   return EXIT_USAGE;
 }
 
