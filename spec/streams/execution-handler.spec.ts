@@ -271,6 +271,49 @@ describe('execution handler', () => {
     });
   });
 
+  it('a failed HALT feed halts: later signals are rejected with the failure, queued ones too, and nothing more is sent', () => {
+    marbles(({ cold, hot, scheduler, flush }) => {
+      const sim = new SimExchange({ cold }, scheduler, 500);
+      const config: ExecutionConfig = { ...baseConfig, entry: { ...baseConfig.entry, maxConcurrentPlacements: 1 } };
+      const { handler, reports } = run(
+        sim,
+        scheduler,
+        {
+          signals$: hot('a 9ms b 1190ms c', { a: limitBuy, b: { ...limitBuy, signalId: 'queued' }, c: { ...limitBuy, signalId: 'late' } }),
+          halted$: hot('f 599ms #', { f: false }, new Error('halt feed lost')),
+        },
+        config,
+      );
+      scheduler.schedule(() => void handler.stop(), 3_000);
+      flush();
+      const refused = reports.filter((r) => r.signalId !== 'limit-1').map((r) => [r.signalId, r.status, r.reason, r.quantityOrdered?.toFixed()]);
+      expect(refused).toEqual([
+        ['queued', 'REJECTED', 'halted: HALT is on: new entries are rejected', '1'],
+        ['late', 'REJECTED', 'halted: HALT is on: the HALT feed failed (halt feed lost); new entries are rejected', '1'],
+      ]);
+      expect(sim.port.callsOf('placeOrder')).toHaveLength(1);
+    });
+  });
+
+  it('an entry rounded to the pair says so in its reports, and a rejected one shows the quantity it asked for', () => {
+    marbles(({ cold, hot, scheduler, flush }) => {
+      const sim = new SimExchange({ cold }, scheduler);
+      const rounded: TradeSignal = { ...limitBuy, signalId: 'rounded', quantity: '1.0100000099', stopLoss: undefined, takeProfit: undefined } as TradeSignal;
+      const refused: TradeSignal = { ...limitBuy, signalId: 'refused', quantity: '-2' };
+      const { handler, reports } = run(sim, scheduler, { signals$: hot('a 9ms b', { a: rounded, b: refused }) });
+      scheduler.schedule(() => void handler.stop(), 3_000);
+      flush();
+      const entry = reports.filter((r) => r.signalId === 'rounded');
+      expect(entry.slice(0, 2).map((r) => [r.status, r.quantityOrdered?.toFixed(), r.reason])).toEqual([
+        ['PENDING_NEW', '1.01', 'rounded to the BTC/USD rules: quantity 1.0100000099 → 1.01 (8 lot decimals, rounded down)'],
+        ['NEW', '1.01', 'rounded to the BTC/USD rules: quantity 1.0100000099 → 1.01 (8 lot decimals, rounded down)'],
+      ]);
+      expect(reports.filter((r) => r.signalId === 'refused').map((r) => [r.status, r.quantityOrdered?.toFixed(), r.reason])).toEqual([
+        ['REJECTED', '-2', "quantity: quantity must be positive, got '-2'"],
+      ]);
+    });
+  });
+
   it('close-position while HALTed with a resting stop holding the funds: the stop is cancelled first, then the close', () => {
     marbles(({ cold, hot, scheduler, flush }) => {
       const sim = new SimExchange({ cold }, scheduler);

@@ -35,6 +35,16 @@ const quoted = (value: unknown): string => {
 
 const isAbsent = (value: unknown): value is undefined | null => value === undefined || value === null;
 
+/**
+ * A price or quantity as the signal gave it, when it is a finite Decimal or a plain decimal string, else `null`:
+ * what a rejection report shows as the requested quantity, whatever was wrong with the signal.
+ */
+export function decimalOf(value: unknown): Decimal | null {
+  if (Decimal.isDecimal(value)) return value.isFinite() ? value : null;
+  if (typeof value !== 'string' || !PLAIN_DECIMAL.test(value.trim())) return null;
+  return new Decimal(value.trim());
+}
+
 /** A positive, finite amount given as a Decimal or a plain decimal string. */
 function parseAmount(field: string, value: unknown): Parsed<Decimal> {
   let amount: Decimal;
