@@ -142,7 +142,7 @@ describe('execution handler', () => {
       scheduler.schedule(() => void handler.stop(), 20_000);
       flush();
       expect(lines(reports).slice(-2)).toEqual(['5080 entry CANCELED 0.00005', '5080 stop-loss REJECTED']);
-      expect(reports.at(-1)?.reason).toMatch(/^dust: 0\.00005 is below the XBTUSD order minimum 0\.0001/);
+      expect(reports.at(-1)?.reason).toMatch(/^dust: 0\.00005 is below the BTC\/USD order minimum 0\.0001/);
       expect(sim.ordersOfType('stop-loss')).toEqual([]);
       expectOneFinalPerOrder(reports, handler);
     });
@@ -474,7 +474,7 @@ describe('execution handler', () => {
       flush();
       expect(reports.map((r) => [r.timestamp, r.role, r.status, r.reason])).toEqual([
         // 110: the pair book is loaded when the first input needs it.
-        [110, 'close', 'REJECTED', 'nothing to close on XBTUSD: no tracked position and no quantity given'],
+        [110, 'close', 'REJECTED', 'nothing to close on BTC/USD: no tracked position and no quantity given'],
       ]);
     });
   });
@@ -498,7 +498,7 @@ describe('execution handler', () => {
         [110, '', 'REJECTED', 'pair: unknown pair undefined'],
         [200, 'close-u', 'REJECTED', 'pair: unknown pair DOGEUSD'],
         [300, 'close-q', 'REJECTED', 'quantity: quantity must be a positive decimal string, got -1'],
-        [400, 'close-c', 'REJECTED', 'nothing to close on XBTUSD: no tracked position and no quantity given'],
+        [400, 'close-c', 'REJECTED', 'nothing to close on BTC/USD: no tracked position and no quantity given'],
       ]);
     });
   });
@@ -668,7 +668,7 @@ describe('execution handler', () => {
       expect(reports.filter((r) => r.role === 'entry').map((r) => r.status)).toEqual(['PENDING_NEW', 'NEW', 'PENDING_CANCEL', 'CANCELED']);
       expect(sim.ordersOfType('limit').map((order) => order.status)).toEqual(['canceled']);
       expect(reports.filter((r) => r.role === 'close').map((r) => [r.status, r.reason])).toEqual([
-        ['REJECTED', 'nothing to close on XBTUSD: the tracked position is flat'],
+        ['REJECTED', 'nothing to close on BTC/USD: the tracked position is flat'],
       ]);
       expect(sim.ordersOfType('market')).toEqual([]);
       expectOneFinalPerOrder(reports, handler);

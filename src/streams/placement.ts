@@ -252,7 +252,7 @@ export function placeEntries(
         map(() => signal),
         catchError((error: unknown) => {
           referencePrices.delete(rules.key);
-          deps.log.warn(`no reference price for ${rules.key}; costmin not checked before sending:`, errorText(error));
+          deps.log.warn(`no reference price for ${rules.symbol}; costmin not checked before sending:`, errorText(error));
           return of(signal);
         }),
       );
