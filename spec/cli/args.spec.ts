@@ -75,6 +75,9 @@ describe('parseArgs', () => {
     [['run', 'signals.jsonl'], 'unexpected argument "signals.jsonl"'],
     [['run', '--paper', '--url', 'http://127.0.0.1:1'], '--paper and --url exclude each other: --paper starts its own exchange'],
     [['run', '--config='], '--config needs a non-empty FILE'],
+    [['run', '--url', '127.0.0.1:8700'], '--url expected an http:// or https:// URL, got "127.0.0.1:8700"'],
+    [['run', '--url', 'ftp://example.com'], '--url expected an http:// or https:// URL, got "ftp://example.com"'],
+    [['run', '--url', 'http://user:pw@127.0.0.1:8700'], '--url expected a URL without user name or password'],
   ])('refuses %j: %s', (argv, message) => {
     expect(usageError(argv).message).toBe(message);
   });

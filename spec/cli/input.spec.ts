@@ -86,13 +86,126 @@ describe('parseInputLine', () => {
     ['{"signalId":"s","pair":"BTC/USD","side":"buy","orderType":"limit","quantity":"1","timeoutMs":-5}', /^"timeoutMs" must be a positive whole number of milliseconds, got -5$/],
     ['{"signalId":"s","pair":"BTC/USD","side":"buy","orderType":"market","quantity":"1","stoploss":"1"}', /^unknown field "stoploss" in a signal/],
     ['{"type":"close","pair":"BTC/USD"}', /^"commandId" must be a non-empty string, got nothing$/],
-    ['{"type":"halt","halted":"yes"}', /^"halted" must be true or false, got "yes"$/],
-    ['{"type":"halt","halted":true,"until":"noon"}', /^unknown field "until" in a halt command/],
+    ['{"type":"close","commandId":"c","pair":"BTC/USD","quantity":"1","sellUntracked":true}', /^unknown field "sellUntracked" in a close command/],
   ])('reports a malformed line: %s', (raw, reason) => {
     const parsed = parseInputLine(raw, 9);
     expect(parsed.kind).toBe('malformed');
     expect(parsed.kind === 'malformed' && parsed.line).toBe(9);
     expect(parsed.kind === 'malformed' && parsed.reason).toMatch(reason);
+  });
+});
+
+describe('parseInputLine: numbers as written', () => {
+  const withQuantity = (quantity: string): string => `{"signalId":"n","pair":"BTC/USD","side":"buy","orderType":"market","quantity":${quantity}}`;
+
+  it.each([
+    ['0.0000001', '0.0000001'],
+    ['12345678901234567890123', '12345678901234567890123'],
+    ['1e-7', '0.0000001'],
+    ['2.5E+3', '2500'],
+    ['0.0100000099', '0.0100000099'],
+    ['0.1', '0.1'],
+  ])('takes the JSON number %s as the decimal %s, never through a float', (written, decimal) => {
+    const parsed = parseInputLine(withQuantity(written), 1);
+    expect(parsed.kind === 'signal' && parsed.signal.quantity).toBe(decimal);
+  });
+
+  it('takes 30 digits on each side of the point, and refuses a 31st on either side', () => {
+    const thirty = '123456789012345678901234567891';
+    const taken = parseInputLine(withQuantity(`${thirty}.${thirty}`), 1);
+    expect(taken.kind === 'signal' && taken.signal.quantity).toBe(`${thirty}.${thirty}`);
+    expect(parseInputLine(withQuantity(`9${thirty}`), 1)).toMatchObject({ kind: 'malformed', reason: expect.stringMatching(/^"quantity" 9123.* is out of range/) as unknown });
+    expect(parseInputLine(withQuantity(`0.${thirty}9`), 1)).toMatchObject({ kind: 'malformed', reason: expect.stringMatching(/^"quantity" 0\.123.* is out of range/) as unknown });
+  });
+
+  it.each([
+    ['quantity', '1e400'],
+    ['quantity', '1e-400'],
+    ['limitPrice', '1e99999999999999999999'],
+    ['stopLoss', '-1e31'],
+  ])('refuses the out-of-range %s %s, naming the field and the value', (field, written) => {
+    const line = `{"signalId":"n","pair":"BTC/USD","side":"buy","orderType":"limit","quantity":"1","limitPrice":"1",${JSON.stringify(field === 'quantity' ? 'quantity' : field)}:${written}}`
+      .replace('"quantity":"1",', field === 'quantity' ? '' : '"quantity":"1",')
+      .replace('"limitPrice":"1",', field === 'limitPrice' ? '' : '"limitPrice":"1",');
+    expect(parseInputLine(line, 2)).toEqual({
+      kind: 'malformed',
+      line: 2,
+      reason: `"${field}" ${written} is out of range: at most 30 digits before the decimal point and 30 after`,
+    });
+  });
+
+  it('takes a close quantity and timeoutMs as written too (6e4 ms is 60000)', () => {
+    expect(parseInputLine('{"type":"close","commandId":"c","pair":"BTC/USD","quantity":1e-7}', 1)).toEqual({
+      kind: 'close',
+      line: 1,
+      command: { commandId: 'c', pair: 'BTC/USD', quantity: '0.0000001' },
+    });
+    const limit = parseInputLine('{"signalId":"t","pair":"BTC/USD","side":"buy","orderType":"limit","quantity":"1","limitPrice":"1","timeoutMs":6e4}', 1);
+    expect(limit.kind === 'signal' && limit.signal.timeoutMs).toBe(60000);
+    expect(parseInputLine('{"signalId":"t","pair":"BTC/USD","side":"buy","orderType":"limit","quantity":"1","limitPrice":"1","timeoutMs":1.5}', 1)).toMatchObject({
+      kind: 'malformed',
+      reason: '"timeoutMs" must be a positive whole number of milliseconds, got 1.5',
+    });
+  });
+});
+
+describe('parseInputLine: ids must be printable', () => {
+  const signalWithId = (id: string): string => `{"signalId":${JSON.stringify(id)},"pair":"BTC/USD","side":"buy","orderType":"market","quantity":"1"}`;
+
+  it.each([
+    ['a newline (a forged report line)', 'spoof\n12:00:00.000 [x] entry FILLED', /^signalId contains the unprintable character U\+000A \(at character 6\); ids must be printable$/],
+    ['an ESC byte', 'a\u001b[2Jb', /U\+001B \(at character 2\)/],
+    ['a trailing carriage return', 's1\r', /U\+000D \(at character 3\)/],
+    ['a C1 control (CSI)', 'a\u009bb', /U\+009B/],
+    ['a right-to-left override', 'abc\u202edcba', /U\+202E/],
+    ['a line separator', 'a\u2028b', /U\+2028/],
+    ['129 characters', 'x'.repeat(129), /^signalId is 129 characters long; at most 128 are taken$/],
+  ])('skips a signal whose id has %s, without repeating the id', (_what, id, reason) => {
+    const parsed = parseInputLine(signalWithId(id), 4);
+    expect(parsed).toEqual({ kind: 'malformed', line: 4, reason: expect.stringMatching(reason) as unknown });
+    expect(parsed.kind === 'malformed' && parsed.reason).not.toContain(id);
+  });
+
+  it('checks a close command id the same way, and takes 128 printable characters (any script)', () => {
+    expect(parseInputLine('{"type":"close","commandId":"c\\n1","pair":"BTC/USD"}', 1)).toMatchObject({
+      kind: 'malformed',
+      reason: 'commandId contains the unprintable character U+000A (at character 2); ids must be printable',
+    });
+    const id = `ß€🚀${'x'.repeat(125)}`;
+    const parsed = parseInputLine(signalWithId(id), 1);
+    expect(parsed.kind === 'signal' && parsed.signal.signalId).toBe(id);
+  });
+});
+
+describe('parseInputLine: HALT fails closed', () => {
+  it.each([
+    ['an extra field', '{"type":"halt","halted":true,"reason":"risk limit"}', /^unknown field "reason" in a halt command/],
+    ['"halted":"yes"', '{"type":"halt","halted":"yes"}', /^"halted" must be true or false, got "yes"/],
+    ['"halted":1', '{"type":"halt","halted":1}', /^"halted" must be true or false, got 1/],
+    ['no "halted"', '{"type":"halt"}', /^"halted" must be true or false, got nothing/],
+    ['"type":"HALT"', '{"type":"HALT","halted":true}', /^"type" must be "halt", got "HALT"/],
+    ['"type":" halt "', '{"type":" halt ","halted":true}', /^"type" must be "halt", got " halt "/],
+    ['"halted" without a type', '{"halted":true}', /^a "halted" field needs "type":"halt", got "type" "signal"/],
+    ['"Halted" in a signal', '{"signalId":"s","pair":"BTC/USD","side":"buy","orderType":"market","quantity":"1","Halted":true}', /^unknown field "Halted" in a signal/],
+    ['"halted":false with an extra field', '{"type":"halt","halted":false,"note":"resume"}', /^unknown field "note"/],
+    ['a duplicate "halted"', '{"type":"halt","halted":false,"halted":true}', /^not valid JSON \(duplicate key "halted"/],
+    ['broken JSON', '{"type":"halt","halted":tru}', /^not valid JSON/],
+    ['broken JSON with only "halted"', '{"halted": false', /^not valid JSON/],
+  ])('turns HALT on for a halt line it cannot read (%s) and says why', (_what, raw, reason) => {
+    const parsed = parseInputLine(raw, 7);
+    expect(parsed).toEqual({ kind: 'unreadable-halt', line: 7, reason: expect.stringMatching(reason) as unknown });
+    expect(parsed.kind === 'unreadable-halt' && parsed.reason).toMatch(/HALT is on .*only \{"type":"halt","halted":false\} resumes/);
+  });
+
+  it('lets only a well-formed "halted": false turn HALT off', () => {
+    expect(parseInputLine('{"type":"halt","halted":false}', 1)).toEqual({ kind: 'halt', line: 1, halted: false });
+    expect(parseInputLine('{ "halted" : false , "type" : "halt" }', 1)).toEqual({ kind: 'halt', line: 1, halted: false });
+  });
+
+  it('does not halt on a malformed line that has nothing to do with HALT', () => {
+    expect(parseInputLine('{"signalId":"halt-test","pair":"BTC/USD","side":"buy","orderType":"market"}', 1).kind).toBe('malformed');
+    expect(parseInputLine('{"type":"hold"}', 1).kind).toBe('malformed');
+    expect(parseInputLine('{"signalId":"halt-1",', 1).kind).toBe('malformed');
   });
 });
 
@@ -122,7 +235,7 @@ describe('splitInput', () => {
       expectObservable(input.commands$).toBe(commands, { c: { commandId: 'c1', pair: 'BTC/USD' } });
       expectObservable(input.halted$).toBe(halted, { f: false, t: true });
       expectObservable(input.malformed$).toBe(malformed, {
-        x: { line: 4, reason: expect.stringMatching(/^not valid JSON/) as unknown as string },
+        x: { line: 4, reason: expect.stringMatching(/^not valid JSON/) as unknown as string, halted: false },
       });
       input.connect();
       expectSubscriptions(source.subscriptions).toBe(' ^--------------!');
@@ -158,6 +271,18 @@ describe('splitInput', () => {
     });
   });
 
+  it('turns HALT on for an unreadable halt line, reports it as skipped, and only a well-formed false turns it off', () => {
+    newScheduler().run(({ cold, expectObservable }) => {
+      const input = splitInput(cold('-u-a-o-|', { ...lines, u: '{"type":"halt","halted":false,"why":"x"}' }));
+      expectObservable(input.halted$).toBe('ft---f-|', { f: false, t: true });
+      expectObservable(input.signals$).toBe('---a---|', { a: signalA });
+      expectObservable(input.malformed$).toBe('-u-----|', {
+        u: { line: 1, reason: expect.stringMatching(/^unknown field "why" .*; HALT is on/) as unknown as string, halted: true },
+      });
+      input.connect();
+    });
+  });
+
   it('gives a late subscriber the HALT state as it stands, not "not halted"', () => {
     newScheduler().run(({ cold, expectObservable }) => {
       const input = splitInput(cold('-h---o-|', lines));
@@ -175,8 +300,8 @@ describe('splitInput', () => {
       const input = splitInput(cold('-e-x-x-a-|', lines));
       expectObservable(input.signals$).toBe('-------a-|', { a: signalA });
       expectObservable(input.malformed$).toBe('---x-y---|', {
-        x: { line: 2, reason: expect.any(String) as unknown as string },
-        y: { line: 3, reason: expect.any(String) as unknown as string },
+        x: { line: 2, reason: expect.any(String) as unknown as string, halted: false },
+        y: { line: 3, reason: expect.any(String) as unknown as string, halted: false },
       });
       input.connect();
     });

@@ -84,6 +84,24 @@ describe('main: help and usage errors', () => {
   });
 });
 
+describe('main: run refuses a bad command line before the exchange starts', () => {
+  it.each([
+    ['a missing file', join(dir, 'no-such.jsonl'), /^kraken-rx: --signals: cannot read ".*no-such\.jsonl": no such file \(ENOENT\)\n$/],
+    ['a directory', dir, /^kraken-rx: --signals: cannot read ".*": it is a directory\n$/],
+  ])('refuses --signals naming %s in one line, exit 2, no exchange started', async (_what, path, message) => {
+    const io = testIo();
+    await expect(main(['run', '--paper', '--signals', path], io)).resolves.toBe(2);
+    expect(io.err()).toMatch(message);
+    expect(io.out()).toBe('');
+  });
+
+  it('refuses a bad --url naming the flag, not config.json, exit 2', async () => {
+    const io = testIo({ KRAKEN_API_KEY: 'k', KRAKEN_API_SECRET: randomBytes(64).toString('base64') });
+    await expect(main(['run', '--url', '127.0.0.1:8700', '--signals', '-'], io)).resolves.toBe(2);
+    expect(io.err()).toBe('kraken-rx: --url expected an http:// or https:// URL, got "127.0.0.1:8700"\nSee `kraken-rx run --help`.\n');
+  });
+});
+
 describe('main: live credentials', () => {
   const signals = writeFile('one.jsonl', '{"signalId":"s","pair":"BTC/USD","side":"buy","orderType":"market","quantity":"0.01"}\n');
 
@@ -191,7 +209,7 @@ describe('main: run against a paper exchange over loopback HTTP', () => {
     expect(out).toMatch(/\[h1\] entry .* REJECTED .*halt/i);
     expect(out).toMatch(/\[r1\] entry .* REJECTED .*order minimum/);
     expect(out).toContain('Protection left resting: stop-loss');
-    expect(io.err()).toMatch(/input line 3 skipped: "quantity" is missing/);
+    expect(out).toMatch(/^input line 3 skipped: "quantity" is missing$/m);
     expect(out).toContain('Input lines skipped: 1');
     // The stop-loss was left resting on the exchange, as stop() promises.
     expect(paper.inspect.openOrders().map((o) => o.orderType)).toEqual(['stop-loss']);
@@ -211,6 +229,24 @@ describe('main: run against a paper exchange over loopback HTTP', () => {
     expect(lines.every((line) => line['signalId'] === 'v1' && typeof line['quantityFilled'] === 'string')).toBe(true);
     expect(lines.at(-1)).toMatchObject({ status: 'CANCELED', reason: expect.stringMatching(/validate only/) as unknown });
     expect(paper.inspect.orders()).toHaveLength(0);
+  });
+
+  it('on a second Ctrl-C exits 130 and names the orders that may still be live on the exchange', async () => {
+    const stdin = new Readable({ read: () => undefined });
+    const base = testIo({ KRAKEN_API_KEY: paper.apiKey, KRAKEN_API_SECRET: paper.apiSecret });
+    const io = { ...base, stdin };
+    const exit = main(['run', '--url', paper.url, '--config', fastConfig, '--signals', '-', '--log-level', 'silent'], io);
+    stdin.push('{"signalId":"w2","pair":"BTC/USD","side":"buy","orderType":"limit","quantity":"0.01","limitPrice":"40000","timeoutMs":600000}\n');
+    await waitUntil(() => paper.inspect.openOrders().length === 1 && base.out().includes('NEW'), 'the limit order to rest');
+    const resting = paper.inspect.openOrders()[0];
+    base.interrupt();
+    base.interrupt();
+    await expect(exit).resolves.toBe(130);
+    const lines = base.err().split('\n');
+    expect(lines).toContain('kraken-rx: these orders may still be live on the exchange (check them there):');
+    expect(lines.find((line) => line.includes('w2 entry'))).toMatch(
+      new RegExp(`^kraken-rx:   w2 entry BTC/USD buy limit (NEW|PENDING_CANCEL) 0/0\\.01 \\(txid ${resting?.txid ?? '?'}, cl_ord_id ${resting?.clOrdId ?? '?'}\\)$`),
+    );
   });
 
   it('stops gracefully on SIGINT while reading stdin, prints the summary and exits 0', async () => {

@@ -176,9 +176,9 @@ describe('pair rules arithmetic on Kraken pairs', () => {
   it('checks ordermin on volume and costmin on volume × price', () => {
     expect(checkMinimums(btc, d('0.0001'), d('30000'))).toEqual({ ok: true });
     const tooSmall = checkMinimums(btc, d('0.00009999'), d('30000'));
-    expect(tooSmall).toEqual({ ok: false, field: 'quantity', reason: '0.00009999 is below the XBTUSD order minimum 0.0001' });
+    expect(tooSmall).toEqual({ ok: false, field: 'quantity', reason: '0.00009999 is below the BTC/USD order minimum 0.0001' });
     const tooCheap = checkMinimums(jpy, d('0.0001'), d('400000'));
-    expect(tooCheap).toEqual({ ok: false, field: 'cost', reason: 'cost 40 is below the XBTJPY cost minimum 50' });
+    expect(tooCheap).toEqual({ ok: false, field: 'cost', reason: 'cost 40 is below the BTC/JPY cost minimum 50' });
     expect(checkMinimums(jpy, d('0.000125'), d('400000'))).toEqual({ ok: true });
   });
 });

@@ -1,6 +1,6 @@
 import { describe, it } from '@jest/globals';
 import { BehaviorSubject, map } from 'rxjs';
-import { haltGate } from '../../src/operators/halt-gate';
+import { type HaltCause, haltGate } from '../../src/operators/halt-gate';
 import { marbles } from './support';
 
 const halt = { t: true, f: false };
@@ -91,15 +91,42 @@ describe('haltGate', () => {
     });
   });
 
-  it('errors the result when halted$ errors, and unsubscribes from the signals', () => {
+  it('halts when halted$ errors: every later signal is rejected, and the signals stay subscribed', () => {
     marbles(({ cold, hot, expectObservable, expectSubscriptions }) => {
       const lost = new Error('halt feed lost');
-      const halted =   hot('---#', halt, lost);
-      const signals = cold('-a---b-');
-      const subs =         '^--!';
-      const expected =     '-a-#';
-      expectObservable(signals.pipe(haltGate(halted, reject))).toBe(expected, undefined, lost);
+      const halted =   hot('-f-#', halt, lost);
+      const haltedSubs =   '^--!';
+      const signals = cold('--a--b-c-|');
+      const subs =         '^--------!';
+      const expected =     '--a--B-C-|';
+      expectObservable(signals.pipe(haltGate(halted, reject))).toBe(expected);
+      expectSubscriptions(halted.subscriptions).toBe(haltedSubs);
       expectSubscriptions(signals.subscriptions).toBe(subs);
+    });
+  });
+
+  it('stays halted after a halted$ error even when it was open before, and says the feed failed', () => {
+    marbles(({ cold, hot, expectObservable }) => {
+      const lost = new Error('halt feed lost');
+      const halted =   hot('t-f-#', halt, lost);
+      const signals = cold('-a-b--c-');
+      const expected =     '-A-b--C-';
+      const why = (signal: string, cause: HaltCause): string =>
+        cause.kind === 'halted' ? `${signal}: halted` : `${signal}: feed failed (${cause.error instanceof Error ? cause.error.message : '?'})`;
+      expectObservable(signals.pipe(haltGate(halted, why))).toBe(expected, {
+        A: 'a: halted',
+        b: 'b',
+        C: 'c: feed failed (halt feed lost)',
+      });
+    });
+  });
+
+  it('halts when halted$ errors before it says anything, even with initiallyHalted false', () => {
+    marbles(({ cold, expectObservable }) => {
+      const halted = cold<boolean>('#', undefined, new Error('no feed'));
+      const signals = cold('-a-b-|');
+      const expected =     '-A-B-|';
+      expectObservable(signals.pipe(haltGate(halted, reject, false))).toBe(expected);
     });
   });
 

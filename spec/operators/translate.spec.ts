@@ -232,7 +232,7 @@ describe('translateSignal rejections', () => {
     ['a missing pair', limitBuyWith({ pair: undefined }), 'pair', /pair is missing or empty/],
     ['a pair that is not a string', limitBuyWith({ pair: 42 }), 'pair', /pair is missing or empty/],
     ['an unknown pair', limitBuyWith({ pair: 'DOGEEUR' }), 'pair', /unknown pair 'DOGEEUR'/],
-    ['a pair that is not online', limitBuyWith({ pair: 'SOL/USD' }), 'pair', /pair SOLUSD is cancel_only, not online/],
+    ['a pair that is not online', limitBuyWith({ pair: 'SOL/USD' }), 'pair', /pair SOL\/USD is cancel_only, not online/],
     ['a bad side', limitBuyWith({ side: 'hold' }), 'side', /side must be 'buy' or 'sell', got 'hold'/],
     ['a bad orderType', limitBuyWith({ orderType: 'stop' }), 'orderType', /orderType must be 'market' or 'limit', got 'stop'/],
     ['a missing quantity', limitBuyWith({ quantity: undefined }), 'quantity', /quantity is missing/],
@@ -248,13 +248,13 @@ describe('translateSignal rejections', () => {
     ['a quantity of a NaN Decimal', limitBuyWith({ quantity: new Decimal(Number.NaN) }), 'quantity', /quantity NaN is not a finite number/],
     ['a quantity of an infinite Decimal', limitBuyWith({ quantity: new Decimal(Infinity) }), 'quantity', /Infinity is not a finite number/],
     ['a quantity of the wrong type', limitBuyWith({ quantity: true }), 'quantity', /quantity must be a decimal string, got boolean/],
-    ['a quantity that rounds down to 0', limitBuyWith({ quantity: '0.000000009' }), 'quantity', /rounds down to 0 at the XBTUSD lot decimals \(8\)/],
-    ['a quantity below ordermin', limitBuyWith({ quantity: '0.00004999' }), 'quantity', /0.00004999 is below the XBTUSD order minimum 0.00005/],
-    ['a limit cost below costmin', limitBuyWith({ quantity: '0.00005', limitPrice: '5000', stopLoss: '4000', takeProfit: '6000' }), 'quantity', /cost 0.25 \(quantity 0.00005 at 5000\) is below the XBTUSD cost minimum 5/],
-    ['a market cost below costmin (reference price)', raw({ ...marketBuy, quantity: '0.00009' }), 'quantity', /cost 4.5 \(quantity 0.00009 at 50000\) is below the XBTUSD cost minimum 5/],
+    ['a quantity that rounds down to 0', limitBuyWith({ quantity: '0.000000009' }), 'quantity', /rounds down to 0 at the BTC\/USD lot decimals \(8\)/],
+    ['a quantity below ordermin', limitBuyWith({ quantity: '0.00004999' }), 'quantity', /0.00004999 is below the BTC\/USD order minimum 0.00005/],
+    ['a limit cost below costmin', limitBuyWith({ quantity: '0.00005', limitPrice: '5000', stopLoss: '4000', takeProfit: '6000' }), 'quantity', /cost 0.25 \(quantity 0.00005 at 5000\) is below the BTC\/USD cost minimum 5/],
+    ['a market cost below costmin (reference price)', raw({ ...marketBuy, quantity: '0.00009' }), 'quantity', /cost 4.5 \(quantity 0.00009 at 50000\) is below the BTC\/USD cost minimum 5/],
     ['a limit order without a price', limitBuyWith({ limitPrice: undefined }), 'limitPrice', /a limit order needs a limitPrice/],
     ['a negative limit price', limitBuyWith({ limitPrice: '-1' }), 'limitPrice', /limitPrice must be positive, got '-1'/],
-    ['a limit price that rounds to 0', limitBuyWith({ limitPrice: '0.05', stopLoss: undefined, quantity: '500' }), 'limitPrice', /limitPrice 0.05 rounds to 0 at the XBTUSD tick size 0.1/],
+    ['a limit price that rounds to 0', limitBuyWith({ limitPrice: '0.05', stopLoss: undefined, quantity: '500' }), 'limitPrice', /limitPrice 0.05 rounds to 0 at the BTC\/USD tick size 0.1/],
     ['a market order with a limit price', raw({ ...marketBuy, limitPrice: '50000' }), 'limitPrice', /a market order takes no limitPrice/],
     ['a non-numeric stop-loss', limitBuyWith({ stopLoss: 'low' }), 'stopLoss', /stopLoss 'low' is not a decimal number/],
     ['a negative take-profit', limitBuyWith({ takeProfit: '-5' }), 'takeProfit', /takeProfit must be positive, got '-5'/],
@@ -345,7 +345,32 @@ describe('translateSignal entries', () => {
       stopLoss: new Decimal('49000'),
       takeProfit: new Decimal('52000'),
       timeoutMs: 45_000,
+      roundingNote: null,
     });
+  });
+
+  it('says in roundingNote what rounding to the pair changed, as asked → as sent', () => {
+    const signal: TradeSignal = {
+      signalId: 's-r',
+      pair: 'PAXG/USD',
+      side: 'sell',
+      orderType: 'limit',
+      quantity: '1.0100000099',
+      limitPrice: '2000.07',
+      stopLoss: '2010.02',
+    };
+    expect(entryOf(translateSignal(signal, book, options())).roundingNote).toBe(
+      'rounded to the PAXG/USD rules: limitPrice 2000.07 → 2000.1 (tick 0.05, a sell rounds up); stopLoss 2010.02 → 2010 (tick 0.05); ' +
+        'quantity 1.0100000099 → 1.01 (4 lot decimals, rounded down)',
+    );
+    const quantityOnly = entryOf(translateSignal({ ...marketBuy, quantity: '0.0100000099' }, book, options()));
+    expect(quantityOnly.roundingNote).toBe('rounded to the BTC/USD rules: quantity 0.0100000099 → 0.01 (8 lot decimals, rounded down)');
+  });
+
+  it('rejects a signalId that is not printable or too long, without repeating it', () => {
+    const forged = translateSignal({ ...marketBuy, signalId: 'spoof\n[spoof] entry FILLED' }, book, options());
+    expect(forged).toMatchObject({ kind: 'rejected', field: 'signalId', reason: 'signalId contains the unprintable character U+000A (at character 6); ids must be printable' });
+    expect(translateSignal({ ...marketBuy, signalId: 'x'.repeat(129) }, book, options())).toMatchObject({ kind: 'rejected', field: 'signalId' });
   });
 
   it("takes the signal's own timeoutMs for a limit entry and none for a market entry", () => {

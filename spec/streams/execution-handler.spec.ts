@@ -142,7 +142,7 @@ describe('execution handler', () => {
       scheduler.schedule(() => void handler.stop(), 20_000);
       flush();
       expect(lines(reports).slice(-2)).toEqual(['5080 entry CANCELED 0.00005', '5080 stop-loss REJECTED']);
-      expect(reports.at(-1)?.reason).toMatch(/^dust: 0\.00005 is below the XBTUSD order minimum 0\.0001/);
+      expect(reports.at(-1)?.reason).toMatch(/^dust: 0\.00005 is below the BTC\/USD order minimum 0\.0001/);
       expect(sim.ordersOfType('stop-loss')).toEqual([]);
       expectOneFinalPerOrder(reports, handler);
     });
@@ -268,6 +268,49 @@ describe('execution handler', () => {
         [1000, 'REJECTED', 'halted: HALT is on: new entries are rejected'],
       ]);
       expect(sim.port.callsOf('placeOrder')).toHaveLength(1);
+    });
+  });
+
+  it('a failed HALT feed halts: later signals are rejected with the failure, queued ones too, and nothing more is sent', () => {
+    marbles(({ cold, hot, scheduler, flush }) => {
+      const sim = new SimExchange({ cold }, scheduler, 500);
+      const config: ExecutionConfig = { ...baseConfig, entry: { ...baseConfig.entry, maxConcurrentPlacements: 1 } };
+      const { handler, reports } = run(
+        sim,
+        scheduler,
+        {
+          signals$: hot('a 9ms b 1190ms c', { a: limitBuy, b: { ...limitBuy, signalId: 'queued' }, c: { ...limitBuy, signalId: 'late' } }),
+          halted$: hot('f 599ms #', { f: false }, new Error('halt feed lost')),
+        },
+        config,
+      );
+      scheduler.schedule(() => void handler.stop(), 3_000);
+      flush();
+      const refused = reports.filter((r) => r.signalId !== 'limit-1').map((r) => [r.signalId, r.status, r.reason, r.quantityOrdered?.toFixed()]);
+      expect(refused).toEqual([
+        ['queued', 'REJECTED', 'halted: HALT is on: new entries are rejected', '1'],
+        ['late', 'REJECTED', 'halted: HALT is on: the HALT feed failed (halt feed lost); new entries are rejected', '1'],
+      ]);
+      expect(sim.port.callsOf('placeOrder')).toHaveLength(1);
+    });
+  });
+
+  it('an entry rounded to the pair says so in its reports, and a rejected one shows the quantity it asked for', () => {
+    marbles(({ cold, hot, scheduler, flush }) => {
+      const sim = new SimExchange({ cold }, scheduler);
+      const rounded: TradeSignal = { signalId: 'rounded', pair: 'XBTUSD', side: 'buy', orderType: 'limit', quantity: '1.0100000099', limitPrice: '100' };
+      const refused: TradeSignal = { ...limitBuy, signalId: 'refused', quantity: '-2' };
+      const { handler, reports } = run(sim, scheduler, { signals$: hot('a 9ms b', { a: rounded, b: refused }) });
+      scheduler.schedule(() => void handler.stop(), 3_000);
+      flush();
+      const entry = reports.filter((r) => r.signalId === 'rounded');
+      expect(entry.slice(0, 2).map((r) => [r.status, r.quantityOrdered?.toFixed(), r.reason])).toEqual([
+        ['PENDING_NEW', '1.01', 'rounded to the BTC/USD rules: quantity 1.0100000099 → 1.01 (8 lot decimals, rounded down)'],
+        ['NEW', '1.01', 'rounded to the BTC/USD rules: quantity 1.0100000099 → 1.01 (8 lot decimals, rounded down)'],
+      ]);
+      expect(reports.filter((r) => r.signalId === 'refused').map((r) => [r.status, r.quantityOrdered?.toFixed(), r.reason])).toEqual([
+        ['REJECTED', '-2', "quantity: quantity must be positive, got '-2'"],
+      ]);
     });
   });
 
@@ -431,7 +474,7 @@ describe('execution handler', () => {
       flush();
       expect(reports.map((r) => [r.timestamp, r.role, r.status, r.reason])).toEqual([
         // 110: the pair book is loaded when the first input needs it.
-        [110, 'close', 'REJECTED', 'nothing to close on XBTUSD: no tracked position and no quantity given'],
+        [110, 'close', 'REJECTED', 'nothing to close on BTC/USD: no tracked position and no quantity given'],
       ]);
     });
   });
@@ -455,7 +498,7 @@ describe('execution handler', () => {
         [110, '', 'REJECTED', 'pair: unknown pair undefined'],
         [200, 'close-u', 'REJECTED', 'pair: unknown pair DOGEUSD'],
         [300, 'close-q', 'REJECTED', 'quantity: quantity must be a positive decimal string, got -1'],
-        [400, 'close-c', 'REJECTED', 'nothing to close on XBTUSD: no tracked position and no quantity given'],
+        [400, 'close-c', 'REJECTED', 'nothing to close on BTC/USD: no tracked position and no quantity given'],
       ]);
     });
   });
@@ -625,7 +668,7 @@ describe('execution handler', () => {
       expect(reports.filter((r) => r.role === 'entry').map((r) => r.status)).toEqual(['PENDING_NEW', 'NEW', 'PENDING_CANCEL', 'CANCELED']);
       expect(sim.ordersOfType('limit').map((order) => order.status)).toEqual(['canceled']);
       expect(reports.filter((r) => r.role === 'close').map((r) => [r.status, r.reason])).toEqual([
-        ['REJECTED', 'nothing to close on XBTUSD: the tracked position is flat'],
+        ['REJECTED', 'nothing to close on BTC/USD: the tracked position is flat'],
       ]);
       expect(sim.ordersOfType('market')).toEqual([]);
       expectOneFinalPerOrder(reports, handler);

@@ -1,3 +1,4 @@
+import { httpUrlProblem } from '../config/config';
 import { type LogLevelName, type Tier } from '../model/config';
 
 /**
@@ -44,9 +45,15 @@ export type ParsedArgs =
 
 /** A command line that cannot be run; `main` prints it with the usage hint and exits 2. */
 export class UsageError extends Error {
+  /**
+   * @param message what is wrong, naming the flag
+   * @param topic the command whose `--help` to point at
+   * @param hinted whether to point at `--help` at all (not for a file that is missing: the help would not help)
+   */
   constructor(
     message: string,
     readonly topic?: CommandName,
+    readonly hinted = true,
   ) {
     super(message);
     this.name = 'UsageError';
@@ -59,6 +66,7 @@ const LOG_LEVELS: readonly LogLevelName[] = ['trace', 'debug', 'info', 'warn', '
 type FlagKind =
   | { readonly type: 'boolean' }
   | { readonly type: 'string'; readonly placeholder: string }
+  | { readonly type: 'url'; readonly placeholder: string }
   | { readonly type: 'integer'; readonly placeholder: string; readonly min: number; readonly max: number }
   | { readonly type: 'choice'; readonly placeholder: string; readonly choices: readonly string[] };
 
@@ -108,7 +116,7 @@ const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
       flag('--paper', 'paper', bool, 'start the embedded paper exchange in-process (same as config mode "paper")'),
       flag('--json', 'json', bool, 'print reports and the summary as JSON lines instead of text'),
       LOG_LEVEL_FLAG,
-      flag('--url', 'url', str('URL'), 'exchange URL, e.g. a `kraken-rx paper` in another terminal (credentials from env)'),
+      flag('--url', 'url', { type: 'url', placeholder: 'URL' }, 'exchange URL, e.g. a `kraken-rx paper` in another terminal (credentials from env)'),
       flag('--validate-only', 'validateOnly', bool, "ask the exchange to validate each order and place nothing (Kraken's validate)"),
     ],
     details: [
@@ -172,6 +180,13 @@ function parseValue(spec: FlagSpec, raw: string, topic: CommandName): string | n
     case 'string':
       if (raw === '') throw new UsageError(`${spec.name} needs a non-empty ${kind.placeholder}`, topic);
       return raw;
+    case 'url': {
+      // Checked here, not as config.exchange.url: the user typed a flag, and the message must name it.
+      const problem = httpUrlProblem(raw);
+      // A URL with a password is not repeated: that would print the password.
+      if (problem !== null) throw new UsageError(`${spec.name} ${problem.replace(/, got .*$/, '')}${problem.includes('password') ? '' : `, got ${JSON.stringify(raw)}`}`, topic);
+      return raw;
+    }
     case 'integer': {
       const value = /^-?\d+$/.test(raw) ? Number(raw) : Number.NaN;
       if (!Number.isSafeInteger(value) || value < kind.min || value > kind.max) {

@@ -1,9 +1,11 @@
 import { Decimal } from 'decimal.js';
 import { type ExecutionReport, type OrderRole, type ReportStatus, isFinalStatus } from '../model/report';
+import { jsonLine, printable } from './printable';
 
 /**
  * What `kraken-rx run` and the demo print: one line per report (readable text or a JSON line) and, at the end,
  * a summary of the run folded from the same reports. Pure functions of reports; nothing here reads a clock.
+ * Every line is escaped on its way out (`printable`, `jsonLine`): ids and reasons come from outside.
  */
 
 const ZERO = new Decimal(0);
@@ -46,7 +48,7 @@ export function formatReportText(report: ExecutionReport, timeOrigin?: number): 
   if (report.commission.gt(0)) parts.push(`fee ${plain(report.commission)}${report.commissionAsset === null ? '' : ` ${report.commissionAsset}`}`);
   if (report.exchangeOrderId !== null) parts.push(report.exchangeOrderId);
   if (report.reason !== null && report.reason !== '') parts.push(`— ${report.reason}`);
-  return parts.join(' ');
+  return printable(parts.join(' '));
 }
 
 /** A report as plain JSON data: every Decimal as its plain decimal string. */
@@ -79,7 +81,7 @@ export function reportToJson(report: ExecutionReport): ReportJson {
 }
 
 /** One report as one JSON line (no line break). */
-export const formatReportJson = (report: ExecutionReport): string => JSON.stringify(reportToJson(report));
+export const formatReportJson = (report: ExecutionReport): string => jsonLine(reportToJson(report));
 
 /** Where one order stands at the end of a run. */
 export interface OrderLine {
@@ -267,14 +269,14 @@ export function formatSummaryText(summary: RunSummary): string {
   );
   lines.push(`Protection left resting: ${resting.length === 0 ? 'none' : resting.join(', ')}`);
   if (summary.skippedLines > 0) lines.push(`Input lines skipped: ${summary.skippedLines}`);
-  return lines.join('\n');
+  return lines.map(printable).join('\n');
 }
 
 /** The summary as one JSON line, `{"type":"summary",...}`, Decimals as strings. */
 export function formatSummaryJson(summary: RunSummary): string {
   const decimals = (map: ReadonlyMap<string, Decimal>): Record<string, string> =>
     Object.fromEntries([...map].map(([key, value]) => [key, plain(value)]));
-  return JSON.stringify({
+  return jsonLine({
     type: 'summary',
     orders: summary.orders.map((order) => ({
       signalId: order.signalId,
@@ -298,4 +300,44 @@ export function formatSummaryJson(summary: RunSummary): string {
     restingProtection: summary.restingProtection.map((order) => order.exchangeOrderId),
     skippedLines: summary.skippedLines,
   });
+}
+
+/** A skipped input line as text: `input line 3 skipped: "quantity" is missing`. */
+export const formatSkippedText = (skipped: { readonly line: number; readonly reason: string }): string =>
+  printable(`input line ${skipped.line} skipped: ${skipped.reason}`);
+
+/** A skipped input line as one JSON line, `{"type":"skipped","line":3,"reason":"…","halted":false}`. */
+export const formatSkippedJson = (skipped: { readonly line: number; readonly reason: string; readonly halted: boolean }): string =>
+  jsonLine({ type: 'skipped', line: skipped.line, reason: skipped.reason, halted: skipped.halted });
+
+const orderLabel = (order: { readonly signalId: string; readonly role: OrderRole; readonly pair: string; readonly side: string; readonly orderType: string }): string =>
+  `${order.signalId} ${order.role} ${order.pair} ${order.side} ${order.orderType}`;
+
+/**
+ * What a run cut short by a second Ctrl-C leaves behind, one line each: the orders that were still in motion
+ * (they may be live on the exchange: check them there) and the protection left resting on purpose.
+ * @param mayBeLive the latest report of each order still in motion
+ * @param resting the protective orders resting when the run ended
+ */
+export function formatLeftLive(mayBeLive: readonly ExecutionReport[], resting: readonly OrderLine[]): string[] {
+  const ids = (order: { readonly exchangeOrderId: string | null; readonly clientOrderId?: string | null }): string =>
+    [order.exchangeOrderId === null ? null : `txid ${order.exchangeOrderId}`, order.clientOrderId ? `cl_ord_id ${order.clientOrderId}` : null]
+      .filter((id) => id !== null)
+      .join(', ');
+  const lines =
+    mayBeLive.length === 0
+      ? ['no order was in motion: none should be live on the exchange beyond the protection below']
+      : [
+          `these orders may still be live on the exchange (check them there):`,
+          ...mayBeLive.map(
+            (report) =>
+              `  ${orderLabel(report)} ${report.status} ${plain(report.quantityFilled)}/${report.quantityOrdered === null ? '?' : plain(report.quantityOrdered)}` +
+              `${ids(report) === '' ? '' : ` (${ids(report)})`}`,
+          ),
+        ];
+  if (resting.length > 0) {
+    lines.push('protection left resting on the exchange on purpose:');
+    lines.push(...resting.map((order) => `  ${orderLabel(order)} ${order.quantityOrdered === null ? '?' : plain(order.quantityOrdered)}${order.exchangeOrderId === null ? '' : ` (txid ${order.exchangeOrderId})`}`));
+  }
+  return lines.map(printable);
 }

@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { closeSync, constants, createReadStream, accessSync, openSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { type Readable } from 'node:stream';
 import {
@@ -15,7 +15,9 @@ import {
   tap,
   Observable as RxObservable,
 } from 'rxjs';
-import { type ClosePositionCommand, type TradeSignal } from '../model/signal';
+import { Decimal } from 'decimal.js';
+import { type ClosePositionCommand, type TradeSignal, idProblem } from '../model/signal';
+import { JsonNumber, type JsonObject, JsonSyntaxError, type JsonValue, parseJsonLine } from './json-line';
 
 /**
  * The `run` command's input: JSON lines, each a trade signal, a close-position command or HALT on/off.
@@ -24,10 +26,14 @@ import { type ClosePositionCommand, type TradeSignal } from '../model/signal';
  *   {"type":"close","commandId":"c1","pair":"BTC/USD"}
  *   {"type":"halt","halted":true}
  *
- * Only the structure is checked here (fields, their types, no unknown field). Whether a quantity or price
- * makes sense for the pair is the pipeline's `translate`, which answers with a REJECTED report naming the
- * reason — so a nonsensical signal is visible in the reports, while a line that is not even a signal is
- * skipped with its line number.
+ * Only the structure is checked here (fields, their types, no unknown field, printable ids, numbers in range).
+ * Whether a quantity or price makes sense for the pair is the pipeline's `translate`, which answers with a
+ * REJECTED report naming the reason — so a nonsensical signal is visible in the reports, while a line that is
+ * not even a signal is skipped with its line number.
+ *
+ * HALT fails closed: a line that means to halt (its `type` is some spelling of `halt`, or it has a `halted`
+ * field) but cannot be read turns HALT on, with the reason. Only a well-formed `{"type":"halt","halted":false}`
+ * turns it off.
  */
 
 /** One input line, understood. */
@@ -35,16 +41,19 @@ export type InputLine =
   | { readonly kind: 'signal'; readonly line: number; readonly signal: TradeSignal }
   | { readonly kind: 'close'; readonly line: number; readonly command: ClosePositionCommand }
   | { readonly kind: 'halt'; readonly line: number; readonly halted: boolean }
+  /** A line that meant to halt and could not be read: HALT goes on. */
+  | { readonly kind: 'unreadable-halt'; readonly line: number; readonly reason: string }
   | { readonly kind: 'malformed'; readonly line: number; readonly reason: string }
   | { readonly kind: 'blank'; readonly line: number };
 
-/** A line that was skipped, and why. */
+/** A line that was skipped, and why; `halted`: it meant to halt, so HALT went on. */
 export interface MalformedLine {
   readonly line: number;
   readonly reason: string;
+  readonly halted: boolean;
 }
 
-type Fields = Readonly<Record<string, unknown>>;
+type Fields = JsonObject;
 
 /** Thrown inside the parser only, to leave at the first problem; it never leaves this module. */
 class LineProblem extends Error {}
@@ -53,132 +62,181 @@ const fail = (reason: string): never => {
   throw new LineProblem(reason);
 };
 
-const show = (value: unknown): string => {
+/** A value as a message shows it: short, and never raw (an id or a key may hold control characters). */
+const show = (value: JsonValue | undefined): string => {
   if (value === undefined) return 'nothing';
   if (value === null) return 'null';
+  if (value instanceof JsonNumber) return value.text.length > 40 ? `${value.text.slice(0, 40)}…` : value.text;
   if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return 'an object';
-  return JSON.stringify(value);
+  if (value instanceof Map) return 'an object';
+  const json = JSON.stringify(value);
+  return json.length > 42 ? `${json.slice(0, 41)}…"` : json;
 };
 
 function onlyKnownFields(fields: Fields, known: readonly string[], what: string): void {
-  const unknown = Object.keys(fields).filter((key) => !known.includes(key));
+  const unknown = [...fields.keys()].filter((key) => !known.includes(key));
   if (unknown.length > 0) {
     // A misspelt `stopLoss` must not silently leave a position unprotected.
-    fail(`unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')} in a ${what} (known: ${known.join(', ')})`);
+    fail(`unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} in a ${what} (known: ${known.join(', ')})`);
   }
 }
 
 function text(fields: Fields, key: string): string {
-  const value = fields[key];
-  if (typeof value !== 'string' || value.trim() === '') fail(`"${key}" must be a non-empty string, got ${show(value)}`);
-  return (value as string).trim();
+  const value = fields.get(key);
+  if (typeof value !== 'string' || value.trim() === '') return fail(`"${key}" must be a non-empty string, got ${show(value)}`);
+  return value.trim();
+}
+
+/** A `signalId` or `commandId`: printed, logged and journaled, so printable and of a sane length. */
+function id(fields: Fields, key: string): string {
+  const raw = fields.get(key);
+  // Checked before trimming: a trailing line break is a forged line, not white space to tidy away.
+  const problem = typeof raw === 'string' ? idProblem(key, raw) : null;
+  return problem === null ? text(fields, key) : fail(problem);
 }
 
 function oneOf<T extends string>(fields: Fields, key: string, choices: readonly T[]): T {
-  const value = fields[key];
+  const value = fields.get(key);
   const found = choices.find((choice) => choice === value);
-  if (found === undefined) fail(`"${key}" must be ${choices.map((c) => `"${c}"`).join(' or ')}, got ${show(value)}`);
-  return found as T;
+  return found ?? fail(`"${key}" must be ${choices.map((c) => `"${c}"`).join(' or ')}, got ${show(value)}`);
+}
+
+/** An optional `true`/`false` field; absent is `undefined`. */
+export function optionalFlag(fields: Fields, key: string): boolean | undefined {
+  const value = fields.get(key);
+  if (value === undefined || typeof value === 'boolean') return value;
+  return fail(`"${key}" must be true or false, got ${show(value)}`);
 }
 
 /**
- * A price or quantity. JSON numbers are accepted for convenience and turned into their decimal string with
- * `String(n)`: the number has already been parsed by `JSON.parse` as a double, so that string is the shortest
- * one naming the same double — e.g. `0.1` stays `"0.1"`. Strings are passed on untouched for `translate`.
+ * Digits a JSON-number price or quantity may have on each side of the decimal point. Any finite decimal is
+ * representable, but `1e400` is a typo or an attack, not an order; the limit is far beyond any real amount.
+ */
+const MAX_NUMBER_DIGITS = 30;
+
+/**
+ * A price or quantity: a string is passed on untouched (for `translate` to judge); a JSON number is taken
+ * exactly as written — `0.0000001`, `12345678901234567890123`, `1e-7`, `2.5E+3` — and handed on in plain
+ * decimal notation, never through a float. Absent is `undefined`.
  */
 function decimalText(fields: Fields, key: string): string | undefined {
-  const value = fields[key];
+  const value = fields.get(key);
   if (value === undefined) return undefined;
   if (typeof value === 'string') return value;
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-  return fail(`"${key}" must be a decimal string or a number, got ${show(value)}`);
+  if (!(value instanceof JsonNumber)) return fail(`"${key}" must be a decimal string or a number, got ${show(value)}`);
+  const amount = new Decimal(value.text);
+  if (!amount.isFinite() || (!amount.isZero() && (amount.e >= MAX_NUMBER_DIGITS || amount.decimalPlaces() > MAX_NUMBER_DIGITS))) {
+    return fail(`"${key}" ${show(value)} is out of range: at most ${MAX_NUMBER_DIGITS} digits before the decimal point and ${MAX_NUMBER_DIGITS} after`);
+  }
+  return amount.toFixed();
+}
+
+/** A whole positive number of milliseconds (`60000`, also `6e4`). */
+function optionalMilliseconds(fields: Fields, key: string): number | undefined {
+  const value = fields.get(key);
+  if (value === undefined) return undefined;
+  const amount = value instanceof JsonNumber ? new Decimal(value.text) : null;
+  if (amount === null || !amount.isInteger() || amount.lte(0) || amount.gt(Number.MAX_SAFE_INTEGER)) {
+    return fail(`"${key}" must be a positive whole number of milliseconds, got ${show(value)}`);
+  }
+  return amount.toNumber();
 }
 
 const SIGNAL_FIELDS = ['type', 'signalId', 'pair', 'side', 'orderType', 'quantity', 'limitPrice', 'stopLoss', 'takeProfit', 'timeoutMs'];
 const CLOSE_FIELDS = ['type', 'commandId', 'pair', 'quantity'];
 const HALT_FIELDS = ['type', 'halted'];
 
+/** `{...}` with the keys whose value is `undefined` left out (`exactOptionalPropertyTypes`). */
+const defined = <T extends object>(fields: T): T =>
+  Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as T;
+
 function parseSignal(fields: Fields): TradeSignal {
   onlyKnownFields(fields, SIGNAL_FIELDS, 'signal');
-  const signalId = text(fields, 'signalId');
+  const signalId = id(fields, 'signalId');
   const pair = text(fields, 'pair');
   const side = oneOf(fields, 'side', ['buy', 'sell'] as const);
   const orderType = oneOf(fields, 'orderType', ['market', 'limit'] as const);
-  const quantity = decimalText(fields, 'quantity');
-  if (quantity === undefined) fail('"quantity" is missing');
-  const limitPrice = decimalText(fields, 'limitPrice');
-  const stopLoss = decimalText(fields, 'stopLoss');
-  const takeProfit = decimalText(fields, 'takeProfit');
-  const timeoutMs = fields['timeoutMs'];
-  if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && Number.isSafeInteger(timeoutMs) && timeoutMs > 0)) {
-    fail(`"timeoutMs" must be a positive whole number of milliseconds, got ${show(timeoutMs)}`);
-  }
-  return {
+  const quantity = decimalText(fields, 'quantity') ?? fail('"quantity" is missing');
+  return defined<TradeSignal>({
     signalId,
     pair,
     side,
     orderType,
-    quantity: quantity as string,
-    ...(limitPrice === undefined ? {} : { limitPrice }),
-    ...(stopLoss === undefined ? {} : { stopLoss }),
-    ...(takeProfit === undefined ? {} : { takeProfit }),
-    ...(typeof timeoutMs === 'number' ? { timeoutMs } : {}),
-  };
+    quantity,
+    limitPrice: decimalText(fields, 'limitPrice'),
+    stopLoss: decimalText(fields, 'stopLoss'),
+    takeProfit: decimalText(fields, 'takeProfit'),
+    timeoutMs: optionalMilliseconds(fields, 'timeoutMs'),
+  } as TradeSignal);
 }
 
 function parseClose(fields: Fields): ClosePositionCommand {
   onlyKnownFields(fields, CLOSE_FIELDS, 'close command');
-  const commandId = text(fields, 'commandId');
-  const pair = text(fields, 'pair');
-  const quantity = decimalText(fields, 'quantity');
-  return {
-    commandId,
-    pair,
-    ...(quantity === undefined ? {} : { quantity }),
-  };
+  return defined<ClosePositionCommand>({
+    commandId: id(fields, 'commandId'),
+    pair: text(fields, 'pair'),
+    quantity: decimalText(fields, 'quantity'),
+  } as ClosePositionCommand);
 }
 
 function parseHalt(fields: Fields): boolean {
   onlyKnownFields(fields, HALT_FIELDS, 'halt command');
-  const halted = fields['halted'];
-  if (typeof halted !== 'boolean') fail(`"halted" must be true or false, got ${show(halted)}`);
-  return halted as boolean;
+  const halted = fields.get('halted');
+  if (typeof halted !== 'boolean') return fail(`"halted" must be true or false, got ${show(halted)}`);
+  return halted;
 }
+
+// In text that is not valid JSON: something that reads like a halt line.
+const HALT_TEXT = /"type"\s*:\s*"\s*halt\s*"|"halted"\s*:/i;
+
+/** Whether an object means to halt: its type is some spelling of `halt`, or it has a `halted` field. */
+const meansHalt = (fields: Fields): boolean => {
+  const type = fields.get('type');
+  return (typeof type === 'string' && type.trim().toLowerCase() === 'halt') || [...fields.keys()].some((key) => key.trim().toLowerCase() === 'halted');
+};
+
+const HALT_ON = 'HALT is on (a halt line that cannot be read halts; only {"type":"halt","halted":false} resumes)';
 
 /**
  * Understands one input line. Blank lines and lines starting with `#` are `blank` (ignored, so a signal file can
- * carry comments); anything that is not a valid signal, close or halt line is `malformed` with the reason.
+ * carry comments); a line that means to halt and cannot be read is `unreadable-halt`; anything else that is not
+ * a valid signal, close or halt line is `malformed` with the reason.
  * @param raw the line's text, without its line break
  * @param line its 1-based line number, carried into the result for messages
  */
 export function parseInputLine(raw: string, line: number): InputLine {
   const trimmed = raw.trim();
   if (trimmed === '' || trimmed.startsWith('#')) return { kind: 'blank', line };
-  let json: unknown;
+  const unreadable = (reason: string, halts: boolean): InputLine =>
+    halts ? { kind: 'unreadable-halt', line, reason: `${reason}; ${HALT_ON}` } : { kind: 'malformed', line, reason };
+  let json: JsonValue;
   try {
-    json = JSON.parse(trimmed);
+    json = parseJsonLine(trimmed);
   } catch (e) {
-    return { kind: 'malformed', line, reason: `not valid JSON (${e instanceof Error ? e.message : String(e)})` };
+    if (!(e instanceof JsonSyntaxError)) throw e;
+    return unreadable(`not valid JSON (${e.message})`, HALT_TEXT.test(trimmed));
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    return { kind: 'malformed', line, reason: `expected a JSON object, got ${show(json)}` };
-  }
-  const fields = json as Fields;
+  if (!(json instanceof Map)) return unreadable(`expected a JSON object, got ${show(json)}`, HALT_TEXT.test(trimmed));
+  const fields = json;
   try {
-    const type = fields['type'] ?? 'signal';
+    const type = fields.get('type') ?? 'signal';
     switch (type) {
       case 'signal':
+        if (fields.has('halted')) break;
         return { kind: 'signal', line, signal: parseSignal(fields) };
       case 'close':
+        if (fields.has('halted')) break;
         return { kind: 'close', line, command: parseClose(fields) };
       case 'halt':
         return { kind: 'halt', line, halted: parseHalt(fields) };
-      default:
-        return { kind: 'malformed', line, reason: `unknown "type" ${show(type)} (expected "signal", "close" or "halt")` };
     }
+    if (meansHalt(fields)) {
+      const spelling = typeof type === 'string' && type.trim().toLowerCase() === 'halt';
+      return unreadable(spelling ? `"type" must be "halt", got ${show(type)}` : `a "halted" field needs "type":"halt", got "type" ${show(type)}`, true);
+    }
+    return unreadable(`unknown "type" ${show(type)} (expected "signal", "close" or "halt")`, false);
   } catch (e) {
-    if (e instanceof LineProblem) return { kind: 'malformed', line, reason: e.message };
+    if (e instanceof LineProblem) return unreadable(e.message, meansHalt(fields));
     throw e;
   }
 }
@@ -200,7 +258,7 @@ export interface InputStreams {
 /**
  * Splits JSON input lines into signals, close commands and HALT changes — one read of the source shared by all.
  *
- * lines:      -s-c-h-x-s-|      (s: signal, c: close, h: halt on, x: malformed)
+ * lines:      -s-c-h-x-s-|      (s: signal, c: close, h: halt on, x: malformed; an unreadable halt line is both h and x)
  *   splitInput(lines)           then connect()
  * signals$:   -s-------s-|
  * commands$:  ---c-------|
@@ -221,6 +279,7 @@ export function splitInput(lines$: Observable<string>): InputStreams {
       map((raw, index) => parseInputLine(raw, index + 1)),
       tap((input) => {
         if (input.kind === 'halt') haltedNow = input.halted;
+        if (input.kind === 'unreadable-halt') haltedNow = true;
       }),
     ),
     { connector: () => new Subject<InputLine>(), resetOnDisconnect: false },
@@ -236,15 +295,15 @@ export function splitInput(lines$: Observable<string>): InputStreams {
     ),
     halted$: defer(() =>
       source.pipe(
-        filter((input): input is Extract<InputLine, { kind: 'halt' }> => input.kind === 'halt'),
-        map((input) => input.halted),
+        filter((input): input is Extract<InputLine, { kind: 'halt' | 'unreadable-halt' }> => input.kind === 'halt' || input.kind === 'unreadable-halt'),
+        map((input) => input.kind === 'unreadable-halt' || input.halted),
         startWith(haltedNow),
         distinctUntilChanged(),
       ),
     ),
     malformed$: source.pipe(
-      filter((input): input is Extract<InputLine, { kind: 'malformed' }> => input.kind === 'malformed'),
-      map(({ line, reason }) => ({ line, reason })),
+      filter((input): input is Extract<InputLine, { kind: 'malformed' | 'unreadable-halt' }> => input.kind === 'malformed' || input.kind === 'unreadable-halt'),
+      map(({ kind, line, reason }) => ({ line, reason, halted: kind === 'unreadable-halt' })),
     ),
     connect: () => source.connect(),
   };
@@ -274,3 +333,32 @@ export function linesOf(openInput: () => Readable): Observable<string> {
 /** The input lines of `--signals FILE|-` (`-`: `stdin`). */
 export const inputLines = (source: string, stdin: Readable = process.stdin): Observable<string> =>
   source === '-' ? linesOf(() => stdin) : linesOf(() => createReadStream(source, { encoding: 'utf8' }));
+
+const errorCode = (error: unknown): string =>
+  typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string' ? error.code : 'error';
+
+const CODE_MEANINGS: Readonly<Record<string, string>> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EISDIR: 'it is a directory',
+  ENOTDIR: 'a part of the path is not a directory',
+};
+
+/**
+ * Why `--signals FILE` cannot be read, or `null` when it can (`-` is stdin and always can). Checked before the
+ * exchange starts, so a typo in the path costs one line, not a started run. A regular file is opened to be
+ * sure; a FIFO only checked for access (opening it would wait for a writer).
+ */
+export function signalsSourceProblem(source: string): string | null {
+  if (source === '-') return null;
+  try {
+    const stat = statSync(source);
+    if (stat.isDirectory()) return `cannot read ${JSON.stringify(source)}: it is a directory`;
+    if (stat.isFile()) closeSync(openSync(source, 'r'));
+    else accessSync(source, constants.R_OK);
+    return null;
+  } catch (e) {
+    const code = errorCode(e);
+    return `cannot read ${JSON.stringify(source)}: ${CODE_MEANINGS[code] ?? 'unreadable'} (${code})`;
+  }
+}

@@ -3,6 +3,7 @@ import { format } from 'node:util';
 import { type LogLevelName } from '../model/config';
 import { type Logger } from '../streams/deps';
 import { clockTime } from './format';
+import { printable } from './printable';
 
 /** Something text can be written to: `process.stderr`, or a buffer in tests. */
 export interface TextSink {
@@ -11,7 +12,7 @@ export interface TextSink {
 
 /**
  * The CLI's logger: loglevel with its output on stderr (stdout carries only reports and the summary, so it can
- * be piped), one line per message: `12:00:01.250 WARN  message`. The handler receives it as its `Logger`; nothing
+ * be piped), one line per message: `12:00:01.250 WARN  message`, control characters escaped. The handler receives it as its `Logger`; nothing
  * handed to it contains a secret (Credentials print redacted).
  *
  * @param level the least severe level shown
@@ -24,7 +25,8 @@ export function createCliLogger(level: LogLevelName, stderr: TextSink, now: () =
   logger.methodFactory = (methodName) => {
     const label = methodName.toUpperCase().padEnd(5);
     return (...message: unknown[]) => {
-      stderr.write(`${clockTime(now())} ${label} ${format(...message)}\n`);
+      // One message, one line: a reason or id quoting the input must not start a forged line.
+      stderr.write(`${clockTime(now())} ${label} ${printable(format(...message))}\n`);
     };
   };
   // setLevel rebuilds the methods with the factory above; `false`: never persist a level anywhere.

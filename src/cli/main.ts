@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ParsedArgs, UsageError, parseArgs, usage } from './args';
-import { defaultConfigPath } from '../config/config';
+import { ConfigError, defaultConfigPath } from '../config/config';
 import { demoCommand } from './demo';
 import { type CliIo, processIo } from './io';
 import { paperCommand } from './paper-command';
+import { printable } from './printable';
 import { runCommand } from './run-command';
 
 /** Exit codes: 0 done, 1 could not start or failed, 2 the command line itself is wrong. */
@@ -20,8 +21,19 @@ function version(): string {
 
 function usageFailure(error: UsageError, io: CliIo): number {
   const hint = error.topic === undefined ? 'kraken-rx --help' : `kraken-rx ${error.topic} --help`;
-  io.stderr.write(`kraken-rx: ${error.message}\nSee \`${hint}\`.\n`);
+  io.stderr.write(`kraken-rx: ${printable(error.message)}\n${error.hinted ? `See \`${hint}\`.\n` : ''}`);
   return EXIT_USAGE;
+}
+
+/**
+ * A failure as printed: escaped, so a config key or a path holding a line break cannot forge a line; a
+ * ConfigError with several issues keeps its one issue per line.
+ */
+function failureText(error: unknown): string {
+  if (error instanceof ConfigError && error.issues.length > 1) {
+    return [printable(error.message.split('\n')[0] ?? ''), ...error.issues.map((issue) => `  ${printable(`${issue.path}: ${issue.message}`)}`)].join('\n');
+  }
+  return printable(error instanceof Error ? error.message : String(error));
 }
 
 async function dispatch(args: ParsedArgs, io: CliIo): Promise<number> {
@@ -63,8 +75,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   } catch (e) {
     if (e instanceof UsageError) return usageFailure(e, io);
     // ConfigError and the credential checks already say which key or variable; never a secret's value.
-    const message = e instanceof Error ? e.message : String(e);
-    io.stderr.write(`kraken-rx: ${message}\n`);
+    io.stderr.write(`kraken-rx: ${failureText(e)}\n`);
     return EXIT_FAILURE;
   }
 }

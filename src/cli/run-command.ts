@@ -1,7 +1,7 @@
-import { type RunArgs } from './args';
+import { type RunArgs, UsageError } from './args';
 import { loadConfig } from '../config/config';
-import { formatReportJson, formatReportText, formatSummaryJson, formatSummaryText } from './format';
-import { inputLines, splitInput } from './input';
+import { formatLeftLive, formatReportJson, formatReportText, formatSkippedJson, formatSkippedText, formatSummaryJson, formatSummaryText } from './format';
+import { inputLines, signalsSourceProblem, splitInput } from './input';
 import { type CliIo } from './io';
 import { createCliLogger } from './logging';
 import { runSession } from './session';
@@ -26,6 +26,8 @@ export function configOverrides(args: RunArgs): Record<string, unknown> {
  * both print the summary and exit 0.
  */
 export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
+  const unreadable = signalsSourceProblem(args.signals);
+  if (unreadable !== null) throw new UsageError(`--signals: ${unreadable}`, 'run', false);
   const config = loadConfig(args.config, configOverrides(args));
   const log = createCliLogger(config.logLevel, io.stderr, io.now);
   const venue = await openVenue(config, { env: io.env, log });
@@ -39,8 +41,16 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
       log,
       input: splitInput(inputLines(args.signals, io.stdin)),
       onReport: (report) => io.stdout.write(`${args.json ? formatReportJson(report) : formatReportText(report)}\n`),
+      // On stdout with the reports, whatever the log level: a skipped line is an input the trader's system sent.
+      onSkippedLine: (skipped) => io.stdout.write(`${args.json ? formatSkippedJson(skipped) : formatSkippedText(skipped)}\n`),
       stopRequests$: io.stopRequests,
     });
+    if (result.exitCode === 130) {
+      // Whatever the log level: the person who pressed Ctrl-C twice must know what to look at on the exchange.
+      const lines = formatLeftLive(result.mayBeLive, result.summary.restingProtection);
+      if (venue.paper !== null) lines.push('(the embedded paper exchange closes with this run: nothing stays live on it)');
+      io.stderr.write(lines.map((line) => `kraken-rx: ${line}\n`).join(''));
+    }
     io.stdout.write(`${args.json ? formatSummaryJson(result.summary) : formatSummaryText(result.summary)}\n`);
     return result.exitCode;
   } finally {

@@ -22,7 +22,7 @@ import { type ExecutionReport } from '../model/report';
 import { type Logger } from '../streams/deps';
 import { createExecutionHandler } from '../streams/execution-handler';
 import { type RunSummary } from './format';
-import { type InputStreams } from './input';
+import { type InputStreams, type MalformedLine } from './input';
 import { RunTracker, runSettled } from './settle';
 
 export interface SessionOptions {
@@ -36,6 +36,11 @@ export interface SessionOptions {
   readonly input: InputStreams;
   /** Called with each report as it arrives (printing). */
   readonly onReport: (report: ExecutionReport) => void;
+  /**
+   * Called with each input line that was skipped (or, meaning to halt, turned HALT on), whatever the log level;
+   * without it, a warning is logged.
+   */
+  readonly onSkippedLine?: (skipped: MalformedLine) => void;
   /**
    * The user's stop requests (SIGINT / SIGTERM) by name: the first stops gracefully, a second gives up waiting
    * for the graceful stop.
@@ -53,6 +58,11 @@ export interface SessionResult {
   readonly exitCode: number;
   /** `settled`: the input ended and everything settled; `stop`: a stop request; `failed` / `completed`: the handler's stream ended. */
   readonly endedBy: Ending['kind'];
+  /**
+   * After a second stop request cut the stop short: the latest report of every order that was still in motion
+   * (not final, and not protection resting as designed) — it may still be live on the exchange. Else empty.
+   */
+  readonly mayBeLive: readonly ExecutionReport[];
 }
 
 type Ending = { readonly kind: 'settled' } | { readonly kind: 'stop'; readonly signal: string } | { readonly kind: 'failed'; readonly error: unknown } | { readonly kind: 'completed' };
@@ -113,9 +123,10 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
       complete: () => resolveEnding({ kind: 'completed' }),
     }),
     input.malformed$.subscribe({
-      next: ({ line, reason }) => {
+      next: (skipped) => {
         tracker.ledger.skipLine();
-        log.warn(`input line ${line} skipped: ${reason}`);
+        if (options.onSkippedLine) options.onSkippedLine(skipped);
+        else log.warn(`input line ${skipped.line} skipped: ${skipped.reason}`);
       },
       error: (error: unknown) => log.error(`reading the input failed: ${error instanceof Error ? error.message : String(error)}`),
     }),
@@ -163,15 +174,18 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
       break;
   }
   connection.unsubscribe();
+  let mayBeLive: readonly ExecutionReport[] = [];
   if (ended.kind !== 'failed' && ended.kind !== 'completed') {
     const outcome = await Promise.race([handler.stop().then(() => 'stopped' as const), forced]);
     if (outcome === 'forced') {
+      // Taken before the subscriptions go: what the ledger last heard of each order is all that can be said.
+      mayBeLive = tracker.ledger.inMotion();
       log.warn('second stop request: not waiting for in-flight work any longer');
       exitCode = 130;
     }
   }
   for (const subscription of subscriptions) subscription.unsubscribe();
-  return { summary: tracker.ledger.summary(), exitCode, endedBy: ended.kind };
+  return { summary: tracker.ledger.summary(), exitCode, endedBy: ended.kind, mayBeLive };
 }
 
 /**

@@ -101,22 +101,29 @@ const oneOf =
     return found;
   };
 
-const httpUrl: Check<string> = (value, path, issues) => {
-  const fail = (): undefined => {
-    issues.push({ path, message: `expected an http:// or https:// URL, got ${describe(value)}` });
-    return undefined;
-  };
-  if (typeof value !== 'string') return fail();
+/**
+ * What is wrong with an exchange URL, or `null`: http or https only, and no user name or password (they would
+ * end up in logs and error messages). Shared by `exchange.url` and the `--url` flag.
+ */
+export function httpUrlProblem(value: unknown): string | null {
+  const expected = `expected an http:// or https:// URL, got ${describe(value)}`;
+  if (typeof value !== 'string') return expected;
+  let url: URL;
   try {
-    const url = new URL(value);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') return fail();
-    // Credentials in the URL would end up in logs and error messages.
-    if (url.username !== '' || url.password !== '') {
-      issues.push({ path, message: 'expected a URL without user name or password' });
-      return undefined;
-    }
+    url = new URL(value);
   } catch {
-    return fail();
+    return expected;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return expected;
+  if (url.username !== '' || url.password !== '') return 'expected a URL without user name or password';
+  return null;
+}
+
+const httpUrl: Check<string> = (value, path, issues) => {
+  const problem = httpUrlProblem(value);
+  if (problem !== null || typeof value !== 'string') {
+    issues.push({ path, message: problem ?? 'expected a string' });
+    return undefined;
   }
   return value.replace(/\/+$/, '');
 };

@@ -39,11 +39,11 @@ export type MinimumCheck =
  */
 export function checkMinimums(rules: PairRules, volume: Decimal, price: Decimal): MinimumCheck {
   if (volume.lt(rules.orderMin)) {
-    return { ok: false, field: 'quantity', reason: `${volume.toFixed()} is below the ${rules.altname} order minimum ${rules.orderMin.toFixed()}` };
+    return { ok: false, field: 'quantity', reason: `${volume.toFixed()} is below the ${rules.symbol} order minimum ${rules.orderMin.toFixed()}` };
   }
   const cost = volume.mul(price);
   if (cost.lt(rules.costMin)) {
-    return { ok: false, field: 'cost', reason: `cost ${cost.toFixed()} is below the ${rules.altname} cost minimum ${rules.costMin.toFixed()}` };
+    return { ok: false, field: 'cost', reason: `cost ${cost.toFixed()} is below the ${rules.symbol} cost minimum ${rules.costMin.toFixed()}` };
   }
   return { ok: true };
 }

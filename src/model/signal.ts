@@ -30,3 +30,28 @@ export interface ClosePositionCommand {
   readonly pair: string;
   readonly quantity?: DecimalInput;
 }
+
+/** The longest `signalId` or `commandId` taken: ids are printed, logged and journaled, and must stay readable. */
+export const MAX_ID_LENGTH = 128;
+
+// Control (C0, DEL, C1), format (bidi overrides, zero-width), surrogate, and line/paragraph separators:
+// characters that can forge a line, move the cursor or reorder what a terminal shows.
+export const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
+
+/**
+ * Why an id cannot be used, or `null` when it can: it must be printable and at most `MAX_ID_LENGTH` characters.
+ * The reason never repeats the id itself (it may be what is wrong), only the offending character's code point.
+ * @param field the id's field name, e.g. `signalId`
+ * @param id the id as received
+ */
+export function idProblem(field: string, id: string): string | null {
+  const length = [...id].length;
+  if (length === 0) return `${field} is empty`;
+  if (length > MAX_ID_LENGTH) return `${field} is ${length} characters long; at most ${MAX_ID_LENGTH} are taken`;
+  const found = UNPRINTABLE.exec(id);
+  if (found !== null) {
+    const code = (found[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0');
+    return `${field} contains the unprintable character U+${code} (at character ${[...id.slice(0, found.index)].length + 1}); ids must be printable`;
+  }
+  return null;
+}

@@ -27,6 +27,11 @@ export interface EntryIntent {
   readonly takeProfit: Decimal | null;
   /** Limit entries: cancel what has not filled after this long; `null` for market entries. */
   readonly timeoutMs: number | null;
+  /**
+   * What rounding to the pair's rules changed, in words for the reports, e.g.
+   * `rounded to the BTC/USD rules: quantity 0.0100000099 → 0.01 (8 lot decimals, rounded down)`; `null`: nothing.
+   */
+  readonly roundingNote: string | null;
 }
 
 export type Translation = Rejection | EntryIntent;

@@ -3,7 +3,7 @@ import { type OperatorFunction, map } from 'rxjs';
 import { type OrderRequest } from '../model/order';
 import { type PairBook, type PairRules } from '../model/pair';
 import { type PriceRounding, roundPrice, roundVolumeDown } from '../model/pair-rules';
-import { type Side, type TradeSignal } from '../model/signal';
+import { type Side, type TradeSignal, idProblem } from '../model/signal';
 import { type EntryIntent, type Rejection, type Translation, isRejection, rejection } from './intent';
 
 export interface TranslateOptions {
@@ -34,6 +34,16 @@ const quoted = (value: unknown): string => {
 };
 
 const isAbsent = (value: unknown): value is undefined | null => value === undefined || value === null;
+
+/**
+ * A price or quantity as the signal gave it, when it is a finite Decimal or a plain decimal string, else `null`:
+ * what a rejection report shows as the requested quantity, whatever was wrong with the signal.
+ */
+export function decimalOf(value: unknown): Decimal | null {
+  if (Decimal.isDecimal(value)) return value.isFinite() ? value : null;
+  if (typeof value !== 'string' || !PLAIN_DECIMAL.test(value.trim())) return null;
+  return new Decimal(value.trim());
+}
 
 /** A positive, finite amount given as a Decimal or a plain decimal string. */
 function parseAmount(field: string, value: unknown): Parsed<Decimal> {
@@ -68,7 +78,7 @@ function roundedPrice(
 ): Parsed<Decimal> {
   const rounded = roundPrice(rules, price, mode);
   if (rounded.lte(0)) {
-    return { ok: false, reason: `${field} ${price.toFixed()} rounds to 0 at the ${rules.altname} tick size ${rules.tickSize.toFixed()}` };
+    return { ok: false, reason: `${field} ${price.toFixed()} rounds to 0 at the ${rules.symbol} tick size ${rules.tickSize.toFixed()}` };
   }
   return { ok: true, value: rounded };
 }
@@ -116,12 +126,15 @@ function translateOrRefuse(signal: TradeSignal, book: PairBook, options: Transla
 
   const signalId = fieldOf(signal, 'signalId');
   if (typeof signalId !== 'string' || signalId.trim() === '') return refuse('signalId', 'signalId is missing or empty');
+  // Reports, logs and the journal repeat the id: a line break in it would forge a line wherever it is printed.
+  const badId = idProblem('signalId', signalId);
+  if (badId !== null) return refuse('signalId', badId);
 
   const pairName = fieldOf(signal, 'pair');
   if (typeof pairName !== 'string' || pairName.trim() === '') return refuse('pair', 'pair is missing or empty');
   const rules = book.find(pairName.trim());
   if (!rules) return refuse('pair', `unknown pair ${quoted(pairName)}`);
-  if (rules.status !== 'online') return refuse('pair', `pair ${rules.altname} is ${rules.status}, not online`);
+  if (rules.status !== 'online') return refuse('pair', `pair ${rules.symbol} is ${rules.status}, not online`);
 
   const side = fieldOf(signal, 'side');
   if (side !== 'buy' && side !== 'sell') return refuse('side', `side must be 'buy' or 'sell', got ${quoted(side)}`);
@@ -136,6 +149,12 @@ function translateOrRefuse(signal: TradeSignal, book: PairBook, options: Transla
   const parsedQuantity = parseAmount('quantity', quantity);
   if (!parsedQuantity.ok) return refuse('quantity', parsedQuantity.reason);
 
+  // What rounding to the pair's rules changed, said in the reports (`quantity 0.0100000099 → 0.01`).
+  const roundings: string[] = [];
+  const noteRounding = (field: string, asked: Decimal, sent: Decimal, rule: string): void => {
+    if (!asked.eq(sent)) roundings.push(`${field} ${asked.toFixed()} → ${sent.toFixed()} (${rule})`);
+  };
+
   const limitInput = fieldOf(signal, 'limitPrice');
   let limitPrice: Decimal | undefined;
   if (orderType === 'limit') {
@@ -146,6 +165,7 @@ function translateOrRefuse(signal: TradeSignal, book: PairBook, options: Transla
     const rounded = roundedPrice('limitPrice', rules, parsed.value, side === 'buy' ? 'down' : 'up');
     if (!rounded.ok) return refuse('limitPrice', rounded.reason);
     limitPrice = rounded.value;
+    noteRounding('limitPrice', parsed.value, limitPrice, `tick ${rules.tickSize.toFixed()}, a ${side} rounds ${side === 'buy' ? 'down' : 'up'}`);
   } else if (!isAbsent(limitInput)) {
     return refuse('limitPrice', 'a market order takes no limitPrice');
   }
@@ -154,7 +174,10 @@ function translateOrRefuse(signal: TradeSignal, book: PairBook, options: Transla
     const input = fieldOf(signal, field);
     if (isAbsent(input)) return { ok: true, value: null };
     const parsed = parseAmount(field, input);
-    return parsed.ok ? roundedPrice(field, rules, parsed.value, 'nearest') : parsed;
+    if (!parsed.ok) return parsed;
+    const rounded = roundedPrice(field, rules, parsed.value, 'nearest');
+    if (rounded.ok) noteRounding(field, parsed.value, rounded.value, `tick ${rules.tickSize.toFixed()}`);
+    return rounded;
   };
   const stopLoss = protective('stopLoss');
   if (!stopLoss.ok) return refuse('stopLoss', stopLoss.reason);
@@ -176,14 +199,15 @@ function translateOrRefuse(signal: TradeSignal, book: PairBook, options: Transla
   }
 
   const volume = roundVolumeDown(rules, parsedQuantity.value);
+  noteRounding('quantity', parsedQuantity.value, volume, `${rules.lotDecimals} lot decimals, rounded down`);
   if (volume.isZero()) {
     return refuse(
       'quantity',
-      `quantity ${parsedQuantity.value.toFixed()} rounds down to 0 at the ${rules.altname} lot decimals (${rules.lotDecimals})`,
+      `quantity ${parsedQuantity.value.toFixed()} rounds down to 0 at the ${rules.symbol} lot decimals (${rules.lotDecimals})`,
     );
   }
   if (volume.lt(rules.orderMin)) {
-    return refuse('quantity', `quantity ${volume.toFixed()} is below the ${rules.altname} order minimum ${rules.orderMin.toFixed()}`);
+    return refuse('quantity', `quantity ${volume.toFixed()} is below the ${rules.symbol} order minimum ${rules.orderMin.toFixed()}`);
   }
   const entryPrice = limitPrice ?? usableReference(options, rules);
   if (entryPrice) {
@@ -191,7 +215,7 @@ function translateOrRefuse(signal: TradeSignal, book: PairBook, options: Transla
     if (cost.lt(rules.costMin)) {
       return refuse(
         'quantity',
-        `cost ${cost.toFixed()} (quantity ${volume.toFixed()} at ${entryPrice.toFixed()}) is below the ${rules.altname} cost minimum ${rules.costMin.toFixed()}`,
+        `cost ${cost.toFixed()} (quantity ${volume.toFixed()} at ${entryPrice.toFixed()}) is below the ${rules.symbol} cost minimum ${rules.costMin.toFixed()}`,
       );
     }
   }
@@ -217,6 +241,7 @@ function translateOrRefuse(signal: TradeSignal, book: PairBook, options: Transla
     stopLoss: stopLoss.value,
     takeProfit: takeProfit.value,
     timeoutMs,
+    roundingNote: roundings.length === 0 ? null : `rounded to the ${rules.symbol} rules: ${roundings.join('; ')}`,
   };
   return entry;
 }
@@ -256,7 +281,8 @@ export function translateSignal(signal: TradeSignal, book: PairBook, options: Tr
  * the lot decimals (to 0 or below `ordermin` is a rejection); a limit price to the tick (a buy down, a sell
  * up), stop-loss and take-profit to the nearest tick; the cost minimum uses the limit price, or the reference
  * price of a market entry; a stop-loss or take-profit on the wrong side of the entry is a rejection.
- * Each order gets a fresh client order id.
+ * What rounding changed is said in the intent's `roundingNote` (`quantity 0.0100000099 → 0.01 (…)`), for the
+ * reports. A signalId must be printable and at most 128 characters. Each order gets a fresh client order id.
  *
  * Completes when the source completes; an error of the source is passed on. Never errors by itself.
  *

@@ -146,7 +146,7 @@ function closePosition(command: ClosePositionCommand, book: PairBook | null, dep
     // open the position again. Only those working now: the close waits for their final states.
     const entries = positions.workingEntriesOn(pair);
     if (positions.net(pair).isZero() && positions.protectiveOn(pair).length === 0 && entries.length === 0 && parsed.quantity === null) {
-      return rejected('sell', `nothing to close on ${rules.altname}: no tracked position and no quantity given`);
+      return rejected('sell', `nothing to close on ${rules.symbol}: no tracked position and no quantity given`);
     }
 
     // Taken before the close cancels them: a partial close puts their protection back on what it leaves.
@@ -160,7 +160,7 @@ function closePosition(command: ClosePositionCommand, book: PairBook | null, dep
         const side: Side = net.lt(0) ? 'buy' : 'sell';
         const tracked = net.abs();
         const quantity = parsed.quantity === null ? tracked : tracked.isZero() ? parsed.quantity : Decimal.min(parsed.quantity, tracked);
-        if (quantity.isZero()) return rejected(side, `nothing to close on ${rules.altname}: the tracked position is flat`);
+        if (quantity.isZero()) return rejected(side, `nothing to close on ${rules.symbol}: the tracked position is flat`);
         const close$ = referencePrice(rules, deps).pipe(concatMap((price) => marketExit(rules, side, quantity, 'close', commandId, price, deps)));
         const partial = !tracked.isZero() && quantity.lt(tracked);
         if (!partial) return close$;

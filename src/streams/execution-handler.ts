@@ -94,7 +94,7 @@ export function defaultTuning(config: ExecutionConfig): StreamTuning {
   };
 }
 
-const describeEntry = (intent: EntryIntent): string => `${intent.request.side} ${intent.request.volume.toFixed()} ${intent.rules.altname}`;
+const describeEntry = (intent: EntryIntent): string => `${intent.request.side} ${intent.request.volume.toFixed()} ${intent.rules.symbol}`;
 
 /**
  * The execution handler: approved trade signals in, orders placed, watched, protected and closed on the

@@ -18,7 +18,7 @@ import { type Step, andThen, reportStep } from './step';
 export function checkExitMinimums(rules: PairRules, volume: Decimal, price: Decimal | null): MinimumCheck {
   if (price) return checkMinimums(rules, volume, price);
   return volume.lt(rules.orderMin)
-    ? { ok: false, field: 'quantity', reason: `${volume.toFixed()} is below the ${rules.altname} order minimum ${rules.orderMin.toFixed()}` }
+    ? { ok: false, field: 'quantity', reason: `${volume.toFixed()} is below the ${rules.symbol} order minimum ${rules.orderMin.toFixed()}` }
     : { ok: true };
 }
 

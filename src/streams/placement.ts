@@ -17,9 +17,9 @@ import { type OrderRequest, type OrderSnapshot, type PlacedOrder } from '../mode
 import { type PairBook, type PairRules } from '../model/pair';
 import { type TradeSignal } from '../model/signal';
 import { BreakerOpenError } from '../operators/circuit-breaker';
-import { haltGate } from '../operators/halt-gate';
+import { type HaltCause, haltGate } from '../operators/halt-gate';
 import { type EntryIntent, type Rejection, type Translation, isRejection, rejection } from '../operators/intent';
-import { translate } from '../operators/translate';
+import { decimalOf, translate } from '../operators/translate';
 import { type ExchangeDeps } from './deps';
 import { exchangeCall } from './exchange-call';
 import { type LiveOrder } from './order-lifecycle';
@@ -193,7 +193,8 @@ export function rejectionReport(rejected: Rejection, deps: Pick<ExchangeDeps, 'r
     role: 'entry',
     side: looseSide(signal.side),
     orderType: typeof signal.orderType === 'string' ? signal.orderType : 'unknown',
-    quantityOrdered: null,
+    // The quantity asked for, when it reads as one: a REJECTED line says what was refused.
+    quantityOrdered: decimalOf(signal.quantity),
     limitPrice: null,
     stopPrice: null,
     commissionAsset: null,
@@ -251,7 +252,7 @@ export function placeEntries(
         map(() => signal),
         catchError((error: unknown) => {
           referencePrices.delete(rules.key);
-          deps.log.warn(`no reference price for ${rules.key}; costmin not checked before sending:`, errorText(error));
+          deps.log.warn(`no reference price for ${rules.symbol}; costmin not checked before sending:`, errorText(error));
           return of(signal);
         }),
       );
@@ -269,8 +270,10 @@ export function placeEntries(
     // The gate decides when a signal arrives; a signal still waiting for a placement slot is checked again
     // when its turn comes, so HALT also stops entries queued before it.
     let haltedNow = false;
-    const halt$ = halted$.pipe(tap((halted) => (haltedNow = halted)));
-    const halt = (signal: TradeSignal): Rejection => rejection(signal, 'halted', 'HALT is on: new entries are rejected');
+    // A failed HALT feed halts (haltGate fails closed), queued signals included.
+    const halt$ = halted$.pipe(tap({ next: (halted) => (haltedNow = halted), error: () => (haltedNow = true) }));
+    const halt = (signal: TradeSignal, cause?: HaltCause): Rejection =>
+      rejection(signal, 'halted', cause?.kind === 'feed-failed' ? `HALT is on: the HALT feed failed (${errorText(cause.error)}); new entries are rejected` : 'HALT is on: new entries are rejected');
 
     return signals$.pipe(
       haltGate(halt$, halt),
@@ -279,7 +282,10 @@ export function placeEntries(
       mergeMap((translation): Observable<Step<PlacedEntry>> => {
         if (isRejection(translation)) return of(rejectionReport(translation, deps));
         if (haltedNow) return of(rejectionReport(halt(translation.signal), deps));
-        const context = contextOfRequest(translation.request, translation.rules, translation.signal.signalId, 'entry');
+        const context = {
+          ...contextOfRequest(translation.request, translation.rules, translation.signal.signalId, 'entry'),
+          ...(translation.roundingNote === null ? {} : { note: translation.roundingNote }),
+        };
         return placeOrder(translation.request, context, deps, 'place').pipe(
           map((step): Step<PlacedEntry> => (step.kind === 'done' ? doneStep({ intent: translation, placed: step.value }) : step)),
           catchError((error: unknown) => of(reportStep(deps.report(context, 'ERROR', { reason: `internal error while placing: ${errorText(error)}` })))),

@@ -45,7 +45,7 @@ export function protectEntry(entry: OrderFinal, intent: EntryIntent, deps: Strea
     const exitSide = opposite(intent.request.side);
     const size = roundVolumeDown(rules, entry.snapshot.volumeExecuted);
     if (!stopLoss && !takeProfit) {
-      deps.log.info(`${signalId}: no stop-loss or take-profit asked for; ${size.toFixed()} ${rules.altname} left unprotected`);
+      deps.log.info(`${signalId}: no stop-loss or take-profit asked for; ${size.toFixed()} ${rules.symbol} left unprotected`);
       return EMPTY;
     }
     const closeRequested$ = deps.positions.closeRequested$(rules.key, deps.positions.closeEpoch(rules.key));

@@ -18,6 +18,8 @@ export interface OrderContext {
   readonly limitPrice: Decimal | null;
   readonly stopPrice: Decimal | null;
   readonly commissionAsset: string | null;
+  /** Said by every report of the order that has no reason of its own, e.g. how the request was rounded. */
+  readonly note?: string;
 }
 
 /** What changes from one report of an order to the next. */
@@ -65,7 +67,7 @@ export function createReportBuilder(newId: () => string, scheduler: SchedulerLik
     stopPrice: order.stopPrice,
     commission: details.commission ?? ZERO,
     commissionAsset: order.commissionAsset,
-    reason: details.reason ?? null,
+    reason: details.reason ?? order.note ?? null,
   });
 }
 
