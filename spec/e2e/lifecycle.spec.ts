@@ -121,7 +121,7 @@ describe('e2e: order lifecycle against the paper exchange', () => {
 
     const dust = await run.waitFor('dust report', (r) => r.signalId === 'dust' && r.role === 'stop-loss');
     expect(dust.status).toBe('REJECTED');
-    expect(dust.reason).toMatch(/^dust: 0\.00001 is below the XBTUSD order minimum 0\.00005/);
+    expect(dust.reason).toMatch(/^dust: 0\.00001 is below the BTC\/USD order minimum 0\.00005/);
     expect(dust.clientOrderId).toBeNull();
     const entryFinal = run.finals('dust', 'entry');
     expect(entryFinal.map((r) => [r.status, r.quantityFilled.toFixed()])).toEqual([['CANCELED', '0.00001']]);

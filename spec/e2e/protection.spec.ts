@@ -167,7 +167,7 @@ describe('e2e: protection (stop resting, take-profit watched)', () => {
     run.commands.next({ commandId: 'close-nothing', pair: 'ETH/USD' });
     const rejected = await run.waitFor('close refused', (r) => r.signalId === 'close-nothing');
     expect(rejected).toMatchObject({ status: 'REJECTED', role: 'close' });
-    expect(rejected.reason).toMatch(/nothing to close on ETHUSD/);
+    expect(rejected.reason).toMatch(/nothing to close on ETH\/USD/);
     expect(run.paper.inspect.requestCount('AddOrder')).toBe(0);
   });
 });
