@@ -8,9 +8,14 @@ import { type CliIo } from '../../src/cli/io';
 import { demoCommand } from '../../src/cli/demo';
 import { main } from '../../src/cli/main';
 import { type PaperExchange, startPaperExchange } from '../../src/paper';
+import { IdleClock } from '../../src/time/idle-clock';
 
-/** A CliIo that records what the program writes and lets the test send SIGINT. */
-function testIo(env: Record<string, string> = {}, stdinLines: string[] = []): CliIo & {
+/**
+ * A CliIo that records what the program writes and lets the test send SIGINT. Runs happen on its idle clock:
+ * the handler, the client and the paper exchange wait in virtual time, so nothing here depends on the machine's load.
+ */
+function testIo(env: Record<string, string> = {}, stdinLines: string[] = [], clock: IdleClock = new IdleClock()): CliIo & {
+  clock: IdleClock;
   out: () => string;
   err: () => string;
   interrupt: (signal?: string) => void;
@@ -25,6 +30,7 @@ function testIo(env: Record<string, string> = {}, stdinLines: string[] = []): Cl
     env,
     stopRequests: stops.asObservable(),
     now: Date.now,
+    clock,
     out: () => out,
     err: () => err,
     interrupt: (signal = 'SIGINT') => stops.next(signal),
@@ -38,12 +44,29 @@ const writeFile = (name: string, content: string): string => {
   return path;
 };
 
-/** Settings that make a real-time run short: a fast monitor and no lag grace longer than needed. */
+/** Settings for a run: a fast monitor (in virtual ms) at the pro tier. */
 const fastConfig = writeFile(
   'fast.json',
   JSON.stringify({ monitor: { minIntervalMs: 150, maxIntervalMs: 1000 }, protection: { takeProfitPollMs: 200 }, exchange: { tier: 'pro' } }),
 );
 
+/** Lets the run's clock time pass until `promise` settles (an hour of it at most), then returns its outcome. */
+async function drive<T>(clock: IdleClock, promise: Promise<T>): Promise<T> {
+  let settled = false;
+  const watched = promise.finally(() => {
+    settled = true;
+  });
+  watched.catch(() => undefined);
+  await clock.runUntil(() => settled, 3_600_000);
+  return watched;
+}
+
+/** Lets the run's clock time pass until `condition` holds; fails after ten minutes of it. */
+async function runUntil(clock: IdleClock, condition: () => boolean, what: string): Promise<void> {
+  if (!(await clock.runUntil(condition, 600_000))) throw new Error(`gave up waiting for ${what}`);
+}
+
+/** For the `paper` command, which serves real time: waits for its output, polling briefly. */
 const waitUntil = async (condition: () => boolean, what: string, ms = 5000): Promise<void> => {
   const start = Date.now();
   while (!condition()) {
@@ -170,7 +193,7 @@ describe('main: run --paper', () => {
   it('starts the embedded paper exchange, runs the input and closes it again', async () => {
     const signals = writeFile('paper-run.jsonl', '{"signalId":"p1","pair":"ETH/USD","side":"buy","orderType":"limit","quantity":"-2","limitPrice":"100"}\n');
     const io = testIo();
-    await expect(main(['run', '--paper', '--config', fastConfig, '--signals', signals], io)).resolves.toBe(0);
+    await expect(drive(io.clock, main(['run', '--paper', '--config', fastConfig, '--signals', signals], io))).resolves.toBe(0);
     expect(io.out()).toMatch(/\[p1\] entry +ETH\/USD +buy +limit +REJECTED .*quantity/);
     const url = /paper exchange started on (http:\/\/127\.0\.0\.1:\d+)/.exec(io.err())?.[1];
     expect(url).toBeDefined();
@@ -180,8 +203,10 @@ describe('main: run --paper', () => {
 
 describe('main: run against a paper exchange over loopback HTTP', () => {
   let paper: PaperExchange;
+  let clock: IdleClock;
   beforeEach(async () => {
-    paper = await startPaperExchange({ tier: 'pro', seed: 3 });
+    clock = new IdleClock();
+    paper = await startPaperExchange({ tier: 'pro', seed: 3, clock: () => clock.now(), timers: clock.waitTimers });
   });
   afterEach(async () => {
     await paper.close();
@@ -200,8 +225,8 @@ describe('main: run against a paper exchange over loopback HTTP', () => {
         '{"signalId":"r1","pair":"BTC/USD","side":"buy","orderType":"market","quantity":"0.00000001"}',
       ].join('\n'),
     );
-    const io = testIo({ KRAKEN_API_KEY: paper.apiKey, KRAKEN_API_SECRET: paper.apiSecret });
-    const code = await main(['run', '--url', paper.url, '--config', fastConfig, '--signals', signals, '--log-level', 'debug'], io);
+    const io = testIo({ KRAKEN_API_KEY: paper.apiKey, KRAKEN_API_SECRET: paper.apiSecret }, [], clock);
+    const code = await drive(clock, main(['run', '--url', paper.url, '--config', fastConfig, '--signals', signals, '--log-level', 'debug'], io));
     expect(code).toBe(0);
     const out = io.out();
     expect(out).toMatch(/\[m1\] entry +\S+ +buy +market +FILLED +0\.01\/0\.01/);
@@ -219,8 +244,8 @@ describe('main: run against a paper exchange over loopback HTTP', () => {
   it('prints JSON lines with --json, reading stdin, and places nothing with --validate-only', async () => {
     const io = testIo({ KRAKEN_API_KEY: paper.apiKey, KRAKEN_API_SECRET: paper.apiSecret }, [
       '{"signalId":"v1","pair":"XBTUSD","side":"buy","orderType":"limit","quantity":"0.01","limitPrice":"50000"}',
-    ]);
-    const code = await main(['run', '--url', paper.url, '--config', fastConfig, '--json', '--validate-only'], io);
+    ], clock);
+    const code = await drive(clock, main(['run', '--url', paper.url, '--config', fastConfig, '--json', '--validate-only'], io));
     expect(code).toBe(0);
     const lines = io.out().trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
     const summary = lines.pop();
@@ -233,15 +258,15 @@ describe('main: run against a paper exchange over loopback HTTP', () => {
 
   it('on a second Ctrl-C exits 130 and names the orders that may still be live on the exchange', async () => {
     const stdin = new Readable({ read: () => undefined });
-    const base = testIo({ KRAKEN_API_KEY: paper.apiKey, KRAKEN_API_SECRET: paper.apiSecret });
+    const base = testIo({ KRAKEN_API_KEY: paper.apiKey, KRAKEN_API_SECRET: paper.apiSecret }, [], clock);
     const io = { ...base, stdin };
     const exit = main(['run', '--url', paper.url, '--config', fastConfig, '--signals', '-', '--log-level', 'silent'], io);
     stdin.push('{"signalId":"w2","pair":"BTC/USD","side":"buy","orderType":"limit","quantity":"0.01","limitPrice":"40000","timeoutMs":600000}\n');
-    await waitUntil(() => paper.inspect.openOrders().length === 1 && base.out().includes('NEW'), 'the limit order to rest');
+    await runUntil(clock, () => paper.inspect.openOrders().length === 1 && base.out().includes('NEW'), 'the limit order to rest');
     const resting = paper.inspect.openOrders()[0];
     base.interrupt();
     base.interrupt();
-    await expect(exit).resolves.toBe(130);
+    await expect(drive(clock, exit)).resolves.toBe(130);
     const lines = base.err().split('\n');
     expect(lines).toContain('kraken-rx: these orders may still be live on the exchange (check them there):');
     expect(lines.find((line) => line.includes('w2 entry'))).toMatch(
@@ -251,14 +276,14 @@ describe('main: run against a paper exchange over loopback HTTP', () => {
 
   it('stops gracefully on SIGINT while reading stdin, prints the summary and exits 0', async () => {
     const stdin = new Readable({ read: () => undefined });
-    const io = { ...testIo({ KRAKEN_API_KEY: paper.apiKey, KRAKEN_API_SECRET: paper.apiSecret }), stdin };
+    const io = { ...testIo({ KRAKEN_API_KEY: paper.apiKey, KRAKEN_API_SECRET: paper.apiSecret }, [], clock), stdin };
     const base = testIo();
     const interruptible = { ...io, stopRequests: base.stopRequests };
     const exit = main(['run', '--url', paper.url, '--config', fastConfig, '--signals', '-'], interruptible);
     stdin.push('{"signalId":"w1","pair":"BTC/USD","side":"buy","orderType":"limit","quantity":"0.01","limitPrice":"40000","timeoutMs":600000}\n');
-    await waitUntil(() => paper.inspect.openOrders().length === 1, 'the limit order to rest');
+    await runUntil(clock, () => paper.inspect.openOrders().length === 1, 'the limit order to rest');
     base.interrupt();
-    await expect(exit).resolves.toBe(0);
+    await expect(drive(clock, exit)).resolves.toBe(0);
     // A working entry is cancelled at stop (it could otherwise fill unprotected after the process is gone).
     expect(paper.inspect.openOrders()).toHaveLength(0);
     expect(io.out()).toContain('Summary');
@@ -266,9 +291,9 @@ describe('main: run against a paper exchange over loopback HTTP', () => {
 });
 
 describe('demo', () => {
-  it('shows every path and exits 0 (at 20x speed)', async () => {
+  it('shows every path and exits 0 (on the idle clock in place of the demo\'s accelerated one)', async () => {
     const io = testIo();
-    await expect(demoCommand({ command: 'demo', json: false }, io, 20)).resolves.toBe(0);
+    await expect(drive(io.clock, demoCommand({ command: 'demo', json: false }, io))).resolves.toBe(0);
     const out = io.out();
     expect(out).toMatch(/\[market-1\] stop-loss .* NEW /);
     expect(out).toMatch(/\[limit-2\] entry .* PARTIALLY_FILLED +0\.5\/1\.2/);
@@ -281,5 +306,5 @@ describe('demo', () => {
     expect(out).toMatch(/\[invalid-7\] entry .* REJECTED .*order minimum/);
     expect(out).toMatch(/\[close-8\] close .* FILLED /);
     expect(out).toContain('Open positions: none');
-  }, 30000);
+  });
 });

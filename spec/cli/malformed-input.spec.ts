@@ -5,6 +5,7 @@ import { NEVER } from 'rxjs';
 import { type CliIo } from '../../src/cli/io';
 import { main } from '../../src/cli/main';
 import { type PaperExchange, startPaperExchange } from '../../src/paper';
+import { IdleClock } from '../../src/time/idle-clock';
 
 /**
  * The malformed-input fixture, run end to end: `kraken-rx run --url` (with `--json` at log level silent) against a
@@ -49,8 +50,10 @@ interface JsonOut {
 
 describe('kraken-rx run on the malformed-input fixture', () => {
   let paper: PaperExchange;
+  // The run and the exchange share an idle clock: the run's waits pass in virtual time.
+  const clock = new IdleClock();
   beforeAll(async () => {
-    paper = await startPaperExchange({ tier: 'pro', seed: 11 });
+    paper = await startPaperExchange({ tier: 'pro', seed: 11, clock: () => clock.now(), timers: clock.waitTimers });
   });
   afterAll(async () => {
     await paper.close();
@@ -66,9 +69,15 @@ describe('kraken-rx run on the malformed-input fixture', () => {
       env: { KRAKEN_API_KEY: paper.apiKey, KRAKEN_API_SECRET: paper.apiSecret },
       stopRequests: NEVER,
       now: Date.now,
+      clock,
     };
     const config = join(__dirname, 'fixtures', 'fast.json');
-    const code = await main(['run', '--url', paper.url, '--config', config, '--signals', FIXTURE, '--json', '--log-level', 'silent'], io);
+    let ended = false;
+    const run = main(['run', '--url', paper.url, '--config', config, '--signals', FIXTURE, '--json', '--log-level', 'silent'], io).finally(() => {
+      ended = true;
+    });
+    await clock.runUntil(() => ended, 3_600_000);
+    const code = await run;
     expect(err).toBe('');
     expect(code).toBe(0);
 

@@ -6,7 +6,7 @@ import { type DemoArgs } from './args';
 import { loadConfig } from '../config/config';
 import { formatReportJson, formatReportText, formatSummaryJson, formatSummaryText } from './format';
 import { splitInput } from './input';
-import { type CliIo } from './io';
+import { type CliIo, runNow } from './io';
 import { createCliLogger } from './logging';
 import { runSession } from './session';
 import { openVenue } from './venue';
@@ -110,12 +110,14 @@ export async function demoScript(stage: DemoStage): Promise<void> {
  */
 export async function demoCommand(args: DemoArgs, io: CliIo, speed: number = DEMO_SPEED): Promise<number> {
   const config = loadConfig(undefined, { ...DEMO_CONFIG, ...(args.logLevel !== undefined ? { logLevel: args.logLevel } : {}) });
-  const log = createCliLogger(config.logLevel, io.stderr, io.now);
-  const scheduler = new ScaledScheduler(speed, io.now);
+  const log = createCliLogger(config.logLevel, io.stderr, runNow(io));
+  // For a person: a clock `speed` times faster than the wall clock. A test's run clock replaces it.
+  const scheduler = io.clock ?? new ScaledScheduler(speed, io.now);
   const origin = scheduler.now();
   const venue = await openVenue(config, {
     env: io.env,
     log,
+    ...(io.clock ? { clock: io.clock } : {}),
     // No random walk: the script moves the price, so every run tells the same story.
     paper: { clock: () => scheduler.now(), balances: { ZUSD: '250000', XXBT: '5' }, autoTick: 0 },
   });

@@ -1,5 +1,6 @@
 import { type Readable } from 'node:stream';
 import { type Observable, fromEvent, map, merge } from 'rxjs';
+import { type IdleClock } from '../time/idle-clock';
 import { type TextSink } from './logging';
 
 /**
@@ -18,7 +19,16 @@ export interface CliIo {
   readonly stopRequests: Observable<string>;
   /** The wall clock (log prefixes, the demo's scaled clock). */
   readonly now: () => number;
+  /**
+   * A virtual clock for the whole run instead of real time: the handler's scheduler, the client's timers and an
+   * embedded paper exchange all on it, every request to that exchange through it. Tests pass one so a run's
+   * waits pass in virtual time; a process never has one.
+   */
+  readonly clock?: IdleClock;
 }
+
+/** The clock a run's logs and reports are stamped with: the run's virtual clock when it has one. */
+export const runNow = (io: CliIo): (() => number) => (io.clock ? () => (io.clock as IdleClock).now() : io.now);
 
 export function processIo(): CliIo {
   return {

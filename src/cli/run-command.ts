@@ -2,7 +2,7 @@ import { type RunArgs, UsageError } from './args';
 import { loadConfig } from '../config/config';
 import { formatLeftLive, formatReportJson, formatReportText, formatSkippedJson, formatSkippedText, formatSummaryJson, formatSummaryText } from './format';
 import { inputLines, signalsSourceProblem, splitInput } from './input';
-import { type CliIo } from './io';
+import { type CliIo, runNow } from './io';
 import { createCliLogger } from './logging';
 import { runSession } from './session';
 import { openVenue } from './venue';
@@ -29,8 +29,8 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
   const unreadable = signalsSourceProblem(args.signals);
   if (unreadable !== null) throw new UsageError(`--signals: ${unreadable}`, 'run', false);
   const config = loadConfig(args.config, configOverrides(args));
-  const log = createCliLogger(config.logLevel, io.stderr, io.now);
-  const venue = await openVenue(config, { env: io.env, log });
+  const log = createCliLogger(config.logLevel, io.stderr, runNow(io));
+  const venue = await openVenue(config, { env: io.env, log, ...(io.clock ? { clock: io.clock } : {}) });
   try {
     if (args.signals === '-') log.info('reading signals from stdin (one JSON object per line; end with Ctrl-D)');
     const result = await runSession({
@@ -39,6 +39,7 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
       budget: venue.budget,
       costs: venue.costs,
       log,
+      ...(io.clock ? { scheduler: io.clock } : {}),
       input: splitInput(inputLines(args.signals, io.stdin)),
       onReport: (report) => io.stdout.write(`${args.json ? formatReportJson(report) : formatReportText(report)}\n`),
       // On stdout with the reports, whatever the log level: a skipped line is an input the trader's system sent.

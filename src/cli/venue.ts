@@ -1,6 +1,9 @@
 import { clientRateBudget, krakenCostModel } from '../kraken/budget';
 import { Credentials } from '../kraken/credentials';
 import { createKrakenExchange } from '../kraken/exchange';
+import { type KrakenClientOptions } from '../kraken/client';
+import { fetchThrough } from '../kraken/transport';
+import { type IdleClock } from '../time/idle-clock';
 import { type CostModel, type RateBudget } from '../model/budget';
 import { type ExecutionConfig } from '../model/config';
 import { type ExchangePort } from '../model/port';
@@ -23,6 +26,14 @@ export interface VenueOptions {
   readonly log: Logger;
   /** Extra options for an embedded paper exchange (the demo's clock, balances, no random walk). */
   readonly paper?: Partial<PaperOptions>;
+  /** The run's virtual clock, if any (`CliIo.clock`): the paper exchange and the client run on it. */
+  readonly clock?: IdleClock;
+}
+
+/** The client options that put requests, timeouts and deadline checks on the run's virtual clock. */
+function clientOnClock(clock: IdleClock | undefined): Partial<KrakenClientOptions> {
+  if (!clock) return {};
+  return { clock: () => clock.now(), timers: clock.timers, fetch: fetchThrough((start, signal) => clock.io(start, signal)) };
 }
 
 /**
@@ -38,6 +49,7 @@ export async function openVenue(config: ExecutionConfig, options: VenueOptions):
       seed: config.paper.seed,
       tier: config.paper.tier,
       autoTick: PAPER_PRICE_STEP_MS,
+      ...(options.clock ? { clock: () => (options.clock as IdleClock).now(), timers: options.clock.waitTimers } : {}),
       ...options.paper,
     });
     log.info(`paper exchange started on ${paper.url} (tier ${paper.tier})`);
@@ -48,6 +60,7 @@ export async function openVenue(config: ExecutionConfig, options: VenueOptions):
         timeoutMs: config.exchange.requestTimeoutMs,
         // The demo runs the paper exchange on an accelerated clock: deadlines are checked on that clock too.
         ...(options.paper?.clock ? { clock: options.paper.clock } : {}),
+        ...clientOnClock(options.clock),
       }),
       budget: clientRateBudget(config.paper.tier),
       costs: krakenCostModel,
@@ -66,7 +79,7 @@ export async function openVenue(config: ExecutionConfig, options: VenueOptions):
   }
   log.info(`exchange ${config.exchange.url} with key ${String(credentials)}${config.exchange.validateOnly ? ' (validate only: nothing is placed)' : ''}`);
   return {
-    port: createKrakenExchange({ url: config.exchange.url, credentials, timeoutMs: config.exchange.requestTimeoutMs }),
+    port: createKrakenExchange({ url: config.exchange.url, credentials, timeoutMs: config.exchange.requestTimeoutMs, ...clientOnClock(options.clock) }),
     budget: clientRateBudget(config.exchange.tier),
     costs: krakenCostModel,
     paper: null,

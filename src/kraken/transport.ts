@@ -67,6 +67,23 @@ function staleDeadline(method: string, entries: ReadonlyArray<[string, string]>,
 
 const DEFAULT_USER_AGENT = 'kraken-rx-execution/0.1';
 
+/** Runs one request to its end; e.g. an `IdleClock`'s `io`, which keeps its clock still while the request is served. */
+export type RequestRunner = <T>(start: () => Promise<T>, signal?: AbortSignal) => Promise<T>;
+
+/**
+ * A `FetchLike` whose every request, body included, runs through `runner`: the whole exchange is one unit of I/O,
+ * so a clock that waits for I/O waits until the answer has been read.
+ */
+export function fetchThrough(runner: RequestRunner, fetchImpl: FetchLike = crossFetch): FetchLike {
+  return (url, init) =>
+    runner(async () => {
+      const response = await fetchImpl(url, init);
+      const body = await response.text();
+      const read: FetchResponseLike = { status: response.status, headers: response.headers, text: () => Promise.resolve(body) };
+      return read;
+    }, init.signal);
+}
+
 /** Kraken's HTTP interface: public GETs and signed, serialised private POSTs, each a cold Observable. */
 export interface KrakenTransport {
   /**
