@@ -1,11 +1,12 @@
 /**
  * kraken-rx-execution: the package root. The model types, the Kraken client and signing, every operator,
- * the execution handler, the paper exchange and the accelerated scheduler.
+ * the execution handler, the paper exchange, the order journals and the accelerated scheduler.
  */
 export * from './model';
 export * from './kraken';
 export * from './operators';
 export * from './streams';
 export * from './paper';
+export * from './journal';
 export { ScaledScheduler } from './time/scaled-scheduler';
 export { ConfigError, defaultConfig, loadConfig, mergeConfig, parseConfig } from './config/config';

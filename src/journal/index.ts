@@ -1,0 +1,2 @@
+export { accountFingerprint } from './account';
+export { type MemoryJournalOptions, type MemoryJournalStore, createMemoryJournalStore, openMemoryJournal } from './memory';
