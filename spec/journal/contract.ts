@@ -314,6 +314,24 @@ export function journalContract(implementation: JournalImplementation): void {
       expect(await run(reopened.lastRateCounters())).toEqual({ at: 15, rest: 2.25, trading: [{ pair: 'XXBTZUSD', units: 7.5 }, { pair: 'XETHZUSD', units: 1 }] });
     });
 
+    it('refuses before storing a value it could not read back: a NaN price, a fractional time, an empty id', async () => {
+      const journal = open();
+      const nan = await errorOf(() => run(journal.recordSignal(signal('s1', { limitPrice: d('NaN') }))));
+      expect(nan instanceof JournalError && [nan.kind, nan.message]).toEqual(['misuse', 'journal record field limitPrice: expected a finite decimal, given NaN']);
+      const fractional = await errorOf(() => run(journal.recordIntent(intent('c1', { createdAt: 1.5 }))));
+      expect(fractional instanceof JournalError && fractional.kind).toBe('misuse');
+      const empty = await errorOf(() => run(journal.recordCloseCommand({ commandId: '', pair: 'XXBTZUSD', quantity: null, receivedAt: 1 })));
+      expect(empty instanceof JournalError && empty.kind).toBe('misuse');
+      await run(journal.recordIntent(intent('c2')));
+      const late = await errorOf(() => run(journal.recordTransition('c2', { kind: 'sent', deadline: 1 }, 2.5)));
+      expect(late instanceof JournalError && late.kind).toBe('misuse');
+      // Nothing of it was stored, and an empty reason is a reason like any other.
+      expect(await run(journal.signal('s1'))).toBeNull();
+      expect(await run(journal.order('c1'))).toBeNull();
+      await record(journal, 'c2', [{ kind: 'sent', deadline: 1 }, { kind: 'ambiguous', reason: '' }]);
+      expect((await run((await reopen(journal)).order('c2')))?.state.status).toBe('ambiguous');
+    });
+
     it('does its work on subscription, once per subscription (cold)', async () => {
       const journal = open();
       const append = journal.recordSignal(signal('s1'));

@@ -20,69 +20,128 @@ import { type OrderRole } from '../model/report';
 
 type Json = string | number | boolean | null | readonly Json[] | { readonly [key: string]: Json };
 
-const dec = (value: Decimal): string => value.toFixed();
-const decOrNull = (value: Decimal | null): string | null => (value === null ? null : dec(value));
+/**
+ * Writes are checked as strictly as reads: a value that could not be read back (a NaN decimal, a fractional
+ * or unsafe time, an empty id) is refused before it is stored, since an unreadable journal stops the start.
+ */
+const misuse = (field: string, what: string, value: unknown): JournalError =>
+  new JournalError('misuse', `journal record field ${field}: ${what}, given ${String(value)}`);
+
+function dec(field: string, value: Decimal): string {
+  if (!value.isFinite()) throw misuse(field, 'expected a finite decimal', value);
+  return value.toFixed();
+}
+
+const decOrNull = (field: string, value: Decimal | null): string | null => (value === null ? null : dec(field, value));
+
+function int(field: string, value: number): number {
+  if (!Number.isSafeInteger(value)) throw misuse(field, 'expected an integer', value);
+  return value;
+}
+
+const intOrNull = (field: string, value: number | null): number | null => (value === null ? null : int(field, value));
+
+function num(field: string, value: number): number {
+  if (!Number.isFinite(value)) throw misuse(field, 'expected a finite number', value);
+  return value;
+}
+
+function id(field: string, value: string): string {
+  if (value === '') throw misuse(field, 'expected a non-empty id', '""');
+  return value;
+}
+
+const idOrNull = (field: string, value: string | null): string | null => (value === null ? null : id(field, value));
 
 export const encodeSignal = (s: SignalRecord): string =>
   JSON.stringify({
-    signalId: s.signalId,
-    receivedAt: s.receivedAt,
-    pair: s.pair,
+    signalId: id('signalId', s.signalId),
+    receivedAt: int('receivedAt', s.receivedAt),
+    pair: id('pair', s.pair),
     side: s.side,
     orderType: s.orderType,
-    quantity: dec(s.quantity),
-    limitPrice: decOrNull(s.limitPrice),
-    stopLoss: decOrNull(s.stopLoss),
-    takeProfit: decOrNull(s.takeProfit),
-    timeoutMs: s.timeoutMs,
+    quantity: dec('quantity', s.quantity),
+    limitPrice: decOrNull('limitPrice', s.limitPrice),
+    stopLoss: decOrNull('stopLoss', s.stopLoss),
+    takeProfit: decOrNull('takeProfit', s.takeProfit),
+    timeoutMs: intOrNull('timeoutMs', s.timeoutMs),
   } satisfies Json);
 
 const encodeDuties = (d: OrderDuties): Json => ({
-  stopLoss: decOrNull(d.stopLoss),
-  takeProfit: decOrNull(d.takeProfit),
-  limitTimeoutMs: d.limitTimeoutMs,
+  stopLoss: decOrNull('duties.stopLoss', d.stopLoss),
+  takeProfit: decOrNull('duties.takeProfit', d.takeProfit),
+  limitTimeoutMs: intOrNull('duties.limitTimeoutMs', d.limitTimeoutMs),
   protectionMode: d.protectionMode,
 });
 
 export const encodeIntent = (i: OrderIntentRecord): string =>
   JSON.stringify({
-    clientOrderId: i.clientOrderId,
-    signalId: i.signalId,
+    clientOrderId: id('clientOrderId', i.clientOrderId),
+    signalId: id('signalId', i.signalId),
     role: i.role,
-    parentClientOrderId: i.parentClientOrderId,
-    pair: i.pair,
+    parentClientOrderId: idOrNull('parentClientOrderId', i.parentClientOrderId),
+    pair: id('pair', i.pair),
     side: i.side,
     orderType: i.orderType,
-    volume: dec(i.volume),
-    price: decOrNull(i.price),
-    price2: decOrNull(i.price2),
-    deadlineMs: i.deadlineMs,
+    volume: dec('volume', i.volume),
+    price: decOrNull('price', i.price),
+    price2: decOrNull('price2', i.price2),
+    deadlineMs: int('deadlineMs', i.deadlineMs),
     duties: encodeDuties(i.duties),
-    createdAt: i.createdAt,
+    createdAt: int('createdAt', i.createdAt),
   } satisfies Json);
 
 export function encodeEvent(e: LifecycleEvent): string {
   const body: Json = (() => {
     switch (e.kind) {
+      case 'sent':
+        return { kind: e.kind, deadline: int('deadline', e.deadline) };
+      case 'accepted':
+      case 'found':
+        return { kind: e.kind, txid: id('txid', e.txid) };
+      case 'ambiguous':
+      case 'cancel-sent':
+      case 'rejected':
+      case 'failed':
+        return { kind: e.kind, reason: e.reason };
+      case 'proven-absent':
+      case 'cancel-missed':
+        return { kind: e.kind };
       case 'fill':
-        return { ...e, quantity: dec(e.quantity), price: dec(e.price), fee: dec(e.fee), volumeExecuted: dec(e.volumeExecuted) };
+        return {
+          kind: e.kind,
+          txid: id('txid', e.txid),
+          tradeId: id('tradeId', e.tradeId),
+          quantity: dec('quantity', e.quantity),
+          price: dec('price', e.price),
+          fee: dec('fee', e.fee),
+          volumeExecuted: dec('volumeExecuted', e.volumeExecuted),
+        };
       case 'final':
+        return { kind: e.kind, outcome: e.outcome, volumeExecuted: dec('volumeExecuted', e.volumeExecuted), reason: e.reason };
       case 'expired':
-        return { ...e, volumeExecuted: dec(e.volumeExecuted) };
-      default:
-        return e;
+        return { kind: e.kind, volumeExecuted: dec('volumeExecuted', e.volumeExecuted), reason: e.reason };
     }
   })();
   return JSON.stringify(body);
 }
 
 export const encodeCloseCommand = (c: CloseCommandRecord): string =>
-  JSON.stringify({ commandId: c.commandId, pair: c.pair, quantity: decOrNull(c.quantity), receivedAt: c.receivedAt } satisfies Json);
+  JSON.stringify({
+    commandId: id('commandId', c.commandId),
+    pair: id('pair', c.pair),
+    quantity: decOrNull('quantity', c.quantity),
+    receivedAt: int('receivedAt', c.receivedAt),
+  } satisfies Json);
 
-export const encodeHalt = (h: HaltRecord): string => JSON.stringify({ halted: h.halted, at: h.at } satisfies Json);
+export const encodeHalt = (h: HaltRecord): string => JSON.stringify({ halted: h.halted, at: int('at', h.at) } satisfies Json);
 
 export const encodeRateCounters = (r: RateCountersRecord): string =>
-  JSON.stringify({ at: r.at, rest: r.rest, trading: r.trading.map((t) => ({ pair: t.pair, units: t.units })) } satisfies Json);
+  JSON.stringify({
+    at: int('at', r.at),
+    rest: r.rest === null ? null : num('rest', r.rest),
+    trading: r.trading.map((t) => ({ pair: id('trading.pair', t.pair), units: num('trading.units', t.units) })),
+  } satisfies Json);
 
 const DECIMAL = /^-?\d+(\.\d+)?$/;
 
@@ -121,14 +180,26 @@ export class BodyReader {
     return corrupt(`${this.where}, field ${field}: ${what}, found ${JSON.stringify(value) ?? String(value)}`);
   }
 
+  /** Any text, the empty string included (a reason). */
   string(field: string): string {
     const value = this.fields[field];
-    if (typeof value !== 'string' || value === '') throw this.fail(field, 'expected a non-empty string', value);
+    if (typeof value !== 'string') throw this.fail(field, 'expected a string', value);
     return value;
   }
 
   stringOrNull(field: string): string | null {
     return this.fields[field] === null ? null : this.string(field);
+  }
+
+  /** An identifier: non-empty text. */
+  id(field: string): string {
+    const value = this.fields[field];
+    if (typeof value !== 'string' || value === '') throw this.fail(field, 'expected a non-empty id', value);
+    return value;
+  }
+
+  idOrNull(field: string): string | null {
+    return this.fields[field] === null ? null : this.id(field);
   }
 
   integer(field: string): number {
@@ -211,9 +282,9 @@ const EVENT_KINDS = [
 ] as const satisfies readonly LifecycleEvent['kind'][];
 
 export const decodeSignal = (r: BodyReader): SignalRecord => ({
-  signalId: r.string('signalId'),
+  signalId: r.id('signalId'),
   receivedAt: r.integer('receivedAt'),
-  pair: r.string('pair'),
+  pair: r.id('pair'),
   side: r.oneOf('side', SIDES),
   orderType: r.oneOf('orderType', ['market', 'limit']),
   quantity: r.decimal('quantity'),
@@ -231,11 +302,11 @@ const decodeDuties = (r: BodyReader): OrderDuties => ({
 });
 
 export const decodeIntent = (r: BodyReader): OrderIntentRecord => ({
-  clientOrderId: r.string('clientOrderId'),
-  signalId: r.string('signalId'),
+  clientOrderId: r.id('clientOrderId'),
+  signalId: r.id('signalId'),
   role: r.oneOf('role', ROLES),
-  parentClientOrderId: r.stringOrNull('parentClientOrderId'),
-  pair: r.string('pair'),
+  parentClientOrderId: r.idOrNull('parentClientOrderId'),
+  pair: r.id('pair'),
   side: r.oneOf('side', SIDES),
   orderType: r.oneOf('orderType', ORDER_TYPES),
   volume: r.decimal('volume'),
@@ -253,7 +324,7 @@ export function decodeEvent(r: BodyReader): LifecycleEvent {
       return { kind, deadline: r.integer('deadline') };
     case 'accepted':
     case 'found':
-      return { kind, txid: r.string('txid') };
+      return { kind, txid: r.id('txid') };
     case 'ambiguous':
     case 'cancel-sent':
     case 'rejected':
@@ -265,8 +336,8 @@ export function decodeEvent(r: BodyReader): LifecycleEvent {
     case 'fill':
       return {
         kind,
-        txid: r.string('txid'),
-        tradeId: r.string('tradeId'),
+        txid: r.id('txid'),
+        tradeId: r.id('tradeId'),
         quantity: r.decimal('quantity'),
         price: r.decimal('price'),
         fee: r.decimal('fee'),
@@ -280,8 +351,8 @@ export function decodeEvent(r: BodyReader): LifecycleEvent {
 }
 
 export const decodeCloseCommand = (r: BodyReader): CloseCommandRecord => ({
-  commandId: r.string('commandId'),
-  pair: r.string('pair'),
+  commandId: r.id('commandId'),
+  pair: r.id('pair'),
   quantity: r.decimalOrNull('quantity'),
   receivedAt: r.integer('receivedAt'),
 });
@@ -291,5 +362,5 @@ export const decodeHalt = (r: BodyReader): HaltRecord => ({ halted: r.boolean('h
 export const decodeRateCounters = (r: BodyReader): RateCountersRecord => ({
   at: r.integer('at'),
   rest: r.numberOrNull('rest'),
-  trading: r.objects('trading').map((t) => ({ pair: t.string('pair'), units: t.number('units') })),
+  trading: r.objects('trading').map((t) => ({ pair: t.id('pair'), units: t.number('units') })),
 });

@@ -16,6 +16,7 @@ import {
   type SignalRecord,
 } from '../model/journal';
 import { type LifecycleEvent, isFinalOrderStatus, transition } from '../model/order-state';
+import { encodeCloseCommand, encodeEvent, encodeHalt, encodeIntent, encodeRateCounters, encodeSignal } from './codec';
 import { journalCall } from './journal-call';
 import { foldJournaledOrder } from './order-fold';
 
@@ -95,6 +96,10 @@ export function openMemoryJournal(options: MemoryJournalOptions): Journal {
       return work();
     });
   const next = (): number => ++store.seq;
+  /** The SQL stores' write checks, so a record the file would refuse is refused here too (the encoding is dropped). */
+  const check = <T>(encode: (record: T) => string, record: T): void => {
+    encode(record);
+  };
   const read = (order: StoredOrder): JournaledOrder => foldJournaledOrder(order.intent, order.intentSeq, order.events);
 
   return {
@@ -102,6 +107,7 @@ export function openMemoryJournal(options: MemoryJournalOptions): Journal {
 
     recordSignal: (signal: SignalRecord): Observable<Admission<JournaledSignal>> =>
       call('recordSignal', () => {
+        check(encodeSignal, signal);
         const first = store.signals.get(signal.signalId);
         if (first) return { kind: 'duplicate', first };
         const seq = next();
@@ -111,6 +117,7 @@ export function openMemoryJournal(options: MemoryJournalOptions): Journal {
 
     recordIntent: (intent: OrderIntentRecord): Observable<Sequenced> =>
       call('recordIntent', () => {
+        check(encodeIntent, intent);
         if (store.orders.has(intent.clientOrderId)) {
           throw new JournalError('misuse', `an intent for client order id ${intent.clientOrderId} is already journaled`);
         }
@@ -125,6 +132,8 @@ export function openMemoryJournal(options: MemoryJournalOptions): Journal {
         if (!order) throw new JournalError('misuse', `no intent journaled for client order id ${clientOrderId}`);
         const step = transition(read(order).state, event);
         if (step.kind !== 'moved') return step;
+        check(encodeEvent, event);
+        if (!Number.isSafeInteger(at)) throw new JournalError('misuse', `journal record field at: expected an integer, given ${at}`);
         if (event.kind === 'fill') {
           const owner = store.trades.get(event.tradeId);
           if (owner !== undefined) throw new JournalError('misuse', `trade ${event.tradeId} is already journaled for order ${owner}, not ${clientOrderId}`);
@@ -137,6 +146,7 @@ export function openMemoryJournal(options: MemoryJournalOptions): Journal {
 
     recordCloseCommand: (command: CloseCommandRecord): Observable<Admission<JournaledCloseCommand>> =>
       call('recordCloseCommand', () => {
+        check(encodeCloseCommand, command);
         const first = store.closeCommands.get(command.commandId);
         if (first) return { kind: 'duplicate', first };
         const seq = next();
@@ -146,12 +156,14 @@ export function openMemoryJournal(options: MemoryJournalOptions): Journal {
 
     recordHalt: (halt: HaltRecord): Observable<Sequenced> =>
       call('recordHalt', () => {
+        check(encodeHalt, halt);
         store.lastHalt = halt;
         return { seq: next() };
       }),
 
     recordRateCounters: (counters: RateCountersRecord): Observable<Sequenced> =>
       call('recordRateCounters', () => {
+        check(encodeRateCounters, counters);
         store.lastRateCounters = counters;
         return { seq: next() };
       }),

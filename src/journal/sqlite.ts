@@ -276,6 +276,7 @@ function sqliteJournal(db: Database.Database, options: SqliteJournalOptions): Sq
     if (intentRow === undefined) throw new JournalError('misuse', `no intent journaled for client order id ${clientOrderId}`);
     const step = transition(readOrder(intentRow).state, event);
     if (step.kind !== 'moved') return step;
+    if (!Number.isSafeInteger(at)) throw new JournalError('misuse', `journal record field at: expected an integer, given ${at}`);
     let seq: number;
     try {
       seq = append({
