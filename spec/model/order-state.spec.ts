@@ -305,8 +305,10 @@ describe('transition: refusals that protect the account', () => {
     expect(step.kind === 'invalid' && step.reason).toBe('the exchange shows 0.1 executed, less than the 0.4 already filled');
   });
 
-  it('refuses a fill that executes nothing before acceptance', () => {
-    expect(transition(IN.sent, fillTo('0', 'T0')).kind).toBe('invalid');
+  it('refuses a fill that executes nothing before acceptance, leaving the order as it was', () => {
+    const step = transition(IN.sent, fillTo('0', 'T0'));
+    expect(step.kind === 'invalid' && step.reason).toBe('a fill that executes nothing: 0 executed, 0 already filled');
+    expect(step.state).toBe(IN.sent);
   });
 
   it('names the status and the event of every other combination', () => {

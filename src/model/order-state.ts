@@ -273,8 +273,11 @@ export function transition(state: OrderState, event: LifecycleEvent): Transition
       // The socket's execution can come before the AddOrder answer or the lookup: it proves acceptance too.
       .with([P.union('sent', 'ambiguous'), { kind: 'fill' }], ([, e]) => {
         const accepted: OrderState = { ...state, status: 'accepted', txid: e.txid };
-        return fill(accepted, e, 'partially-filled', [report(accepted, 'NEW')]);
+        const step = fill(accepted, e, 'partially-filled', [report(accepted, 'NEW')]);
+        return step.kind === 'invalid' ? invalid(state, e, step.reason) : step;
       })
+      // A definitive refusal: nothing was placed. REJECTED for an entry; ERROR for a protective order or an
+      // exit, which a person must now act on.
       .with(['sent', { kind: 'rejected' }], ([, e]) => rejected(state, e.reason))
       .with(['sent', { kind: 'failed' }], ([, e]) => failed(state, e.reason))
       // Never REJECTED nor given up while it may be live: an ambiguous order stays so until a lookup settles it
@@ -306,7 +309,8 @@ export function transition(state: OrderState, event: LifecycleEvent): Transition
       .with(['pending-cancel', { kind: 'cancel-sent' }], () => ignored(state, 'a cancel is already pending'))
       // "Unknown order": the order is already gone; its final state, looked up next, says how.
       .with(['pending-cancel', { kind: 'cancel-missed' }], () => moved({ ...state, cancelMissed: true }))
-      // A cancel that lost the race with a fill: the order is filled, whatever the cancel wanted.
+      // Closed is executed: with a cancel pending, the cancel lost the race with the fills. Closed short of the
+      // ordered volume (a market order the book could not fill) is FILLED with what executed.
       .with([WORKING, { kind: 'final', outcome: 'closed' }], ([, e]) => ended(state, e, 'filled', null))
       .with([WORKING, { kind: 'final', outcome: 'canceled' }], ([, e]) => ended(state, e, 'canceled', cancelledReason(state, e.reason)))
       .with([WORKING, { kind: 'expired' }], ([, e]) => ended(state, e, 'expired', e.reason))
