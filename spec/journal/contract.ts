@@ -348,9 +348,9 @@ export function journalContract(implementation: JournalImplementation): void {
       expect(error instanceof JournalError && error.kind).toBe('storage');
     });
 
+    // Only for stores that outlive the process (the in-memory one dies with it by design).
     const crashWriter = implementation.crashWriter;
-    (crashWriter ? it : it.skip)('keeps every acknowledged append when the writing process is killed with SIGKILL', async () => {
-      if (!crashWriter) return;
+    if (crashWriter) it('keeps every acknowledged append when the writing process is killed with SIGKILL', async () => {
       // Kill points in acknowledged appends: early, inside an order's life, and after many orders.
       for (const killAfter of [1, 7, 61]) {
         const acks = await new Promise<string[]>((resolve, reject) => {
