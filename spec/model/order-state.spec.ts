@@ -363,7 +363,7 @@ describe('transition: exactly one final status per order', () => {
 
 describe('transition: folded over an event stream', () => {
   it('derives the report statuses of an order whose cancel raced a fill', () => {
-    marbles(({ cold, expectObservable }) => {
+    marbles(({ cold, expectObservable, expectSubscriptions }) => {
       const events = cold<LifecycleEvent>('-s-a-f-c-g-x-|', {
         s: sent,
         a: accepted,
@@ -385,6 +385,7 @@ describe('transition: folded over an event stream', () => {
         c: 'PENDING_CANCEL (cancel: timeout)',
         x: 'CANCELED (cancelled: timeout)',
       });
+      expectSubscriptions(events.subscriptions).toBe('^------------!');
     });
   });
 
