@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { journalTable, measureJournal } from './journal';
 import { describeMachine, machineLines } from './machine';
 import { callsPerTickTable, compareDesigns, loopbackTable, starterTierTable } from './monitor-calls';
 import { measureSignalPath, signalPathTable } from './signal-path';
@@ -23,7 +24,8 @@ const progress = (line: string): void => {
 
 /**
  * `npm run bench`: the monitor's REST calls per tick against the paper exchange over loopback HTTP, the
- * signal path's throughput in memory, and the heap each followed order costs. Prints figures; asserts nothing.
+ * signal path's throughput in memory, the heap each followed order costs, and what journaling an intent and a
+ * fill costs. Prints figures; asserts nothing.
  */
 async function main(): Promise<void> {
   const started = Date.now();
@@ -43,6 +45,9 @@ async function main(): Promise<void> {
 
   progress('memory: heap per followed order (child process with --expose-gc) …');
   await runMemoryBench();
+
+  progress('journal: µs per intent and per fill, SQLite synchronous=FULL vs NORMAL, in-memory as the floor …');
+  printTable(journalTable(measureJournal()));
 
   progress(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }

@@ -7,3 +7,5 @@ export * from './budget';
 export * from './port';
 export * from './config';
 export * from './pair-rules';
+export * from './order-state';
+export * from './journal';

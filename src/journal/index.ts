@@ -1,0 +1,3 @@
+export { accountFingerprint } from './account';
+export { type MemoryJournalOptions, type MemoryJournalStore, createMemoryJournalStore, openMemoryJournal } from './memory';
+export { SCHEMA_VERSION, type SqliteJournal, type SqliteJournalOptions, openSqliteJournal } from './sqlite';
