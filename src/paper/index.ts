@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Decimal } from 'decimal.js';
 import { type Tier } from '../model/config';
+import { type LinkTracker, UNTRACKED } from '../time/link-tracker';
 import { type TimerHandle, type Timers, realTimers } from '../time/timers';
 import { type ApiCredentials, Authenticator, DEFAULT_LOCKOUT, type LockoutPolicy } from './auth';
 import { buildCatalogue, type PairCatalogue } from './catalogue';
@@ -8,12 +9,17 @@ import { type FaultConfig, type FaultControl, FaultPlan } from './faults';
 import { createInspector, type PaperInspector } from './inspect';
 import { PaperServer } from './server';
 import { type SystemStatus, Venue } from './venue';
+import { type WsFaultControl } from './ws-faults';
+import { PaperWsServer } from './ws-server';
 
 export { type ApiCredentials, type LockoutPolicy } from './auth';
 export { type AppliedFault, type FaultConfig, type FaultControl, type FaultKind, type FaultRates, FAULT_KINDS } from './faults';
 export { type InspectedBalance, type InspectedOrder, type InspectedTrade, type PaperInspector } from './inspect';
 export { PAPER_ASSETS, PAPER_PAIRS } from './catalogue';
 export { type SystemStatus } from './venue';
+export { type WsFaultControl } from './ws-faults';
+export { HEARTBEAT_MS } from './ws-server';
+export { WS_TOKEN_TTL_MS } from './ws-tokens';
 
 export interface PaperOptions {
   /** 0 (default) picks a free port. The host is always 127.0.0.1. */
@@ -49,11 +55,18 @@ export interface PaperOptions {
   readonly lockout?: Partial<LockoutPolicy>;
   /** Larger request bodies get an HTTP 413 page. Default 64 KiB. */
   readonly maxBodyBytes?: number;
+  /**
+   * Where the WebSocket server reports its frames in flight (an idle clock's `links`, shared with the client);
+   * none by default. Its heartbeats and held frames wait on `timers`.
+   */
+  readonly links?: LinkTracker;
 }
 
 export interface PaperExchange {
   /** e.g. `http://127.0.0.1:41234`; Kraken's paths (`/0/public/Time`, …) hang off it. */
   readonly url: string;
+  /** Kraken's WebSocket API v2 on the same port: `ws://127.0.0.1:41234/v2` (public and private channels alike). */
+  readonly wsUrl: string;
   readonly apiKey: string;
   readonly apiSecret: string;
   readonly tier: Tier;
@@ -76,6 +89,10 @@ export interface PaperExchange {
   setSystemStatus(status: SystemStatus): void;
   readonly inspect: PaperInspector;
   readonly faults: FaultControl;
+  /** Faults of the WebSocket API: drop, stall, skip a sequence number, delay frames, refuse tokens. */
+  readonly wsFaults: WsFaultControl;
+  /** Open WebSocket connections. */
+  wsConnections(): number;
   close(): Promise<void>;
 }
 
@@ -139,11 +156,14 @@ export async function startPaperExchange(options: PaperOptions = {}): Promise<Pa
   const faults = new FaultPlan(seed, options.faults);
   const timers = options.timers ?? realTimers;
   const server = new PaperServer(venue, auth, faults, options.maxBodyBytes ?? 64 * 1024, timers);
+  const ws = new PaperWsServer(venue, timers, options.links ?? UNTRACKED, seed);
+  server.onUpgrade = (req, socket, head) => ws.upgrade(req, socket, head);
   const url = await server.listen(options.port ?? 0);
   const ticker = options.autoTick ? new AutoTick(timers, options.autoTick, () => venue.step()) : undefined;
 
   return {
     url,
+    wsUrl: `${url.replace(/^http/, 'ws')}/v2`,
     apiKey: main.apiKey,
     apiSecret: main.apiSecret,
     tier: venue.tier,
@@ -167,8 +187,11 @@ export async function startPaperExchange(options: PaperOptions = {}): Promise<Pa
     },
     inspect: createInspector(venue, server),
     faults,
+    wsFaults: ws.control,
+    wsConnections: () => ws.connections(),
     close: async () => {
       ticker?.stop();
+      ws.close();
       await server.close();
     },
   };
