@@ -148,3 +148,28 @@ export function asIdText(value: unknown, path: string): string {
   if (typeof value === 'string' && value !== '') return value;
   throw new WireFormatError(path, 'an integer id');
 }
+
+/** What `encodeExactJson` writes: JSON with numbers given as their text; `undefined` members are left out. */
+export type ExactJsonOut =
+  | string
+  | boolean
+  | null
+  | JsonNumber
+  | readonly ExactJsonOut[]
+  | { readonly [key: string]: ExactJsonOut | undefined };
+
+/** A decimal as a JSON number: its own digits, no exponent (what Kraken's WS v2 sends and accepts). */
+export const jsonNumber = (value: Decimal | number | bigint): JsonNumber =>
+  new JsonNumber(value instanceof Decimal ? value.toFixed() : value.toString());
+
+/** JSON text whose numbers are written from their text, never through a double. */
+export function encodeExactJson(value: ExactJsonOut): string {
+  if (value instanceof JsonNumber) return value.text;
+  if (value === null || typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${(value as readonly ExactJsonOut[]).map(encodeExactJson).join(',')}]`;
+  const members: string[] = [];
+  for (const [key, member] of Object.entries(value as { readonly [key: string]: ExactJsonOut | undefined })) {
+    if (member !== undefined) members.push(`${JSON.stringify(key)}:${encodeExactJson(member)}`);
+  }
+  return `{${members.join(',')}}`;
+}
