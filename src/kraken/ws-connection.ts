@@ -3,6 +3,7 @@ import {
   type Observable,
   type SchedulerLike,
   catchError,
+  concat,
   concatMap,
   defer,
   filter,
@@ -346,10 +347,16 @@ export class WsConnection {
             with: () => throwError(() => new ConnectionLost('stalled', false, `no frame for ${options.watchdogMs} ms`)),
           }),
           scan((step: Step, event: SocketEvent) => advance(step, event, attempt), START),
-          tap((step) => {
-            for (const text of step.sends) step.fold.link?.send(text);
-          }),
-          concatMap((step) => from(step.out)),
+          // Events out before frames out: an answer that arrives at once is handled after what led to it.
+          concatMap((step) =>
+            concat(
+              from(step.out),
+              defer(() => {
+                for (const text of step.sends) step.fold.link?.send(text);
+                return EMPTY;
+              }),
+            ),
+          ),
         );
       }),
     );
