@@ -57,9 +57,14 @@ export interface PaperOptions {
   readonly maxBodyBytes?: number;
   /**
    * Where the WebSocket server reports its frames in flight (an idle clock's `links`, shared with the client);
-   * none by default. Its heartbeats and held frames wait on `timers`.
+   * none by default.
    */
   readonly links?: LinkTracker;
+  /**
+   * The timers of the WebSocket side (heartbeats, held frames); default `timers`. An end-to-end run passes its idle
+   * clock's plain `timers`: a heartbeat armed while a REST request is served must not park that request.
+   */
+  readonly wsTimers?: Timers;
 }
 
 export interface PaperExchange {
@@ -156,7 +161,7 @@ export async function startPaperExchange(options: PaperOptions = {}): Promise<Pa
   const faults = new FaultPlan(seed, options.faults);
   const timers = options.timers ?? realTimers;
   const server = new PaperServer(venue, auth, faults, options.maxBodyBytes ?? 64 * 1024, timers);
-  const ws = new PaperWsServer(venue, timers, options.links ?? UNTRACKED, seed);
+  const ws = new PaperWsServer(venue, options.wsTimers ?? timers, options.links ?? UNTRACKED, seed);
   server.onUpgrade = (req, socket, head) => ws.upgrade(req, socket, head);
   const url = await server.listen(options.port ?? 0);
   const ticker = options.autoTick ? new AutoTick(timers, options.autoTick, () => venue.step()) : undefined;
