@@ -10,4 +10,5 @@ export * from './paper';
 export { ScaledScheduler } from './time/scaled-scheduler';
 export { IdleClock } from './time/idle-clock';
 export { type TimerHandle, type Timers, realTimers } from './time/timers';
+export { type LinkTracker, UNTRACKED } from './time/link-tracker';
 export { ConfigError, defaultConfig, loadConfig, mergeConfig, parseConfig } from './config/config';

@@ -7,3 +7,4 @@ export * from './budget';
 export * from './port';
 export * from './config';
 export * from './pair-rules';
+export * from './feed';
