@@ -221,6 +221,21 @@ describe('KrakenWsFeed against the paper exchange (loopback WebSocket, idle cloc
     expect(r.paper.inspect.ordersByClOrdId('held-1')).toHaveLength(1);
   });
 
+  it('reports a system status change while up, and add_order in maintenance is refused as Kraken refuses it (retryable)', async () => {
+    r.follow();
+    await r.until(() => count(r, 'up') === 1);
+    r.paper.setSystemStatus('maintenance');
+    await r.until(() => count(r, 'system') === 1);
+    expect(r.seen.at(-1)?.event).toEqual({ kind: 'system', status: 'maintenance' });
+    let refusal: unknown;
+    r.feed
+      .placeOrder({ clientOrderId: 'in-maint', pair: 'XXBTZUSD', side: 'buy', orderType: 'market', volume: new Decimal('0.01') })
+      .subscribe({ error: (error: unknown) => (refusal = error) });
+    await r.until(() => refusal !== undefined);
+    expect(refusal instanceof ExchangeError && [refusal.kind, refusal.codes]).toEqual(['retryable', ['EService:Unavailable']]);
+    expect(r.paper.inspect.orders()).toHaveLength(0);
+  });
+
   it('ticker quotes for the pairs asked, as the price moves', async () => {
     const quotes: QuoteEvent[] = [];
     const subscription = r.feed.quotes(['XXBTZUSD']).subscribe((q) => quotes.push(q));

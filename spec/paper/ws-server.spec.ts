@@ -210,6 +210,14 @@ describe('paper exchange WebSocket v2 (loopback, idle clock)', () => {
     ]);
   });
 
+  it('sends a status frame to every open socket when the engine status changes', async () => {
+    const probe = await rig.connect();
+    rig.exchange.setSystemStatus('cancel_only');
+    await rig.clock.settle();
+    expect(probe.of('status').map((f) => data(f)[0]?.['system'])).toEqual(['online', 'cancel_only']);
+    expect(data(probe.of('status')[1])[0]?.['connection_id']).toEqual(data(probe.of('status')[0])[0]?.['connection_id']);
+  });
+
   it('answers ping with pong, echoing req_id, and without one when none was sent', async () => {
     const probe = await rig.connect();
     await probe.request({ method: 'ping', req_id: 101 });

@@ -59,6 +59,7 @@ function executionEvents(event: ConnectionEvent): readonly ExecutionEvent[] {
       return [event];
     case 'inbound': {
       const message = event.message;
+      if (message.type === 'status') return [{ kind: 'system', status: message.system }];
       if (message.type !== 'executions') return [];
       if (message.snapshot) {
         const orders = message.entries.flatMap((e) => (e.order && !e.trade ? [e.order] : []));
@@ -83,6 +84,7 @@ function quoteEvents(event: ConnectionEvent): readonly QuoteEvent[] {
     case 'gap':
       return [];
     case 'inbound':
+      if (event.message.type === 'status') return [{ kind: 'system', status: event.message.system }];
       return event.message.type === 'ticker' ? event.message.quotes.map((quote) => ({ kind: 'quote', quote }) as const) : [];
   }
 }

@@ -82,6 +82,7 @@ export type FeedDownReason = 'closed' | 'stalled' | 'refused' | 'error';
  * - `up`: subscribed; the `snapshot` that follows is a resync point.
  * - `snapshot`: every open order (and the recent fills) at (re)subscription: orders tracked but absent are no longer open.
  * - `gap`: a sequence number was skipped: events were lost, resync by other means.
+ * - `system`: the exchange's status changed while up (`online`, `maintenance`, `cancel_only`, `post_only`).
  * - `down`: the socket is gone; the feed reconnects by itself unless `terminal` (then it completes after this).
  */
 export type ExecutionEvent =
@@ -90,11 +91,13 @@ export type ExecutionEvent =
   | { readonly kind: 'order'; readonly order: FeedOrder }
   | { readonly kind: 'trade'; readonly trade: FeedTrade }
   | { readonly kind: 'gap'; readonly expected: number; readonly received: number }
+  | { readonly kind: 'system'; readonly status: string }
   | { readonly kind: 'down'; readonly reason: FeedDownReason; readonly terminal: boolean; readonly detail: string };
 
 export type QuoteEvent =
   | { readonly kind: 'up'; readonly system: string | null }
   | { readonly kind: 'quote'; readonly quote: Quote }
+  | { readonly kind: 'system'; readonly status: string }
   | { readonly kind: 'down'; readonly reason: FeedDownReason; readonly terminal: boolean; readonly detail: string };
 
 /**

@@ -189,6 +189,7 @@ export async function startPaperExchange(options: PaperOptions = {}): Promise<Pa
     },
     setSystemStatus: (status) => {
       venue.systemStatus = status;
+      ws.statusChanged();
     },
     inspect: createInspector(venue, server),
     faults,

@@ -63,7 +63,8 @@ function terms(o: PaperOrder): WsObject {
       : {}),
     time_in_force: o.timeInForce,
     post_only: o.postOnly,
-    fee_ccy_pref: o.feeInBase || (o.side === 'sell' && !o.oflags.includes('fciq')) ? 'fcib' : 'fciq',
+    // As the order's oflags show it (Kraken lists the implicit fcib on sells).
+    fee_ccy_pref: o.oflags.includes('fcib') ? 'fcib' : 'fciq',
     ...(o.expiresAt !== null ? { expire_time: wsTime(o.expiresAt) } : {}),
   };
 }

@@ -71,6 +71,11 @@ export class PaperWsServer {
     };
   }
 
+  /** Tells every socket the engine's new status, as Kraken's `status` channel does on a change. */
+  statusChanged(): void {
+    this.each((s) => s.sendStatus());
+  }
+
   /** Open sockets (for inspection). */
   connections(): number {
     return this.sessions.size;
@@ -146,6 +151,10 @@ class WsSession {
     });
     this.ws.on('close', () => this.end());
     this.ws.on('error', () => this.ws.terminate());
+    this.sendStatus();
+  }
+
+  sendStatus(): void {
     this.send({
       channel: 'status',
       type: 'update',
