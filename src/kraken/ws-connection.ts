@@ -242,9 +242,9 @@ const lostOf = (error: unknown): ConnectionLost => {
  * open, a watchdog, reconnects with backoff and jitter, 1008 as the end, sequence numbers checked, and requests
  * correlated with their answers by `req_id`.
  *
- * socket:  --o-s-a-x-h-h-----------|        (open, status, ack, executions, heartbeats, silence)
- *   events$ (watchdogMs = 5 frames)
- * events:  -------R-I--------D--(backoff)--R…   (ready, inbound, down: stalled, then a new connection)
+ * socket:  o-s-a-x-h-h-------!                (open, status, ack, executions, heartbeats, silence: closed here)
+ *   events$ (watchdogMs = 7 frames)
+ * events:  -----R-I---------D-(backoff)-R…    (ready on the ack, inbound, down: stalled, then a new connection)
  *
  * `events$` is shared: the first subscriber connects, the last one to leave closes the socket. It completes
  * after a terminal `down` (a 1008 close, a key without permission) and never errors.

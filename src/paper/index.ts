@@ -115,7 +115,8 @@ const DEFAULT_BALANCES: Readonly<Record<string, string>> = {
 /**
  * Starts a Kraken-compatible exchange on 127.0.0.1 (design.md §6): Kraken's paths, envelopes, field names,
  * string-typed numbers, error strings, signature and nonce checks, both rate limiters of the tier (the shared
- * `KrakenRateBudget` model), open-order limits, balance holds, a seeded market and seeded faults.
+ * `KrakenRateBudget` model), open-order limits, balance holds, a seeded market and seeded faults; and Kraken's
+ * WebSocket API v2 on `/v2` of the same port (design.md §9), over the same engine, book and counters.
  *
  * Where kraken-api.md leaves Kraken's behaviour open, the paper exchange chooses (and tests pin) this:
  * - a `cl_ord_id` already used by an open order → `EOrder:Duplicate order` (UNCONFIRMED string);
