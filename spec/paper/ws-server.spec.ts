@@ -143,6 +143,44 @@ describe('paper exchange WebSocket v2 (loopback, idle clock)', () => {
     ]);
   });
 
+  it('add_order maps WS v2 terms onto the REST order: triggers.price and limit_price of a stop-loss-limit, gtd with expire_time, post_only', async () => {
+    const probe = await rig.connect();
+    const token = await rig.token();
+    const expireAt = rig.clock.now() + 60_000;
+    await probe.request({
+      method: 'add_order',
+      params: {
+        order_type: 'stop-loss-limit',
+        side: 'sell',
+        symbol: 'BTC/USD',
+        order_qty: 0.01,
+        triggers: { reference: 'last', price: 57000, price_type: 'static' },
+        limit_price: 56900.5,
+        time_in_force: 'gtd',
+        expire_time: new Date(expireAt).toISOString(),
+        cl_ord_id: 'stop-1',
+        token,
+      },
+      req_id: 1,
+    });
+    await probe.request({
+      method: 'add_order',
+      params: { order_type: 'limit', side: 'buy', symbol: 'BTC/USD', order_qty: 0.01, limit_price: 50000, post_only: true, cl_ord_id: 'post-1', token },
+      req_id: 2,
+    });
+    await probe.request({
+      method: 'add_order',
+      params: { order_type: 'limit', side: 'buy', symbol: 'BTC/USD', order_qty: 0.01, limit_price: 50000, margin: true, token },
+      req_id: 3,
+    });
+    const stop = rig.exchange.inspect.ordersByClOrdId('stop-1')[0];
+    expect([stop?.orderType, stop?.price?.toFixed(), stop?.price2?.toFixed(), stop?.side]).toEqual(['stop-loss-limit', '57000', '56900.5', 'sell']);
+    expect(rig.exchange.inspect.ordersByClOrdId('post-1')[0]?.postOnly).toBe(true);
+    expect(probe.answers('add_order').map((a) => a['error'] ?? 'ok')).toEqual(['ok', 'ok', 'EGeneral:Invalid arguments:margin']);
+    await rig.clock.advance(60_000);
+    expect(rig.exchange.inspect.ordersByClOrdId('stop-1')[0]?.status).toBe('expired');
+  });
+
   it('charges add_order and REST CancelOrder to one trading counter per pair (Kraken: shared across REST and WS)', async () => {
     const probe = await rig.connect();
     const token = await rig.token();
