@@ -6,6 +6,7 @@ import { callsPerTickTable, compareDesigns, loopbackTable, starterTierTable } fr
 import { measureSignalPath, signalPathTable } from './signal-path';
 import { measureAtStarter, starterRunTable } from './starter-tier';
 import { printTable } from './table';
+import { fillLatencyTable, measureFillLatency } from './ws-latency';
 
 const OPEN_ORDER_COUNTS = [1, 10, 100, 1_000];
 
@@ -23,9 +24,9 @@ const progress = (line: string): void => {
 };
 
 /**
- * `npm run bench`: the monitor's REST calls per tick against the paper exchange over loopback HTTP, the
- * signal path's throughput in memory, the heap each followed order costs, and what journaling an intent and a
- * fill costs. Prints figures; asserts nothing.
+ * `npm run bench`: the monitor's REST calls per tick against the paper exchange over loopback HTTP, fill → client
+ * latency over WebSocket vs a REST poll, the signal path's throughput in memory, the heap each followed order
+ * costs, and what journaling an intent and a fill costs. Prints figures; asserts nothing.
  */
 async function main(): Promise<void> {
   const started = Date.now();
@@ -39,6 +40,9 @@ async function main(): Promise<void> {
 
   progress('monitor at starter tier: both designs paced by the rate gate, scaled clock …');
   printTable(starterRunTable(await measureAtStarter()));
+
+  progress('fills: WebSocket executions vs one REST OpenOrders tick, loopback …');
+  printTable(fillLatencyTable(await measureFillLatency()));
 
   progress('signal path: haltGate + translate in memory …');
   printTable(signalPathTable(await measureSignalPath()));

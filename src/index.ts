@@ -12,4 +12,5 @@ export * from './journal';
 export { ScaledScheduler } from './time/scaled-scheduler';
 export { IdleClock } from './time/idle-clock';
 export { type TimerHandle, type Timers, realTimers } from './time/timers';
+export { type LinkTracker, UNTRACKED } from './time/link-tracker';
 export { ConfigError, defaultConfig, loadConfig, mergeConfig, parseConfig } from './config/config';

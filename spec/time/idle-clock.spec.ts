@@ -150,3 +150,49 @@ describe('IdleClock: loopback I/O', () => {
     expect(events).toEqual(['failed@100', 'next@101']);
   });
 });
+
+describe('IdleClock: long-lived links (WebSocket frames)', () => {
+  it('stands still while a frame is sent and not yet handled, then moves on', async () => {
+    const clock = new IdleClock(0);
+    let fired = false;
+    clock.timers.setTimeout(() => (fired = true), 10);
+    clock.links.sent('40001');
+    const running = clock.runUntil(() => fired, 1_000);
+    await turns();
+    expect(fired).toBe(false);
+    expect(clock.now()).toBe(0);
+    clock.links.received('40001');
+    expect(await running).toBe(true);
+    expect(clock.now()).toBe(10);
+  });
+
+  it('counts a link that closed at one end as in flight until the other end has seen it close', async () => {
+    const clock = new IdleClock(0);
+    let fired = false;
+    clock.timers.setTimeout(() => (fired = true), 10);
+    clock.links.sent('40002');
+    clock.links.ended('40002');
+    const running = clock.runUntil(() => fired, 1_000);
+    await turns();
+    expect(fired).toBe(false);
+    // The frame was lost with the link: the second end's close is what lets time go on.
+    clock.links.ended('40002');
+    expect(await running).toBe(true);
+  });
+
+  it('holds the clock while a connection is being opened; releasing twice counts once', async () => {
+    const clock = new IdleClock(0);
+    let fired = false;
+    clock.timers.setTimeout(() => (fired = true), 10);
+    const release = clock.links.hold();
+    const other = clock.links.hold();
+    const running = clock.runUntil(() => fired, 1_000);
+    await turns();
+    release();
+    release();
+    await turns();
+    expect(fired).toBe(false);
+    other();
+    expect(await running).toBe(true);
+  });
+});

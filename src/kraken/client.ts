@@ -5,7 +5,7 @@ import { type CancelOutcome, type OrderSnapshot } from '../model/order';
 import { type Timers } from '../time/timers';
 import { type Credentials } from './credentials';
 import { classifyTransportFailure } from './errors';
-import { type BalanceExEntry, parseBalance, parseBalanceEx } from './parse-account';
+import { type BalanceExEntry, type WebSocketsToken, parseBalance, parseBalanceEx, parseWebSocketsToken } from './parse-account';
 import {
   type AddOrderResult,
   type CancelAllOrdersAfterResult,
@@ -81,6 +81,8 @@ export interface KrakenClient {
   cancelAll(): Observable<CancelOutcome>;
   /** Kraken's dead man's switch: cancel everything after `timeoutSeconds` (0 disarms it). */
   cancelAllOrdersAfter(timeoutSeconds: number): Observable<CancelAllOrdersAfterResult>;
+  /** A token for the WebSocket API's private channels and methods (one per connection; unused, it expires in 15 min). */
+  getWebSocketsToken(): Observable<WebSocketsToken>;
 }
 
 export interface KrakenClientOptions {
@@ -164,6 +166,7 @@ export function krakenClientOver(transport: KrakenTransport): KrakenClient {
     systemStatus: () => get('SystemStatus', parseSystemStatus),
     balance: () => post('Balance', parseBalance),
     balanceEx: () => post('BalanceEx', parseBalanceEx),
+    getWebSocketsToken: () => post('GetWebSocketsToken', parseWebSocketsToken),
     cancelAll: () => post('CancelAll', (result) => parseCancelOrder(result, 'CancelAll')),
     cancelAllOrdersAfter: (timeoutSeconds) => {
       if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 0 || timeoutSeconds >= 86_400) {

@@ -1,4 +1,4 @@
-/** Everything Kraken-specific: signing, nonces, credentials, transport, wire format, errors, pairs, rate budget. */
+/** Everything Kraken-specific: signing, nonces, credentials, transport, wire format, errors, pairs, rate budget, WebSocket v2. */
 export { signRequest } from './sign';
 export { NonceSource } from './nonce';
 export { Credentials } from './credentials';
@@ -48,6 +48,9 @@ export {
 } from './errors';
 export { pairBookFromAssetPairs, pairRulesOf } from './pairs';
 export { WireFormatError } from './wire-parse';
+export { KRAKEN_WS_PRIVATE_URL, KRAKEN_WS_PUBLIC_URL, KrakenWsFeed, type KrakenWsFeedOptions, createKrakenWsFeed } from './ws-feed';
+export { TERMINAL_CLOSE_CODE, type WsBackoff } from './ws-connection';
+export { type SocketEvent, type WsConnector, wsConnector } from './ws-socket';
 export * from './parse-orders';
 export * from './parse-public';
 export * from './parse-account';

@@ -1,5 +1,5 @@
 import { Decimal } from 'decimal.js';
-import { asDecimal, asRecord, mapEntries, optional } from './wire-parse';
+import { WireFormatError, asDecimal, asInteger, asRecord, mapEntries, optional } from './wire-parse';
 
 /** Balance's result: asset id (`XXBT`, `ZUSD`) → total balance. */
 export function parseBalance(result: unknown): ReadonlyMap<string, Decimal> {
@@ -26,4 +26,19 @@ export function parseBalanceEx(result: unknown): ReadonlyMap<string, BalanceExEn
     const creditUsed = optional(record['credit_used'], asDecimal, `${path}.credit_used`) ?? new Decimal(0);
     return { balance, holdTrade, credit, creditUsed, available: balance.plus(credit).minus(creditUsed).minus(holdTrade) };
   });
+}
+
+/** GetWebSocketsToken's result. The token is a credential: it is never put into a message or a log. */
+export interface WebSocketsToken {
+  readonly token: string;
+  /** Seconds within which it must be used (900). */
+  readonly expiresInSeconds: number;
+}
+
+export function parseWebSocketsToken(result: unknown): WebSocketsToken {
+  const record = asRecord(result, 'GetWebSocketsToken result');
+  const token = record['token'];
+  // Not asString: its error message would quote the value.
+  if (typeof token !== 'string' || token === '') throw new WireFormatError('GetWebSocketsToken result.token', 'a non-empty string');
+  return { token, expiresInSeconds: asInteger(record['expires'], 'GetWebSocketsToken result.expires') };
 }

@@ -9,3 +9,4 @@ export * from './config';
 export * from './pair-rules';
 export * from './order-state';
 export * from './journal';
+export * from './feed';

@@ -31,6 +31,15 @@ export interface Hold {
 const ONE = new Decimal(1);
 
 /**
+ * What happened to an order, as it happens: the push feed (WebSocket `executions`) is built from these, so it
+ * reports exactly what REST would show afterwards, in the order it happened.
+ */
+export type EngineEvent =
+  | { readonly kind: 'accepted'; readonly order: PaperOrder; readonly at: number }
+  | { readonly kind: 'trade'; readonly order: PaperOrder; readonly trade: PaperTrade }
+  | { readonly kind: 'closed'; readonly order: PaperOrder; readonly at: number };
+
+/**
  * The matching engine: executes paper orders against the seeded market, moves balances, and keeps the trade
  * tape. Pure with respect to time: every method takes `now` (epoch ms).
  */
@@ -38,6 +47,7 @@ export class Engine {
   private readonly tape: PaperTrade[] = [];
   private tradeNumber = 40_000_000;
   private readonly feeRates = new Map<string, { taker: Decimal; maker: Decimal; takerFactor: Decimal }>();
+  private readonly watchers = new Set<(event: EngineEvent) => void>();
 
   constructor(
     private readonly market: Market,
@@ -48,6 +58,16 @@ export class Engine {
 
   trades(): readonly PaperTrade[] {
     return this.tape;
+  }
+
+  /** Calls `watcher` with every order event from now on; the returned function stops it. */
+  watch(watcher: (event: EngineEvent) => void): () => void {
+    this.watchers.add(watcher);
+    return () => this.watchers.delete(watcher);
+  }
+
+  private emit(event: EngineEvent): void {
+    for (const watcher of this.watchers) watcher(event);
   }
 
   takerRate(p: PaperPair): Decimal {
@@ -99,6 +119,7 @@ export class Engine {
   /** Adds an accepted order to the book and executes whatever it can execute at once. */
   accept(order: PaperOrder, now: number): void {
     this.book.add(order);
+    this.emit({ kind: 'accepted', order, at: now });
     this.execute(order, now, { liquidity: order.pair.liquidityPerStep, arriving: true });
     if (isOpen(order) && order.timeInForce === 'IOC' && !isTriggerType(order.orderType)) {
       this.close(order, 'canceled', now, volExecOrNull(order) ? 'Partially filled IOC' : 'Unfilled IOC');
@@ -212,6 +233,7 @@ export class Engine {
     order.cost = order.cost.plus(cost);
     order.fee = order.fee.plus(fee);
     order.trades.push(trade.id);
+    this.emit({ kind: 'trade', order, trade });
     if (order.volExec.gte(order.volume)) this.close(order, 'closed', now, null);
   }
 
@@ -221,6 +243,7 @@ export class Engine {
     order.reason = reason;
     if (status !== 'closed' && order.volExec.gt(0) && !order.misc.includes('partial')) order.misc.push('partial');
     this.book.settle(order);
+    this.emit({ kind: 'closed', order, at: now });
   }
 
   private isTriggered(order: PaperOrder, last: Decimal): boolean {

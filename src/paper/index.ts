@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Decimal } from 'decimal.js';
 import { type Tier } from '../model/config';
+import { type LinkTracker, UNTRACKED } from '../time/link-tracker';
 import { type TimerHandle, type Timers, realTimers } from '../time/timers';
 import { type ApiCredentials, Authenticator, DEFAULT_LOCKOUT, type LockoutPolicy } from './auth';
 import { buildCatalogue, type PairCatalogue } from './catalogue';
@@ -8,12 +9,17 @@ import { type FaultConfig, type FaultControl, FaultPlan } from './faults';
 import { createInspector, type PaperInspector } from './inspect';
 import { PaperServer } from './server';
 import { type SystemStatus, Venue } from './venue';
+import { type WsFaultControl } from './ws-faults';
+import { PaperWsServer } from './ws-server';
 
 export { type ApiCredentials, type LockoutPolicy } from './auth';
 export { type AppliedFault, type FaultConfig, type FaultControl, type FaultKind, type FaultRates, FAULT_KINDS } from './faults';
 export { type InspectedBalance, type InspectedOrder, type InspectedTrade, type PaperInspector } from './inspect';
 export { PAPER_ASSETS, PAPER_PAIRS } from './catalogue';
 export { type SystemStatus } from './venue';
+export { type WsFaultControl } from './ws-faults';
+export { HEARTBEAT_MS } from './ws-server';
+export { WS_TOKEN_TTL_MS } from './ws-tokens';
 
 export interface PaperOptions {
   /** 0 (default) picks a free port. The host is always 127.0.0.1. */
@@ -49,11 +55,23 @@ export interface PaperOptions {
   readonly lockout?: Partial<LockoutPolicy>;
   /** Larger request bodies get an HTTP 413 page. Default 64 KiB. */
   readonly maxBodyBytes?: number;
+  /**
+   * Where the WebSocket server reports its frames in flight (an idle clock's `links`, shared with the client);
+   * none by default.
+   */
+  readonly links?: LinkTracker;
+  /**
+   * The timers of the WebSocket side (heartbeats, held frames); default `timers`. An end-to-end run passes its idle
+   * clock's plain `timers`: a heartbeat armed while a REST request is served must not park that request.
+   */
+  readonly wsTimers?: Timers;
 }
 
 export interface PaperExchange {
   /** e.g. `http://127.0.0.1:41234`; Kraken's paths (`/0/public/Time`, …) hang off it. */
   readonly url: string;
+  /** Kraken's WebSocket API v2 on the same port: `ws://127.0.0.1:41234/v2` (public and private channels alike). */
+  readonly wsUrl: string;
   readonly apiKey: string;
   readonly apiSecret: string;
   readonly tier: Tier;
@@ -76,6 +94,10 @@ export interface PaperExchange {
   setSystemStatus(status: SystemStatus): void;
   readonly inspect: PaperInspector;
   readonly faults: FaultControl;
+  /** Faults of the WebSocket API: drop, stall, skip a sequence number, delay frames, refuse tokens. */
+  readonly wsFaults: WsFaultControl;
+  /** Open WebSocket connections. */
+  wsConnections(): number;
   close(): Promise<void>;
 }
 
@@ -93,7 +115,8 @@ const DEFAULT_BALANCES: Readonly<Record<string, string>> = {
 /**
  * Starts a Kraken-compatible exchange on 127.0.0.1 (design.md §6): Kraken's paths, envelopes, field names,
  * string-typed numbers, error strings, signature and nonce checks, both rate limiters of the tier (the shared
- * `KrakenRateBudget` model), open-order limits, balance holds, a seeded market and seeded faults.
+ * `KrakenRateBudget` model), open-order limits, balance holds, a seeded market and seeded faults; and Kraken's
+ * WebSocket API v2 on `/v2` of the same port (design.md §9), over the same engine, book and counters.
  *
  * Where kraken-api.md leaves Kraken's behaviour open, the paper exchange chooses (and tests pin) this:
  * - a `cl_ord_id` already used by an open order → `EOrder:Duplicate order` (UNCONFIRMED string);
@@ -139,11 +162,14 @@ export async function startPaperExchange(options: PaperOptions = {}): Promise<Pa
   const faults = new FaultPlan(seed, options.faults);
   const timers = options.timers ?? realTimers;
   const server = new PaperServer(venue, auth, faults, options.maxBodyBytes ?? 64 * 1024, timers);
+  const ws = new PaperWsServer(venue, options.wsTimers ?? timers, options.links ?? UNTRACKED, seed);
+  server.onUpgrade = (req, socket, head) => ws.upgrade(req, socket, head);
   const url = await server.listen(options.port ?? 0);
   const ticker = options.autoTick ? new AutoTick(timers, options.autoTick, () => venue.step()) : undefined;
 
   return {
     url,
+    wsUrl: `${url.replace(/^http/, 'ws')}/v2`,
     apiKey: main.apiKey,
     apiSecret: main.apiSecret,
     tier: venue.tier,
@@ -164,11 +190,15 @@ export async function startPaperExchange(options: PaperOptions = {}): Promise<Pa
     },
     setSystemStatus: (status) => {
       venue.systemStatus = status;
+      ws.statusChanged();
     },
     inspect: createInspector(venue, server),
     faults,
+    wsFaults: ws.control,
+    wsConnections: () => ws.connections(),
     close: async () => {
       ticker?.stop();
+      ws.close();
       await server.close();
     },
   };

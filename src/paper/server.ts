@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo } from 'node:net';
+import { type Duplex } from 'node:stream';
 import { restCostOf } from '../kraken/budget';
 import { balance, balanceEx, closedOrders, openOrders, queryOrders, tradesHistory } from './account-api';
 import { type Authenticator } from './auth';
@@ -9,6 +10,7 @@ import { callPublic, failure, type Outcome, PUBLIC_METHODS } from './public-api'
 import { addOrder, cancelAll, cancelAllOrdersAfter, cancelOrder } from './trading-api';
 import { type TimerHandle, type Timers } from '../time/timers';
 import { type Venue } from './venue';
+import { getWebSocketsToken } from './ws-token-api';
 
 export const PRIVATE_METHODS: ReadonlySet<string> = new Set([
   'AddOrder',
@@ -21,6 +23,7 @@ export const PRIVATE_METHODS: ReadonlySet<string> = new Set([
   'TradesHistory',
   'CancelAll',
   'CancelAllOrdersAfter',
+  'GetWebSocketsToken',
 ]);
 
 const PATH = /^\/0\/(public|private)\/([A-Za-z]+)$/;
@@ -45,6 +48,8 @@ export class PaperServer {
   private sequence = 0;
   private closing = false;
   readonly traffic: TrafficStats = { requests: new Map() };
+  /** Where an HTTP upgrade (the WebSocket API on `/v2`) goes; without one the socket is closed. */
+  onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void = (_req, socket) => socket.destroy();
 
   constructor(
     private readonly venue: Venue,
@@ -55,6 +60,7 @@ export class PaperServer {
   ) {
     this.server = createServer((req, res) => this.onRequest(req, res));
     this.server.on('clientError', (_err, socket) => socket.destroy());
+    this.server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
   }
 
   listen(port: number): Promise<string> {
@@ -223,6 +229,8 @@ export class PaperServer {
         return balanceEx(this.venue);
       case 'TradesHistory':
         return tradesHistory(this.venue, params);
+      case 'GetWebSocketsToken':
+        return getWebSocketsToken(this.venue, auth.apiKey, now);
       default:
         return failure('EGeneral:Unknown method');
     }

@@ -6,6 +6,7 @@ import { Engine } from './engine';
 import { Ledger } from './ledger';
 import { Market } from './market';
 import { IdMint, OrderBook } from './orders';
+import { WsTokens } from './ws-tokens';
 
 /** Kraken's SystemStatus values (kraken-api.md §3.2). */
 export type SystemStatus = 'online' | 'maintenance' | 'cancel_only' | 'post_only';
@@ -55,6 +56,9 @@ export class Venue {
   systemStatus: SystemStatus = 'online';
   readonly acceptedByClOrdId = new Map<string, number>();
   readonly rateLimitErrors = { rest: 0, trading: 0 };
+  /** WebSocket tokens (GetWebSocketsToken) belong to the account's keys, like the REST counters. */
+  readonly wsTokens: WsTokens;
+  private readonly marketWatchers = new Set<() => void>();
 
   constructor(setup: VenueSetup) {
     this.catalogue = setup.catalogue;
@@ -67,6 +71,13 @@ export class Venue {
     this.ids = new IdMint(setup.seed);
     this.engine = new Engine(this.market, this.book, this.ledger, this.ids);
     this.tradingBudget = new KrakenRateBudget(setup.tier);
+    this.wsTokens = new WsTokens(setup.seed);
+  }
+
+  /** Calls `watcher` after every move of the market (a step or a set price); the returned function stops it. */
+  watchMarket(watcher: () => void): () => void {
+    this.marketWatchers.add(watcher);
+    return () => this.marketWatchers.delete(watcher);
   }
 
   now(): number {
@@ -104,6 +115,7 @@ export class Venue {
     this.catchUp(now);
     this.market.step();
     this.matchIfOnline(now);
+    this.marketMoved();
   }
 
   /** Moves one pair's market and runs matching. */
@@ -114,6 +126,11 @@ export class Venue {
     this.catchUp(now);
     this.market.setPrice(pair.key, price);
     this.matchIfOnline(now);
+    this.marketMoved();
+  }
+
+  private marketMoved(): void {
+    for (const watcher of this.marketWatchers) watcher();
   }
 
   private matchIfOnline(now: number): void {

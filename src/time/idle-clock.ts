@@ -1,4 +1,5 @@
 import { type SchedulerAction, type SchedulerLike, Subscription } from 'rxjs';
+import { type LinkTracker } from './link-tracker';
 import { type TimerHandle, type Timers } from './timers';
 
 /** Where an idle clock starts unless told otherwise: a fixed instant, so runs repeat exactly. */
@@ -36,6 +37,10 @@ const macrotask = (): Promise<void> => new Promise((resolve) => setImmediate(res
  * injected latency, an answer held until the client gives up) is parked and lets the next one go; one whose
  * client gave up (its `AbortSignal`) counts as in flight until the client has seen the failure.
  *
+ * Long-lived links (WebSocket frames between an in-process client and the paper exchange) are counted through
+ * `links`: the clock does not move while a frame is sent and not yet handled, while a connection is being opened,
+ * or while a link has closed at one end and the other end has not seen it yet.
+ *
  * Time moves only inside `runUntil` / `advance`: between them a test's own steps happen at one instant.
  * A timer callback that throws fails the `runUntil` that ran it.
  */
@@ -50,6 +55,8 @@ export class IdleClock implements SchedulerLike {
   private changes = 0;
   private idleWaiters: Array<() => void> = [];
   private failure: { readonly error: unknown } | undefined;
+  private readonly linkStates = new Map<string, { frames: number; ends: number }>();
+  private holds = 0;
 
   constructor(origin: number = IDLE_CLOCK_ORIGIN) {
     this.current = origin;
@@ -83,6 +90,37 @@ export class IdleClock implements SchedulerLike {
       }) as unknown as TimerHandle;
     },
     clearTimeout: (handle) => this.cancel(handle as unknown as TimerEntry),
+  };
+
+  /** Frames in flight on WebSocket links (see `LinkTracker`); pass it to both the client and the server. */
+  readonly links: LinkTracker = {
+    sent: (link) => {
+      this.linkState(link).frames += 1;
+      this.touch();
+    },
+    received: (link) => {
+      const state = this.linkStates.get(link);
+      if (state && state.frames > 0) state.frames -= 1;
+      this.linkChanged();
+    },
+    ended: (link) => {
+      const state = this.linkState(link);
+      state.ends += 1;
+      // Both ends know: whatever was still counted on it was lost with it.
+      if (state.ends >= 2) this.linkStates.delete(link);
+      this.linkChanged();
+    },
+    hold: () => {
+      this.holds += 1;
+      this.touch();
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        this.holds -= 1;
+        this.linkChanged();
+      };
+    },
   };
 
   /**
@@ -212,14 +250,34 @@ export class IdleClock implements SchedulerLike {
   // ── loopback I/O ─────────────────────────────────────────────────────────
 
   private busy(): boolean {
-    return this.active !== null || this.aborting > 0 || this.ios.length > 0;
+    return this.active !== null || this.aborting > 0 || this.ios.length > 0 || this.linksBusy();
+  }
+
+  private linksBusy(): boolean {
+    if (this.holds > 0) return true;
+    for (const state of this.linkStates.values()) if (state.frames > 0 || state.ends === 1) return true;
+    return false;
+  }
+
+  private linkState(link: string): { frames: number; ends: number } {
+    let state = this.linkStates.get(link);
+    if (!state) {
+      state = { frames: 0, ends: 0 };
+      this.linkStates.set(link, state);
+    }
+    return state;
+  }
+
+  private linkChanged(): void {
+    this.touch();
+    if (!this.busy()) this.wakeIdleWaiters();
   }
 
   private pump(): void {
     if (this.active !== null) return;
     const next = this.ios.shift();
     if (!next) {
-      if (this.aborting === 0) this.wakeIdleWaiters();
+      if (!this.busy()) this.wakeIdleWaiters();
       return;
     }
     next.state = 'active';
