@@ -1,3 +1,4 @@
+import { type Observable, defer, finalize } from 'rxjs';
 import { type RunArgs, UsageError } from './args';
 import { loadConfig } from '../config/config';
 import { formatLeftLive, formatReportJson, formatReportText, formatSkippedJson, formatSkippedText, formatSummaryJson, formatSummaryText } from './format';
@@ -21,6 +22,20 @@ export function configOverrides(args: RunArgs): Record<string, unknown> {
 }
 
 /**
+ * The input lines. On a run's virtual clock a file is read before time may move (reading it is I/O the clock cannot
+ * see otherwise), so its lines act at one instant in every run; stdin stays live, as a person types into it.
+ */
+function readInput(source: string, io: CliIo): Observable<string> {
+  const lines$ = inputLines(source, io.stdin);
+  const clock = io.clock;
+  if (!clock || source === '-') return lines$;
+  return defer(() => {
+    const release = clock.links.hold();
+    return lines$.pipe(finalize(release));
+  });
+}
+
+/**
  * `kraken-rx run`: the handler on JSON-line input, reports on stdout, logs on stderr. Ends at the end of the
  * input once every order is final (protective orders may stay resting), or gracefully on SIGINT/SIGTERM;
  * both print the summary and exit 0.
@@ -40,7 +55,7 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
       costs: venue.costs,
       log,
       ...(io.clock ? { scheduler: io.clock } : {}),
-      input: splitInput(inputLines(args.signals, io.stdin)),
+      input: splitInput(readInput(args.signals, io)),
       onReport: (report) => io.stdout.write(`${args.json ? formatReportJson(report) : formatReportText(report)}\n`),
       // On stdout with the reports, whatever the log level: a skipped line is an input the trader's system sent.
       onSkippedLine: (skipped) => io.stdout.write(`${args.json ? formatSkippedJson(skipped) : formatSkippedText(skipped)}\n`),
