@@ -7,7 +7,6 @@ import {
   defer,
   map,
   merge,
-  mergeMap,
   of,
   take,
   tap,
@@ -18,6 +17,7 @@ import { type PairBook, type PairRules } from '../model/pair';
 import { type TradeSignal } from '../model/signal';
 import { BreakerOpenError } from '../operators/circuit-breaker';
 import { haltGate } from '../operators/halt-gate';
+import { queueMap } from '../operators/queue-map';
 import { type EntryIntent, type Rejection, type Translation, isRejection, rejection } from '../operators/intent';
 import { translate } from '../operators/translate';
 import { type ExchangeDeps } from './deps';
@@ -210,7 +210,7 @@ export function rejectionReport(rejected: Rejection, deps: Pick<ExchangeDeps, 'r
  *   placeEntries(...)
  * result:   -R--PN-PN-|   R: REJECTED (halted), P PENDING_NEW, N NEW + done
  *
- * mergeMap with `entry.maxConcurrentPlacements`: independent orders, bounded, and never switchMap around a
+ * Merged with `entry.maxConcurrentPlacements`: independent orders, bounded, and never switchMap around a
  * write. A signal admitted by the gate but still waiting for a placement slot when HALT turns on is rejected
  * when its turn comes. Market entries read
  * the ticker first so translate can check `costmin`; if the ticker fails, translate checks `ordermin` only.
@@ -274,9 +274,11 @@ export function placeEntries(
 
     return signals$.pipe(
       haltGate(halt$, halt),
-      // concatMap: signals keep their order while the book loads and market entries read their reference price.
-      concatMap(translated),
-      mergeMap((translation): Observable<Step<PlacedEntry>> => {
+      // One at a time (concatMap's order) while the book loads and market entries read their reference price;
+      // queueMap, not concatMap: a burst queued behind the book would otherwise be started one inside another.
+      queueMap(translated, 1),
+      // Independent orders, bounded; queueMap for the same reason: rejections queued behind placements in flight.
+      queueMap((translation): Observable<Step<PlacedEntry>> => {
         if (isRejection(translation)) return of(rejectionReport(translation, deps));
         if (haltedNow) return of(rejectionReport(halt(translation.signal), deps));
         const context = contextOfRequest(translation.request, translation.rules, translation.signal.signalId, 'entry');
