@@ -24,7 +24,7 @@ import { count, fixed, printTable } from './table';
 
 type WithGc = typeof globalThis & { gc?: () => void };
 
-const ENTRIES = 10_000;
+const ENTRIES = Number(process.env['LOAD_ENTRIES'] ?? 10_000);
 const WARM_TICKS = 3;
 const MEASURED_TICKS = 8;
 const LAST = new Decimal('60000.0');
@@ -210,6 +210,8 @@ function measure(gc: () => void, config: ExecutionConfig): LoadFigures {
   scheduler.maxFrames += tick;
   scheduler.flush();
   const working = heapAfterGc(gc);
+  const snapshotTo = process.env['LOAD_HEAP_SNAPSHOT'];
+  if (snapshotTo) require('node:v8').writeHeapSnapshot(snapshotTo);
   if (placed !== ENTRIES) throw new Error(`expected ${ENTRIES} placed entries, got ${placed}`);
 
   const ticks: TickFigures[] = [];

@@ -40,7 +40,10 @@ export function queueMap<T, R>(project: (value: T, index: number) => ObservableI
         const end = (): void => {
           ended = true;
           active -= 1;
-          if (inner) running.delete(inner);
+          if (!inner) return; // completed while being started: the loop in drain() goes on
+          // Torn down before anything else is started or the end is passed on, as mergeMap does.
+          running.delete(inner);
+          inner.unsubscribe();
           drain();
         };
         inner = from(project(value, index++)).subscribe({
@@ -48,7 +51,7 @@ export function queueMap<T, R>(project: (value: T, index: number) => ObservableI
           error: (error: unknown) => subscriber.error(error),
           complete: end,
         });
-        if (ended || inner.closed) inner = null;
+        if (ended) inner = null;
         else running.add(inner);
       };
 

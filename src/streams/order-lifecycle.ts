@@ -1,14 +1,11 @@
 import {
   EMPTY,
-  type Observable,
+  Observable,
+  Subscription,
   catchError,
   concat,
   concatMap,
-  connect,
-  defer,
-  filter,
   ignoreElements,
-  merge,
   of,
   take,
   takeUntil,
@@ -17,7 +14,7 @@ import {
 } from 'rxjs';
 import { isOrderGone } from '../model/errors';
 import { type OrderSnapshot } from '../model/order';
-import { type OrderEvent, fillDeltas } from '../operators/fill-deltas';
+import { type FillProgress, NO_FILLS, type OrderEvent, advanceFills } from '../operators/fill-deltas';
 import { type StreamDeps } from './deps';
 import { exchangeCall } from './exchange-call';
 import { type OrderContext, snapshotDetails } from './reports';
@@ -78,21 +75,25 @@ const isFinalSnapshot = (snapshot: OrderSnapshot): boolean =>
  */
 export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowOptions = {}): Observable<Step<OrderFinal>> {
   const { context, txid } = order;
-  return defer(() => {
+  // One Observable holding the order's state, rather than fillDeltas + connect + merge + concatMap + takeUntil
+  // around each order: a handler follows thousands at once, and those operators cost ~15 KB per order. The
+  // state is still a fold (`advanceFills`), and each subscription below is owned and torn down here.
+  return new Observable<Step<OrderFinal>>((subscriber) => {
     let cancelReason: CancelReason | null = null;
     /** The exchange answered the cancel that the order was already gone: it did not take. */
     let cancelMissed = false;
     let finalReported = false;
     let latest: OrderSnapshot | null = options.adopted ?? null;
+    let progress: FillProgress = NO_FILLS;
 
-    const toSteps = (event: OrderEvent): Observable<Step<OrderFinal>> => {
+    const stepsOf = (event: OrderEvent): readonly Step<OrderFinal>[] => {
       const snapshot = event.snapshot;
       latest = snapshot;
       if (event.kind === 'fill') {
         deps.positions.applyFill(context.pair, context.side, event.quantity);
         const filled = snapshot.status === 'closed';
         finalReported ||= filled;
-        return of(
+        return [
           reportStep(
             deps.report(context, filled ? 'FILLED' : 'PARTIALLY_FILLED', {
               ...snapshotDetails(snapshot),
@@ -100,11 +101,11 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
               lastFillPrice: event.price,
             }),
           ),
-        );
+        ];
       }
-      if (!isFinalSnapshot(snapshot)) return EMPTY;
+      if (!isFinalSnapshot(snapshot)) return [];
       const done = doneStep<OrderFinal>({ order, snapshot, cancelReason });
-      if (finalReported) return of(done);
+      if (finalReported) return [done];
       finalReported = true;
       const status = snapshot.status === 'closed' ? 'FILLED' : snapshot.status === 'expired' ? 'EXPIRED' : 'CANCELED';
       // The handler's reason only when its cancel took: an order cancelled elsewhere first keeps the exchange's.
@@ -116,7 +117,7 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
             : cancelReason
               ? `cancelled outside the handler${snapshot.reason ? ` (${snapshot.reason})` : ''}`
               : snapshot.reason;
-      return of(reportStep(deps.report(context, status, { ...snapshotDetails(snapshot), reason })), done);
+      return [reportStep(deps.report(context, status, { ...snapshotDetails(snapshot), reason })), done];
     };
 
     const cancel = (reason: CancelReason): Observable<Step<OrderFinal>> => {
@@ -128,8 +129,8 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
       const retryDelayMs = deps.config.monitor.maxIntervalMs;
       // A cancel is idempotent (at worst "unknown order"), and an order must not stay working past the reason it
       // was cancelled for: refusals that prove nothing was done are retried without limit until the run stops,
-      // and any other failure re-arms the cancel after a monitor interval. takeUntil(final$) in the caller ends
-      // it all once the order is final, whoever made it so.
+      // and any other failure re-arms the cancel after a monitor interval. The final state ends it all (below),
+      // whoever made the order final.
       const attemptCancel = (): Observable<Step<OrderFinal>> =>
         exchangeCall(
           deps,
@@ -156,16 +157,28 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
       return concat(of(reportStep(pendingCancel)), attemptCancel());
     };
 
-    const snapshots$ = options.adopted ? concat(of(options.adopted), deps.monitor.track(txid)) : deps.monitor.track(txid);
-    return snapshots$.pipe(
-      fillDeltas(),
-      // connect: the final-state notifier and the reports see the same events, and an adopted final snapshot
-      // (emitted synchronously) reaches both.
-      connect((events$) => {
-        const final$ = events$.pipe(filter((event) => event.kind === 'status' && isFinalSnapshot(event.snapshot)));
-        const cancel$ = (options.cancelWhen$ ?? EMPTY).pipe(take(1), concatMap(cancel), takeUntil(final$));
-        return merge(events$.pipe(concatMap(toSteps)), cancel$);
-      }),
-    );
+    const forward = {
+      next: (step: Step<OrderFinal>) => subscriber.next(step),
+      error: (error: unknown) => subscriber.error(error),
+    };
+    // The cancel trigger (its first value only), then the cancel: watched from the start, so a trigger that
+    // fired before the order was followed (a close already requested) cancels at once.
+    const cancelling = new Subscription();
+    subscriber.add(cancelling);
+    if (options.cancelWhen$) cancelling.add(options.cancelWhen$.pipe(take(1), concatMap(cancel)).subscribe(forward));
+
+    /** One snapshot through the fold; at the final state the cancel is dropped and the result completes. */
+    const onSnapshot = (snapshot: OrderSnapshot): void => {
+      // Stale or repeated readings make no events; nothing after the final state is looked at.
+      progress = advanceFills(progress, snapshot);
+      for (const event of progress.events) for (const step of stepsOf(event)) subscriber.next(step);
+      if (progress.final) {
+        cancelling.unsubscribe();
+        subscriber.complete();
+      }
+    };
+
+    if (options.adopted) onSnapshot(options.adopted);
+    if (!subscriber.closed) subscriber.add(deps.monitor.track(txid).subscribe({ next: onSnapshot, error: forward.error }));
   });
 }
