@@ -32,9 +32,9 @@ const LAST = new Decimal('60000.0');
 /** An open order as Kraken's OpenOrders lists it (the paper exchange's `orderJson` shape). */
 interface WireOrder {
   readonly txid: string;
-  readonly clOrdId: string;
+  clOrdId: string;
   readonly price: string;
-  readonly volume: Decimal;
+  volume: Decimal;
   volExec: Decimal;
   cost: Decimal;
   fee: Decimal;
@@ -86,8 +86,26 @@ class LoadPort implements ExchangePort {
   readonly orders: WireOrder[] = [];
   text = '{"error":[],"result":{"open":{}}}';
   parseMs = 0;
+  /**
+   * The exchange's order records, made before the heap is first read, so that the figure counts what the
+   * handler holds per entry and not the fake exchange's side.
+   */
+  private readonly pool: WireOrder[];
 
-  constructor(private readonly book: PairBook) {}
+  constructor(
+    private readonly book: PairBook,
+    capacity: number,
+  ) {
+    const zero = new Decimal(0);
+    this.pool = Array.from({ length: capacity }, (_, i) => ({ txid: txidOf(i + 1), clOrdId: '', price: '58000.0', volume: zero, volExec: zero, cost: zero, fee: zero }));
+  }
+
+  /** An answer as large as the one the ticks will parse, so the text the heap holds is the same size before and after. */
+  renderFull(): void {
+    const open: Record<string, unknown> = {};
+    for (const order of this.pool) open[order.txid] = orderWire({ ...order, clOrdId: '00000000-0000-0000-0000-000000000000' }, 1_767_225_600);
+    this.text = JSON.stringify({ error: [], result: { open } });
+  }
 
   render(): void {
     const open: Record<string, unknown> = {};
@@ -97,17 +115,12 @@ class LoadPort implements ExchangePort {
 
   placeOrder(request: OrderRequest): Observable<PlacedOrder> {
     return defer(() => {
-      const txid = txidOf(this.orders.length + 1);
-      this.orders.push({
-        txid,
-        clOrdId: request.clientOrderId,
-        price: request.price?.toFixed(1) ?? '0',
-        volume: request.volume,
-        volExec: new Decimal(0),
-        cost: new Decimal(0),
-        fee: new Decimal(0),
-      });
-      return of({ txid, clientOrderId: request.clientOrderId, description: '' });
+      const order = this.pool[this.orders.length];
+      if (!order) throw new Error('the bench exchange ran out of order records');
+      order.clOrdId = request.clientOrderId;
+      order.volume = request.volume;
+      this.orders.push(order);
+      return of({ txid: order.txid, clientOrderId: request.clientOrderId, description: '' });
     });
   }
 
@@ -179,7 +192,8 @@ const median = (values: readonly number[]): number => {
  */
 function measure(gc: () => void, config: ExecutionConfig): LoadFigures {
   const book = paperBook();
-  const port = new LoadPort(book);
+  const port = new LoadPort(book, ENTRIES);
+  port.renderFull();
   const scheduler = new VirtualTimeScheduler(undefined, 0);
   const signals = Array.from(
     { length: ENTRIES },
@@ -210,8 +224,6 @@ function measure(gc: () => void, config: ExecutionConfig): LoadFigures {
   scheduler.maxFrames += tick;
   scheduler.flush();
   const working = heapAfterGc(gc);
-  const snapshotTo = process.env['LOAD_HEAP_SNAPSHOT'];
-  if (snapshotTo) require('node:v8').writeHeapSnapshot(snapshotTo);
   if (placed !== ENTRIES) throw new Error(`expected ${ENTRIES} placed entries, got ${placed}`);
 
   const ticks: TickFigures[] = [];

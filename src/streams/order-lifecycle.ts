@@ -1,13 +1,12 @@
 import {
   EMPTY,
   Observable,
-  Subscription,
+  type Subscription,
   catchError,
   concat,
   concatMap,
   ignoreElements,
   of,
-  take,
   takeUntil,
   tap,
   timer,
@@ -42,9 +41,22 @@ export interface OrderFinal {
   readonly cancelReason: CancelReason | null;
 }
 
+/** Something that, when it emits, means the order is to be cancelled for `reason`. */
+export interface CancelTrigger {
+  readonly when$: Observable<unknown>;
+  readonly reason: CancelReason;
+}
+
 export interface FollowOptions {
   /** Its first value cancels the order (once); later values and a cancel after the final state are ignored. */
   readonly cancelWhen$?: Observable<CancelReason>;
+  /**
+   * More triggers, each with its reason: the first value of any of them (or of `cancelWhen$`) cancels the order.
+   * The same as merging them into `cancelWhen$`, without an operator chain per trigger per order.
+   */
+  readonly cancelOn?: readonly CancelTrigger[];
+  /** Cancels it (reason `timeout`) this many ms after following starts, on the run's scheduler. */
+  readonly timeoutMs?: number;
   /** A snapshot already in hand (an order adopted after a lookup): reported before the monitor's first tick. */
   readonly adopted?: OrderSnapshot;
 }
@@ -161,11 +173,39 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
       next: (step: Step<OrderFinal>) => subscriber.next(step),
       error: (error: unknown) => subscriber.error(error),
     };
-    // The cancel trigger (its first value only), then the cancel: watched from the start, so a trigger that
-    // fired before the order was followed (a close already requested) cancels at once.
-    const cancelling = new Subscription();
-    subscriber.add(cancelling);
-    if (options.cancelWhen$) cancelling.add(options.cancelWhen$.pipe(take(1), concatMap(cancel)).subscribe(forward));
+    // Plain variables and one teardown rather than Subscription.add chains: each add is an array per order.
+    let triggers: Subscription[] | null = [];
+    let cancelling: Subscription | null = null;
+    let following: Subscription | null = null;
+    const dropTriggers = (): void => {
+      const watched = triggers;
+      triggers = null;
+      for (const trigger of watched ?? []) trigger.unsubscribe();
+    };
+    const dropCancel = (): void => {
+      dropTriggers();
+      cancelling?.unsubscribe();
+      cancelling = null;
+    };
+    // The cancel triggers (the first value of any, once), then the cancel: watched from the start, so a trigger
+    // that fired before the order was followed (a close already requested) cancels at once.
+    const cancelFor = (reason: CancelReason): void => {
+      if (!triggers) return;
+      dropTriggers();
+      cancelling = cancel(reason).subscribe(forward);
+    };
+    const watch = <V>(when$: Observable<V>, reasonOf: (value: V) => CancelReason): void => {
+      if (!triggers) return;
+      const trigger = when$.subscribe({ next: (value) => cancelFor(reasonOf(value)), error: forward.error });
+      // A trigger that fired while being subscribed has already dropped the list.
+      if (triggers) triggers.push(trigger);
+      else trigger.unsubscribe();
+    };
+    const cancelWhen$ = options.cancelWhen$;
+    if (cancelWhen$) watch(cancelWhen$, (reason) => reason);
+    for (const trigger of options.cancelOn ?? []) watch(trigger.when$, () => trigger.reason);
+    // One scheduled action, not a timer Observable and its subscriber: every working limit entry has one.
+    if (options.timeoutMs !== undefined && triggers) triggers.push(deps.scheduler.schedule(() => cancelFor('timeout'), options.timeoutMs));
 
     /** One snapshot through the fold; at the final state the cancel is dropped and the result completes. */
     const onSnapshot = (snapshot: OrderSnapshot): void => {
@@ -173,12 +213,17 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
       progress = advanceFills(progress, snapshot);
       for (const event of progress.events) for (const step of stepsOf(event)) subscriber.next(step);
       if (progress.final) {
-        cancelling.unsubscribe();
+        dropCancel();
         subscriber.complete();
       }
     };
 
     if (options.adopted) onSnapshot(options.adopted);
-    if (!subscriber.closed) subscriber.add(deps.monitor.track(txid).subscribe({ next: onSnapshot, error: forward.error }));
+    if (!subscriber.closed) following = deps.monitor.track(txid).subscribe({ next: onSnapshot, error: forward.error });
+    return () => {
+      dropCancel();
+      following?.unsubscribe();
+      following = null;
+    };
   });
 }
