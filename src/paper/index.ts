@@ -43,6 +43,12 @@ export interface PaperOptions {
   readonly lockout?: Partial<LockoutPolicy>;
   /** Larger request bodies get an HTTP 413 page. Default 64 KiB. */
   readonly maxBodyBytes?: number;
+  /**
+   * Refuse public calls beyond Kraken's per-IP public rate (`PUBLIC_LIMITS`: about one a second, a burst of 5)
+   * with `EAPI:Rate limit exceeded`, as Kraken does. Default true (never at tier `unlimited`); tests that read
+   * public data back to back on purpose turn it off.
+   */
+  readonly publicRateLimit?: boolean;
 }
 
 export interface PaperExchange {
@@ -122,6 +128,7 @@ export async function startPaperExchange(options: PaperOptions = {}): Promise<Pa
     prices: pricesOf(catalogue, options.prices ?? {}),
     volatility: options.volatility ?? 0.001,
     openOrdersLagMs: options.openOrdersLagMs ?? 0,
+    publicRateLimit: options.publicRateLimit ?? true,
   });
   const auth = new Authenticator({ ...DEFAULT_LOCKOUT, ...options.lockout });
   let keysIssued = 0;

@@ -18,6 +18,8 @@ export type CallEffect = 'idempotent' | 'once';
  * counter. A throttle with a retry time is about concurrency, not a counter: the wait is enough.
  */
 function snapCostOf(error: ExchangeError, cost: RateCost): RateCost | null {
+  // A public call's `EAPI:Rate limit` is about the per-IP public counter, not the key's REST counter.
+  if (cost.public && error.hasCode('EAPI:Rate limit')) return { rest: 0, public: cost.public };
   if (error.hasCode('EAPI:Rate limit') || error.hasCode('EAuth:Rate limit')) return { rest: Math.max(1, cost.rest) };
   if (error.hasCode('EOrder:Rate limit') || error.hasCode('EOrder:Domain rate limit')) {
     return cost.trading ? { rest: 0, trading: cost.trading } : null;
