@@ -38,10 +38,13 @@ const writeFile = (name: string, content: string): string => {
   return path;
 };
 
-/** Settings that make a real-time run short: a fast monitor and no lag grace longer than needed. */
+/**
+ * Settings that make a real-time run short: a fast monitor and no lag grace longer than needed. No price band:
+ * these signals rest and stop far from the market on purpose.
+ */
 const fastConfig = writeFile(
   'fast.json',
-  JSON.stringify({ monitor: { minIntervalMs: 150, maxIntervalMs: 1000 }, protection: { takeProfitPollMs: 200 }, exchange: { tier: 'pro' } }),
+  JSON.stringify({ monitor: { minIntervalMs: 150, maxIntervalMs: 1000 }, protection: { takeProfitPollMs: 200 }, exchange: { tier: 'pro' }, entry: { maxPriceDeviation: null } }),
 );
 
 const waitUntil = async (condition: () => boolean, what: string, ms = 5000): Promise<void> => {
