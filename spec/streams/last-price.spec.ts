@@ -52,4 +52,22 @@ describe('the run\'s price reader (deps.prices)', () => {
       expect(seen).toHaveLength(7);
     });
   });
+
+  it('one Ticker call refreshes every stale pair asked for lately: a burst across pairs costs one call per second', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const port = new FakePort({ ticker: (pairs) => cold('10ms (a|)', { a: quotes(pairs) }) }, scheduler);
+      const { prices } = exchangeDeps(port, scheduler);
+      const seen: string[] = [];
+      const ask = (pair: string, at: number): void => {
+        scheduler.schedule(() => prices.last(pair, 'place').subscribe((read) => seen.push(`${scheduler.now()} ${pair} ${shown(read)}`)), at);
+      };
+      ask('P1', 0);
+      ask('P2', 20);
+      ask('P1', 2_000);
+      ask('P2', 2_020);
+      flush();
+      expect(port.callsOf('ticker').map((call) => [call.at, call.args])).toEqual([[0, ['P1']], [20, ['P2']], [2_000, ['P1', 'P2']]]);
+      expect(seen).toEqual(['10 P1 100@0', '30 P2 100@20', '2010 P1 100@2000', '2020 P2 100@2000']);
+    });
+  });
 });
