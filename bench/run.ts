@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { burstTable, measureBursts } from './burst';
+import { clientOverheadTable, measureClientOverhead } from './client-overhead';
 import { describeMachine, machineLines } from './machine';
 import { callsPerTickTable, compareDesigns, loopbackTable, starterTierTable } from './monitor-calls';
 import { measureSignalPath, signalPathTable } from './signal-path';
@@ -9,11 +11,11 @@ import { printTable } from './table';
 const OPEN_ORDER_COUNTS = [1, 10, 100, 1_000];
 
 /** The memory figures need `--expose-gc` and a heap of their own: a child node process. */
-function runMemoryBench(): Promise<void> {
+function runChildBench(file: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', join(__dirname, 'memory.js')], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn(process.execPath, ['--expose-gc', join(__dirname, file)], { stdio: ['ignore', 'inherit', 'inherit'] });
     child.on('error', reject);
-    child.on('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`memory bench exited with ${signal ?? code}`))));
+    child.on('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`${file} exited with ${signal ?? code}`))));
   });
 }
 
@@ -23,7 +25,9 @@ const progress = (line: string): void => {
 
 /**
  * `npm run bench`: the monitor's REST calls per tick against the paper exchange over loopback HTTP, the
- * signal path's throughput in memory, and the heap each followed order costs. Prints figures; asserts nothing.
+ * signal path's throughput in memory, the heap each followed order costs, the whole handler with 10,000
+ * working entries (heap, CPU per tick against the parse), bursts of signals, and the per-request overhead
+ * against ccxt. Prints figures; asserts nothing.
  */
 async function main(): Promise<void> {
   const started = Date.now();
@@ -42,7 +46,16 @@ async function main(): Promise<void> {
   printTable(signalPathTable(await measureSignalPath()));
 
   progress('memory: heap per followed order (child process with --expose-gc) …');
-  await runMemoryBench();
+  await runChildBench('memory.js');
+
+  progress('the whole handler: 10,000 working entries, heap and CPU per monitoring tick (child process with --expose-gc) …');
+  await runChildBench('handler-load.js');
+
+  progress('bursts: 10,000 signals at once, and the public calls signals cause …');
+  printTable(burstTable(measureBursts()));
+
+  progress('per-request overhead: this client against ccxt, in one process …');
+  printTable(clientOverheadTable(await measureClientOverhead()));
 
   progress(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
