@@ -65,10 +65,11 @@ const chunk = <T>(items: readonly T[], size: number): T[][] => {
  *
  * tracked:   ^──── a, b ─────────────────────────────────!   (last order untracked)
  * tick:      ─────T─────────T────────────T────────────        OpenOrders (+ QueryOrders for the gone)
- * track(a):  ─────s─────────s────────────s────────────
+ * track(a):  ─────s──────────────────────s────────────        (s: a snapshot that changed status or vol_exec)
  *
- * The loop runs only while something is tracked (subscribed with the first order, ended with the last) and starts a tick after the first
- * order is tracked, not at once, since a just-placed order is rarely in OpenOrders yet. The pause before each
+ * The loop runs only while something is tracked (subscribed with the first order, ended with the last) and
+ * starts a tick after the first order is tracked, not at once, since a just-placed order is rarely in
+ * OpenOrders yet. The pause before each
  * tick is `monitor.minIntervalMs`, longer when the REST budget could not pay for the tick plus a reserve
  * (`budget.waitMs`), never more than `monitor.maxIntervalMs`. Calls go through the gate's `monitor` lane; a
  * failed tick is logged and the next tick tries again.
@@ -172,7 +173,13 @@ export function createOrderMonitor(deps: ExchangeDeps): OrderMonitor {
     else tracked.set(txid, { since: scheduler.now(), followers: [follower], seenOpen: false, lookNow: false });
     loop ??= snapshots$.subscribe({
       next: route,
-      error: (error: unknown) => log.error('order monitor stopped on an error:', String(error)),
+      // Not expected (a tick catches its own failures); if it happens, every follower hears of it, as it would
+      // through a shared stream, and the next order tracked starts a fresh loop.
+      error: (error: unknown) => {
+        loop = null;
+        log.error('order monitor stopped on an error:', String(error));
+        for (const { followers } of [...tracked.values()]) for (const follower of [...followers]) follower.subscriber.error(error);
+      },
     });
   };
 
