@@ -66,8 +66,8 @@ const isFinalSnapshot = (snapshot: OrderSnapshot): boolean =>
 
 /**
  * Follows one accepted order to its final state through the shared monitor, reporting every fill increment
- * once and exactly one final status; cancels it when `cancelWhen$` says so and keeps following, since a fill
- * can win the race with the cancel.
+ * once and exactly one final status; cancels it (once) at the first of `cancelWhen$`, a `cancelOn` trigger or
+ * `timeoutMs`, and keeps following, since a fill can win the race with the cancel.
  *
  * monitor:    ──o────p──────────c         o open, p partly filled, c canceled with the fill
  * cancelWhen$: ────────────t
@@ -82,7 +82,7 @@ const isFinalSnapshot = (snapshot: OrderSnapshot): boolean =>
  *
  * @param order The accepted order.
  * @param deps The run's monitor, exchange access and registry.
- * @param options What cancels it; an adopted snapshot.
+ * @param options What cancels it (`cancelWhen$`, `cancelOn`, `timeoutMs`); an adopted snapshot.
  * @returns Reports, then the final state.
  */
 export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowOptions = {}): Observable<Step<OrderFinal>> {
