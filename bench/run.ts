@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { journalTable, measureJournal } from './journal';
+import { burstTable, measureBursts } from './burst';
+import { clientOverheadTable, measureClientOverhead } from './client-overhead';
 import { describeMachine, machineLines } from './machine';
 import { callsPerTickTable, compareDesigns, loopbackTable, starterTierTable } from './monitor-calls';
 import { measureSignalPath, signalPathTable } from './signal-path';
@@ -11,11 +13,11 @@ import { fillLatencyTable, measureFillLatency } from './ws-latency';
 const OPEN_ORDER_COUNTS = [1, 10, 100, 1_000];
 
 /** The memory figures need `--expose-gc` and a heap of their own: a child node process. */
-function runMemoryBench(): Promise<void> {
+function runChildBench(file: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', join(__dirname, 'memory.js')], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn(process.execPath, ['--expose-gc', join(__dirname, file)], { stdio: ['ignore', 'inherit', 'inherit'] });
     child.on('error', reject);
-    child.on('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`memory bench exited with ${signal ?? code}`))));
+    child.on('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`${file} exited with ${signal ?? code}`))));
   });
 }
 
@@ -26,7 +28,8 @@ const progress = (line: string): void => {
 /**
  * `npm run bench`: the monitor's REST calls per tick against the paper exchange over loopback HTTP, fill → client
  * latency over WebSocket vs a REST poll, the signal path's throughput in memory, the heap each followed order
- * costs, and what journaling an intent and a fill costs. Prints figures; asserts nothing.
+ * costs, the whole handler with 10,000 working entries (heap, CPU per tick against the parse), bursts of signals,
+ * the per-request overhead against ccxt, and what journaling an intent and a fill costs. Prints figures; asserts nothing.
  */
 async function main(): Promise<void> {
   const started = Date.now();
@@ -48,7 +51,16 @@ async function main(): Promise<void> {
   printTable(signalPathTable(await measureSignalPath()));
 
   progress('memory: heap per followed order (child process with --expose-gc) …');
-  await runMemoryBench();
+  await runChildBench('memory.js');
+
+  progress('the whole handler: 10,000 working entries, heap and CPU per monitoring tick (child process with --expose-gc) …');
+  await runChildBench('handler-load.js');
+
+  progress('bursts: 10,000 signals at once, and the public calls signals cause …');
+  printTable(burstTable(measureBursts()));
+
+  progress('per-request overhead: this client against ccxt, in one process …');
+  printTable(clientOverheadTable(await measureClientOverhead()));
 
   progress('journal: µs per intent and per fill, SQLite synchronous=FULL vs NORMAL, in-memory as the floor …');
   printTable(journalTable(measureJournal()));

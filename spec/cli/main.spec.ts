@@ -44,10 +44,11 @@ const writeFile = (name: string, content: string): string => {
   return path;
 };
 
-/** Settings for a run: a fast monitor (in virtual ms) at the pro tier. */
+/** Settings for a run: a fast monitor (in virtual ms) at the pro tier. No price band: these signals rest and stop far
+ * from the market on purpose. */
 const fastConfig = writeFile(
   'fast.json',
-  JSON.stringify({ monitor: { minIntervalMs: 150, maxIntervalMs: 1000 }, protection: { takeProfitPollMs: 200 }, exchange: { tier: 'pro' } }),
+  JSON.stringify({ monitor: { minIntervalMs: 150, maxIntervalMs: 1000 }, protection: { takeProfitPollMs: 200 }, exchange: { tier: 'pro' }, entry: { maxPriceDeviation: null } }),
 );
 
 /** Lets the run's clock time pass until `promise` settles (an hour of it at most), then returns its outcome. */

@@ -42,6 +42,15 @@ describe('parseConfig', () => {
     expect(config.paper.tier).toBe('starter');
   });
 
+  it('ships the fat-finger band entry.maxPriceDeviation at 10 %, accepts null for none, and names the key when it is bad', () => {
+    expect(parseConfig(shipped()).entry.maxPriceDeviation).toBe(0.1);
+    expect(parseConfig(mergeConfig(shipped(), { entry: { maxPriceDeviation: null } })).entry.maxPriceDeviation).toBeNull();
+    const expected = 'expected a fraction above 0 and at most 1 (0.1 = 10 %), or null for no band';
+    expect(errorFor({ entry: { maxPriceDeviation: 10 } })).toBe(`config.entry.maxPriceDeviation: ${expected}, got 10`);
+    expect(errorFor({ entry: { maxPriceDeviation: 0 } })).toBe(`config.entry.maxPriceDeviation: ${expected}, got 0`);
+    expect(errorFor({ entry: { maxPriceDeviation: '0.1' } })).toBe(`config.entry.maxPriceDeviation: ${expected}, got "0.1"`);
+  });
+
   it('names the key path, what was expected and what came, for a jitter above 1', () => {
     expect(errorFor({ retry: { jitter: 1.5 } })).toBe('config.retry.jitter: expected a number between 0 and 1, got 1.5');
   });

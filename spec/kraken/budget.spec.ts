@@ -187,7 +187,23 @@ describe('KrakenRateBudget — snap and unlimited', () => {
     chargeTimes(budget, addOrder('XXBTZUSD'), 1000, 0);
     budget.snap({ rest: 1, trading: { pair: 'XXBTZUSD', units: 1 } }, 0);
     expect(budget.waitMs({ rest: 2, trading: { pair: 'XXBTZUSD', units: 8 } }, 0)).toBe(0);
-    expect(budget.level(0)).toEqual({ rest: 0, trading: new Map() });
+    expect(budget.waitMs({ rest: 0, public: 50 }, 0)).toBe(0);
+    expect(budget.level(0)).toEqual({ rest: 0, trading: new Map(), public: 0 });
+  });
+
+  it('public calls: a counter of their own (per IP, burst 5, one a second), never the REST counter', () => {
+    const exchange = new KrakenRateBudget('starter');
+    for (let i = 0; i < 5; i++) expect(exchange.tryCharge({ rest: 0, public: 1 }, 0)).toBe(true);
+    expect(exchange.tryCharge({ rest: 0, public: 1 }, 0)).toBe(false);
+    expect(exchange.waitMs({ rest: 0, public: 1 }, 0)).toBe(1000);
+    expect(exchange.waitMs({ rest: 1 }, 0)).toBe(0);
+    expect(exchange.level(0).rest).toBe(0);
+    // The client keeps one unit of headroom: a burst of 4, then one a second.
+    const client = clientRateBudget('starter');
+    for (let i = 0; i < 4; i++) client.record({ rest: 0, public: 1 }, 0);
+    expect(client.waitMs({ rest: 0, public: 1 }, 0)).toBe(1000);
+    client.snap({ rest: 0, public: 1 }, 0);
+    expect(client.level(0)).toEqual({ rest: 0, trading: new Map(), public: 5 });
   });
 });
 
@@ -216,7 +232,7 @@ describe('Kraken cost tables', () => {
     expect(krakenCostModel({ kind: 'queryOrders' })).toEqual({ rest: 1 });
     expect(krakenCostModel({ kind: 'openOrders' })).toEqual({ rest: 1 });
     expect(krakenCostModel({ kind: 'closedOrders' })).toEqual({ rest: 1 });
-    expect(krakenCostModel({ kind: 'ticker' })).toEqual({ rest: 0 });
-    expect(krakenCostModel({ kind: 'pairs' })).toEqual({ rest: 0 });
+    expect(krakenCostModel({ kind: 'ticker' })).toEqual({ rest: 0, public: 1 });
+    expect(krakenCostModel({ kind: 'pairs' })).toEqual({ rest: 0, public: 1 });
   });
 });

@@ -217,6 +217,29 @@ describe('configuration and injected fetch', () => {
     }
   });
 
+  it('a completed request is not aborted afterwards (no DOMException per request); an unfinished one is', async () => {
+    const signals: AbortSignal[] = [];
+    let answer: (() => void) | null = null;
+    let secondArrived!: () => void;
+    const second = new Promise<void>((resolve) => (secondArrived = resolve));
+    const inMemory = createKrakenTransport({
+      baseUrl: 'https://api.kraken.com', timeoutMs: 1000, credentials: new Credentials(apiKey, secret), lane,
+      fetch: (_url, init) => {
+        signals.push(init.signal);
+        if (signals.length === 2) secondArrived();
+        const response = { status: 200, headers: { get: () => 'application/json' }, text: () => Promise.resolve('{"error":[],"result":{"count":1}}') };
+        return signals.length === 1 ? Promise.resolve(response) : new Promise((resolve) => (answer = () => resolve(response)));
+      },
+    });
+    await expect(firstValueFrom(inMemory.privatePost('CancelOrder', { txid: 'O1' }))).resolves.toEqual({ count: 1 });
+    expect(signals[0]?.aborted).toBe(false);
+    const pending = inMemory.privatePost('CancelOrder', { txid: 'O2' }).subscribe();
+    await second;
+    pending.unsubscribe();
+    expect(signals[1]?.aborted).toBe(true);
+    expect(answer).not.toBeNull();
+  });
+
   it('a fetch that throws synchronously still ends in a classified error and frees the lane', async () => {
     const throwing = createKrakenTransport({
       baseUrl: 'https://api.kraken.com', timeoutMs: 1000, credentials: new Credentials(apiKey, secret), lane,

@@ -322,3 +322,55 @@ describe('circuitBreaker', () => {
     });
   });
 });
+
+describe('CircuitBreaker.guard with successCounts: false', () => {
+  it('a success does not reset the run of failures: the next counted failure still opens it', () => {
+    marbles(({ cold, hot, expectObservable, scheduler }) => {
+      const breaker = new CircuitBreaker(policy(), scheduler);
+      const failing = cold<string>('-#', undefined, busy);
+      const publicOk = cold('-(v|)');
+      const triggers = hot('a-b-p-c-d', { a: 'a', b: 'b', p: 'p', c: 'c', d: 'd' });
+      const calls = { a: failing.pipe(breaker.guard()), b: failing.pipe(breaker.guard()), p: publicOk.pipe(breaker.guard({ successCounts: false })), c: failing.pipe(breaker.guard()), d: failing.pipe(breaker.guard()) };
+      const outcomes = triggers.pipe(mergeMap((name) => outcomeOf(name)(calls[name as keyof typeof calls])));
+      // a fails, b fails, p succeeds (neutral), c fails: 3 in a row, open until 107; d is refused at once
+      expectObservable(outcomes).toBe('-a-b-p-cd', {
+        a: 'a:retryable',
+        b: 'b:retryable',
+        p: 'p:v',
+        c: 'c:retryable',
+        d: 'd:open until 107',
+      });
+    });
+  });
+
+  it('a counted success still resets the run (the default)', () => {
+    marbles(({ cold, hot, expectObservable, scheduler }) => {
+      const breaker = new CircuitBreaker(policy(), scheduler);
+      const failing = cold<string>('-#', undefined, busy);
+      const privateOk = cold('-(v|)');
+      const triggers = hot('a-b-p-c-d', { a: 'a', b: 'b', p: 'p', c: 'c', d: 'd' });
+      const calls = { a: failing, b: failing, p: privateOk, c: failing, d: failing };
+      expectObservable(run(breaker, triggers, calls)).toBe('-a-b-p-c-d', {
+        a: 'a:retryable',
+        b: 'b:retryable',
+        p: 'p:v',
+        c: 'c:retryable',
+        d: 'd:retryable',
+      });
+    });
+  });
+
+  it('as the probe, a neutral success leaves the breaker half-open and the next call probes', () => {
+    marbles(({ cold, hot, expectObservable, scheduler }) => {
+      const breaker = new CircuitBreaker(policy({ failureThreshold: 1 }), scheduler);
+      const failing = cold<string>('-#', undefined, busy);
+      const ok = cold('-(v|)');
+      const triggers = hot('a 199ms p 9ms q', { a: 'a', p: 'p', q: 'q' });
+      const calls = { a: failing.pipe(breaker.guard()), p: ok.pipe(breaker.guard({ successCounts: false })), q: ok.pipe(breaker.guard()) };
+      const outcomes = triggers.pipe(mergeMap((name) => outcomeOf(name)(calls[name as keyof typeof calls])));
+      expectObservable(outcomes).toBe('-a 199ms p 9ms q', { a: 'a:retryable', p: 'p:v', q: 'q:v' });
+      scheduler.schedule(() => expect(breaker.state).toBe('half-open'), 202);
+      scheduler.schedule(() => expect(breaker.state).toBe('closed'), 213);
+    });
+  });
+});

@@ -7,7 +7,7 @@ describe('paper exchange: public endpoints', () => {
   let client: TestClient;
 
   beforeAll(async () => {
-    ({ exchange, client } = await paperWithClient());
+    ({ exchange, client } = await paperWithClient({ publicRateLimit: false }));
   });
   afterAll(() => exchange.close());
 
@@ -102,9 +102,9 @@ describe('paper exchange: public endpoints', () => {
   });
 
   it('moves prices deterministically for a seed', async () => {
-    const a = await paperWithClient({ seed: 99 });
-    const b = await paperWithClient({ seed: 99 });
-    const c = await paperWithClient({ seed: 100 });
+    const a = await paperWithClient({ seed: 99, publicRateLimit: false });
+    const b = await paperWithClient({ seed: 99, publicRateLimit: false });
+    const c = await paperWithClient({ seed: 100, publicRateLimit: false });
     try {
       const path = async (x: typeof a) => {
         const seen: string[] = [];

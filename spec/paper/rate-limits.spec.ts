@@ -43,6 +43,31 @@ describe('paper exchange: rate limits at starter tier (virtual clock, no sleepin
     });
   });
 
+  describe('public calls (per IP: about one a second, a burst of 5; Kraken publishes no exact figures)', () => {
+    it('allows a burst of 5 public calls, refuses the 6th with EAPI:Rate limit exceeded in the body, and recovers at one a second', async () => {
+      for (let i = 0; i < 5; i++) expect((await client.public('Ticker', { pair: 'XBTUSD' })).error).toEqual([]);
+      expect(await client.public('Time')).toEqual({ error: ['EAPI:Rate limit exceeded'] });
+      expect(exchange.inspect.publicRateLimitErrors()).toBe(1);
+      clock.tick(999);
+      expect(await client.public('AssetPairs')).toEqual({ error: ['EAPI:Rate limit exceeded'] });
+      clock.tick(1);
+      expect((await client.public('AssetPairs')).error).toEqual([]);
+      expect(await client.public('Ticker', { pair: 'XBTUSD' })).toEqual({ error: ['EAPI:Rate limit exceeded'] });
+      // Not the key's REST counter: private calls go on.
+      expect((await client.private('Balance')).error).toEqual([]);
+      expect(exchange.inspect.rateLimitErrors()).toEqual({ rest: 0, trading: 0 });
+    });
+
+    it('never limits public calls at tier unlimited', async () => {
+      const { exchange: open, client: reader } = await paperWithClient({ tier: 'unlimited' });
+      try {
+        for (let i = 0; i < 20; i++) expect((await reader.public('Time')).error).toEqual([]);
+      } finally {
+        await open.close();
+      }
+    });
+  });
+
   describe('trading counter (per pair: threshold 60, decay 1/s)', () => {
     it('allows 60 AddOrders at once on a pair, refuses the 61st with EOrder:Rate limit exceeded', async () => {
       for (let i = 0; i < 60; i++) expect((await buy()).error).toEqual([]);

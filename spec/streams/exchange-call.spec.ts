@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { ChargeLog } from '../operators/support';
 import { exchangeCall } from '../../src/streams/exchange-call';
-import { FakePort, XBT, exchangeError, marbles, ordersOf, quoteOf } from './fake-exchange';
+import { FakePort, XBT, config, exchangeError, marbles, ordersOf, quoteOf } from './fake-exchange';
 import { exchangeDeps } from './stream-deps';
 
 /** Never makes anyone wait; records when each cost was charged. */
@@ -28,6 +28,29 @@ describe('exchangeCall and the private-call slot', () => {
       // The ticker is public: it does not wait. The cancel goes when OpenOrders has ended.
       expect(port.calls.map((call) => `${call.at} ${call.method}`)).toEqual(['0 openOrders', '10 ticker', '4000 cancelOrder']);
       expect(budget.charges.map((charge) => charge.at)).toEqual([0, 10, 4000]);
+    });
+  });
+
+  it('a Ticker that answers between failing private calls does not reset the breaker: the third private failure opens it', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const port = new FakePort(
+        {
+          // The key's private calls fail (a 5xx behind which the private API is down); public data still answers.
+          queryOrders: () => cold('10ms #', {}, exchangeError('ambiguous', 'HTTP 502', 'QueryOrders')),
+          ticker: () => cold('10ms (t|)', { t: quoteOf('100') }),
+        },
+        scheduler,
+      );
+      const deps = exchangeDeps(port, scheduler, { config: { ...config, retry: { ...config.retry, maxAttempts: 1 } } });
+      const query = () => exchangeCall(deps, 'monitor', () => ({ kind: 'queryOrders' }), () => port.queryOrders(['O1']), 'once').subscribe({ error: () => undefined });
+      const ticker = () => exchangeCall(deps, 'monitor', () => ({ kind: 'ticker' }), () => port.ticker([XBT.key]), 'idempotent').subscribe({ error: () => undefined });
+      [query, ticker, query, ticker, query].forEach((call, i) => scheduler.schedule(call, i * 100));
+      let stateAfter = '';
+      scheduler.schedule(() => (stateAfter = deps.breaker.state), 500);
+      flush();
+      // config.breaker.failureThreshold is 3: the three QueryOrders failures in a row open it, tickers or not.
+      expect(stateAfter).toBe('open');
+      expect(port.calls.map((call) => `${call.at} ${call.method}`)).toEqual(['0 queryOrders', '100 ticker', '200 queryOrders', '300 ticker', '400 queryOrders']);
     });
   });
 

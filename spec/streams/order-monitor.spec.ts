@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { merge, take } from 'rxjs';
+import { Decimal } from 'decimal.js';
 import { KrakenRateBudget } from '../../src/kraken/budget';
 import { type RateBudget, type RateCost } from '../../src/model/budget';
 import { type OrderSnapshot } from '../../src/model/order';
@@ -41,11 +42,28 @@ describe('order monitor', () => {
     marbles(({ cold, expectObservable, scheduler, flush }) => {
       const port = new FakePort({ openOrders: () => cold('(a|)', { a: ordersOf(open('A'), open('B'), open('C')) }) }, scheduler);
       const monitor = createOrderMonitor(exchangeDeps(port, scheduler));
-      expectObservable(monitor.track('A'), '^ 3500ms !').toBe('1000ms a 999ms a 999ms a', { a: open('A') });
-      expectObservable(monitor.track('B'), '^ 3500ms !').toBe('1000ms b 999ms b 999ms b', { b: open('B') });
+      // The first reading is news; the same status and executed volume again is not delivered.
+      expectObservable(monitor.track('A'), '^ 3500ms !').toBe('1000ms a', { a: open('A') });
+      expectObservable(monitor.track('B'), '^ 3500ms !').toBe('1000ms b', { b: open('B') });
       flush();
       expect(port.callsOf('openOrders').map((call) => call.at)).toEqual([1000, 2000, 3000]);
       expect(port.callsOf('queryOrders')).toEqual([]);
+    });
+  });
+
+  it('delivers an order only on the ticks that change its status or executed volume, to each follower', () => {
+    marbles(({ cold, expectObservable, scheduler, flush }) => {
+      const a0 = open('A');
+      const a1 = { ...open('A'), volumeExecuted: new Decimal('0.5') };
+      const answers = [ordersOf(a0, open('B')), ordersOf(a0, open('B')), ordersOf(a1, open('B')), ordersOf(a1, open('B'))];
+      const port = new FakePort({ openOrders: (_, call) => cold('(a|)', { a: answers[Math.min(call, answers.length) - 1] ?? ordersOf() }) }, scheduler);
+      const monitor = createOrderMonitor(exchangeDeps(port, scheduler));
+      expectObservable(monitor.track('A'), '^ 4500ms !').toBe('1000ms a 1999ms b', { a: a0, b: a1 });
+      // A second follower of the same order, arriving late, still hears the state it has not heard yet.
+      expectObservable(monitor.track('A'), '3500ms ^ 1000ms !').toBe('4000ms b', { b: a1 });
+      expectObservable(monitor.track('B'), '^ 4500ms !').toBe('1000ms b', { b: open('B') });
+      flush();
+      expect(port.callsOf('openOrders').map((call) => call.at)).toEqual([1000, 2000, 3000, 4000]);
     });
   });
 
@@ -70,7 +88,7 @@ describe('order monitor', () => {
       const port = new FakePort({ openOrders: () => cold('(a|)', { a: ordersOf(open('A'), open('B')) }) }, scheduler);
       const monitor = createOrderMonitor(exchangeDeps(port, scheduler));
       expectObservable(monitor.track('A'), '^ 1500ms !').toBe('1000ms a', { a: open('A') });
-      expectObservable(monitor.track('B'), '5000ms ^ 2500ms !').toBe('6000ms b 999ms b', { b: open('B') });
+      expectObservable(monitor.track('B'), '5000ms ^ 2500ms !').toBe('6000ms b', { b: open('B') });
       flush();
       expect(port.callsOf('openOrders').map((call) => call.at)).toEqual([1000, 6000, 7000]);
       expect(monitor.trackedCount).toBe(0);

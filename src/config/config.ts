@@ -128,6 +128,16 @@ const httpUrl: Check<string> = (value, path, issues) => {
   return value.replace(/\/+$/, '');
 };
 
+/** A fraction above 0 and at most 1, or null for none. */
+const priceBand: Check<number | null> = (value, path, issues) => {
+  if (value === null) return null;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 1) {
+    issues.push({ path, message: `expected a fraction above 0 and at most 1 (0.1 = 10 %), or null for no band, got ${describe(value)}` });
+    return undefined;
+  }
+  return value;
+};
+
 type Shape<T> = { readonly [K in keyof T]-?: Check<T[K]> };
 
 /** An object with exactly the keys of `shape`: every key required, no other key allowed. */
@@ -178,6 +188,7 @@ const executionConfig: Check<ExecutionConfig> = section<ExecutionConfig>({
     // Kraken accepts a deadline between 2 and 60 seconds ahead.
     deadlineMs: integer({ min: 2000, max: 60000 }),
     maxConcurrentPlacements: integer({ min: 1 }),
+    maxPriceDeviation: priceBand,
   }),
   protection: section<ExecutionConfig['protection']>({
     mode: oneOf(PROTECTION_MODES),

@@ -7,20 +7,30 @@ export interface CounterLimits {
   readonly decayPerSecond: number;
 }
 
-/** A tier's two limiters. `null` means "never limits" (the paper exchange's `unlimited` tier). */
+/** A tier's limiters. `null` means "never limits" (the paper exchange's `unlimited` tier). */
 export interface TierLimits {
   /** The per-key REST call counter. */
   readonly rest: CounterLimits | null;
   /** The per-pair trading-engine counter (one such counter for each pair). */
   readonly trading: CounterLimits | null;
+  /** The per-IP counter of public calls (the same at every tier: it is not tied to a key). */
+  readonly public: CounterLimits | null;
 }
 
-/** Kraken's published limits per tier (kraken-api.md §7.1, §7.2). */
+/**
+ * Kraken's public endpoints are limited per IP address, but Kraken publishes no exact figures: its support
+ * pages say that about one call per second stays within the limit and that going faster gets calls refused
+ * (`EAPI:Rate limit exceeded`) for a while. The common reading, used here on both sides: one call a second
+ * sustained, with a small burst of 5 on top.
+ */
+export const PUBLIC_LIMITS: CounterLimits = { max: 5, decayPerSecond: 1 };
+
+/** Kraken's published limits per tier (kraken-api.md §7.1, §7.2), and the public-call counter. */
 export const TIERS: Readonly<Record<Tier, TierLimits>> = {
-  starter: { rest: { max: 15, decayPerSecond: 0.33 }, trading: { max: 60, decayPerSecond: 1 } },
-  intermediate: { rest: { max: 20, decayPerSecond: 0.5 }, trading: { max: 125, decayPerSecond: 2.34 } },
-  pro: { rest: { max: 20, decayPerSecond: 1 }, trading: { max: 180, decayPerSecond: 3.75 } },
-  unlimited: { rest: null, trading: null },
+  starter: { rest: { max: 15, decayPerSecond: 0.33 }, trading: { max: 60, decayPerSecond: 1 }, public: PUBLIC_LIMITS },
+  intermediate: { rest: { max: 20, decayPerSecond: 0.5 }, trading: { max: 125, decayPerSecond: 2.34 }, public: PUBLIC_LIMITS },
+  pro: { rest: { max: 20, decayPerSecond: 1 }, trading: { max: 180, decayPerSecond: 3.75 }, public: PUBLIC_LIMITS },
+  unlimited: { rest: null, trading: null, public: null },
 };
 
 /**
@@ -83,9 +93,9 @@ export const krakenCostModel: CostModel = (call: PortCall): RateCost => {
     case 'closedOrders':
       return { rest: restCostOf('ClosedOrders') };
     case 'ticker':
-      return { rest: restCostOf('Ticker') };
+      return { rest: restCostOf('Ticker'), public: 1 };
     case 'pairs':
-      return { rest: restCostOf('AssetPairs') };
+      return { rest: restCostOf('AssetPairs'), public: 1 };
   }
 };
 
@@ -149,10 +159,12 @@ export interface BudgetLevels {
   readonly rest: number;
   /** Per pair, only pairs whose counter is not empty. */
   readonly trading: ReadonlyMap<string, number>;
+  readonly public: number;
 }
 
 /**
- * Kraken's two rate limiters as a pure model: the per-key REST counter and one trading counter per pair. Each
+ * Kraken's rate limiters as a pure model: the per-key REST counter, one trading counter per pair, and the
+ * per-IP public-call counter. Each
  * counter decays linearly and continuously; a call fits when the counter plus its cost stays within the cap.
  * Time is passed in (epoch ms), so the client's rate limiting (in virtual time under test) and the paper
  * exchange's enforcement share this one model.
@@ -171,6 +183,7 @@ export class KrakenRateBudget implements RateBudget {
   private readonly headroomUnits: number;
   private readonly rest: DecayingCounter | null;
   private readonly trading = new Map<string, DecayingCounter>();
+  private readonly publicCalls: DecayingCounter | null;
 
   constructor(
     readonly tier: Tier,
@@ -180,6 +193,7 @@ export class KrakenRateBudget implements RateBudget {
     this.headroomUnits = options.headroomUnits ?? 0;
     if (!(this.headroomUnits >= 0)) throw new RangeError(`headroomUnits must be 0 or more, got ${this.headroomUnits}`);
     this.rest = this.limits.rest ? new DecayingCounter(this.limits.rest, this.headroomUnits) : null;
+    this.publicCalls = this.limits.public ? new DecayingCounter(this.limits.public, this.headroomUnits) : null;
   }
 
   /** Milliseconds from `now` until `cost` fits on every counter it touches (0 when it fits now). */
@@ -187,13 +201,15 @@ export class KrakenRateBudget implements RateBudget {
     const restWait = this.rest && cost.rest > 0 ? this.rest.waitMs(cost.rest, now) : 0;
     const pairCounter = cost.trading ? this.tradingCounter(cost.trading.pair, false) : undefined;
     const tradingWait = pairCounter && cost.trading ? pairCounter.waitMs(cost.trading.units, now) : 0;
-    return Math.max(restWait, tradingWait);
+    const publicWait = this.publicCalls && cost.public ? this.publicCalls.waitMs(cost.public, now) : 0;
+    return Math.max(restWait, tradingWait, publicWait);
   }
 
   /** Charge `cost` at `now`, whether or not it fits (the exchange charges refused calls too). */
   record(cost: RateCost, now: number): void {
     if (this.rest && cost.rest > 0) this.rest.add(cost.rest, now);
     if (cost.trading && cost.trading.units > 0) this.tradingCounter(cost.trading.pair, true)?.add(cost.trading.units, now);
+    if (cost.public) this.publicCalls?.add(cost.public, now);
     this.forgetEmptyPairs(now);
   }
 
@@ -206,11 +222,13 @@ export class KrakenRateBudget implements RateBudget {
 
   /**
    * The exchange said a limit was exceeded: the counters this cost touches (the REST counter when it has a
-   * REST cost, the pair's trading counter when it names a pair) are set to their cap, never lowered.
+   * REST cost, the pair's trading counter when it names a pair, the public counter when it has a public cost)
+   * are set to their cap, never lowered.
    */
   snap(cost: RateCost, now: number): void {
     if (cost.rest > 0) this.snapRest(now);
     if (cost.trading) this.snapTrading(cost.trading.pair, now);
+    if (cost.public) this.publicCalls?.fill(now);
   }
 
   /** Sets the REST counter to its cap (e.g. on `EAPI:Rate limit exceeded`). */
@@ -230,7 +248,7 @@ export class KrakenRateBudget implements RateBudget {
       const level = counter.level(now);
       if (level > 0) trading.set(pair, level);
     }
-    return { rest: this.rest ? this.rest.level(now) : 0, trading };
+    return { rest: this.rest ? this.rest.level(now) : 0, trading, public: this.publicCalls ? this.publicCalls.level(now) : 0 };
   }
 
   private tradingCounter(pair: string, create: boolean): DecayingCounter | undefined {

@@ -1,5 +1,6 @@
 import { inspect } from 'node:util';
-import { signRequest } from './sign';
+import { type KeyObject } from 'node:crypto';
+import { signWithKey, signingKeyOf } from './sign';
 
 const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const SECRET_BYTES = 64;
@@ -16,7 +17,8 @@ const maskKey = (apiKey: string): string => (apiKey.length <= 8 ? '****' : `${ap
  */
 export class Credentials {
   readonly apiKey: string;
-  readonly #secretBase64: string;
+  /** The secret, decoded once into an HMAC key (never shown: toString and toJSON redact it). */
+  readonly #signingKey: KeyObject;
 
   /**
    * @param apiKey the public API key, as Kraken shows it (non-empty)
@@ -37,7 +39,7 @@ export class Credentials {
       throw new Error(`Kraken API secret decodes to ${bytes} bytes; a Kraken private key is ${SECRET_BYTES} bytes`);
     }
     this.apiKey = key;
-    this.#secretBase64 = secret;
+    this.#signingKey = signingKeyOf(secret);
   }
 
   /**
@@ -67,7 +69,7 @@ export class Credentials {
    * @param body the exact body bytes that are sent
    */
   sign(path: string, nonce: string | number | bigint, body: string): string {
-    return signRequest(path, nonce, body, this.#secretBase64);
+    return signWithKey(path, nonce, body, this.#signingKey);
   }
 
   toString(): string {

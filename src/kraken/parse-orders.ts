@@ -14,13 +14,36 @@ import {
 } from './wire-parse';
 
 const STATUSES: readonly ExchangeOrderStatus[] = ['pending', 'open', 'closed', 'canceled', 'expired'];
+const KNOWN_STATUSES: ReadonlySet<string> = new Set(STATUSES);
 const SIDES = ['buy', 'sell'] as const;
 
+/**
+ * Decimals already read in one answer, by their text. A Decimal is immutable, so the orders of one answer can
+ * share one instance per distinct numeral: most fields of a 10,000-order OpenOrders answer repeat (`0.00000`,
+ * the same volume, the same price), and parsing them once instead of 10,000 times is most of the parse; what a
+ * follower keeps of its order's last snapshot then costs next to nothing either.
+ */
+export class DecimalTexts {
+  private readonly seen = new Map<string, Decimal>();
+
+  read(value: unknown, path: () => string): Decimal {
+    if (typeof value === 'string') {
+      const known = this.seen.get(value);
+      if (known) return known;
+      const parsed = asDecimal(value, path());
+      // Bounded: an answer of all-distinct numerals must not grow it without limit.
+      if (this.seen.size < 65_536) this.seen.set(value, parsed);
+      return parsed;
+    }
+    return asDecimal(value, path());
+  }
+}
+
 /** A price field where Kraken writes `"0"` (or omits it) to mean "none"; odd text (relative prices) is none too. */
-const priceOrNull = (value: unknown, path: string): Decimal | null => {
+const priceOrNull = (value: unknown, decimals: DecimalTexts, path: () => string): Decimal | null => {
   if (value === undefined || value === null || value === '') return null;
   try {
-    const price = asDecimal(value, path);
+    const price = decimals.read(value, path);
     return price.isZero() ? null : price;
   } catch {
     return null;
@@ -28,9 +51,9 @@ const priceOrNull = (value: unknown, path: string): Decimal | null => {
 };
 
 /** Which of `descr.price` / `descr.price2` is the limit and which the trigger depends on the order type. */
-function pricesOf(orderType: string, descr: Readonly<Record<string, unknown>>, path: string) {
-  const price = priceOrNull(descr['price'], `${path}.price`);
-  const price2 = priceOrNull(descr['price2'], `${path}.price2`);
+function pricesOf(orderType: string, descr: Readonly<Record<string, unknown>>, decimals: DecimalTexts, path: string) {
+  const price = priceOrNull(descr['price'], decimals, () => `${path}.price`);
+  const price2 = priceOrNull(descr['price2'], decimals, () => `${path}.price2`);
   switch (orderType) {
     case 'limit':
     case 'iceberg':
@@ -48,41 +71,63 @@ function pricesOf(orderType: string, descr: Readonly<Record<string, unknown>>, p
   }
 }
 
+// Field readers whose error path is built only when the field is bad: an answer has 15 fields per order.
+const stringField = (record: Readonly<Record<string, unknown>>, name: string, path: string): string => {
+  const value = record[name];
+  return typeof value === 'string' ? value : asString(value, `${path}.${name}`);
+};
+
+const optionalField = <T>(record: Readonly<Record<string, unknown>>, name: string, read: (value: unknown, path: string) => T, path: string): T | null => {
+  const value = record[name];
+  return value === undefined || value === null ? null : read(value, `${path}.${name}`);
+};
+
+const numberField = (record: Readonly<Record<string, unknown>>, name: string, path: string): number => {
+  const value = record[name];
+  return typeof value === 'number' && Number.isFinite(value) ? value : asNumber(value, `${path}.${name}`);
+};
+
 /**
  * One Kraken order object as an `OrderSnapshot`.
  *
  * @param value the order object (`KrakenOrderWire`)
  * @param txid its key in the response map
  * @param path where it sits in the response, for error messages
+ * @param decimals numerals already read in the same answer (shared, immutable Decimals)
  * @throws WireFormatError naming the first missing or malformed required field
  */
-export function parseOrder(value: unknown, txid: string, path: string): OrderSnapshot {
+export function parseOrder(value: unknown, txid: string, path: string, decimals: DecimalTexts = new DecimalTexts()): OrderSnapshot {
   const order = asRecord(value, path);
-  const descr = asRecord(order['descr'], `${path}.descr`);
-  const orderType = asString(descr['ordertype'], `${path}.descr.ordertype`);
-  const clientOrderId = optional(order['cl_ord_id'], asString, `${path}.cl_ord_id`);
-  const closedAt = optional(order['closetm'], asNumber, `${path}.closetm`);
+  const descrPath = `${path}.descr`;
+  const descr = asRecord(order['descr'], descrPath);
+  const orderType = stringField(descr, 'ordertype', descrPath);
+  const clientOrderId = optionalField(order, 'cl_ord_id', asString, path);
+  const closedAt = optionalField(order, 'closetm', asNumber, path);
+  const side = descr['type'];
+  const status = order['status'];
   return {
     txid,
     clientOrderId: clientOrderId === '' ? null : clientOrderId,
-    pair: asString(descr['pair'], `${path}.descr.pair`),
-    side: asOneOf(descr['type'], SIDES, `${path}.descr.type`),
+    pair: stringField(descr, 'pair', descrPath),
+    side: side === 'buy' || side === 'sell' ? side : asOneOf(side, SIDES, `${descrPath}.type`),
     orderType,
-    status: asOneOf(order['status'], STATUSES, `${path}.status`),
-    volume: asDecimal(order['vol'], `${path}.vol`),
-    volumeExecuted: asDecimal(order['vol_exec'], `${path}.vol_exec`),
-    cost: asDecimal(order['cost'], `${path}.cost`),
-    fee: asDecimal(order['fee'], `${path}.fee`),
-    averagePrice: asDecimal(order['price'], `${path}.price`),
-    ...pricesOf(orderType, descr, `${path}.descr`),
-    openedAt: asNumber(order['opentm'], `${path}.opentm`),
+    status: typeof status === 'string' && KNOWN_STATUSES.has(status) ? (status as ExchangeOrderStatus) : asOneOf(status, STATUSES, `${path}.status`),
+    volume: decimals.read(order['vol'], () => `${path}.vol`),
+    volumeExecuted: decimals.read(order['vol_exec'], () => `${path}.vol_exec`),
+    cost: decimals.read(order['cost'], () => `${path}.cost`),
+    fee: decimals.read(order['fee'], () => `${path}.fee`),
+    averagePrice: decimals.read(order['price'], () => `${path}.price`),
+    ...pricesOf(orderType, descr, decimals, descrPath),
+    openedAt: numberField(order, 'opentm', path),
     closedAt: closedAt === 0 ? null : closedAt,
-    reason: optional(order['reason'], asString, `${path}.reason`),
+    reason: optionalField(order, 'reason', asString, path),
   };
 }
 
-const ordersOf = (value: unknown, path: string): ReadonlyMap<string, OrderSnapshot> =>
-  mapEntries(value, path, (entry, txid, entryPath) => parseOrder(entry, txid, entryPath));
+const ordersOf = (value: unknown, path: string): ReadonlyMap<string, OrderSnapshot> => {
+  const decimals = new DecimalTexts();
+  return mapEntries(value, path, (entry, txid, entryPath) => parseOrder(entry, txid, entryPath, decimals));
+};
 
 /** AddOrder's result: the txids (none for `validate=true`) and Kraken's description of the order. */
 export interface AddOrderResult {

@@ -1,4 +1,4 @@
-import { createHash, createHmac } from 'node:crypto';
+import { type KeyObject, createHash, createHmac, createSecretKey } from 'node:crypto';
 
 /**
  * Kraken's `API-Sign`: base64(HMAC-SHA512(base64decode(secret), path ‖ SHA256(nonce ‖ body))).
@@ -12,8 +12,14 @@ import { createHash, createHmac } from 'node:crypto';
  * @returns the signature, standard base64
  */
 export function signRequest(path: string, nonce: string | number | bigint, body: string, secretBase64: string): string {
+  return signWithKey(path, nonce, body, signingKeyOf(secretBase64));
+}
+
+/** The HMAC key of a base64 API secret, decoded once (a client signs every private call with it). */
+export const signingKeyOf = (secretBase64: string): KeyObject => createSecretKey(Buffer.from(secretBase64, 'base64'));
+
+/** `signRequest` with the secret already decoded (`signingKeyOf`). */
+export function signWithKey(path: string, nonce: string | number | bigint, body: string, key: KeyObject): string {
   const inner = createHash('sha256').update(String(nonce) + body, 'utf8').digest();
-  return createHmac('sha512', Buffer.from(secretBase64, 'base64'))
-    .update(Buffer.concat([Buffer.from(path, 'utf8'), inner]))
-    .digest('base64');
+  return createHmac('sha512', key).update(path, 'utf8').update(inner).digest('base64');
 }

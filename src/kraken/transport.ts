@@ -167,6 +167,8 @@ function exchange(
   return new Observable<unknown>((subscriber) => {
     const controller = new AbortController();
     let timedOut = false;
+    /** The answer (or failure) is in: nothing is left to abort. */
+    let settled = false;
     const timer = timers.setTimeout(() => {
       timedOut = true;
       controller.abort();
@@ -180,11 +182,13 @@ function exchange(
       })
       .then(
         (result) => {
+          settled = true;
           timers.clearTimeout(timer);
           subscriber.next(result);
           subscriber.complete();
         },
         (error: unknown) => {
+          settled = true;
           timers.clearTimeout(timer);
           subscriber.error(error instanceof ExchangeError ? error : classifyTransportFailure(failureOf(error, timedOut, timeoutMs), endpoint));
         },
@@ -192,10 +196,43 @@ function exchange(
 
     return () => {
       timers.clearTimeout(timer);
-      controller.abort();
+      // Only a request still under way is aborted: abort() after the answer would build a DOMException (its
+      // reason) on every request for nothing.
+      if (!settled) controller.abort();
     };
   });
 }
+
+/**
+ * The form body and headers of one private POST, signed with its nonce: exactly what goes on the wire.
+ *
+ * @param path e.g. `/0/private/AddOrder`
+ * @param entries the form fields, in order, without the nonce
+ * @param nonce the nonce taken for this request
+ * @param credentials the key and its secret
+ * @param userAgent the User-Agent header
+ */
+export function signedPost(
+  path: string,
+  entries: ReadonlyArray<[string, string]>,
+  nonce: bigint | number | string,
+  credentials: Credentials,
+  userAgent: string = DEFAULT_USER_AGENT,
+): { readonly body: string; readonly headers: Readonly<Record<string, string>> } {
+  const body = new URLSearchParams([['nonce', nonce.toString()], ...entries]).toString();
+  return {
+    body,
+    headers: {
+      'API-Key': credentials.apiKey,
+      'API-Sign': credentials.sign(path, nonce, body),
+      'Content-Type': 'application/x-www-form-urlencoded; charset=utf-8',
+      'User-Agent': userAgent,
+    },
+  };
+}
+
+/** The form fields of a request, in order; `undefined` values are left out. */
+export const formEntries = (params: RequestParams | undefined): Array<[string, string]> => entriesOf(params);
 
 /** The base URL without a trailing slash; a malformed one is a configuration error at start-up, not a failed call. */
 function checkedBaseUrl(baseUrl: string): string {
@@ -249,13 +286,7 @@ export function createKrakenTransport(options: TransportOptions): KrakenTranspor
         const stale = staleDeadline(method, entries, clock());
         if (stale) return throwError(() => stale);
         // Built and signed here, at the moment of sending: the signed bytes are exactly the bytes sent.
-        const body = new URLSearchParams([['nonce', nonce.toString()], ...entries]).toString();
-        const headers = {
-          'API-Key': credentials.apiKey,
-          'API-Sign': credentials.sign(path, nonce, body),
-          'Content-Type': 'application/x-www-form-urlencoded; charset=utf-8',
-          'User-Agent': userAgent,
-        };
+        const { body, headers } = signedPost(path, entries, nonce, credentials, userAgent);
         return exchange(fetchImpl, method, `${baseUrl}${path}`, { method: 'POST', headers, body }, options.timeoutMs, timers, clock);
       });
     },

@@ -4,6 +4,8 @@ export interface RateCost {
   readonly rest: number;
   /** Units on a per-pair trading counter (Kraken: AddOrder 1, CancelOrder 0..8 by order age). */
   readonly trading?: { readonly pair: string; readonly units: number };
+  /** Units on the per-IP public-call counter (Kraken: 1 per public call, e.g. Ticker, AssetPairs). */
+  readonly public?: number;
 }
 
 /**

@@ -34,6 +34,12 @@ export interface ExecutionConfig {
     readonly deadlineMs: number;
     /** How many placements may be in flight at once. */
     readonly maxConcurrentPlacements: number;
+    /**
+     * The fat-finger band: a limit, stop-loss or take-profit price further than this fraction from the pair's
+     * last price (0.1 = 10 %) is rejected, both prices named. Absent or null: no band (the shipped config.json
+     * sets 0.1).
+     */
+    readonly maxPriceDeviation?: number | null;
   };
   readonly protection: {
     readonly mode: ProtectionMode;

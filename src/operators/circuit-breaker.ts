@@ -38,6 +38,16 @@ export class BreakerOpenError extends Error {
 
 export const isBreakerOpenError = (error: unknown): error is BreakerOpenError => error instanceof BreakerOpenError;
 
+/** How one guarded call's outcome counts. */
+export interface GuardOptions {
+  /**
+   * Whether the call's success says the service is well: it resets the run of failures, and as the probe it
+   * closes the breaker. Default true. False for calls that can succeed while the service that fails does not
+   * (Kraken's public market data beside failing private calls): their success is neutral, their failure counts.
+   */
+  readonly successCounts?: boolean;
+}
+
 /**
  * Stops calling a failing service for a while, then lets one probe call find out whether it is back.
  *
@@ -90,11 +100,15 @@ export class CircuitBreaker {
    *
    * The call's values, completion and error pass through unchanged; its first value or its completion is a
    * success, its error a failure. While open, the call is not subscribed: the result errors at once with
-   * `BreakerOpenError`. Unsubscribing from a probe before it ends lets the next call probe.
+   * `BreakerOpenError`. Unsubscribing from a probe before it ends lets the next call probe. With
+   * `successCounts: false` a success is neutral: the run of failures goes on, and a probe that succeeds leaves
+   * the breaker half-open for the next call to probe.
    *
+   * @param options `successCounts`: whether a success resets the count (default true).
    * @returns The call, guarded.
    */
-  guard<T>(): MonoTypeOperatorFunction<T> {
+  guard<T>(options: GuardOptions = {}): MonoTypeOperatorFunction<T> {
+    const successCounts = options.successCounts ?? true;
     return (call) =>
       defer(() => {
         this.halfOpenIfCooledDown();
@@ -112,8 +126,8 @@ export class CircuitBreaker {
         };
         return call.pipe(
           tap({
-            next: () => settle(() => this.succeeded(probe)),
-            complete: () => settle(() => this.succeeded(probe)),
+            next: () => settle(() => this.succeeded(probe, successCounts)),
+            complete: () => settle(() => this.succeeded(probe, successCounts)),
             error: (error: unknown) => settle(() => this.failed(error, probe)),
           }),
           finalize(() => {
@@ -146,7 +160,12 @@ export class CircuitBreaker {
     this.cooldown = null;
   }
 
-  private succeeded(probe: boolean): void {
+  private succeeded(probe: boolean, counts: boolean): void {
+    if (!counts) {
+      // Proves nothing about what failed: a probe hands the next call the chance to probe.
+      if (probe) this.probeOut = false;
+      return;
+    }
     if (probe) this.close();
     // A call that started before the breaker opened says nothing about the service now.
     else if (this.current.value === 'closed') this.consecutiveFailures = 0;

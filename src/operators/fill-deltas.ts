@@ -26,7 +26,8 @@ export type OrderEvent =
  */
 const PRICE_SIGNIFICANT_DIGITS = 12;
 
-interface Progress {
+/** What the fold of an order's snapshots has seen so far, and the events the latest snapshot made. */
+export interface FillProgress {
   readonly status: ExchangeOrderStatus | null;
   readonly volumeExecuted: Decimal;
   readonly cost: Decimal;
@@ -35,7 +36,8 @@ interface Progress {
   readonly events: readonly OrderEvent[];
 }
 
-const START: Progress = {
+/** Nothing seen yet. */
+export const NO_FILLS: FillProgress = {
   status: null,
   volumeExecuted: new Decimal(0),
   cost: new Decimal(0),
@@ -44,7 +46,11 @@ const START: Progress = {
   events: [],
 };
 
-function advance(seen: Progress, snapshot: OrderSnapshot): Progress {
+/**
+ * One step of the fold behind `fillDeltas`, for a follower that keeps its own state: the progress after
+ * `snapshot`, with the events it made (fill before status).
+ */
+export function advanceFills(seen: FillProgress, snapshot: OrderSnapshot): FillProgress {
   // Stale data (an older reading that arrived late) says nothing new: executed volume never goes down.
   if (snapshot.volumeExecuted.lt(seen.volumeExecuted)) return { ...seen, events: [] };
   const events: OrderEvent[] = [];
@@ -86,7 +92,7 @@ function advance(seen: Progress, snapshot: OrderSnapshot): Progress {
 export function fillDeltas(): OperatorFunction<OrderSnapshot, OrderEvent> {
   return (source) =>
     source.pipe(
-      scan(advance, START),
+      scan(advanceFills, NO_FILLS),
       takeWhile((progress) => !progress.final, true),
       // concatMap: the events of one snapshot stay in order (fill before status).
       concatMap((progress) => from(progress.events)),

@@ -5,3 +5,4 @@ export * from './rate-limit';
 export * from './retry-backoff';
 export * from './fill-deltas';
 export * from './circuit-breaker';
+export * from './queue-map';

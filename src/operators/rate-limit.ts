@@ -29,6 +29,7 @@ interface QueuedRequest {
 const countersOf = (cost: RateCost): readonly string[] => [
   ...(cost.rest > 0 ? ['rest'] : []),
   ...(cost.trading && cost.trading.units > 0 ? [`trading:${cost.trading.pair}`] : []),
+  ...(cost.public ? ['public'] : []),
 ];
 
 /** How `RateGate.run` treats a call. */

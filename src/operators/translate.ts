@@ -17,6 +17,20 @@ export interface TranslateOptions {
   readonly deadlineMs?: number | undefined;
   /** Epoch ms (pass `() => scheduler.now()`). */
   readonly now?: (() => number) | undefined;
+  /**
+   * The fat-finger band: a limit, stop-loss or take-profit price further than this fraction (0.1 = 10 %) from
+   * the reference price is a rejection naming both prices. Without a usable reference price every entry is
+   * rejected (the band cannot be checked). Absent: no band.
+   */
+  readonly priceBand?: PriceBand | undefined;
+}
+
+/** How far a price may be from the last price, and the config key that says so (named in rejections). */
+export interface PriceBand {
+  readonly maxDeviation: Decimal;
+  readonly key: string;
+  /** Why there is no reference price, when there is none (e.g. the ticker read failed). */
+  readonly noReferenceReason?: string | undefined;
 }
 
 /** The longest delay a JavaScript timer can hold; a longer `timeoutMs` would fire at once. */
@@ -116,6 +130,33 @@ function checkProtectionSides(
       field: 'takeProfit',
       reason: `takeProfit ${takeProfit.toFixed()} must be ${where(!below)} the stopLoss ${stopLoss.toFixed()} for a ${side}`,
     };
+  }
+  return null;
+}
+
+const percent = (fraction: Decimal): string => `${fraction.mul(100).toDecimalPlaces(2, Decimal.ROUND_HALF_UP).toFixed()} %`;
+
+/** The first price outside the band around `reference`, as a rejection; the band unchecked is one too. */
+function outsideBand(
+  band: PriceBand,
+  reference: Decimal | undefined,
+  prices: ReadonlyArray<readonly [string, Decimal | null]>,
+): { readonly field: string; readonly reason: string } | null {
+  const given = prices.filter((entry): entry is readonly [string, Decimal] => entry[1] !== null);
+  const first = given[0];
+  if (!first) return null;
+  if (!reference) {
+    const why = band.noReferenceReason ? `: ${band.noReferenceReason}` : '';
+    return { field: first[0], reason: `${first[0]} ${first[1].toFixed()} not checked against ${band.key}: no last price${why}` };
+  }
+  for (const [field, price] of given) {
+    const deviation = price.sub(reference).abs().div(reference);
+    if (deviation.gt(band.maxDeviation)) {
+      return {
+        field,
+        reason: `${field} ${price.toFixed()} is ${percent(deviation)} from the last price ${reference.toFixed()}, beyond ${band.key} (${percent(band.maxDeviation)})`,
+      };
+    }
   }
   return null;
 }
@@ -223,6 +264,15 @@ function translateOrRefuse(signal: TradeSignal, book: PairBook, options: Transla
   const wrongSide = checkProtectionSides(side, entryPrice, stopLoss.value, takeProfit.value);
   if (wrongSide) return refuse(wrongSide.field, wrongSide.reason);
 
+  if (options.priceBand) {
+    const outside = outsideBand(options.priceBand, usableReference(options, rules), [
+      ['limitPrice', limitPrice ?? null],
+      ['stopLoss', stopLoss.value],
+      ['takeProfit', takeProfit.value],
+    ]);
+    if (outside) return refuse(outside.field, outside.reason);
+  }
+
   const deadline = options.deadlineMs !== undefined && options.now ? options.now() + options.deadlineMs : undefined;
   const request: OrderRequest = {
     clientOrderId: options.newClientOrderId(),
@@ -280,9 +330,11 @@ export function translateSignal(signal: TradeSignal, book: PairBook, options: Tr
  * market order takes none; timeoutMs a whole number of ms (limit entries only). Quantity is rounded down to
  * the lot decimals (to 0 or below `ordermin` is a rejection); a limit price to the tick (a buy down, a sell
  * up), stop-loss and take-profit to the nearest tick; the cost minimum uses the limit price, or the reference
- * price of a market entry; a stop-loss or take-profit on the wrong side of the entry is a rejection.
- * What rounding changed is said in the intent's `roundingNote` (`quantity 0.0100000099 → 0.01 (…)`), for the
- * reports. A signalId must be printable and at most 128 characters. Each order gets a fresh client order id.
+ * price of a market entry; a stop-loss or take-profit on the wrong side of the entry is a rejection; with a
+ * `priceBand`, a limit, stop-loss or take-profit price further than the band from the reference price is a
+ * rejection naming both prices. What rounding changed is said in the intent's `roundingNote`
+ * (`quantity 0.0100000099 → 0.01 (…)`), for the reports. A signalId must be printable and at most 128 characters.
+ * Each order gets a fresh client order id.
  *
  * Completes when the source completes; an error of the source is passed on. Never errors by itself.
  *

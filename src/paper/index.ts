@@ -65,6 +65,12 @@ export interface PaperOptions {
    * clock's plain `timers`: a heartbeat armed while a REST request is served must not park that request.
    */
   readonly wsTimers?: Timers;
+  /**
+   * Refuse public calls beyond Kraken's per-IP public rate (`PUBLIC_LIMITS`: about one a second, a burst of 5)
+   * with `EAPI:Rate limit exceeded`, as Kraken does. Default true (never at tier `unlimited`); tests that read
+   * public data back to back on purpose turn it off.
+   */
+  readonly publicRateLimit?: boolean;
 }
 
 export interface PaperExchange {
@@ -151,6 +157,7 @@ export async function startPaperExchange(options: PaperOptions = {}): Promise<Pa
     prices: pricesOf(catalogue, options.prices ?? {}),
     volatility: options.volatility ?? 0.001,
     openOrdersLagMs: options.openOrdersLagMs ?? 0,
+    publicRateLimit: options.publicRateLimit ?? true,
   });
   const auth = new Authenticator({ ...DEFAULT_LOCKOUT, ...options.lockout });
   let keysIssued = 0;

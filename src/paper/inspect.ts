@@ -67,6 +67,8 @@ export interface PaperInspector {
   requestCount(method: string): number;
   /** `EAPI:Rate limit exceeded` (rest) and `EOrder:Rate limit exceeded` (trading) errors returned. */
   rateLimitErrors(): { readonly rest: number; readonly trading: number };
+  /** `EAPI:Rate limit exceeded` answers to public calls (the per-IP public counter). */
+  publicRateLimitErrors(): number;
   /** Last, bid and ask of a pair (any of its names). */
   quote(pair: string): { readonly last: Decimal; readonly bid: Decimal; readonly ask: Decimal };
   /** The paper clock, epoch ms. */
@@ -140,7 +142,8 @@ export function createInspector(venue: Venue, server: PaperServer): PaperInspect
     },
     requestCounts: () => new Map(server.traffic.requests),
     requestCount: (method) => server.traffic.requests.get(method) ?? 0,
-    rateLimitErrors: () => ({ ...venue.rateLimitErrors }),
+    rateLimitErrors: () => ({ rest: venue.rateLimitErrors.rest, trading: venue.rateLimitErrors.trading }),
+    publicRateLimitErrors: () => venue.rateLimitErrors.public,
     quote: (pair) => {
       const p = venue.catalogue.find(pair);
       if (!p) throw new Error(`paper exchange: unknown pair ${pair}`);

@@ -189,7 +189,13 @@ export class PaperServer {
   private publicCall(method: string, req: IncomingMessage, search: string, body: string): Outcome {
     const params = req.method === 'POST' && body !== '' ? parseBody(req, body) : Params.fromQuery(search);
     if (!params) return failure('EGeneral:Invalid arguments');
-    return callPublic(method, params, this.venue.catalogue, this.venue.market, this.catchUp(), this.venue.systemStatus);
+    const now = this.catchUp();
+    // Charged on arrival like Kraken's counters; answered as Kraken does, in the body of an HTTP 200.
+    if (!this.venue.publicBudget(req.socket.remoteAddress ?? 'unknown').tryCharge({ rest: 0, public: 1 }, now)) {
+      this.venue.rateLimitErrors.public += 1;
+      return failure('EAPI:Rate limit exceeded');
+    }
+    return callPublic(method, params, this.venue.catalogue, this.venue.market, now, this.venue.systemStatus);
   }
 
   private privateCall(method: string, req: IncomingMessage, path: string, body: string, arrivedAt: number): Outcome {

@@ -28,6 +28,8 @@ export interface VenueSetup {
   readonly prices: ReadonlyMap<string, Decimal>;
   readonly volatility: number;
   readonly openOrdersLagMs: number;
+  /** Whether public calls are limited per IP (`PUBLIC_LIMITS`). */
+  readonly publicRateLimit: boolean;
 }
 
 /**
@@ -47,6 +49,9 @@ export class Venue {
   /** The per-pair trading counters belong to the account (shared by its keys). */
   readonly tradingBudget: KrakenRateBudget;
   private readonly restBudgets = new Map<string, KrakenRateBudget>();
+  /** Public calls are counted per client IP address, not per key (kraken-api.md §7; `PUBLIC_LIMITS`). */
+  private readonly publicBudgets = new Map<string, KrakenRateBudget>();
+  private readonly publicRateLimit: boolean;
   private readonly clock: () => number;
   /** Time the paper clock has been moved ahead of `clock` by `advance`. */
   private offsetMs = 0;
@@ -55,7 +60,7 @@ export class Venue {
   /** Outside `online` the engine does not match (kraken-api.md §3.2). */
   systemStatus: SystemStatus = 'online';
   readonly acceptedByClOrdId = new Map<string, number>();
-  readonly rateLimitErrors = { rest: 0, trading: 0 };
+  readonly rateLimitErrors = { rest: 0, trading: 0, public: 0 };
   /** WebSocket tokens (GetWebSocketsToken) belong to the account's keys, like the REST counters. */
   readonly wsTokens: WsTokens;
   private readonly marketWatchers = new Set<() => void>();
@@ -71,6 +76,7 @@ export class Venue {
     this.ids = new IdMint(setup.seed);
     this.engine = new Engine(this.market, this.book, this.ledger, this.ids);
     this.tradingBudget = new KrakenRateBudget(setup.tier);
+    this.publicRateLimit = setup.publicRateLimit;
     this.wsTokens = new WsTokens(setup.seed);
   }
 
@@ -95,6 +101,16 @@ export class Venue {
     if (!budget) {
       budget = new KrakenRateBudget(this.tier);
       this.restBudgets.set(apiKey, budget);
+    }
+    return budget;
+  }
+
+  /** The public-call counter of one client address (a tier without limits when they are switched off). */
+  publicBudget(address: string): KrakenRateBudget {
+    let budget = this.publicBudgets.get(address);
+    if (!budget) {
+      budget = new KrakenRateBudget(this.publicRateLimit ? this.tier : 'unlimited');
+      this.publicBudgets.set(address, budget);
     }
     return budget;
   }

@@ -5,6 +5,7 @@ import { isExchangeError } from '../model/errors';
 import { type ExchangePort } from '../model/port';
 import { CircuitBreaker } from '../operators/circuit-breaker';
 import { RateGate } from '../operators/rate-limit';
+import { type PriceReader, createPriceReader } from './last-price';
 import { type OrderMonitor } from './order-monitor';
 import { type PositionBook } from './positions';
 import { type ReportBuilder, createReportBuilder } from './reports';
@@ -28,6 +29,11 @@ export interface StreamTuning {
   readonly monitorReserveUnits: number;
   /** How long a close waits for the pair's protective orders to be confirmed gone before giving up. */
   readonly protectionCancelTimeoutMs: number;
+  /**
+   * How long a last price read from the ticker is used again (placement checks, take-profit watches) before
+   * the next read. Default 1000: about Kraken's public rate of one call a second.
+   */
+  readonly priceMaxAgeMs?: number;
 }
 
 /** One handler run's access to the exchange: every call goes through its rate gate and circuit breaker. */
@@ -44,6 +50,8 @@ export interface ExchangeDeps {
   readonly log: Logger;
   readonly report: ReportBuilder;
   readonly tuning: StreamTuning;
+  /** Last prices, one Ticker read per pair shared by everyone who asks (placement, take-profit watches). */
+  readonly prices: PriceReader;
 }
 
 /** Everything the order streams share within one run. */
@@ -75,7 +83,7 @@ export interface ExchangeParts {
  */
 export function createExchangeDeps(parts: ExchangeParts): ExchangeDeps {
   const { newReportId, ...rest } = parts;
-  return {
+  const access: Omit<ExchangeDeps, 'prices'> = {
     ...rest,
     gate: new RateGate(parts.budget, parts.scheduler),
     breaker: new CircuitBreaker(
@@ -91,4 +99,11 @@ export function createExchangeDeps(parts: ExchangeParts): ExchangeDeps {
     ),
     report: createReportBuilder(newReportId ?? parts.newId, parts.scheduler),
   };
+  // The reader calls through this same access (its gate and breaker); it is built once access exists.
+  const prices: PriceReader = { last: (pair, lane) => reader.last(pair, lane) };
+  const deps: ExchangeDeps = { ...access, prices };
+  const reader = createPriceReader(deps, parts.tuning.priceMaxAgeMs ?? DEFAULT_PRICE_MAX_AGE_MS);
+  return deps;
 }
+
+const DEFAULT_PRICE_MAX_AGE_MS = 1000;

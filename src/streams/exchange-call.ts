@@ -18,6 +18,8 @@ export type CallEffect = 'idempotent' | 'once';
  * counter. A throttle with a retry time is about concurrency, not a counter: the wait is enough.
  */
 function snapCostOf(error: ExchangeError, cost: RateCost): RateCost | null {
+  // A public call's `EAPI:Rate limit` is about the per-IP public counter, not the key's REST counter.
+  if (cost.public && error.hasCode('EAPI:Rate limit')) return { rest: 0, public: cost.public };
   if (error.hasCode('EAPI:Rate limit') || error.hasCode('EAuth:Rate limit')) return { rest: Math.max(1, cost.rest) };
   if (error.hasCode('EOrder:Rate limit') || error.hasCode('EOrder:Domain rate limit')) {
     return cost.trading ? { rest: 0, trading: cost.trading } : null;
@@ -130,7 +132,11 @@ export function exchangeCall<T>(
       // A private call is charged only when it really goes out: the port sends private calls one at a time.
       // The breaker guards the call at that moment, not when it was asked for: a call that waited its turn
       // while the breaker opened is not sent (it stays charged, which errs on the safe side).
-      return deps.gate.run(cost, lane, () => released.pipe(deps.breaker.guard<T>()), { exclusive: isPrivate(portCall) }).pipe(
+      // A public call's success (market data answering) says nothing about the private calls the breaker
+      // counts failures of: it must not reset their count. Its failure counts like any other.
+      const isPrivateCall = isPrivate(portCall);
+      const guarded = deps.breaker.guard<T>({ successCounts: isPrivateCall });
+      return deps.gate.run(cost, lane, () => released.pipe(guarded), { exclusive: isPrivateCall }).pipe(
         tap({
           error: (error: unknown) => {
             if (!isExchangeError(error) || error.kind !== 'rate-limited') return;

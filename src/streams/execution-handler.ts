@@ -18,8 +18,6 @@ import {
   ReplaySubject,
   share,
   takeUntil,
-  tap,
-  timer,
 } from 'rxjs';
 import { type CostModel, type RateBudget } from '../model/budget';
 import { type ExecutionConfig } from '../model/config';
@@ -31,7 +29,7 @@ import { type EntryIntent } from '../operators/intent';
 import { closePositions } from './close-position';
 import { type Logger, type StreamDeps, type StreamTuning, createExchangeDeps } from './deps';
 import { exchangeCall } from './exchange-call';
-import { type CancelReason, type OrderFinal, followOrder } from './order-lifecycle';
+import { type CancelTrigger, type OrderFinal, followOrder } from './order-lifecycle';
 import { createOrderMonitor } from './order-monitor';
 import { type PlacedEntry, placeEntries } from './placement';
 import { type Position, PositionBook } from './positions';
@@ -199,29 +197,34 @@ function entries(inputs: HandlerInputs, book$: Observable<PairBook>, deps: Strea
   // takeUntil on the input, not last, on purpose: stop() ends the intake, never the work already started.
   const signals$ = inputs.signals$.pipe(takeUntil(deps.stopping$));
   return placeEntries(signals$, inputs.halted$ ?? NEVER, book$, deps).pipe(
-    andThen<PlacedEntry, OrderFinal>(({ intent, placed }) => defer(() => {
+    // andThen starts this at the entry's `done` step, so the registry sees it working from that moment on (no
+    // defer: it would only cost an operator per working entry).
+    andThen<PlacedEntry, OrderFinal>(({ intent, placed }) => {
       const isLimit = intent.request.orderType === 'limit';
       const pair = intent.rules.key;
       const txid = placed.order.txid;
       const { positions } = deps;
-      const cancelWhen$ = merge(
-        intent.timeoutMs !== null ? timer(intent.timeoutMs, deps.scheduler).pipe(map((): CancelReason => 'timeout')) : EMPTY,
+      const cancelOn: CancelTrigger[] = [
         // An unwatched working entry could fill unprotected after the process is gone.
-        isLimit ? deps.stopping$.pipe(map((): CancelReason => 'stop')) : EMPTY,
+        ...(isLimit ? [{ when$: deps.stopping$, reason: 'stop' as const }] : []),
         // A close of the pair: an entry left working could fill right after the close and re-open the position.
-        positions.closeRequested$(pair, positions.closeEpoch(pair)).pipe(map((): CancelReason => 'close-position')),
-      );
+        { when$: positions.closeRequested$(pair, positions.closeEpoch(pair)), reason: 'close-position' },
+      ];
       positions.addWorkingEntry(txid, pair);
       const stopWorking = (): void => positions.removeWorkingEntry(txid);
-      return followOrder(placed.order, deps, { cancelWhen$, ...(placed.adopted ? { adopted: placed.adopted } : {}) }).pipe(
-        tap((step) => {
-          if (step.kind === 'done') stopWorking();
-        }),
+      const follow = {
+        cancelOn,
+        ...(intent.timeoutMs !== null ? { timeoutMs: intent.timeoutMs } : {}),
+        ...(placed.adopted ? { adopted: placed.adopted } : {}),
+      };
+      return followOrder(placed.order, deps, follow).pipe(
         finalize(stopWorking),
         // An entry cancelled by a close is not protected: the close sells what it filled.
-        andThen<OrderFinal, OrderFinal>((final) =>
-          final.snapshot.volumeExecuted.gt(0) && final.cancelReason !== 'close-position' ? protectEntry(final, intent, deps) : EMPTY,
-        ),
+        andThen<OrderFinal, OrderFinal>((final) => {
+          // No longer working from its final state on: a close waits for that, not for the protection.
+          stopWorking();
+          return final.snapshot.volumeExecuted.gt(0) && final.cancelReason !== 'close-position' ? protectEntry(final, intent, deps) : EMPTY;
+        }),
         catchError((error: unknown) => {
           deps.log.error(`${intent.signal.signalId}: following ${describeEntry(intent)} failed:`, String(error));
           return of<Step<OrderFinal>>(
@@ -229,7 +232,7 @@ function entries(inputs: HandlerInputs, book$: Observable<PairBook>, deps: Strea
           );
         }),
       );
-    })),
+    }),
     reportsOf(),
   );
 }

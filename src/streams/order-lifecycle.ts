@@ -1,23 +1,19 @@
 import {
   EMPTY,
-  type Observable,
+  Observable,
+  type Subscription,
   catchError,
   concat,
   concatMap,
-  connect,
-  defer,
-  filter,
   ignoreElements,
-  merge,
   of,
-  take,
   takeUntil,
   tap,
   timer,
 } from 'rxjs';
 import { isOrderGone } from '../model/errors';
 import { type OrderSnapshot } from '../model/order';
-import { type OrderEvent, fillDeltas } from '../operators/fill-deltas';
+import { type FillProgress, NO_FILLS, type OrderEvent, advanceFills } from '../operators/fill-deltas';
 import { type StreamDeps } from './deps';
 import { exchangeCall } from './exchange-call';
 import { type OrderContext, snapshotDetails } from './reports';
@@ -45,9 +41,22 @@ export interface OrderFinal {
   readonly cancelReason: CancelReason | null;
 }
 
+/** Something that, when it emits, means the order is to be cancelled for `reason`. */
+export interface CancelTrigger {
+  readonly when$: Observable<unknown>;
+  readonly reason: CancelReason;
+}
+
 export interface FollowOptions {
   /** Its first value cancels the order (once); later values and a cancel after the final state are ignored. */
   readonly cancelWhen$?: Observable<CancelReason>;
+  /**
+   * More triggers, each with its reason: the first value of any of them (or of `cancelWhen$`) cancels the order.
+   * The same as merging them into `cancelWhen$`, without an operator chain per trigger per order.
+   */
+  readonly cancelOn?: readonly CancelTrigger[];
+  /** Cancels it (reason `timeout`) this many ms after following starts, on the run's scheduler. */
+  readonly timeoutMs?: number;
   /** A snapshot already in hand (an order adopted after a lookup): reported before the monitor's first tick. */
   readonly adopted?: OrderSnapshot;
 }
@@ -57,8 +66,8 @@ const isFinalSnapshot = (snapshot: OrderSnapshot): boolean =>
 
 /**
  * Follows one accepted order to its final state through the shared monitor, reporting every fill increment
- * once and exactly one final status; cancels it when `cancelWhen$` says so and keeps following, since a fill
- * can win the race with the cancel.
+ * once and exactly one final status; cancels it (once) at the first of `cancelWhen$`, a `cancelOn` trigger or
+ * `timeoutMs`, and keeps following, since a fill can win the race with the cancel.
  *
  * monitor:    ──o────p──────────c         o open, p partly filled, c canceled with the fill
  * cancelWhen$: ────────────t
@@ -73,26 +82,30 @@ const isFinalSnapshot = (snapshot: OrderSnapshot): boolean =>
  *
  * @param order The accepted order.
  * @param deps The run's monitor, exchange access and registry.
- * @param options What cancels it; an adopted snapshot.
+ * @param options What cancels it (`cancelWhen$`, `cancelOn`, `timeoutMs`); an adopted snapshot.
  * @returns Reports, then the final state.
  */
 export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowOptions = {}): Observable<Step<OrderFinal>> {
   const { context, txid } = order;
-  return defer(() => {
+  // One Observable holding the order's state, rather than fillDeltas + connect + merge + concatMap + takeUntil
+  // around each order: a handler follows thousands at once, and those operators cost ~15 KB per order. The
+  // state is still a fold (`advanceFills`), and each subscription below is owned and torn down here.
+  return new Observable<Step<OrderFinal>>((subscriber) => {
     let cancelReason: CancelReason | null = null;
     /** The exchange answered the cancel that the order was already gone: it did not take. */
     let cancelMissed = false;
     let finalReported = false;
     let latest: OrderSnapshot | null = options.adopted ?? null;
+    let progress: FillProgress = NO_FILLS;
 
-    const toSteps = (event: OrderEvent): Observable<Step<OrderFinal>> => {
+    const stepsOf = (event: OrderEvent): readonly Step<OrderFinal>[] => {
       const snapshot = event.snapshot;
       latest = snapshot;
       if (event.kind === 'fill') {
         deps.positions.applyFill(context.pair, context.side, event.quantity);
         const filled = snapshot.status === 'closed';
         finalReported ||= filled;
-        return of(
+        return [
           reportStep(
             deps.report(context, filled ? 'FILLED' : 'PARTIALLY_FILLED', {
               ...snapshotDetails(snapshot),
@@ -100,11 +113,11 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
               lastFillPrice: event.price,
             }),
           ),
-        );
+        ];
       }
-      if (!isFinalSnapshot(snapshot)) return EMPTY;
+      if (!isFinalSnapshot(snapshot)) return [];
       const done = doneStep<OrderFinal>({ order, snapshot, cancelReason });
-      if (finalReported) return of(done);
+      if (finalReported) return [done];
       finalReported = true;
       const status = snapshot.status === 'closed' ? 'FILLED' : snapshot.status === 'expired' ? 'EXPIRED' : 'CANCELED';
       // The handler's reason only when its cancel took: an order cancelled elsewhere first keeps the exchange's.
@@ -116,7 +129,7 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
             : cancelReason
               ? `cancelled outside the handler${snapshot.reason ? ` (${snapshot.reason})` : ''}`
               : snapshot.reason;
-      return of(reportStep(deps.report(context, status, { ...snapshotDetails(snapshot), reason })), done);
+      return [reportStep(deps.report(context, status, { ...snapshotDetails(snapshot), reason })), done];
     };
 
     const cancel = (reason: CancelReason): Observable<Step<OrderFinal>> => {
@@ -128,8 +141,8 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
       const retryDelayMs = deps.config.monitor.maxIntervalMs;
       // A cancel is idempotent (at worst "unknown order"), and an order must not stay working past the reason it
       // was cancelled for: refusals that prove nothing was done are retried without limit until the run stops,
-      // and any other failure re-arms the cancel after a monitor interval. takeUntil(final$) in the caller ends
-      // it all once the order is final, whoever made it so.
+      // and any other failure re-arms the cancel after a monitor interval. The final state ends it all (below),
+      // whoever made the order final.
       const attemptCancel = (): Observable<Step<OrderFinal>> =>
         exchangeCall(
           deps,
@@ -156,16 +169,61 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
       return concat(of(reportStep(pendingCancel)), attemptCancel());
     };
 
-    const snapshots$ = options.adopted ? concat(of(options.adopted), deps.monitor.track(txid)) : deps.monitor.track(txid);
-    return snapshots$.pipe(
-      fillDeltas(),
-      // connect: the final-state notifier and the reports see the same events, and an adopted final snapshot
-      // (emitted synchronously) reaches both.
-      connect((events$) => {
-        const final$ = events$.pipe(filter((event) => event.kind === 'status' && isFinalSnapshot(event.snapshot)));
-        const cancel$ = (options.cancelWhen$ ?? EMPTY).pipe(take(1), concatMap(cancel), takeUntil(final$));
-        return merge(events$.pipe(concatMap(toSteps)), cancel$);
-      }),
-    );
+    const forward = {
+      next: (step: Step<OrderFinal>) => subscriber.next(step),
+      error: (error: unknown) => subscriber.error(error),
+    };
+    // Plain variables and one teardown rather than Subscription.add chains: each add is an array per order.
+    let triggers: Subscription[] | null = [];
+    let cancelling: Subscription | null = null;
+    let following: Subscription | null = null;
+    const dropTriggers = (): void => {
+      const watched = triggers;
+      triggers = null;
+      for (const trigger of watched ?? []) trigger.unsubscribe();
+    };
+    const dropCancel = (): void => {
+      dropTriggers();
+      cancelling?.unsubscribe();
+      cancelling = null;
+    };
+    // The cancel triggers (the first value of any, once), then the cancel: watched from the start, so a trigger
+    // that fired before the order was followed (a close already requested) cancels at once.
+    const cancelFor = (reason: CancelReason): void => {
+      if (!triggers) return;
+      dropTriggers();
+      cancelling = cancel(reason).subscribe(forward);
+    };
+    const watch = <V>(when$: Observable<V>, reasonOf: (value: V) => CancelReason): void => {
+      if (!triggers) return;
+      const trigger = when$.subscribe({ next: (value) => cancelFor(reasonOf(value)), error: forward.error });
+      // A trigger that fired while being subscribed has already dropped the list.
+      if (triggers) triggers.push(trigger);
+      else trigger.unsubscribe();
+    };
+    const cancelWhen$ = options.cancelWhen$;
+    if (cancelWhen$) watch(cancelWhen$, (reason) => reason);
+    for (const trigger of options.cancelOn ?? []) watch(trigger.when$, () => trigger.reason);
+    // One scheduled action, not a timer Observable and its subscriber: every working limit entry has one.
+    if (options.timeoutMs !== undefined && triggers) triggers.push(deps.scheduler.schedule(() => cancelFor('timeout'), options.timeoutMs));
+
+    /** One snapshot through the fold; at the final state the cancel is dropped and the result completes. */
+    const onSnapshot = (snapshot: OrderSnapshot): void => {
+      // Stale or repeated readings make no events; nothing after the final state is looked at.
+      progress = advanceFills(progress, snapshot);
+      for (const event of progress.events) for (const step of stepsOf(event)) subscriber.next(step);
+      if (progress.final) {
+        dropCancel();
+        subscriber.complete();
+      }
+    };
+
+    if (options.adopted) onSnapshot(options.adopted);
+    if (!subscriber.closed) following = deps.monitor.track(txid).subscribe({ next: onSnapshot, error: forward.error });
+    return () => {
+      dropCancel();
+      following?.unsubscribe();
+      following = null;
+    };
   });
 }

@@ -1,16 +1,14 @@
 import {
   EMPTY,
-  type Observable,
+  Observable,
+  type Subscriber,
+  type Subscription,
   catchError,
   concatMap,
   defer,
-  filter,
-  finalize,
   from,
-  map,
   reduce,
   repeat,
-  share,
   timer,
 } from 'rxjs';
 import { type OrderSnapshot } from '../model/order';
@@ -23,9 +21,9 @@ export const QUERY_BATCH_SIZE = 50;
 /** The shared watcher of every order the handler follows. */
 export interface OrderMonitor {
   /**
-   * Follows one order. Cold: while subscribed the txid is tracked and each tick's snapshot of it is emitted
-   * (the same snapshot may come again; `fillDeltas` drops repeats). Never completes by itself: unsubscribe at
-   * the order's final state.
+   * Follows one order. Cold: while subscribed the txid is tracked and a snapshot of it is emitted on a tick that
+   * shows it changed (status or executed volume; the first reading always counts). Never completes by itself:
+   * unsubscribe at the order's final state.
    */
   track(txid: string): Observable<OrderSnapshot>;
   /** Resolve this order with QueryOrders on the next tick even if it looks open or too young (e.g. after a cancel). */
@@ -34,12 +32,24 @@ export interface OrderMonitor {
   readonly trackedCount: number;
 }
 
+/** One stream following an order, and the snapshot it last heard of. */
+interface Follower {
+  readonly subscriber: Subscriber<OrderSnapshot>;
+  /** A tick that shows the same status and executed volume as this delivers nothing. */
+  delivered: OrderSnapshot | null;
+}
+
 interface TrackedOrder {
   readonly since: number;
-  subscribers: number;
+  /** The streams following this order (usually one). */
+  readonly followers: Follower[];
   seenOpen: boolean;
   lookNow: boolean;
 }
+
+/** Whether a snapshot says something its predecessor did not (what `fillDeltas` would react to). */
+const isNews = (previous: OrderSnapshot | null, next: OrderSnapshot): boolean =>
+  previous === null || previous.status !== next.status || !previous.volumeExecuted.eq(next.volumeExecuted);
 
 const chunk = <T>(items: readonly T[], size: number): T[][] => {
   const chunks: T[][] = [];
@@ -49,15 +59,17 @@ const chunk = <T>(items: readonly T[], size: number): T[][] => {
 
 /**
  * One poll for all orders: each tick one OpenOrders call covers every open order; tracked orders that left the
- * open set are resolved with QueryOrders in batches of at most 50 txids. Per-order streams filter the one
- * shared source by txid, so ten or a thousand orders cost the same OpenOrders call.
+ * open set are resolved with QueryOrders in batches of at most 50 txids. Each tick's snapshots are routed by
+ * txid to the orders they changed, so ten or ten thousand orders cost the same OpenOrders call, and a tick
+ * wakes only the orders whose status or executed volume moved (not every order that is open).
  *
  * tracked:   ^──── a, b ─────────────────────────────────!   (last order untracked)
  * tick:      ─────T─────────T────────────T────────────        OpenOrders (+ QueryOrders for the gone)
- * track(a):  ─────s─────────s────────────s────────────
+ * track(a):  ─────s──────────────────────s────────────        (s: a snapshot that changed status or vol_exec)
  *
- * The loop runs only while something is tracked (`share` with refCount) and starts a tick after the first
- * order is tracked, not at once, since a just-placed order is rarely in OpenOrders yet. The pause before each
+ * The loop runs only while something is tracked (subscribed with the first order, ended with the last) and
+ * starts a tick after the first order is tracked, not at once, since a just-placed order is rarely in
+ * OpenOrders yet. The pause before each
  * tick is `monitor.minIntervalMs`, longer when the REST budget could not pay for the tick plus a reserve
  * (`budget.waitMs`), never more than `monitor.maxIntervalMs`. Calls go through the gate's `monitor` lane; a
  * failed tick is logged and the next tick tries again.
@@ -133,35 +145,64 @@ export function createOrderMonitor(deps: ExchangeDeps): OrderMonitor {
       );
     });
 
-  const snapshots$ = defer(() => timer(nextPauseMs(), scheduler)).pipe(
-    concatMap(tick),
-    repeat(),
-    // share (refCount): the loop stops when the last order is untracked, and starts afresh for the next.
-    share(),
-  );
+  const snapshots$ = defer(() => timer(nextPauseMs(), scheduler)).pipe(concatMap(tick), repeat());
 
-  const register = (txid: string): void => {
-    const order = tracked.get(txid);
-    if (order) order.subscribers += 1;
-    else tracked.set(txid, { since: scheduler.now(), subscribers: 1, seenOpen: false, lookNow: false });
+  /** Delivers each snapshot to the followers of its order, if it is news to them. */
+  const route = (snapshots: ReadonlyMap<string, OrderSnapshot>): void => {
+    for (const [txid, snapshot] of snapshots) {
+      const order = tracked.get(txid);
+      if (!order) continue;
+      // One follower is the rule; a copy only when a follower that reaches its final state (it unsubscribes and
+      // leaves the list while being told) could make the loop skip another.
+      const followers = order.followers.length === 1 ? order.followers : [...order.followers];
+      for (const follower of followers) {
+        if (!isNews(follower.delivered, snapshot)) continue;
+        follower.delivered = snapshot;
+        follower.subscriber.next(snapshot);
+      }
+    }
   };
 
-  const unregister = (txid: string): void => {
+  // The loop as refCount would run it: subscribed with the first tracked order, ended with the last; the
+  // routing is one subscriber, not one per order, so an unchanged order costs one Map lookup per tick.
+  let loop: Subscription | null = null;
+
+  const register = (txid: string, follower: Follower): void => {
     const order = tracked.get(txid);
-    if (!order) return;
-    order.subscribers -= 1;
-    if (order.subscribers <= 0) tracked.delete(txid);
+    if (order) order.followers.push(follower);
+    else tracked.set(txid, { since: scheduler.now(), followers: [follower], seenOpen: false, lookNow: false });
+    loop ??= snapshots$.subscribe({
+      next: route,
+      // Not expected (a tick catches its own failures); if it happens, every follower hears of it, as it would
+      // through a shared stream, and the next order tracked starts a fresh loop.
+      error: (error: unknown) => {
+        loop = null;
+        log.error('order monitor stopped on an error:', String(error));
+        for (const { followers } of [...tracked.values()]) for (const follower of [...followers]) follower.subscriber.error(error);
+      },
+    });
+  };
+
+  const unregister = (txid: string, follower: Follower): void => {
+    const order = tracked.get(txid);
+    if (order) {
+      const at = order.followers.indexOf(follower);
+      if (at >= 0) order.followers.splice(at, 1);
+      if (order.followers.length === 0) tracked.delete(txid);
+    }
+    if (tracked.size === 0 && loop) {
+      const ending = loop;
+      loop = null;
+      ending.unsubscribe();
+    }
   };
 
   return {
     track: (txid) =>
-      defer(() => {
-        register(txid);
-        return snapshots$.pipe(
-          map((snapshots) => snapshots.get(txid)),
-          filter((snapshot): snapshot is OrderSnapshot => snapshot !== undefined),
-          finalize(() => unregister(txid)),
-        );
+      new Observable<OrderSnapshot>((subscriber) => {
+        const follower: Follower = { subscriber, delivered: null };
+        register(txid, follower);
+        return () => unregister(txid, follower);
       }),
     lookNow: (txid) => {
       const order = tracked.get(txid);

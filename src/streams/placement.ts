@@ -1,4 +1,4 @@
-import { type Decimal } from 'decimal.js';
+import { Decimal } from 'decimal.js';
 import {
   type Observable,
   catchError,
@@ -7,7 +7,6 @@ import {
   defer,
   map,
   merge,
-  mergeMap,
   of,
   take,
   tap,
@@ -18,8 +17,9 @@ import { type PairBook, type PairRules } from '../model/pair';
 import { type TradeSignal } from '../model/signal';
 import { BreakerOpenError } from '../operators/circuit-breaker';
 import { type HaltCause, haltGate } from '../operators/halt-gate';
+import { queueMap } from '../operators/queue-map';
 import { type EntryIntent, type Rejection, type Translation, isRejection, rejection } from '../operators/intent';
-import { decimalOf, translate } from '../operators/translate';
+import { type TranslateOptions, decimalOf, translateSignal } from '../operators/translate';
 import { type ExchangeDeps } from './deps';
 import { exchangeCall } from './exchange-call';
 import { type LiveOrder } from './order-lifecycle';
@@ -211,10 +211,13 @@ export function rejectionReport(rejected: Rejection, deps: Pick<ExchangeDeps, 'r
  *   placeEntries(...)
  * result:   -R--PN-PN-|   R: REJECTED (halted), P PENDING_NEW, N NEW + done
  *
- * mergeMap with `entry.maxConcurrentPlacements`: independent orders, bounded, and never switchMap around a
+ * Merged with `entry.maxConcurrentPlacements`: independent orders, bounded, and never switchMap around a
  * write. A signal admitted by the gate but still waiting for a placement slot when HALT turns on is rejected
- * when its turn comes. Market entries read
- * the ticker first so translate can check `costmin`; if the ticker fails, translate checks `ordermin` only.
+ * when its turn comes. A signal is validated first, with no call: a rejected one never reads a price. Then a
+ * market entry (for `costmin` and its protective sides) and, with `entry.maxPriceDeviation`, any entry (the
+ * fat-finger band) reads the pair's last price through the run's shared reader (one Ticker read per pair,
+ * reused for a second, paced as a public call). If the read fails, a market entry without a band is checked
+ * for `ordermin` only; with a band the entry is rejected (the band could not be checked).
  * Completes when the signals have completed and every placement has; a bad signal is a report, never an error.
  *
  * @param signals$ Approved trade signals.
@@ -230,40 +233,46 @@ export function placeEntries(
   deps: ExchangeDeps,
 ): Observable<Step<PlacedEntry>> {
   return defer(() => {
-    const referencePrices = new Map<string, Decimal>();
-    const options = {
+    const { config } = deps;
+    const options: TranslateOptions = {
       newClientOrderId: deps.newId,
-      defaultLimitTimeoutMs: deps.config.entry.limitTimeoutMs,
-      referencePrice: (rules: PairRules) => referencePrices.get(rules.key),
+      defaultLimitTimeoutMs: config.entry.limitTimeoutMs,
       now: () => deps.scheduler.now(),
     };
+    // Everything that can be checked without a price, and no id minted: a signal refused here costs no call.
+    const validation: TranslateOptions = { ...options, newClientOrderId: () => '' };
+    const maxDeviation = config.entry.maxPriceDeviation;
+    const band = maxDeviation === undefined || maxDeviation === null ? undefined : new Decimal(String(maxDeviation));
 
-    const withReferencePrice = (signal: TradeSignal, book: PairBook): Observable<TradeSignal> => {
-      // Signals come from outside and may be anything; translate says what is wrong with them.
-      if (typeof signal !== 'object' || signal === null || signal.orderType !== 'market') return of(signal);
-      const rules = typeof signal.pair === 'string' ? book.find(signal.pair) : undefined;
-      if (!rules) return of(signal);
-      return exchangeCall(deps, 'place', () => ({ kind: 'ticker' }), () => deps.port.ticker([rules.key]), 'idempotent').pipe(
-        tap((quotes) => {
-          const quote = quotes.get(rules.key);
-          if (quote) referencePrices.set(rules.key, quote.last);
-          else referencePrices.delete(rules.key);
-        }),
-        map(() => signal),
-        catchError((error: unknown) => {
-          referencePrices.delete(rules.key);
-          deps.log.warn(`no reference price for ${rules.symbol}; costmin not checked before sending:`, errorText(error));
-          return of(signal);
+    const withPrice = (signal: TradeSignal, book: PairBook, rules: PairRules): Observable<Translation> =>
+      deps.prices.last(rules.key, 'place').pipe(
+        map((read) => {
+          if (read.kind === 'unavailable') {
+            deps.log.warn(`no last price for ${rules.symbol}${band ? '' : '; costmin not checked before sending'}:`, read.reason);
+          }
+          const price = read.kind === 'last' ? read.price : undefined;
+          return translateSignal(signal, book, {
+            ...options,
+            referencePrice: () => price,
+            ...(band
+              ? { priceBand: { maxDeviation: band, key: 'entry.maxPriceDeviation', noReferenceReason: read.kind === 'unavailable' ? read.reason : undefined } }
+              : {}),
+          });
         }),
       );
-    };
 
     const translated = (signal: TradeSignal | Rejection): Observable<Translation> => {
       if (isRejection(signal)) return of(signal);
       return book$.pipe(
         take(1),
-        concatMap((book) => withReferencePrice(signal, book).pipe(translate(book, options))),
-        catchError((error: unknown) => of(rejection(signal, 'pair', `pair rules unavailable: ${errorText(error)}`))),
+        map((book) => ({ book, checked: translateSignal(signal, book, validation) })),
+        catchError((error: unknown) => of({ book: null, checked: rejection(signal, 'pair', `pair rules unavailable: ${errorText(error)}`) })),
+        concatMap(({ book, checked }): Observable<Translation> => {
+          if (isRejection(checked) || !book) return of(checked);
+          // A market entry needs the price for costmin and its stop/take-profit sides; any entry for the band.
+          const needsPrice = checked.request.orderType === 'market' || band !== undefined;
+          return needsPrice ? withPrice(signal, book, checked.rules) : of(translateSignal(signal, book, options));
+        }),
       );
     };
 
@@ -277,9 +286,11 @@ export function placeEntries(
 
     return signals$.pipe(
       haltGate(halt$, halt),
-      // concatMap: signals keep their order while the book loads and market entries read their reference price.
-      concatMap(translated),
-      mergeMap((translation): Observable<Step<PlacedEntry>> => {
+      // One at a time (concatMap's order) while the book loads and market entries read their reference price;
+      // queueMap, not concatMap: a burst queued behind the book would otherwise be started one inside another.
+      queueMap(translated, 1),
+      // Independent orders, bounded; queueMap for the same reason: rejections queued behind placements in flight.
+      queueMap((translation): Observable<Step<PlacedEntry>> => {
         if (isRejection(translation)) return of(rejectionReport(translation, deps));
         if (haltedNow) return of(rejectionReport(halt(translation.signal), deps));
         const context = {

@@ -1,5 +1,5 @@
 import { Decimal } from 'decimal.js';
-import { BehaviorSubject, type Observable, filter, map, take } from 'rxjs';
+import { BehaviorSubject, type Observable, Subject, defer, filter, map, of, take } from 'rxjs';
 import { type OrderRole } from '../model/report';
 import { type Side } from '../model/signal';
 
@@ -42,6 +42,11 @@ export class PositionBook {
   private readonly workingEntries = new Map<string, string>();
   private readonly closeEpochs = new Map<string, number>();
   private readonly changes$ = new BehaviorSubject<number>(0);
+  /**
+   * Close requests, per pair: what every working entry and protection of the pair listens to. Kept apart from
+   * `changes$` so that a fill or a new working entry (thousands per tick) wakes none of them.
+   */
+  private readonly closeRequests = new Map<string, Subject<void>>();
 
   /** A fill of any order: buys add to the pair's net quantity, sells take from it. */
   applyFill(pair: string, side: Side, quantity: Decimal): void {
@@ -113,6 +118,7 @@ export class PositionBook {
   /** A close-position command for the pair: its protections cancel their orders and end their watches. */
   requestClose(pair: string): void {
     this.closeEpochs.set(pair, this.closeEpoch(pair) + 1);
+    this.closeRequests.get(pair)?.next();
     this.changed();
   }
 
@@ -121,11 +127,15 @@ export class PositionBook {
    * happened before subscribing.
    */
   closeRequested$(pair: string, since: number): Observable<void> {
-    return this.changes$.pipe(
-      filter(() => this.closeEpoch(pair) > since),
-      take(1),
-      map(() => undefined),
-    );
+    return defer(() => {
+      if (this.closeEpoch(pair) > since) return of(undefined);
+      let requests = this.closeRequests.get(pair);
+      if (!requests) {
+        requests = new Subject<void>();
+        this.closeRequests.set(pair, requests);
+      }
+      return requests.pipe(take(1));
+    });
   }
 
   /** Emits once (and completes) when no protective order of the pair is being placed or resting. */

@@ -1,14 +1,17 @@
 import { type Decimal } from 'decimal.js';
-import { EMPTY, type Observable, catchError, exhaustMap, filter, first, map, timer } from 'rxjs';
+import { type Observable, exhaustMap, filter, first, map, timer } from 'rxjs';
 import { type Side } from '../model/signal';
 import { type ExchangeDeps } from './deps';
-import { exchangeCall } from './exchange-call';
+import { type LastPrice } from './last-price';
 
 /**
  * The last trade price of a pair, read from the ticker every `protection.takeProfitPollMs`.
  *
  * timer:  t────t────t────
  * result: p────p─────────p   (a failed read is skipped; a slow one makes the next tick wait)
+ *
+ * Reads go through the run's price reader: a read of the pair answered less than `priceMaxAgeMs` ago (or in
+ * flight) is shared.
  *
  * exhaustMap: a tick that comes while a read is in flight is dropped rather than queued. Calls go through the
  * `monitor` lane. Never completes by itself; unsubscribe to stop.
@@ -19,17 +22,13 @@ import { exchangeCall } from './exchange-call';
  */
 export function watchLastPrice(pair: string, deps: ExchangeDeps): Observable<Decimal> {
   return timer(0, deps.config.protection.takeProfitPollMs, deps.scheduler).pipe(
-    exhaustMap(() =>
-      exchangeCall(deps, 'monitor', () => ({ kind: 'ticker' }), () => deps.port.ticker([pair]), 'idempotent').pipe(
-        map((quotes) => quotes.get(pair)?.last),
-        catchError((error: unknown) => {
-          deps.log.warn(`ticker ${pair} failed; the take-profit watch tries again:`, String(error));
-          return EMPTY;
-        }),
-      ),
-    ),
-    // An answer that does not carry the pair is no price.
-    filter((last): last is Decimal => last !== undefined),
+    // The run's shared reader: watches of the same pair share a read (Kraken's public rate is per IP).
+    exhaustMap(() => deps.prices.last(pair, 'monitor')),
+    filter((read): read is Extract<LastPrice, { kind: 'last' }> => {
+      if (read.kind === 'unavailable') deps.log.warn(`ticker ${pair} failed; the take-profit watch tries again:`, read.reason);
+      return read.kind === 'last';
+    }),
+    map((read) => read.price),
   );
 }
 

@@ -1,4 +1,4 @@
-import { EMPTY, type Observable, type OperatorFunction, mergeMap, of } from 'rxjs';
+import { Observable, type OperatorFunction, type Subscription, filter, map } from 'rxjs';
 import { type ExecutionReport } from '../model/report';
 
 /**
@@ -21,14 +21,65 @@ export const doneStep = <T>(value: T): Step<T> => ({ kind: 'done', value });
  *   andThen(d => -s-e|)
  * result:  -r-r---s-e|
  *
- * mergeMap: a stage hands on at most one outcome, so there is nothing to order or cancel.
- * Completes when the steps and the next stage have completed; errors pass on.
+ * Merged (mergeMap's semantics): a stage hands on at most one outcome, so there is nothing to order or cancel.
+ * Reports pass straight through rather than as an `of(step)` inner each, and an outcome's stage is one inner
+ * subscription: the entries stream chains thousands of working orders through this.
+ * Completes when the steps and every next stage have completed; errors pass on (and end the other stages).
  *
  * @param next The next stage, started with the outcome.
  * @returns Reports of both stages, then the next stage's outcome.
  */
 export function andThen<T, U>(next: (value: T) => Observable<Step<U>>): OperatorFunction<Step<T>, Step<U>> {
-  return mergeMap((step: Step<T>): Observable<Step<U>> => (step.kind === 'report' ? of(step) : next(step.value)));
+  return (steps) =>
+    new Observable<Step<U>>((subscriber) => {
+      const stages = new Set<Subscription>();
+      let stepsDone = false;
+      const completeIfDone = (): void => {
+        if (stepsDone && stages.size === 0) subscriber.complete();
+      };
+      const upstream = steps.subscribe({
+        next: (step) => {
+          if (step.kind === 'report') {
+            subscriber.next(step);
+            return;
+          }
+          let stage: Subscription | null = null;
+          let ended = false;
+          let stage$: Observable<Step<U>>;
+          try {
+            stage$ = next(step.value);
+          } catch (error) {
+            subscriber.error(error);
+            return;
+          }
+          stage = stage$.subscribe({
+            next: (value) => subscriber.next(value),
+            error: (error: unknown) => subscriber.error(error),
+            complete: () => {
+              ended = true;
+              if (!stage) return; // completed while being subscribed: handled below, once its teardown has run
+              // Torn down before the end is passed on, as mergeMap does: whoever hears the completion finds no
+              // timer or watch of the stage still live.
+              stages.delete(stage);
+              stage.unsubscribe();
+              completeIfDone();
+            },
+          });
+          if (ended) completeIfDone();
+          else stages.add(stage);
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => {
+          stepsDone = true;
+          completeIfDone();
+        },
+      });
+      return () => {
+        upstream.unsubscribe();
+        for (const stage of stages) stage.unsubscribe();
+        stages.clear();
+      };
+    });
 }
 
 /**
@@ -38,5 +89,9 @@ export function andThen<T, U>(next: (value: T) => Observable<Step<U>>): Operator
  * result:  -r-r---|
  */
 export function reportsOf<T>(): OperatorFunction<Step<T>, ExecutionReport> {
-  return mergeMap((step: Step<T>) => (step.kind === 'report' ? of(step.report) : EMPTY));
+  return (steps) =>
+    steps.pipe(
+      filter((step): step is Extract<Step<T>, { kind: 'report' }> => step.kind === 'report'),
+      map((step) => step.report),
+    );
 }

@@ -1,0 +1,132 @@
+import { describe, expect, it } from '@jest/globals';
+import { BehaviorSubject, type Observable, Subject } from 'rxjs';
+import { krakenCostModel } from '../../src/kraken/budget';
+import { type ExecutionReport } from '../../src/model/report';
+import { type TradeSignal } from '../../src/model/signal';
+import { createExecutionHandler } from '../../src/streams/execution-handler';
+import { OpenBudget, config, exchangeError, marbles, sequentialIds } from './fake-exchange';
+import { SimExchange } from './sim-exchange';
+import { quiet } from './stream-deps';
+
+/**
+ * Bursts far larger than the call stack is deep: signals that queue behind one another (behind the pair list,
+ * behind placements in flight, behind a breaker that opens) must each be answered, under Node's default stack
+ * size. Before the fix, they were started one inside another and the stack overflowed after a few hundred.
+ */
+const BURST = 10_000;
+
+const limitBuy = (signalId: string): TradeSignal => ({ signalId, pair: 'XBTUSD', side: 'buy', orderType: 'limit', quantity: '1', limitPrice: '100', timeoutMs: 600_000 });
+/** Rejected by validation (no price read, no call): the cheapest answer, so the burst is all about queueing. */
+const unknownPair = (signalId: string): TradeSignal => ({ signalId, pair: 'NOPE/USD', side: 'buy', orderType: 'limit', quantity: '1', limitPrice: '1' });
+
+/** Every hundredth signal a valid limit entry, the rest rejected by validation. */
+const burst = (prefix: string): TradeSignal[] =>
+  Array.from({ length: BURST }, (_, i) => (i % 100 === 0 ? limitBuy(`${prefix}-${i}`) : unknownPair(`${prefix}-${i}`)));
+
+interface Burst {
+  readonly reports: ExecutionReport[];
+  readonly failures: unknown[];
+  readonly completed: () => boolean;
+}
+
+function runBurst(sim: SimExchange, scheduler: Parameters<Parameters<typeof marbles>[0]>[0]['scheduler'], signals$: Observable<TradeSignal>, halted$?: Observable<boolean>): Burst {
+  const handler = createExecutionHandler(config, {
+    port: sim.port,
+    budget: new OpenBudget(),
+    costs: krakenCostModel,
+    scheduler,
+    newId: sequentialIds(),
+    random: () => 0.5,
+    log: quiet,
+  }).connect({ signals$, ...(halted$ ? { halted$ } : {}) });
+  const reports: ExecutionReport[] = [];
+  const failures: unknown[] = [];
+  let completed = false;
+  handler.reports$.subscribe({ next: (report) => reports.push(report), error: (error: unknown) => failures.push(error), complete: () => (completed = true) });
+  scheduler.schedule(() => void handler.stop(), 100_000);
+  return { reports, failures, completed: () => completed };
+}
+
+/** Signal ids that got no report at all. */
+const unanswered = (signals: readonly TradeSignal[], reports: readonly ExecutionReport[]): string[] => {
+  const answered = new Set(reports.map((report) => report.signalId));
+  return signals.map((signal) => signal.signalId).filter((id) => !answered.has(id));
+};
+
+describe('a burst of signals', () => {
+  it(`${BURST.toLocaleString('en')} signals at once before the pair list loads: every one gets a report, and a signal after the burst is answered`, () => {
+    marbles(({ cold, scheduler, flush }) => {
+      // A slow AssetPairs: the whole burst queues behind it.
+      const sim = new SimExchange({ cold }, scheduler, 500);
+      const signals$ = new Subject<TradeSignal>();
+      const signals = burst('b');
+      const { reports, failures, completed } = runBurst(sim, scheduler, signals$);
+      scheduler.schedule(() => signals.forEach((signal) => signals$.next(signal)), 1);
+      scheduler.schedule(() => signals$.next(limitBuy('after')), 20_000);
+      flush();
+      expect(failures).toEqual([]);
+      expect(unanswered(signals, reports)).toEqual([]);
+      expect(reports.filter((r) => r.signalId.startsWith('b-') && r.status === 'REJECTED')).toHaveLength(BURST - BURST / 100);
+      expect(reports.filter((r) => r.signalId.startsWith('b-') && r.status === 'NEW')).toHaveLength(BURST / 100);
+      expect(reports.filter((r) => r.signalId === 'after').map((r) => r.status).slice(0, 2)).toEqual(['PENDING_NEW', 'NEW']);
+      expect(completed()).toBe(true);
+    });
+  });
+
+  it(`${BURST.toLocaleString('en')} signals during a HALT, queued behind one waiting for the pair list: each is rejected with a report`, () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const sim = new SimExchange({ cold }, scheduler, 500);
+      const signals$ = new Subject<TradeSignal>();
+      const halted$ = new BehaviorSubject(false);
+      const signals = Array.from({ length: BURST }, (_, i) => limitBuy(`h-${i}`));
+      const { reports, failures } = runBurst(sim, scheduler, signals$, halted$);
+      scheduler.schedule(() => {
+        signals$.next(limitBuy('first'));
+        halted$.next(true);
+        signals.forEach((signal) => signals$.next(signal));
+      }, 1);
+      scheduler.schedule(() => halted$.next(false), 10_000);
+      scheduler.schedule(() => signals$.next(limitBuy('after')), 20_000);
+      flush();
+      expect(failures).toEqual([]);
+      expect(unanswered(signals, reports)).toEqual([]);
+      const halted = reports.filter((r) => r.signalId.startsWith('h-'));
+      expect(halted).toHaveLength(BURST);
+      expect(new Set(halted.map((r) => `${r.status} ${r.reason ?? ''}`))).toEqual(new Set(['REJECTED halted: HALT is on: new entries are rejected']));
+      // The first signal waited for the pair list too, so HALT stopped it as well: only 'after' was placed.
+      expect(reports.filter((r) => r.signalId === 'first').map((r) => r.status)).toEqual(['REJECTED']);
+      expect(sim.port.callsOf('placeOrder')).toHaveLength(1);
+      expect(reports.filter((r) => r.signalId === 'after').map((r) => r.status).slice(0, 2)).toEqual(['PENDING_NEW', 'NEW']);
+    });
+  });
+
+  it(`${BURST.toLocaleString('en')} signals while the pair list keeps failing and the breaker opens: each is rejected, and the run answers after the cool-down`, () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const sim = new SimExchange({ cold }, scheduler, 10);
+      // The pair list is down: retried with backoff until the breaker opens (3 failures in a row), so the burst
+      // queues behind the first signal and is then refused fast, one after the other, while the breaker is open.
+      let pairsCalls = 0;
+      const unavailable = exchangeError('retryable', 'EService:Unavailable', 'AssetPairs');
+      const port = sim.port;
+      const pairs = port.pairs.bind(port);
+      port.pairs = () => {
+        pairsCalls += 1;
+        return pairsCalls <= 3 ? cold<never>('10ms #', undefined, unavailable) : pairs();
+      };
+      const signals$ = new Subject<TradeSignal>();
+      const signals = burst('c');
+      const { reports, failures } = runBurst(sim, scheduler, signals$);
+      scheduler.schedule(() => signals.forEach((signal) => signals$.next(signal)), 1);
+      // After the 60 s cool-down the breaker lets a probe through: the pair list loads and the entry is placed.
+      scheduler.schedule(() => signals$.next(limitBuy('after')), config.breaker.cooldownMs + 1_000);
+      flush();
+      expect(failures).toEqual([]);
+      expect(unanswered(signals, reports)).toEqual([]);
+      const rejected = reports.filter((r) => r.signalId.startsWith('c-'));
+      expect(rejected).toHaveLength(BURST);
+      expect(rejected.every((r) => r.status === 'REJECTED' && (r.reason ?? '').startsWith('pair: pair rules unavailable'))).toBe(true);
+      expect(pairsCalls).toBe(4);
+      expect(reports.filter((r) => r.signalId === 'after').map((r) => r.status).slice(0, 2)).toEqual(['PENDING_NEW', 'NEW']);
+    });
+  });
+});
