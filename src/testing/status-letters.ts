@@ -4,7 +4,7 @@ import { type ExecutionReport, type OrderRole, type ReportStatus } from '../mode
 /**
  * One letter per report status, the README pipeline diagram's letters: P = PENDING_NEW, N = NEW,
  * p = PARTIALLY_FILLED, F = FILLED, X = PENDING_CANCEL, C = CANCELED, E = EXPIRED, R = REJECTED, U = UNKNOWN,
- * ! = ERROR.
+ * and `*` = ERROR (not `!`: that is the unsubscription marker, which no expected marble may contain).
  */
 export const STATUS_LETTERS: Readonly<Record<ReportStatus, string>> = {
   PENDING_NEW: 'P',
@@ -16,7 +16,7 @@ export const STATUS_LETTERS: Readonly<Record<ReportStatus, string>> = {
   EXPIRED: 'E',
   REJECTED: 'R',
   UNKNOWN: 'U',
-  ERROR: '!',
+  ERROR: '*',
 };
 
 /** Which reports to letter: one signal's, and optionally one role's (`entry`, `stop-loss`, `take-profit`, `close`). */

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { BehaviorSubject, ReplaySubject, Subject, type Subscription } from 'rxjs';
 import { clientRateBudget, krakenCostModel } from '../kraken/budget';
 import { Credentials } from '../kraken/credentials';
-import { createKrakenExchange } from '../kraken/exchange';
+import { type KrakenExchange, createKrakenExchange } from '../kraken/exchange';
 import { NonceSource } from '../kraken/nonce';
 import { PrivateLane } from '../kraken/private-lane';
 import { type FetchLike, type FetchResponseLike } from '../kraken/transport';
@@ -76,6 +76,8 @@ export class TestRun {
   /** Everything that went wrong outside the reports (the handler erroring, a request leaving 127.0.0.1). */
   readonly problems: string[] = [];
   readonly handler: ExecutionHandler;
+  /** The handler's exchange port (Kraken over HTTP to this paper exchange), for calls a test makes itself. */
+  readonly port: KrakenExchange;
   readonly config: ExecutionConfig;
   private readonly reports$ = new ReplaySubject<ExecutionReport>();
   private subscription: Subscription | null = null;
@@ -89,7 +91,7 @@ export class TestRun {
     options: TestRunOptions,
   ) {
     this.config = testConfig(options.config);
-    const port = createKrakenExchange({
+    const port = (this.port = createKrakenExchange({
       url: paper.url,
       credentials: new Credentials(paper.apiKey, options.clientSecret ?? paper.apiSecret),
       timeoutMs: options.requestTimeoutMs ?? this.config.exchange.requestTimeoutMs,
@@ -99,7 +101,7 @@ export class TestRun {
       // The transport checks an AddOrder's deadline when it leaves the queue, on the clock the exchange runs on.
       clock: () => clock.now(),
       timers: clock.timers,
-    });
+    }));
     const random = seededRandom(options.seed ?? 7);
     this.handler = createExecutionHandler(this.config, {
       port,
