@@ -58,3 +58,18 @@ describe('createTestHandler', () => {
     });
   });
 });
+
+describe('createTestHandler: a run nobody ends', () => {
+  it('fails at runLimitMs instead of polling forever', () => {
+    const scheduler = newScheduler();
+    scheduler.run(({ cold, expectObservable }) => {
+      const limitBuy: TradeSignal = { signalId: 'open', pair: 'BTC/USD', side: 'buy', orderType: 'limit', quantity: '0.01', limitPrice: '50000' };
+      const kit = createTestHandler({ scheduler, runLimitMs: 20_000, signals$: cold('-s', { s: limitBuy }) });
+      expectObservable(statusLetters(kit.reports$, { signalId: 'open' })).toBe(
+        '11ms P 9ms N 19978ms #',
+        undefined,
+        new Error('test handler: the run is still going after 20000 virtual ms; end it with stopAt(frame) or an unsubscription marble'),
+      );
+    });
+  });
+});

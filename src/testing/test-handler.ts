@@ -1,4 +1,4 @@
-import { type Observable, ReplaySubject, Subject, merge, share } from 'rxjs';
+import { type Observable, ReplaySubject, Subject, map, merge, share, timer } from 'rxjs';
 import { clientRateBudget, krakenCostModel } from '../kraken/budget';
 import { type ExecutionConfig } from '../model/config';
 import { type ExecutionReport } from '../model/report';
@@ -22,6 +22,11 @@ export interface TestHandlerOptions extends VirtualExchangeOptions {
   readonly tuning?: Partial<StreamTuning>;
   /** Default: silent. */
   readonly log?: Logger;
+  /**
+   * A run still going after this many virtual ms fails with an error that says so. A run nobody ends (no `stopAt`,
+   * no unsubscription marble) polls forever, and a scheduler's flush would never return. Default 600 000.
+   */
+  readonly runLimitMs?: number;
 }
 
 export interface TestHandler {
@@ -83,8 +88,14 @@ export function createTestHandler(options: TestHandlerOptions): TestHandler {
     commands$: options.commands$ ? merge(options.commands$, commands) : commands,
     halted$: options.halted$ ? merge(options.halted$, halted) : halted,
   });
+  const runLimitMs = options.runLimitMs ?? 600_000;
+  const overrun$ = timer(runLimitMs, options.scheduler).pipe(
+    map((): never => {
+      throw new Error(`test handler: the run is still going after ${runLimitMs} virtual ms; end it with stopAt(frame) or an unsubscription marble`);
+    }),
+  );
   // Replayed to every subscriber of the run, so letters of two roles taken at frame 0 both see frame 0's reports.
-  const reports$ = handler.reports$.pipe(
+  const reports$ = merge(handler.reports$, overrun$).pipe(
     share({ connector: () => new ReplaySubject<ExecutionReport>(), resetOnError: true, resetOnComplete: true, resetOnRefCountZero: true }),
   );
   const stopAt = (frame: number): void => {
