@@ -1,4 +1,4 @@
-import { type Observable, ReplaySubject, Subject, map, merge, share, timer } from 'rxjs';
+import { Observable, ReplaySubject, Subject, merge, share } from 'rxjs';
 import { clientRateBudget, krakenCostModel } from '../kraken/budget';
 import { type ExecutionConfig } from '../model/config';
 import { type ExecutionReport } from '../model/report';
@@ -89,13 +89,19 @@ export function createTestHandler(options: TestHandlerOptions): TestHandler {
     halted$: options.halted$ ? merge(options.halted$, halted) : halted,
   });
   const runLimitMs = options.runLimitMs ?? 600_000;
-  const overrun$ = timer(runLimitMs, options.scheduler).pipe(
-    map((): never => {
-      throw new Error(`test handler: the run is still going after ${runLimitMs} virtual ms; end it with stopAt(frame) or an unsubscription marble`);
-    }),
-  );
+  // The run, failed at the limit: whichever comes first ends the other.
+  const bounded$ = new Observable<ExecutionReport>((subscriber) => {
+    const limit = options.scheduler.schedule(() => {
+      subscriber.error(new Error(`test handler: the run is still going after ${runLimitMs} virtual ms; end it with stopAt(frame) or an unsubscription marble`));
+    }, runLimitMs);
+    const run = handler.reports$.subscribe(subscriber);
+    return () => {
+      limit.unsubscribe();
+      run.unsubscribe();
+    };
+  });
   // Replayed to every subscriber of the run, so letters of two roles taken at frame 0 both see frame 0's reports.
-  const reports$ = merge(handler.reports$, overrun$).pipe(
+  const reports$ = bounded$.pipe(
     share({ connector: () => new ReplaySubject<ExecutionReport>(), resetOnError: true, resetOnComplete: true, resetOnRefCountZero: true }),
   );
   const stopAt = (frame: number): void => {
