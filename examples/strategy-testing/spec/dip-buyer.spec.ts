@@ -54,7 +54,7 @@ describe('dip buyer on the execution handler', () => {
     // a at 1: the dip; P once the pair rules are loaded (10 ms), N when AddOrder is answered (10 ms later).
     // b at 1001 fills 0.5, seen by the monitor at 1031; at the 5 s timeout X, then C and the stop for 0.5 at once.
     const entry = '11ms P 9ms N 1009ms p 3989ms X 59ms C 2918ms |';
-    const stop = ' 5081ms P 9ms N                     2908ms |';
+    const stop = '5081ms P 9ms N 2908ms |';
     expect(statusLetters(kit.reports$, { signalId: 'dip-1', role: 'entry' })).toBeMarble(entry);
     expect(statusLetters(kit.reports$, { signalId: 'dip-1', role: 'stop-loss' })).toBeMarble(stop);
     expect(kit.reports$).toSatisfyOnFlush(() => {

@@ -1,5 +1,5 @@
 import { Decimal } from 'decimal.js';
-import { type Observable, distinctUntilChanged, filter, map, scan, share } from 'rxjs';
+import { type Observable, distinctUntilChanged, filter, map, scan } from 'rxjs';
 import { type ClosePositionCommand, type TradeSignal } from 'kraken-rx-execution';
 
 /** The rules of the dip buyer; prices are decimal strings, never floats. */
@@ -48,19 +48,17 @@ const crossings = (hit: (price: Decimal) => boolean) =>
 /**
  * A dip buyer: prices in; entries, HALT and closes out.
  *
- * prices$:   --a----b---c----d--      a: 59000 (a dip), b: 55000 (a crash), c: 61500 (recovered), d: 62500
- *   dipBuyer(prices$, rules)
- * signals$:  --s------------------    s: limit buy at 59000, stop 59000 − stopDistance, take-profit + distance
- * halted$:   f------t---f---------
- * commands$: ----------------c----    c: close the pair's position
+ * prices$:   --a----b---c----d--   a: 59000 (a dip), b: 55000 (a crash), c: 61500 (recovered), d: 65000
+ *   dipBuyer(prices$, rules)          (buyAtOrBelow 59000, haltBelow 56000, resumeAbove 61000, closeAtOrAbove 65000)
+ * signals$:  --s-----------------   s: limit buy at 59000, stop 59000 − stopDistance, take-profit + distance
+ * halted$:   --f----t---f--------
+ * commands$: ----------------c---   c: close the pair's position
  *
- * Completes when `prices$` completes.
+ * Each output completes when `prices$` completes.
  */
 export function dipBuyer(prices$: Observable<string>, rules: DipBuyerRules): StrategyOutputs {
-  const price$ = prices$.pipe(
-    map((price) => new Decimal(price)),
-    share(),
-  );
+  // Not shared: each output subscribes the prices itself, so none can miss one that came before it subscribed.
+  const price$ = prices$.pipe(map((price) => new Decimal(price)));
   const signals$ = price$.pipe(
     crossings((price) => price.lte(rules.buyAtOrBelow)),
     filter((state): state is Crossing & { fired: Decimal } => state.fired !== null),
