@@ -1,5 +1,5 @@
 import { Decimal } from 'decimal.js';
-import { type Observable } from 'rxjs';
+import { Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { type ExchangePort } from '../../src/model/port';
 import { isExchangeError } from '../../src/model/errors';
@@ -30,7 +30,7 @@ const order = (clientOrderId: string, volume = '0.1'): OrderRequest => ({
   price: new Decimal('59000'),
 });
 
-type Call = (port: ExchangePort, clientOrderId: string) => Observable<unknown>;
+type Call = (port: ExchangePort, clientOrderId: string, now: number) => Observable<unknown>;
 const addOrder: Call = (port, id) => port.placeOrder(order(id));
 const openOrders: Call = (port) => port.openOrders();
 
@@ -40,12 +40,14 @@ function seenOf(error: unknown, placed: number, afterMs: number): Seen {
 }
 
 /** The call over loopback HTTP to the paper exchange, on the idle clock. */
-async function overHttp(call: Call, id: string, setup: (inject: (endpoint: string, kind: FaultKind) => void) => void): Promise<Seen> {
-  const run = await startTestRun({ requestTimeoutMs: TIMEOUT_MS });
-  setup((endpoint, kind) => run.paper.faults.inject(endpoint, kind));
+type Setup = (inject: (endpoint: string, kind: FaultKind) => void, setLatency: (endpoint: string, ms: number) => void) => void;
+
+async function overHttp(call: Call, id: string, setup: Setup, timeoutMs = TIMEOUT_MS): Promise<Seen> {
+  const run = await startTestRun({ requestTimeoutMs: timeoutMs });
+  setup((endpoint, kind) => run.paper.faults.inject(endpoint, kind), (endpoint, ms) => run.paper.faults.setLatency(endpoint, ms));
   const started = run.clock.now();
   let outcome: { error: unknown; at: number } | undefined;
-  const subscription = call(run.port, id).subscribe({
+  const subscription = call(run.port, id, started).subscribe({
     next: () => undefined,
     error: (error: unknown) => (outcome = { error, at: run.clock.now() }),
     complete: () => (outcome ??= { error: undefined, at: run.clock.now() }),
@@ -60,14 +62,14 @@ async function overHttp(call: Call, id: string, setup: (inject: (endpoint: strin
 }
 
 /** The same call through the in-process transport, in virtual time, answering as fast as loopback does. */
-function inProcess(call: Call, id: string, setup: (inject: (endpoint: string, kind: FaultKind) => void) => void): Seen {
+function inProcess(call: Call, id: string, setup: Setup, timeoutMs = TIMEOUT_MS): Seen {
   let seen: Seen | undefined;
   const scheduler = new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
   scheduler.run(() => {
-    const exchange = createVirtualExchange({ scheduler, seed: 7, latencyMs: 0, requestTimeoutMs: TIMEOUT_MS });
+    const exchange = createVirtualExchange({ scheduler, seed: 7, latencyMs: 0, requestTimeoutMs: timeoutMs });
     const inspect: PaperInspector = exchange.inspect;
-    setup((endpoint, kind) => exchange.faults.inject(endpoint, kind));
-    call(exchange.port, id).subscribe({
+    setup((endpoint, kind) => exchange.faults.inject(endpoint, kind), (endpoint, ms) => exchange.faults.setLatency(endpoint, ms));
+    call(exchange.port, id, scheduler.now()).subscribe({
       error: (error: unknown) => (seen = seenOf(error, inspect.acceptedCount(id), scheduler.now())),
       complete: () => (seen ??= seenOf(undefined, inspect.acceptedCount(id), scheduler.now())),
     });
@@ -80,14 +82,14 @@ describe('in-process transport: what a client sees is what it sees over HTTP', (
   afterEach(() => closeAllTestRuns());
 
   it.each(FAULT_KINDS.map((kind) => [kind]))('AddOrder with %s: the same error class, status, Kraken string, effect and time', async (kind) => {
-    const setup = (inject: (endpoint: string, kind: FaultKind) => void): void => inject('AddOrder', kind);
+    const setup: Setup = (inject) => inject('AddOrder', kind);
     const id = `fault-${FAULT_KINDS.indexOf(kind)}`;
     const http = await overHttp(addOrder, id, setup);
     expect(inProcess(addOrder, id, setup)).toEqual(http);
   });
 
   it('pins the classification of the faults that leave a write in doubt', () => {
-    const none = (): void => undefined;
+    const none: Setup = () => undefined;
     const each = (kind: FaultKind): Seen => inProcess(addOrder, 'pinned', (inject) => inject('AddOrder', kind));
     expect(each('accept-then-drop')).toEqual({ kind: 'ambiguous', httpStatus: undefined, codes: [], placed: 1, afterMs: 0 });
     // The client gives up at its request timeout; the exchange holds the answer longer (120 s by default).
@@ -103,7 +105,7 @@ describe('in-process transport: what a client sees is what it sees over HTTP', (
   it.each([['accept-then-drop'], ['html-5xx-placed'], ['accept-then-timeout']] as const)(
     'OpenOrders with %s: a read, so retryable on both paths',
     async (kind) => {
-      const setup = (inject: (endpoint: string, kind: FaultKind) => void): void => inject('OpenOrders', kind);
+      const setup: Setup = (inject) => inject('OpenOrders', kind);
       const http = await overHttp(openOrders, 'read', setup);
       expect(http.kind).toBe('retryable');
       expect(inProcess(openOrders, 'read', setup)).toEqual(http);
@@ -115,6 +117,23 @@ describe('in-process transport: what a client sees is what it sees over HTTP', (
     const http = await overHttp(tooBig, 'too-big', () => undefined);
     expect(http).toEqual({ kind: 'refused', httpStatus: 200, codes: ['EOrder:Insufficient funds'], placed: 0, afterMs: 0 });
     expect(inProcess(tooBig, 'too-big', () => undefined)).toEqual(http);
+  });
+
+  it('an AddOrder whose deadline comes within 2.5 s while it waits behind a slow call is not sent, on both paths', async () => {
+    // OpenOrders takes 8 s at the exchange; the AddOrder queued behind it (one key, one lane) has a 10 s deadline.
+    const queued: Call = (port, id, now) =>
+      new Observable<unknown>((subscriber) => {
+        const slow = port.openOrders().subscribe({ error: () => undefined });
+        const placing = port.placeOrder({ ...order(id), deadline: now + 10_000 }).subscribe(subscriber);
+        return () => {
+          slow.unsubscribe();
+          placing.unsubscribe();
+        };
+      });
+    const setup: Setup = (_inject, setLatency) => setLatency('OpenOrders', 8_000);
+    const http = await overHttp(queued, 'late', setup, 20_000);
+    expect(http).toEqual({ kind: 'retryable', httpStatus: undefined, codes: [], placed: 0, afterMs: 8_000 });
+    expect(inProcess(queued, 'late', setup, 20_000)).toEqual(http);
   });
 
   it('the REST counter is the engine\'s: the 16th OpenOrders in a burst at starter tier is rate-limited', () => {

@@ -1,9 +1,9 @@
-import { Observable, type SchedulerLike, Subscription } from 'rxjs';
+import { Observable, type SchedulerLike, Subscription, throwError } from 'rxjs';
 import { classifyKrakenErrors, classifyTransportFailure, type TransportFailure } from '../kraken/errors';
 import { NonceSource } from '../kraken/nonce';
 import { PrivateLane } from '../kraken/private-lane';
-import { type KrakenTransport, type RequestParams } from '../kraken/transport';
-import { type ExchangeError } from '../model/errors';
+import { type KrakenTransport, MIN_DEADLINE_LEAD_MS, type RequestParams } from '../kraken/transport';
+import { ExchangeError } from '../model/errors';
 import { dispatchPrivate } from '../paper/dispatch';
 import { type FaultKind, type FaultPlan } from '../paper/faults';
 import { Params } from '../paper/params';
@@ -57,6 +57,23 @@ const formOf = (params: RequestParams | undefined): string =>
   ).toString();
 
 /**
+ * The HTTP transport's refusal to send a request whose `deadline` came too close while it waited in the key's
+ * queue: nothing sent, so `retryable`. The same rule and lead (`MIN_DEADLINE_LEAD_MS`) as `createKrakenTransport`;
+ * the check itself is repeated here until that transport exports it (src/kraken/transport.ts `staleDeadline`).
+ */
+function staleDeadline(method: string, params: RequestParams | undefined, now: number): ExchangeError | undefined {
+  const deadline = params?.['deadline'];
+  if (deadline === undefined) return undefined;
+  const left = Date.parse(String(deadline)) - now;
+  if (!(left < MIN_DEADLINE_LEAD_MS)) return undefined;
+  return new ExchangeError({
+    kind: 'retryable',
+    codes: [`not sent: its deadline was ${left} ms away when its turn came (Kraken needs at least 2000 ms)`],
+    endpoint: method,
+  });
+}
+
+/**
  * The paper exchange's engine as a `KrakenTransport`, in virtual time: each request is dispatched straight to the
  * paper exchange's endpoints and its `Outcome` becomes the envelope's `result` or the `ExchangeError` the HTTP
  * transport would raise (`classifyKrakenErrors`, `classifyTransportFailure`), `latencyMs` later on `scheduler`.
@@ -72,7 +89,8 @@ const formOf = (params: RequestParams | undefined): string =>
  *
  * Faults are the paper's `FaultPlan`, decided in arrival order as the server decides them; its per-endpoint
  * latency delays the processing (as the server's does), `latencyMs` the answer. Private calls go one at a time
- * through a `PrivateLane`, as the HTTP transport's do. There is no signing: every private call is the one key's.
+ * through a `PrivateLane`, as the HTTP transport's do, and one whose `deadline` came within 2.5 s while it waited is
+ * not sent (retryable), as there. There is no signing: every private call is the one key's.
  * Unsubscribing drops the answer; like an aborted HTTP request, what was processed stays processed.
  *
  * @param options the venue, fault plan, scheduler and timings
@@ -191,7 +209,10 @@ export function createInProcessTransport(options: InProcessTransportOptions): In
       if (params !== undefined && 'nonce' in params) {
         throw new Error(`${method}: the transport sets the nonce; a params object must not carry one`);
       }
-      return lane.run(() => request(method, true, formOf(params)));
+      return lane.run(() => {
+        const stale = staleDeadline(method, params, scheduler.now());
+        return stale ? throwError(() => stale) : request(method, true, formOf(params));
+      });
     },
     close: () => pending.unsubscribe(),
   };
