@@ -4,11 +4,11 @@ import { type Tier } from '../model/config';
 import { type LinkTracker, UNTRACKED } from '../time/link-tracker';
 import { type TimerHandle, type Timers, realTimers } from '../time/timers';
 import { type ApiCredentials, Authenticator, DEFAULT_LOCKOUT, type LockoutPolicy } from './auth';
-import { buildCatalogue, type PairCatalogue } from './catalogue';
 import { type FaultConfig, type FaultControl, FaultPlan } from './faults';
 import { createInspector, type PaperInspector } from './inspect';
 import { PaperServer } from './server';
-import { type SystemStatus, Venue } from './venue';
+import { createVenue } from './setup';
+import { type SystemStatus } from './venue';
 import { type WsFaultControl } from './ws-faults';
 import { PaperWsServer } from './ws-server';
 
@@ -107,17 +107,6 @@ export interface PaperExchange {
   close(): Promise<void>;
 }
 
-const DEFAULT_BALANCES: Readonly<Record<string, string>> = {
-  ZUSD: '100000',
-  XXBT: '10',
-  XETH: '100',
-  SOL: '500',
-  ZEUR: '50000',
-  XXRP: '100000',
-  ADA: '100000',
-  DOT: '5000',
-};
-
 /**
  * Starts a Kraken-compatible exchange on 127.0.0.1 (design.md §6): Kraken's paths, envelopes, field names,
  * string-typed numbers, error strings, signature and nonce checks, both rate limiters of the tier (the shared
@@ -147,18 +136,7 @@ const DEFAULT_BALANCES: Readonly<Record<string, string>> = {
  */
 export async function startPaperExchange(options: PaperOptions = {}): Promise<PaperExchange> {
   const seed = options.seed ?? 42;
-  const catalogue = buildCatalogue(options.pairs);
-  const venue = new Venue({
-    catalogue,
-    seed,
-    tier: options.tier ?? 'starter',
-    clock: options.clock ?? Date.now,
-    balances: balancesOf(catalogue, options.balances ?? DEFAULT_BALANCES),
-    prices: pricesOf(catalogue, options.prices ?? {}),
-    volatility: options.volatility ?? 0.001,
-    openOrdersLagMs: options.openOrdersLagMs ?? 0,
-    publicRateLimit: options.publicRateLimit ?? true,
-  });
+  const venue = createVenue({ ...options, clock: options.clock ?? Date.now });
   const auth = new Authenticator({ ...DEFAULT_LOCKOUT, ...options.lockout });
   let keysIssued = 0;
   const issue = (): ApiCredentials => credentials(options.seed, keysIssued++);
@@ -243,24 +221,4 @@ function credentials(seed: number | undefined, index: number): ApiCredentials {
     return createHash('sha512').update(`paper-${purpose}-${seed}-${index}`).digest().subarray(0, n);
   };
   return { apiKey: bytes('key', 42).toString('base64'), apiSecret: bytes('secret', 64).toString('base64') };
-}
-
-function balancesOf(catalogue: PairCatalogue, given: Readonly<Record<string, Decimal | string>>): Map<string, Decimal> {
-  const balances = new Map<string, Decimal>();
-  for (const [name, amount] of Object.entries(given)) {
-    const asset = catalogue.findAsset(name);
-    if (!asset) throw new Error(`paper exchange: unknown asset ${name}`);
-    balances.set(asset.id, new Decimal(amount));
-  }
-  return balances;
-}
-
-function pricesOf(catalogue: PairCatalogue, given: Readonly<Record<string, Decimal | string>>): Map<string, Decimal> {
-  const prices = new Map<string, Decimal>();
-  for (const [name, price] of Object.entries(given)) {
-    const pair = catalogue.find(name);
-    if (!pair) throw new Error(`paper exchange: unknown pair ${name}`);
-    prices.set(pair.key, new Decimal(price));
-  }
-  return prices;
 }

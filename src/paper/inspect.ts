@@ -1,7 +1,7 @@
 import { Decimal } from 'decimal.js';
 import { type PaperTrade } from './engine';
 import { type PaperOrder, type PaperOrderStatus, type PaperOrderType, type PaperSide } from './orders';
-import { type PaperServer } from './server';
+import { type TrafficStats } from './server';
 import { type Venue } from './venue';
 
 /** A read-only copy of one paper order, for tests. */
@@ -110,7 +110,11 @@ const copyTrade = (t: PaperTrade): InspectedTrade => ({
   time: t.time,
 });
 
-export function createInspector(venue: Venue, server: PaperServer): PaperInspector {
+/**
+ * The inspection API over a venue and whatever counts its requests (the HTTP server, or the in-process transport
+ * of `kraken-rx-execution/testing`).
+ */
+export function createInspector(venue: Venue, server: { readonly traffic: TrafficStats }): PaperInspector {
   // Reading the state first applies what time has decided (expiry, the dead man's switch).
   const current = (): Venue => {
     venue.catchUp(venue.now());

@@ -1,0 +1,68 @@
+import { Decimal } from 'decimal.js';
+import { map } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { isExchangeError } from '../../src/model/errors';
+import { createVirtualExchange } from '../../src/testing';
+
+const marbles = (body: (helpers: Parameters<Parameters<TestScheduler['run']>[0]>[0] & { scheduler: TestScheduler }) => void): void => {
+  const scheduler = new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
+  scheduler.run((helpers) => body({ ...helpers, scheduler }));
+};
+
+describe('virtual exchange', () => {
+  it('faultAt injects at its frame: a call before it is answered, the first one after it gets the fault', () => {
+    marbles(({ scheduler }) => {
+      const exchange = createVirtualExchange({ scheduler, latencyMs: 0 });
+      exchange.faultAt(50, 'Ticker', 'service-busy');
+      const outcomes: string[] = [];
+      const callAt = (frame: number): void => {
+        scheduler.schedule(() => {
+          exchange.port.ticker(['XBTUSD']).subscribe({
+            next: () => outcomes.push(`${frame}:ok`),
+            error: (e: unknown) => outcomes.push(`${frame}:${isExchangeError(e) ? `${e.kind} ${e.codes.join()}` : 'other'}`),
+          });
+        }, frame);
+      };
+      [49, 50, 51].forEach(callAt);
+      scheduler.schedule(() => expect(outcomes).toEqual(['49:ok', '50:retryable EService:Busy', '51:ok']), 60);
+    });
+  });
+
+  it('playPrices moves the last price as each price arrives, and matching runs on it', () => {
+    marbles(({ cold, expectObservable, scheduler }) => {
+      const exchange = createVirtualExchange({ scheduler, latencyMs: 0, prices: { XBTUSD: '60000' } });
+      exchange.playPrices('BTC/USD', cold('--a--b', { a: '59000', b: '61000' }));
+      const last = (at: number): void => {
+        scheduler.schedule(() => lasts.push(`${at}:${exchange.inspect.quote('XBTUSD').last.toFixed()}`), at);
+      };
+      const lasts: string[] = [];
+      [1, 2, 4, 5].forEach(last);
+      const placed = exchange.port.placeOrder({ clientOrderId: 'rest', pair: 'XXBTZUSD', side: 'buy', orderType: 'limit', volume: new Decimal('0.1'), price: new Decimal('59000') });
+      expectObservable(placed.pipe(map((p) => p.clientOrderId))).toBe('(a|)', { a: 'rest' });
+      scheduler.schedule(() => {
+        expect(lasts).toEqual(['1:60000', '2:59000', '4:59000', '5:61000']);
+        expect(exchange.inspect.ordersByClOrdId('rest').map((o) => [o.status, o.volumeExecuted.toFixed()])).toEqual([['closed', '0.1']]);
+      }, 6);
+    });
+  });
+
+  it('setPriceAt sets a price at an absolute frame', () => {
+    marbles(({ scheduler }) => {
+      const exchange = createVirtualExchange({ scheduler });
+      exchange.setPriceAt(30, 'ETH/USD', '2500');
+      scheduler.schedule(() => expect(exchange.inspect.quote('ETHUSD').last.toFixed()).toBe('3000'), 29);
+      scheduler.schedule(() => expect(exchange.inspect.quote('ETHUSD').last.toFixed()).toBe('2500'), 30);
+    });
+  });
+
+  it('close() ends a price play and throws the error of a broken price stream', () => {
+    marbles(({ cold, scheduler }) => {
+      const exchange = createVirtualExchange({ scheduler });
+      const play = exchange.playPrices('BTC/USD', cold('-a-#', { a: '59000' }, new Error('bad script')));
+      scheduler.schedule(() => {
+        expect(play.closed).toBe(true);
+        expect(() => exchange.close()).toThrow('bad script');
+      }, 10);
+    });
+  });
+});

@@ -1,0 +1,144 @@
+import { Decimal } from 'decimal.js';
+import { type Observable, type SchedulerLike, Subscription } from 'rxjs';
+import { type KrakenClient, krakenClientOver } from '../kraken/client';
+import { KrakenExchange } from '../kraken/exchange';
+import { type Tier } from '../model/config';
+import { type DecimalInput } from '../model/signal';
+import { type FaultConfig, type FaultControl, type FaultKind, FaultPlan } from '../paper/faults';
+import { createInspector, type PaperInspector } from '../paper/inspect';
+import { createVenue } from '../paper/setup';
+import { type SystemStatus } from '../paper/venue';
+import { type InProcessTransport, createInProcessTransport } from './in-process-transport';
+
+export interface VirtualExchangeOptions {
+  /** The test's scheduler: the exchange's clock is `scheduler.now()`, and its answers wait on it. */
+  readonly scheduler: SchedulerLike;
+  /** Restrict the catalogue to these pairs (any of Kraken's names). Default: every paper pair. */
+  readonly pairs?: readonly string[];
+  /** Opening last prices by pair name, e.g. `{ 'BTC/USD': '60000' }`. Default: the paper's (XBTUSD 60000.0). */
+  readonly prices?: Readonly<Record<string, DecimalInput>>;
+  /** Opening balances by asset (`USD`, `ZUSD`, `XBT`, …); replaces the paper's defaults when given. */
+  readonly balances?: Readonly<Record<string, DecimalInput>>;
+  /** Both rate limiters and the open-order limit. Default `starter`. */
+  readonly tier?: Tier;
+  /** Seeds the price process, the order ids and the seeded faults. Default 42. */
+  readonly seed?: number;
+  /** Seeded fault rates and per-endpoint processing latency, as the paper exchange takes them. */
+  readonly faults?: FaultConfig;
+  /** Time from processing to the answer. Default 10 ms. */
+  readonly latencyMs?: number;
+  /** The client's request timeout. Default 10 000 ms. */
+  readonly requestTimeoutMs?: number;
+  /** A just-placed order is missing from OpenOrders for this long. Default 0. */
+  readonly openOrdersLagMs?: number;
+  /** Largest relative move of one `step()` of the seeded price process. Default 0.001. */
+  readonly volatility?: number;
+}
+
+/** The paper exchange's engine on a test's scheduler, behind the production `ExchangePort`. */
+export interface VirtualExchange {
+  /** `new KrakenExchange(krakenClientOver(transport))`: the production parsers and error classes. */
+  readonly port: KrakenExchange;
+  readonly client: KrakenClient;
+  readonly transport: InProcessTransport;
+  readonly tier: Tier;
+  /** What is on the exchange: every order ever accepted, trades, balances and holds, request counts. */
+  readonly inspect: PaperInspector;
+  /** The paper's fault plan: `inject(endpoint, kind, count)`, `setRates`, `setLatency`, `applied()`. */
+  readonly faults: FaultControl;
+  /** Moves a pair's last price now and runs matching. */
+  setPrice(pair: string, price: DecimalInput): void;
+  /** `setPrice` at an absolute frame (virtual ms) of the scheduler. */
+  setPriceAt(frame: number, pair: string, price: DecimalInput): void;
+  /**
+   * Plays a stream of prices into a pair, each one a `setPrice` when it arrives:
+   * `playPrices('BTC/USD', cold('--a--b', { a: '59000', b: '61000' }))`. Stops at `close()`.
+   */
+  playPrices(pair: string, prices$: Observable<DecimalInput>): Subscription;
+  /** Injects `kind` for the next `count` requests to `endpoint` (`*`: any private one) at an absolute frame. */
+  faultAt(frame: number, endpoint: string, kind: FaultKind, count?: number): void;
+  /** One step of the seeded price process, then matching. */
+  step(): void;
+  setSystemStatus(status: SystemStatus): void;
+  setOpenOrdersLag(ms: number): void;
+  /** The exchange's clock: the scheduler's. */
+  now(): number;
+  /** Ends price plays and scheduled scripts, and drops answers still on their way; throws a price stream's error. */
+  close(): void;
+}
+
+/**
+ * A virtual-time Kraken: the paper exchange's own engine (matching, partial fills, fees, pair rules, balance
+ * holds, both rate limiters, its error strings) on `scheduler.now()`, reached through an in-process transport,
+ * so that a marble test can run the real handler against it without a socket.
+ *
+ * prices$:   --a-----b------      playPrices('BTC/USD', prices$)
+ * faults:    -----f---------      faultAt(5, 'AddOrder', 'accept-then-drop')
+ *
+ * Nothing moves on its own: prices change when the test says so (`setPrice`, `playPrices`, `step`).
+ *
+ * @param options the scheduler, and optionally the catalogue, prices, balances, tier, seed, faults and timings
+ */
+export function createVirtualExchange(options: VirtualExchangeOptions): VirtualExchange {
+  const { scheduler } = options;
+  const seed = options.seed ?? 42;
+  const venue = createVenue({
+    clock: () => scheduler.now(),
+    seed,
+    ...(options.tier !== undefined ? { tier: options.tier } : {}),
+    ...(options.pairs !== undefined ? { pairs: options.pairs } : {}),
+    ...(options.prices !== undefined ? { prices: options.prices } : {}),
+    ...(options.balances !== undefined ? { balances: options.balances } : {}),
+    ...(options.volatility !== undefined ? { volatility: options.volatility } : {}),
+    ...(options.openOrdersLagMs !== undefined ? { openOrdersLagMs: options.openOrdersLagMs } : {}),
+  });
+  const faults = new FaultPlan(seed, options.faults);
+  const transport = createInProcessTransport({
+    venue,
+    faults,
+    scheduler,
+    ...(options.latencyMs !== undefined ? { latencyMs: options.latencyMs } : {}),
+    ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
+  });
+  const client = krakenClientOver(transport);
+  const scripts = new Subscription();
+  const scriptErrors: unknown[] = [];
+  const setPrice = (pair: string, price: DecimalInput): void => venue.setPrice(pair, new Decimal(price));
+  const at = (frame: number, work: () => void): void => {
+    scripts.add(scheduler.schedule(work, Math.max(0, frame - scheduler.now())));
+  };
+
+  return {
+    port: new KrakenExchange(client),
+    client,
+    transport,
+    tier: venue.tier,
+    inspect: createInspector(venue, transport),
+    faults,
+    setPrice,
+    setPriceAt: (frame, pair, price) => at(frame, () => setPrice(pair, price)),
+    playPrices: (pair, prices$) => {
+      const playing = prices$.subscribe({
+        next: (price) => setPrice(pair, price),
+        // A broken script is the test's own mistake: kept, and thrown by close().
+        error: (error: unknown) => scriptErrors.push(error),
+      });
+      scripts.add(playing);
+      return playing;
+    },
+    faultAt: (frame, endpoint, kind, count = 1) => at(frame, () => faults.inject(endpoint, kind, count)),
+    step: () => venue.step(),
+    setSystemStatus: (status) => {
+      venue.systemStatus = status;
+    },
+    setOpenOrdersLag: (ms) => {
+      venue.openOrdersLagMs = ms;
+    },
+    now: () => venue.now(),
+    close: () => {
+      scripts.unsubscribe();
+      transport.close();
+      if (scriptErrors.length > 0) throw scriptErrors[0];
+    },
+  };
+}
