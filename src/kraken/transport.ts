@@ -53,7 +53,7 @@ export const MIN_DEADLINE_LEAD_MS = 2500;
  * The refusal to send a request whose deadline came too close while it waited: nothing was sent, so it is
  * `retryable` (the caller stamps a fresh deadline), never a rejection of the order.
  */
-function staleDeadline(method: string, entries: ReadonlyArray<[string, string]>, now: number): ExchangeError | undefined {
+export function staleDeadline(method: string, entries: ReadonlyArray<readonly [string, string]>, now: number): ExchangeError | undefined {
   const deadline = entries.find(([name]) => name === 'deadline')?.[1];
   if (deadline === undefined) return undefined;
   const left = Date.parse(deadline) - now;
@@ -99,7 +99,8 @@ export interface KrakenTransport {
   privatePost(method: string, params?: RequestParams): Observable<unknown>;
 }
 
-const entriesOf = (params: RequestParams | undefined): Array<[string, string]> =>
+/** The parameters as name/value pairs, in order, `undefined` ones left out. */
+export const entriesOf = (params: RequestParams | undefined): Array<[string, string]> =>
   Object.entries(params ?? {}).flatMap(([name, value]) => (value === undefined ? [] : [[name, String(value)] as [string, string]]));
 
 /** The part of a thrown fetch error that tells whether anything was sent; its message is never kept. */

@@ -4,6 +4,7 @@ import { type Params } from './params';
 import { failure, type Outcome } from './public-api';
 import { addOrder, cancelAll, cancelAllOrdersAfter, cancelOrder } from './trading-api';
 import { type Venue } from './venue';
+import { getWebSocketsToken } from './ws-token-api';
 
 /** Who made an authenticated private call, and when (paper-clock ms). */
 export interface PrivateCall {
@@ -55,6 +56,8 @@ export function dispatchPrivate(venue: Venue, method: string, params: Params, ca
       return balanceEx(venue);
     case 'TradesHistory':
       return tradesHistory(venue, params);
+    case 'GetWebSocketsToken':
+      return getWebSocketsToken(venue, call.apiKey, now);
     default:
       return failure('EGeneral:Unknown method');
   }

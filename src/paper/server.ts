@@ -1,16 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { type Duplex } from 'node:stream';
-import { restCostOf } from '../kraken/budget';
-import { balance, balanceEx, closedOrders, openOrders, queryOrders, tradesHistory } from './account-api';
 import { type Authenticator } from './auth';
+import { dispatchPrivate } from './dispatch';
 import { type FaultKind, type FaultPlan } from './faults';
 import { Params } from './params';
 import { callPublic, failure, type Outcome, PUBLIC_METHODS } from './public-api';
-import { addOrder, cancelAll, cancelAllOrdersAfter, cancelOrder } from './trading-api';
 import { type TimerHandle, type Timers } from '../time/timers';
 import { type Venue } from './venue';
-import { getWebSocketsToken } from './ws-token-api';
 
 export const PRIVATE_METHODS: ReadonlySet<string> = new Set([
   'AddOrder',
@@ -207,39 +204,7 @@ export class PaperServer {
       now,
     );
     if (!auth.ok) return failure(auth.error);
-    // In maintenance the engine answers nothing private (kraken-api.md §3.2: no new orders, no cancels).
-    if (this.venue.systemStatus === 'maintenance') return failure('EService:Unavailable');
-    const rest = restCostOf(method);
-    if (rest > 0 && !this.venue.restBudget(auth.apiKey).tryCharge({ rest }, now)) {
-      this.venue.rateLimitErrors.rest += 1;
-      return failure('EAPI:Rate limit exceeded');
-    }
-    switch (method) {
-      case 'AddOrder':
-        return addOrder(this.venue, params, auth.apiKey, arrivedAt, now);
-      case 'CancelOrder':
-        return cancelOrder(this.venue, params, now);
-      case 'CancelAll':
-        return cancelAll(this.venue, now);
-      case 'CancelAllOrdersAfter':
-        return cancelAllOrdersAfter(this.venue, params, now);
-      case 'OpenOrders':
-        return openOrders(this.venue, params, now);
-      case 'ClosedOrders':
-        return closedOrders(this.venue, params);
-      case 'QueryOrders':
-        return queryOrders(this.venue, params);
-      case 'Balance':
-        return balance(this.venue);
-      case 'BalanceEx':
-        return balanceEx(this.venue);
-      case 'TradesHistory':
-        return tradesHistory(this.venue, params);
-      case 'GetWebSocketsToken':
-        return getWebSocketsToken(this.venue, auth.apiKey, now);
-      default:
-        return failure('EGeneral:Unknown method');
-    }
+    return dispatchPrivate(this.venue, method, params, { apiKey: auth.apiKey, arrivedAt, now });
   }
 
   private catchUp(): number {

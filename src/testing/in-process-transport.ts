@@ -2,7 +2,7 @@ import { Observable, type SchedulerLike, Subscription, throwError } from 'rxjs';
 import { classifyKrakenErrors, classifyTransportFailure, type TransportFailure } from '../kraken/errors';
 import { NonceSource } from '../kraken/nonce';
 import { PrivateLane } from '../kraken/private-lane';
-import { type KrakenTransport, MIN_DEADLINE_LEAD_MS, type RequestParams } from '../kraken/transport';
+import { type KrakenTransport, type RequestParams, entriesOf, staleDeadline } from '../kraken/transport';
 import { ExchangeError } from '../model/errors';
 import { dispatchPrivate } from '../paper/dispatch';
 import { type FaultKind, type FaultPlan } from '../paper/faults';
@@ -51,27 +51,7 @@ const ANSWERED_AT_ONCE: Partial<Record<FaultKind, string>> = {
 const RESET: TransportFailure = { type: 'network', code: 'ECONNRESET' };
 const HTML = 'text/html; charset=UTF-8';
 
-const formOf = (params: RequestParams | undefined): string =>
-  new URLSearchParams(
-    Object.entries(params ?? {}).flatMap(([name, value]) => (value === undefined ? [] : [[name, String(value)] as [string, string]])),
-  ).toString();
-
-/**
- * The HTTP transport's refusal to send a request whose `deadline` came too close while it waited in the key's
- * queue: nothing sent, so `retryable`. The same rule and lead (`MIN_DEADLINE_LEAD_MS`) as `createKrakenTransport`;
- * the check itself is repeated here until that transport exports it (src/kraken/transport.ts `staleDeadline`).
- */
-function staleDeadline(method: string, params: RequestParams | undefined, now: number): ExchangeError | undefined {
-  const deadline = params?.['deadline'];
-  if (deadline === undefined) return undefined;
-  const left = Date.parse(String(deadline)) - now;
-  if (!(left < MIN_DEADLINE_LEAD_MS)) return undefined;
-  return new ExchangeError({
-    kind: 'retryable',
-    codes: [`not sent: its deadline was ${left} ms away when its turn came (Kraken needs at least 2000 ms)`],
-    endpoint: method,
-  });
-}
+const formOf = (params: RequestParams | undefined): string => new URLSearchParams(entriesOf(params)).toString();
 
 /**
  * The paper exchange's engine as a `KrakenTransport`, in virtual time: each request is dispatched straight to the
@@ -210,7 +190,7 @@ export function createInProcessTransport(options: InProcessTransportOptions): In
         throw new Error(`${method}: the transport sets the nonce; a params object must not carry one`);
       }
       return lane.run(() => {
-        const stale = staleDeadline(method, params, scheduler.now());
+        const stale = staleDeadline(method, entriesOf(params), scheduler.now());
         return stale ? throwError(() => stale) : request(method, true, formOf(params));
       });
     },
