@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import {
+  factsOf,
   type TransportFailure,
   classifyKrakenCode,
   classifyKrakenErrors,
@@ -187,5 +188,22 @@ describe('classifyTransportFailure', () => {
   it('keeps an edge retry time only for rate limiting', () => {
     expect(classifyTransportFailure({ type: 'http', status: 429, contentType: '', retryAt: 5_000 }, 'Ticker').retryAt).toBe(5_000);
     expect(classifyTransportFailure({ type: 'http', status: 503, contentType: '', retryAt: 5_000 }, 'Ticker').retryAt).toBeUndefined();
+  });
+});
+
+describe('factsOf: what the codes mean past the port', () => {
+  it.each<[string, ReturnType<typeof factsOf>]>([
+    ['EAPI:Rate limit exceeded', { limiter: 'rest', nonceRejected: false, orderGone: false }],
+    ['EAuth:Rate limit exceeded', { limiter: 'rest', nonceRejected: false, orderGone: false }],
+    ['EOrder:Rate limit exceeded', { limiter: 'trading', nonceRejected: false, orderGone: false }],
+    ['EOrder:Domain rate limit', { limiter: 'trading', nonceRejected: false, orderGone: false }],
+    ['EAPI:Invalid nonce', { limiter: null, nonceRejected: true, orderGone: false }],
+    ['EOrder:Unknown order', { limiter: null, nonceRejected: false, orderGone: true }],
+    ['EOrder:Invalid order', { limiter: null, nonceRejected: false, orderGone: true }],
+    ['EOrder:Insufficient funds', { limiter: null, nonceRejected: false, orderGone: false }],
+  ])('%s', (code, facts) => {
+    expect(factsOf([code])).toEqual(facts);
+    // Every error the client raises carries them, so the streams never read a code.
+    expect(classifyKrakenErrors([code], 'CancelOrder').facts).toEqual(facts);
   });
 });

@@ -21,7 +21,7 @@ const sequence = (...values: number[]): (() => number) => {
 };
 
 const rateLimited = (retryAt: number): ExchangeError =>
-  new ExchangeError({ kind: 'rate-limited', codes: ['EAPI:Rate limit exceeded'], endpoint: 'AddOrder', retryAt });
+  new ExchangeError({ kind: 'rate-limited', codes: ['EAPI:Rate limit exceeded'], endpoint: 'AddOrder', retryAt, facts: { limiter: 'rest' } });
 
 describe('backoffDelay', () => {
   it('grows by the multiplier from the initial delay and stops at the cap', () => {

@@ -6,6 +6,7 @@ import { type RunHelpers } from 'rxjs/internal/testing/TestScheduler';
 import { type RateBudget, type RateCost } from '../../src/model/budget';
 import { type ExecutionConfig } from '../../src/model/config';
 import { ExchangeError, type ErrorKind } from '../../src/model/errors';
+import { factsOf } from '../../src/kraken/errors';
 import {
   type CancelOutcome,
   type ExchangeOrderStatus,
@@ -107,7 +108,7 @@ export const quoteOf = (last: string): ReadonlyMap<string, Quote> =>
   new Map([[XBT.key, { pair: XBT.key, bid: new Decimal(last), ask: new Decimal(last), last: new Decimal(last) }]]);
 
 export const exchangeError = (kind: ErrorKind, code: string, endpoint = 'AddOrder', retryAt?: number): ExchangeError =>
-  new ExchangeError({ kind, codes: [code], endpoint, ...(retryAt !== undefined ? { retryAt } : {}) });
+  new ExchangeError({ kind, codes: [code], endpoint, facts: factsOf([code]), ...(retryAt !== undefined ? { retryAt } : {}) });
 
 /** A scripted answer: `call` counts the calls of that method from 1. */
 type Script<A, R> = (args: A, call: number) => Observable<R>;

@@ -1,10 +1,9 @@
 import { type Decimal } from 'decimal.js';
 import { type Observable, map, of, throwError } from 'rxjs';
-import { ExchangeError } from '../model/errors';
 import { type CancelOutcome, type OrderSnapshot } from '../model/order';
 import { type Timers } from '../time/timers';
 import { type Credentials } from './credentials';
-import { classifyTransportFailure } from './errors';
+import { classifyTransportFailure, krakenError } from './errors';
 import { type BalanceExEntry, type WebSocketsToken, parseBalance, parseBalanceEx, parseWebSocketsToken } from './parse-account';
 import {
   type AddOrderResult,
@@ -150,7 +149,7 @@ export function krakenClientOver(transport: KrakenTransport): KrakenClient {
       if (txids.length > MAX_QUERY_TXIDS) {
         return throwError(
           () =>
-            new ExchangeError({
+            krakenError({
               kind: 'refused',
               codes: [`QueryOrders takes at most ${MAX_QUERY_TXIDS} txids, got ${txids.length}`],
               endpoint: 'QueryOrders',
@@ -172,7 +171,7 @@ export function krakenClientOver(transport: KrakenTransport): KrakenClient {
       if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 0 || timeoutSeconds >= 86_400) {
         return throwError(
           () =>
-            new ExchangeError({
+            krakenError({
               kind: 'refused',
               codes: [`CancelAllOrdersAfter timeout must be whole seconds in 0..86399, got ${timeoutSeconds}`],
               endpoint: 'CancelAllOrdersAfter',

@@ -1,5 +1,5 @@
 import { P, match } from 'ts-pattern';
-import { type ErrorKind, ExchangeError } from '../model/errors';
+import { type ErrorFacts, type ErrorKind, ExchangeError, type ExchangeErrorInit } from '../model/errors';
 import { isPublicEndpoint } from './budget';
 
 /**
@@ -158,6 +158,19 @@ export const isWarning = (code: string): boolean => code.startsWith('W');
  * @param endpoint the method, e.g. `AddOrder`
  * @param httpStatus the HTTP status the envelope came with
  */
+/** What Kraken's error strings mean for the streams (the facts an `ExchangeError` carries past the port). */
+export function factsOf(codes: readonly string[]): ErrorFacts {
+  const has = (prefix: string): boolean => codes.some((code) => code.startsWith(prefix));
+  return {
+    limiter: has('EAPI:Rate limit') || has('EAuth:Rate limit') ? 'rest' : has('EOrder:Rate limit') || has('EOrder:Domain rate limit') ? 'trading' : null,
+    nonceRejected: has('EAPI:Invalid nonce'),
+    orderGone: has('EOrder:Unknown order') || has('EOrder:Invalid order'),
+  };
+}
+
+/** An `ExchangeError` with the facts its Kraken codes imply: every error src/kraken raises is made here. */
+export const krakenError = (init: Omit<ExchangeErrorInit, 'facts'>): ExchangeError => new ExchangeError({ ...init, facts: factsOf(init.codes) });
+
 export function classifyKrakenErrors(codes: readonly string[], endpoint: string, httpStatus?: number): ExchangeError {
   const errors = codes.filter((code) => !isWarning(code));
   const effect = effectOf(endpoint);
@@ -170,7 +183,7 @@ export function classifyKrakenErrors(codes: readonly string[], endpoint: string,
     (acc, verdict) => (verdict.retryAt === undefined ? acc : Math.max(acc ?? 0, verdict.retryAt)),
     undefined,
   );
-  return new ExchangeError({
+  return krakenError({
     kind: worst.kind,
     codes: errors.length > 0 ? errors : ['empty error array'],
     endpoint,
@@ -252,7 +265,7 @@ export function classifyTransportFailure(failure: TransportFailure, endpoint: st
     .exhaustive();
   const status = failure.type === 'http' || failure.type === 'malformed' ? failure.status : undefined;
   const retryAt = failure.type === 'http' && kind === 'rate-limited' ? failure.retryAt : undefined;
-  return new ExchangeError({
+  return krakenError({
     kind,
     codes: [describeFailure(failure)],
     endpoint,

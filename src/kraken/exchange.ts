@@ -1,6 +1,6 @@
 import { type Decimal } from 'decimal.js';
 import { type Observable, defer, map, throwError } from 'rxjs';
-import { ExchangeError } from '../model/errors';
+import { type ExchangeError } from '../model/errors';
 import {
   type CancelOutcome,
   type OrderRequest,
@@ -13,9 +13,10 @@ import { type ExchangePort, type OrderRef } from '../model/port';
 import { type KrakenClient, type KrakenClientOptions, MAX_QUERY_TXIDS, createKrakenClient } from './client';
 import { pairBookFromAssetPairs } from './pairs';
 import { type KrakenAddOrderParams } from './wire';
+import { krakenError } from './errors';
 
 const refused = (endpoint: string, reason: string): ExchangeError =>
-  new ExchangeError({ kind: 'refused', codes: [reason], endpoint });
+  krakenError({ kind: 'refused', codes: [reason], endpoint });
 
 /** A positive, finite decimal, or the reason it is not one; checked before anything is sent. */
 const badAmount = (name: string, value: Decimal | undefined): string | undefined =>
@@ -62,7 +63,7 @@ export class KrakenExchange implements ExchangePort {
         const txid = result.txids[0];
         if (txid === undefined && request.validate !== true) {
           // Kraken accepted something but did not say what: the order may exist.
-          throw new ExchangeError({ kind: 'ambiguous', codes: ['AddOrder answered without a txid'], endpoint: 'AddOrder' });
+          throw krakenError({ kind: 'ambiguous', codes: ['AddOrder answered without a txid'], endpoint: 'AddOrder' });
         }
         return { txid: txid ?? '', clientOrderId: request.clientOrderId, description: result.description };
       }),

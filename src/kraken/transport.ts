@@ -3,7 +3,7 @@ import { Observable, throwError } from 'rxjs';
 import { ExchangeError } from '../model/errors';
 import { type Timers, realTimers } from '../time/timers';
 import { type Credentials } from './credentials';
-import { CONNECT_ERROR_CODES, type TransportFailure, classifyKrakenErrors, classifyTransportFailure, isWarning } from './errors';
+import { CONNECT_ERROR_CODES, type TransportFailure, classifyKrakenErrors, classifyTransportFailure, isWarning, krakenError } from './errors';
 import { type PrivateLane, privateLaneFor } from './private-lane';
 
 /** The slice of `fetch` the transport uses, so tests and other runtimes can pass their own. */
@@ -58,7 +58,7 @@ export function staleDeadline(method: string, entries: ReadonlyArray<readonly [s
   if (deadline === undefined) return undefined;
   const left = Date.parse(deadline) - now;
   if (!(left < MIN_DEADLINE_LEAD_MS)) return undefined;
-  return new ExchangeError({
+  return krakenError({
     kind: 'retryable',
     codes: [`not sent: its deadline was ${left} ms away when its turn came (Kraken needs at least 2000 ms)`],
     endpoint: method,
@@ -275,7 +275,7 @@ export function createKrakenTransport(options: TransportOptions): KrakenTranspor
     privatePost(method, params) {
       if (!credentials || !lane) {
         return new Observable<never>((subscriber) =>
-          subscriber.error(new ExchangeError({ kind: 'auth', codes: ['no API credentials configured for a private call'], endpoint: method })),
+          subscriber.error(krakenError({ kind: 'auth', codes: ['no API credentials configured for a private call'], endpoint: method })),
         );
       }
       const entries = entriesOf(params);

@@ -1,5 +1,5 @@
 import { type Observable, type SchedulerLike, asyncScheduler, concatMap, defer, from, map, throwError } from 'rxjs';
-import { ExchangeError } from '../model/errors';
+import { type ExchangeError } from '../model/errors';
 import { type ExecutionEvent, type ExecutionFeed, type FeedOrder, type FeedTrade, type QuoteEvent } from '../model/feed';
 import { type CancelOutcome, type OrderRequest, type PlacedOrder } from '../model/order';
 import { type PairBook } from '../model/pair';
@@ -9,6 +9,7 @@ import { type ConnectionEvent, type WsBackoff, WsConnection } from './ws-connect
 import { type WsConnector, wsConnector } from './ws-socket';
 import { addOrderFrame, cancelOrderFrame, subscribeExecutions, subscribeTicker } from './ws-wire';
 import { WireFormatError, asString } from './wire-parse';
+import { krakenError } from './errors';
 
 /** Kraken's production endpoints (kraken-api.md §8.1). */
 export const KRAKEN_WS_PUBLIC_URL = 'wss://ws.kraken.com/v2';
@@ -39,11 +40,11 @@ export interface KrakenWsFeedOptions {
 const DEFAULT_BACKOFF: WsBackoff = { initialDelayMs: 500, maxDelayMs: 30_000, multiplier: 2, jitter: 0.2 };
 
 const noSuchPair = (endpoint: string, pair: string): ExchangeError =>
-  new ExchangeError({ kind: 'refused', codes: [`unknown pair ${pair}`], endpoint });
+  krakenError({ kind: 'refused', codes: [`unknown pair ${pair}`], endpoint });
 
 /** A malformed answer to a write: it may have happened, as for REST. */
 const malformed = (endpoint: string, error: unknown): ExchangeError =>
-  new ExchangeError({
+  krakenError({
     kind: 'ambiguous',
     codes: [`an answer Kraken would not send (${error instanceof Error ? error.message : String(error)})`],
     endpoint,
@@ -132,7 +133,7 @@ export class KrakenWsFeed implements ExecutionFeed {
               throw error instanceof WireFormatError ? malformed('add_order', error) : error;
             }
             if (txid === '' && request.validate !== true) {
-              throw new ExchangeError({ kind: 'ambiguous', codes: ['add_order answered without an order_id'], endpoint: 'add_order' });
+              throw krakenError({ kind: 'ambiguous', codes: ['add_order answered without an order_id'], endpoint: 'add_order' });
             }
             return { txid, clientOrderId: request.clientOrderId, description: `${request.side} ${request.volume.toFixed()} ${symbol} @ ${request.orderType}` };
           }),

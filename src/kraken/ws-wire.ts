@@ -1,7 +1,7 @@
-import { ExchangeError } from '../model/errors';
 import { type OrderRequest } from '../model/order';
 import { type OrderRef } from '../model/port';
 import { type ExactJsonOut, encodeExactJson, jsonNumber } from './ws-json';
+import { krakenError } from './errors';
 
 /**
  * The requests this client sends over Kraken's WebSocket v2 (kraken-api.md §8.2, §8.3), as frame text. Amounts
@@ -34,7 +34,7 @@ const TRIGGERED = new Set(['stop-loss', 'take-profit', 'stop-loss-limit', 'take-
  */
 export function addOrderFrame(request: OrderRequest, symbol: string, token: string, reqId: number): string {
   const refuse = (reason: string): never => {
-    throw new ExchangeError({ kind: 'refused', codes: [reason], endpoint: 'add_order' });
+    throw krakenError({ kind: 'refused', codes: [reason], endpoint: 'add_order' });
   };
   for (const [name, value] of [['volume', request.volume], ['price', request.price], ['price2', request.price2]] as const) {
     if (value !== undefined && !(value.isFinite() && value.gt(0))) refuse(`${name} must be a positive number, got ${value.toString()}`);

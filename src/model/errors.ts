@@ -9,6 +9,21 @@
  */
 export type ErrorKind = 'refused' | 'retryable' | 'rate-limited' | 'ambiguous' | 'auth';
 
+/**
+ * What the exchange's error strings mean for the streams, read once at the edge (src/kraken) so that nothing past
+ * the port looks at an exchange's codes.
+ */
+export interface ErrorFacts {
+  /** Which of the key's counters refused the call: the REST counter, a pair's trading counter, or none. */
+  readonly limiter: 'rest' | 'trading' | null;
+  /** The nonce was refused (another call on the key overtook it): re-signing with a fresh nonce may pass. */
+  readonly nonceRejected: boolean;
+  /** A cancel or lookup of an order that is no longer open (filled, cancelled, never existed): go and look. */
+  readonly orderGone: boolean;
+}
+
+export const NO_FACTS: ErrorFacts = { limiter: null, nonceRejected: false, orderGone: false };
+
 export interface ExchangeErrorInit {
   readonly kind: ErrorKind;
   /** The exchange's error strings (e.g. `EOrder:Insufficient funds`) or a transport description. */
@@ -19,6 +34,8 @@ export interface ExchangeErrorInit {
   readonly retryAt?: number;
   /** The HTTP status, when there was a response. */
   readonly httpStatus?: number;
+  /** What the codes mean (src/kraken reads them); none by default. */
+  readonly facts?: Partial<ErrorFacts>;
 }
 
 /** The one error type that exchange ports raise. Its message never contains credentials. */
@@ -28,6 +45,7 @@ export class ExchangeError extends Error {
   readonly endpoint: string;
   readonly retryAt: number | undefined;
   readonly httpStatus: number | undefined;
+  readonly facts: ErrorFacts;
 
   constructor(init: ExchangeErrorInit) {
     super(`${init.endpoint}: ${init.codes.join('; ') || init.kind}`);
@@ -37,6 +55,7 @@ export class ExchangeError extends Error {
     this.endpoint = init.endpoint;
     this.retryAt = init.retryAt;
     this.httpStatus = init.httpStatus;
+    this.facts = { ...NO_FACTS, ...init.facts };
   }
 
   /** True when one of the codes starts with `prefix` (Kraken appends details after further colons). */
@@ -49,4 +68,4 @@ export const isExchangeError = (e: unknown): e is ExchangeError => e instanceof 
 
 /** Cancel of an order that is no longer open (filled, cancelled, never existed): go and look, don't assume. */
 export const isOrderGone = (e: unknown): boolean =>
-  isExchangeError(e) && (e.hasCode('EOrder:Unknown order') || e.hasCode('EOrder:Invalid order'));
+  isExchangeError(e) && e.facts.orderGone;

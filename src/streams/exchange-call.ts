@@ -14,16 +14,14 @@ import { type ExchangeDeps } from './deps';
 export type CallEffect = 'idempotent' | 'once';
 
 /**
- * Which counter a rate-limit error is about: `EAPI:` is the REST counter, `EOrder:` the pair's trading
- * counter. A throttle with a retry time is about concurrency, not a counter: the wait is enough.
+ * Which counter a rate-limit error is about (the port says: `error.facts.limiter`). A throttle with a retry time
+ * is about concurrency, not a counter: the wait is enough.
  */
 function snapCostOf(error: ExchangeError, cost: RateCost): RateCost | null {
-  // A public call's `EAPI:Rate limit` is about the per-IP public counter, not the key's REST counter.
-  if (cost.public && error.hasCode('EAPI:Rate limit')) return { rest: 0, public: cost.public };
-  if (error.hasCode('EAPI:Rate limit') || error.hasCode('EAuth:Rate limit')) return { rest: Math.max(1, cost.rest) };
-  if (error.hasCode('EOrder:Rate limit') || error.hasCode('EOrder:Domain rate limit')) {
-    return cost.trading ? { rest: 0, trading: cost.trading } : null;
-  }
+  // A public call refused by the REST limiter is about the per-IP public counter, not the key's REST counter.
+  if (cost.public && error.facts.limiter === 'rest') return { rest: 0, public: cost.public };
+  if (error.facts.limiter === 'rest') return { rest: Math.max(1, cost.rest) };
+  if (error.facts.limiter === 'trading') return cost.trading ? { rest: 0, trading: cost.trading } : null;
   return error.retryAt === undefined ? cost : null;
 }
 
@@ -54,7 +52,7 @@ function retryPolicyOf(deps: ExchangeDeps, effect: CallEffect, waitOutBreaker: b
       if (isBreakerOpenError(error)) return (waitOutBreaker || persistent) && withinLimit;
       if (!isExchangeError(error)) return false;
       const nothingDone = error.kind === 'retryable' || error.kind === 'rate-limited';
-      const retry = error.hasCode('EAPI:Invalid nonce') && !persistent
+      const retry = error.facts.nonceRejected && !persistent
         ? nonceRetries++ < 1
         : nothingDone || (effect === 'idempotent' && error.kind === 'ambiguous');
       if (retry && withinLimit) {
