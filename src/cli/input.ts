@@ -96,7 +96,7 @@ function decimalText(fields: Fields, key: string): string | undefined {
 }
 
 const SIGNAL_FIELDS = ['type', 'signalId', 'pair', 'side', 'orderType', 'quantity', 'limitPrice', 'stopLoss', 'takeProfit', 'timeoutMs'];
-const CLOSE_FIELDS = ['type', 'commandId', 'pair', 'quantity'];
+const CLOSE_FIELDS = ['type', 'commandId', 'pair', 'quantity', 'sellUntracked'];
 const HALT_FIELDS = ['type', 'halted'];
 
 function parseSignal(fields: Fields): TradeSignal {
@@ -132,10 +132,13 @@ function parseClose(fields: Fields): ClosePositionCommand {
   const commandId = text(fields, 'commandId');
   const pair = text(fields, 'pair');
   const quantity = decimalText(fields, 'quantity');
+  const sellUntracked = fields['sellUntracked'];
+  if (sellUntracked !== undefined && typeof sellUntracked !== 'boolean') fail(`"sellUntracked" must be true or false, got ${show(sellUntracked)}`);
   return {
     commandId,
     pair,
     ...(quantity === undefined ? {} : { quantity }),
+    ...(sellUntracked === true ? { sellUntracked: true } : {}),
   };
 }
 
