@@ -17,7 +17,7 @@ const stopRequest: OrderRequest = {
 const stopContext = contextOfRequest(stopRequest, XBT, 'signal-1', 'stop-loss');
 
 describe('protectiveOrder and the positions registry', () => {
-  it('lists the order while it is being placed and drops it when the placement ends in ERROR (state unproven)', () => {
+  it('lists the order while it is being placed and keeps it listed when the placement ends in ERROR (state unproven: it may be live)', () => {
     marbles(({ cold, scheduler, flush }) => {
       const port = new FakePort(
         {
@@ -36,8 +36,10 @@ describe('protectiveOrder and the positions registry', () => {
       flush();
       listed.push(deps.positions.protectiveOn(XBT.key).length);
       expect(statuses).toEqual(['PENDING_NEW', 'UNKNOWN', 'ERROR']);
-      expect(listed).toEqual([1, 0]);
-      expect(deps.positions.positions()).toEqual([]);
+      expect(listed).toEqual([1, 1]);
+      expect(deps.positions.positions().map((position) => position.protectiveOrders.map((order) => [order.clientOrderId, order.txid]))).toEqual([
+        [[stopRequest.clientOrderId, null]],
+      ]);
     });
   });
 

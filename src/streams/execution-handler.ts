@@ -211,7 +211,7 @@ function entries(inputs: HandlerInputs, book$: Observable<PairBook>, deps: Strea
         // A close of the pair: an entry left working could fill right after the close and re-open the position.
         positions.closeRequested$(pair, positions.closeEpoch(pair)).pipe(map((): CancelReason => 'close-position')),
       );
-      positions.addWorkingEntry(txid, pair);
+      positions.addWorkingEntry(txid, pair, placed.order.context.clientOrderId ?? txid);
       const stopWorking = (): void => positions.removeWorkingEntry(txid);
       return followOrder(placed.order, deps, { cancelWhen$, ...(placed.adopted ? { adopted: placed.adopted } : {}) }).pipe(
         tap((step) => {

@@ -39,6 +39,9 @@ export interface PlacedEntry {
   readonly placed: Placed;
 }
 
+/** How the ERROR of a placement whose lookups proved nothing begins: the order may be live on the exchange. */
+export const STATE_UNKNOWN = 'order state unknown';
+
 const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /** How `placeOrder` retries. */
@@ -135,7 +138,7 @@ export function placeOrder(
               }),
             );
           case 'unproven':
-            return of(reportStep(deps.report(context, 'ERROR', { reason: `order state unknown, needs manual attention: ${result.reason}` })));
+            return of(reportStep(deps.report(context, 'ERROR', { reason: `${STATE_UNKNOWN}, needs manual attention: ${result.reason}` })));
         }
       }),
     );
