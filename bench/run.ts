@@ -4,6 +4,7 @@ import { describeMachine, machineLines } from './machine';
 import { callsPerTickTable, compareDesigns, loopbackTable, starterTierTable } from './monitor-calls';
 import { measureSignalPath, signalPathTable } from './signal-path';
 import { measureAtStarter, starterRunTable } from './starter-tier';
+import { measureProtectionLatency, protectionLatencyTable } from './protection-latency';
 import { printTable } from './table';
 
 const OPEN_ORDER_COUNTS = [1, 10, 100, 1_000];
@@ -22,8 +23,8 @@ const progress = (line: string): void => {
 };
 
 /**
- * `npm run bench`: the monitor's REST calls per tick against the paper exchange over loopback HTTP, the
- * signal path's throughput in memory, and the heap each followed order costs. Prints figures; asserts nothing.
+ * `npm run bench`: the monitor's REST calls per tick against the paper exchange over loopback HTTP, how long an
+ * entry's fill waits for its stop-loss (with and without faults), the signal path's throughput in memory, and the heap each followed order costs. Prints figures; asserts nothing.
  */
 async function main(): Promise<void> {
   const started = Date.now();
@@ -37,6 +38,9 @@ async function main(): Promise<void> {
 
   progress('monitor at starter tier: both designs paced by the rate gate, scaled clock …');
   printTable(starterRunTable(await measureAtStarter()));
+
+  progress('protection latency: fill → stop accepted, with and without paper faults, scaled clock …');
+  printTable(protectionLatencyTable(await measureProtectionLatency()));
 
   progress('signal path: haltGate + translate in memory …');
   printTable(signalPathTable(await measureSignalPath()));

@@ -29,7 +29,7 @@ describe('protectiveOrder and the positions registry', () => {
       const deps = streamDeps(port, scheduler);
       const statuses: string[] = [];
       const listed: number[] = [];
-      protectiveOrder(stopRequest, stopContext, deps, { lane: 'place', leaveRestingOnStop: true }).subscribe((step) => {
+      protectiveOrder(stopRequest, stopContext, deps, { lane: 'protect', leaveRestingOnStop: true }).subscribe((step) => {
         if (step.kind === 'report') statuses.push(step.report.status);
       });
       listed.push(deps.positions.protectiveOn(XBT.key).length);
@@ -48,7 +48,7 @@ describe('protectiveOrder and the positions registry', () => {
       const port = new FakePort({ placeOrder: () => cold('10ms #', {}, exchangeError('refused', 'EOrder:Insufficient funds')) }, scheduler);
       const deps = streamDeps(port, scheduler);
       const reasons: Array<string | null> = [];
-      protectiveOrder(stopRequest, stopContext, deps, { lane: 'place', leaveRestingOnStop: true }).subscribe((step) => {
+      protectiveOrder(stopRequest, stopContext, deps, { lane: 'protect', leaveRestingOnStop: true }).subscribe((step) => {
         if (step.kind === 'report') reasons.push(step.report.reason);
       });
       flush();

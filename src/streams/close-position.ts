@@ -287,7 +287,7 @@ function protectRemainder(
   if (!minimums.ok) return of(dustReport({ ...context, clientOrderId: null }, minimums.reason, deps));
   // From this close's epoch on: the next close of the pair cancels this stop, as it would the entry's.
   const cancelWhen$ = positions.closeRequested$(rules.key, positions.closeEpoch(rules.key)).pipe(map((): CancelReason => 'close-position'));
-  const protection$ = protectiveOrder(request, context, deps, { cancelWhen$, lane: 'place', leaveRestingOnStop: true });
+  const protection$ = protectiveOrder(request, context, deps, { cancelWhen$, lane: 'protect', leaveRestingOnStop: true });
   return reason ? protection$.pipe(withFirstReason(reason)) : protection$;
 }
 

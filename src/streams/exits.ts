@@ -30,7 +30,7 @@ export function dustReport(context: OrderContext, reason: string, deps: Pick<Str
 export interface ProtectiveOptions {
   /** Cancels the order once it rests (take-profit reached, sibling filled, close-position). */
   readonly cancelWhen$?: Observable<CancelReason>;
-  readonly lane: 'place' | 'close';
+  readonly lane: 'protect' | 'close';
   /**
    * At `stop()`, stop following it and leave it resting on the exchange (stops and take-profits), unless a
    * cancel of it is already under way (then it is followed to its end, so what comes next can still happen).

@@ -75,7 +75,7 @@ export interface PlaceOptions {
  * @param request The order, rounded; its `clientOrderId` is the idempotency key.
  * @param context What its reports repeat.
  * @param deps The run's exchange access.
- * @param lane `place` for entries and protection, `close` for exits.
+ * @param lane `place` for entries, `protect` for protective orders, `close` for exits (lookups: `lookup` for an entry, else the same lane).
  * @param options `persistUntil$` for protective and exit orders.
  * @returns Reports, then the accepted order.
  */
@@ -83,7 +83,7 @@ export function placeOrder(
   request: OrderRequest,
   context: OrderContext,
   deps: ExchangeDeps,
-  lane: 'place' | 'close',
+  lane: 'place' | 'protect' | 'close',
   options: PlaceOptions = {},
 ): Observable<Step<Placed>> {
   const { scheduler, config, log } = deps;
@@ -110,7 +110,8 @@ export function placeOrder(
       : of(false);
 
   const resolve = (deadline: number, resent: boolean): Observable<Step<Placed>> =>
-    lookUpOrder(request.clientOrderId, deadline, deps).pipe(
+    // A protective order's or an exit's lookup keeps its lane; an entry's comes after the monitor's fill detection.
+    lookUpOrder(request.clientOrderId, deadline, deps, lane === 'place' ? 'lookup' : lane).pipe(
       concatMap((result): Observable<Step<Placed>> => {
         switch (result.kind) {
           case 'found': {
