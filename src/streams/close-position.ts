@@ -81,7 +81,8 @@ function parseQuantity(value: unknown): { ok: true; quantity: Decimal | null } |
  * result:      ─────PN─F                   (market close of 0.02)
  * new stop:             ─PN                (0.03 @ 57000, resting)
  *
- * When the snapshot's orders are not confirmed gone within `tuning.protectionCancelTimeoutMs`, nothing is sold
+ * When the snapshot's orders are not confirmed gone within `tuning.protectionCancelTimeoutMs` (counted from when its
+ * protective orders are all placed, or their state is known to be unknown: a placement under way is waited for), nothing is sold
  * (selling while a stop may still sell would sell twice): ERROR with the orders' ids, and a stop is put back for
  * what the confirmed-cancelled stops covered (held minus what the unconfirmed ones still cover), said in the reason.
  *
@@ -242,9 +243,11 @@ function closePosition(command: ClosePositionCommand, book: PairBook | null, dep
     );
     const settled$ = defer(() => {
       positions.requestClose(pair);
+      // The time limit runs from when its protective orders are all placed (a stop still being placed, e.g. being
+      // looked up after an ambiguous answer, is cancelled as soon as it has a txid): it bounds cancels, not placements.
       return race(
         positions.settledForClose$(snapshot).pipe(map(() => true)),
-        timer(deps.tuning.protectionCancelTimeoutMs, deps.scheduler).pipe(map(() => false)),
+        positions.placementsEnded$(snapshot).pipe(concatMap(() => timer(deps.tuning.protectionCancelTimeoutMs, deps.scheduler)), map(() => false)),
       );
     });
     return settled$.pipe(

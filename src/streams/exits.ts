@@ -76,7 +76,8 @@ export function protectiveOrder(request: OrderRequest, context: OrderContext, de
         // An order whose state the lookups could not prove may be resting and able to sell: it stays listed, so
         // a close does not sell what it may sell again (that close waits, then says so), and positions() shows it.
         const mayBeLive = status === 'ERROR' && (reason ?? '').startsWith(STATE_UNKNOWN);
-        if ((status === 'REJECTED' || status === 'CANCELED' || status === 'ERROR') && !mayBeLive) positions.removeProtective(clientOrderId);
+        if (mayBeLive) positions.markStateUnknown(clientOrderId);
+        else if (status === 'REJECTED' || status === 'CANCELED' || status === 'ERROR') positions.removeProtective(clientOrderId);
       }),
       andThen<Placed, OrderFinal>((placed) => {
         positions.placedProtective(clientOrderId, placed.order.txid);

@@ -68,6 +68,8 @@ export class PositionBook {
   private readonly protective = new Map<string, ProtectiveOrder>();
   /** Protective orders whose cancel the exchange answered as done: they can no longer fill, though still followed. */
   private readonly cancelConfirmed = new Set<string>();
+  /** Protective orders whose placement ended with their state unproven: they may rest, and no cancel can reach them. */
+  private readonly stateUnknown = new Set<string>();
   /** Entry orders accepted and still followed (working), by txid: their pair and order key. */
   private readonly workingEntries = new Map<string, { readonly pair: string; readonly orderKey: string }>();
   private readonly fillEvents$ = new Subject<Fill>();
@@ -104,7 +106,28 @@ export class PositionBook {
   /** The protective order reached a final state (or was never placed). */
   removeProtective(clientOrderId: string): void {
     this.cancelConfirmed.delete(clientOrderId);
+    this.stateUnknown.delete(clientOrderId);
     if (this.protective.delete(clientOrderId)) this.changed();
+  }
+
+  /** The order's placement ended with its state unproven: it stays listed (it may rest), but nothing more will happen to it. */
+  markStateUnknown(clientOrderId: string): void {
+    if (!this.protective.has(clientOrderId)) return;
+    this.stateUnknown.add(clientOrderId);
+    this.changed();
+  }
+
+  /**
+   * Emits once (and completes) when none of the snapshot's protective orders that may still fill is being placed
+   * any more (each has a txid, so its cancel can be sent, or its state is known to be unknown): from then on, what
+   * a close waits for is cancels, which it bounds in time; a placement under way is not a cancel that failed.
+   */
+  placementsEnded$(snapshot: CloseSnapshot): Observable<void> {
+    return this.changes$.pipe(
+      filter(() => this.stillProtecting(snapshot).every((order) => this.protective.get(order.clientOrderId)?.txid != null || this.stateUnknown.has(order.clientOrderId))),
+      take(1),
+      map(() => undefined),
+    );
   }
 
   /**
