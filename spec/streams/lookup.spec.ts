@@ -28,6 +28,18 @@ describe('lookUpOrder', () => {
     });
   });
 
+  it('counts a failed probe as an attempt: with the exchange down and the breaker reopening, it still ends unproven', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const port = new FakePort({ openOrders: () => cold('10ms #', {}, exchangeError('retryable', 'EService:Unavailable', 'OpenOrders')) }, scheduler);
+      const deps = exchangeDeps(port, scheduler);
+      const results: Array<LookupResult['kind']> = [];
+      lookUpOrder(clientOrderId, 0, deps).subscribe((result) => results.push(result.kind));
+      scheduler.maxFrames = 10 * 60_000;
+      flush();
+      expect(results).toEqual(['unproven']);
+    });
+  });
+
   it('still ends unproven after its attempts when the exchange answers and proves nothing', () => {
     marbles(({ cold, scheduler, flush }) => {
       const port = new FakePort({ openOrders: () => cold('10ms #', {}, exchangeError('retryable', 'EService:Unavailable', 'OpenOrders')) }, scheduler);

@@ -49,16 +49,24 @@ export function lookUpOrder(clientOrderId: string, deadline: number, deps: Excha
     const maxAttempts = Math.max(config.lookup.attempts, Math.ceil((provenAfter - scheduler.now()) / intervalMs));
 
     const once = (): Observable<LookupAnswer> =>
-      exchangeCall(deps, lane, () => ({ kind: 'openOrders' }), () => port.openOrders({ clientOrderId }), 'idempotent').pipe(
+      defer(() => {
+        // Whether this round asked the exchange anything: a refusal after a failed probe is still an attempt.
+        let asked = false;
+        const ask = <T>(call: () => Observable<T>): (() => Observable<T>) => () => defer(() => ((asked = true), call()));
+        return lookupRound(ask, () => asked);
+      });
+
+    const lookupRound = (ask: <T>(call: () => Observable<T>) => () => Observable<T>, asked: () => boolean): Observable<LookupAnswer> =>
+      exchangeCall(deps, lane, () => ({ kind: 'openOrders' }), ask(() => port.openOrders({ clientOrderId })), 'idempotent').pipe(
         concatMap((open): Observable<LookupAnswer> => {
           const found = findByClientOrderId(open, clientOrderId);
           if (found) return of(found);
-          return exchangeCall(deps, lane, () => ({ kind: 'closedOrders' }), () => port.closedOrders({ clientOrderId }), 'idempotent').pipe(
+          return exchangeCall(deps, lane, () => ({ kind: 'closedOrders' }), ask(() => port.closedOrders({ clientOrderId })), 'idempotent').pipe(
             map((closed): LookupAnswer => findByClientOrderId(closed, clientOrderId) ?? 'absent'),
           );
         }),
         catchError((error: unknown) => {
-          if (isBreakerOpenError(error)) return of<LookupAnswer>({ refusedUntil: error.reopensAt });
+          if (isBreakerOpenError(error) && !asked()) return of<LookupAnswer>({ refusedUntil: error.reopensAt });
           deps.log.warn(`lookup of ${clientOrderId} failed:`, errorText(error));
           return of<LookupAnswer>('failed');
         }),
