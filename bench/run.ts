@@ -7,6 +7,7 @@ import { describeMachine, machineLines } from './machine';
 import { callsPerTickTable, compareDesigns, loopbackTable, starterTierTable } from './monitor-calls';
 import { measureSignalPath, signalPathTable } from './signal-path';
 import { measureAtStarter, starterRunTable } from './starter-tier';
+import { measureProtectionLatency, protectionLatencyTable } from './protection-latency';
 import { printTable } from './table';
 import { fillLatencyTable, measureFillLatency } from './ws-latency';
 
@@ -26,10 +27,11 @@ const progress = (line: string): void => {
 };
 
 /**
- * `npm run bench`: the monitor's REST calls per tick against the paper exchange over loopback HTTP, fill → client
- * latency over WebSocket vs a REST poll, the signal path's throughput in memory, the heap each followed order
- * costs, the whole handler with 10,000 working entries (heap, CPU per tick against the parse), bursts of signals,
- * the per-request overhead against ccxt, and what journaling an intent and a fill costs. Prints figures; asserts nothing.
+ * `npm run bench`: the monitor's REST calls per tick against the paper exchange over loopback HTTP, how long an
+ * entry's fill waits for its stop-loss (with and without faults), fill → client latency over WebSocket vs a REST
+ * poll, the signal path's throughput in memory, the heap each followed order costs, the whole handler with 10,000
+ * working entries (heap, CPU per tick against the parse), bursts of signals, the per-request overhead against ccxt,
+ * and what journaling an intent and a fill costs. Prints figures; asserts nothing.
  */
 async function main(): Promise<void> {
   const started = Date.now();
@@ -46,6 +48,8 @@ async function main(): Promise<void> {
 
   progress('fills: WebSocket executions vs one REST OpenOrders tick, loopback …');
   printTable(fillLatencyTable(await measureFillLatency()));
+  progress('protection latency: fill → stop accepted, with and without paper faults, scaled clock …');
+  printTable(protectionLatencyTable(await measureProtectionLatency()));
 
   progress('signal path: haltGate + translate in memory …');
   printTable(signalPathTable(await measureSignalPath()));

@@ -61,6 +61,19 @@ describe('parseInputLine', () => {
     });
   });
 
+  it('reads the opt-in to sell untracked holdings only when it is true', () => {
+    expect(parseInputLine('{"type":"close","commandId":"c3","pair":"BTC/USD","quantity":"0.5","sellUntracked":true}', 3)).toEqual({
+      kind: 'close',
+      line: 3,
+      command: { commandId: 'c3', pair: 'BTC/USD', quantity: '0.5', sellUntracked: true },
+    });
+    expect(parseInputLine('{"type":"close","commandId":"c4","pair":"BTC/USD","sellUntracked":false}', 4)).toEqual({
+      kind: 'close',
+      line: 4,
+      command: { commandId: 'c4', pair: 'BTC/USD' },
+    });
+  });
+
   it('reads HALT on and off', () => {
     expect(parseInputLine('{"type":"halt","halted":true}', 5)).toEqual({ kind: 'halt', line: 5, halted: true });
     expect(parseInputLine(' {"type":"halt","halted":false} ', 6)).toEqual({ kind: 'halt', line: 6, halted: false });
@@ -86,7 +99,7 @@ describe('parseInputLine', () => {
     ['{"signalId":"s","pair":"BTC/USD","side":"buy","orderType":"limit","quantity":"1","timeoutMs":-5}', /^"timeoutMs" must be a positive whole number of milliseconds, got -5$/],
     ['{"signalId":"s","pair":"BTC/USD","side":"buy","orderType":"market","quantity":"1","stoploss":"1"}', /^unknown field "stoploss" in a signal/],
     ['{"type":"close","pair":"BTC/USD"}', /^"commandId" must be a non-empty string, got nothing$/],
-    ['{"type":"close","commandId":"c","pair":"BTC/USD","quantity":"1","sellUntracked":true}', /^unknown field "sellUntracked" in a close command/],
+    ['{"type":"close","commandId":"c","pair":"BTC/USD","sellUntracked":"yes"}', /^"sellUntracked" must be true or false, got "yes"$/],
   ])('reports a malformed line: %s', (raw, reason) => {
     const parsed = parseInputLine(raw, 9);
     expect(parsed.kind).toBe('malformed');

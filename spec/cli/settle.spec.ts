@@ -46,6 +46,24 @@ describe('RunTracker', () => {
     expect(tracker.isSettled()).toBe(true);
   });
 
+  it('does not wait for protection of an entry a close cancelled after it had filled: the close took its fill (issue 10.6)', () => {
+    const tracker = new RunTracker('stop-resting');
+    tracker.expectSignal(signal);
+    tracker.expectSignal({ ...signal, signalId: 's2' });
+    tracker.expectCommand({ commandId: 'c1', pair: 'BTC/USD' });
+    // Another order is still followed meanwhile: s2's entry, then its stop resting.
+    tracker.add(report({ signalId: 's2', clientOrderId: 'e2', exchangeOrderId: 'O5', status: 'NEW' }));
+    tracker.add(report({ status: 'NEW' }));
+    tracker.add(report({ status: 'PENDING_CANCEL', reason: 'cancel: close-position' }));
+    // The entry had filled before the cancel reached it.
+    tracker.add(report({ status: 'FILLED', quantityFilled: new Decimal('0.01') }));
+    tracker.add(report({ signalId: 'c1', role: 'close', clientOrderId: 'x1', exchangeOrderId: 'O3', side: 'sell', status: 'PENDING_NEW' }));
+    tracker.add(report({ signalId: 'c1', role: 'close', clientOrderId: 'x1', exchangeOrderId: 'O3', side: 'sell', status: 'FILLED', quantityFilled: new Decimal('0.01') }));
+    tracker.add(report({ signalId: 's2', clientOrderId: 'e2', exchangeOrderId: 'O5', status: 'FILLED', quantityFilled: new Decimal('0.01') }));
+    tracker.add(report({ signalId: 's2', role: 'stop-loss', clientOrderId: 'p2', exchangeOrderId: 'O6', side: 'sell', orderType: 'stop-loss', status: 'NEW' }));
+    expect(tracker.waitingFor()).toEqual([]);
+  });
+
   it('waits for an open entry, then for the stop-loss its fill asked for, then lets the stop rest', () => {
     const tracker = new RunTracker('stop-resting');
     tracker.expectSignal(signal);

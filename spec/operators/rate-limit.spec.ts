@@ -67,7 +67,7 @@ describe('RateGate', () => {
       const result = merge(
         request('monitor', 'm', 'a|'),
         request('monitor', 'n', '-a|'),
-        request('place', 'p', '--a|'),
+        request('protect', 'p', '--a|'),
         request('close', 'c', '10ms a|'),
       );
       expectObservable(result).toBe('3031ms c 3029ms p 3029ms m 3030ms (n|)');
@@ -200,8 +200,27 @@ describe('RateGate.run (the private-call slot)', () => {
         call('close', 'c', '---a|'),
         call('place', 'q', '---a|'),
       );
-      // a holds the slot 0..4 (answer at 3, end at 4); then close, place (p before q), monitor, 4 ms each.
-      expectObservable(result).toBe('---a---c---p---q---m|');
+      // a holds the slot 0..4 (answer at 3, end at 4); then close, monitor, place (p before q), 4 ms each.
+      expectObservable(result).toBe('---a---c---m---p---q|');
+    });
+  });
+
+  it('protection first: close, protect, cancel, monitor, lookup, then new entries, whatever the order they were asked in', () => {
+    marbles(({ cold, expectObservable, scheduler }) => {
+      const gate = new RateGate(new ChargeLog(), scheduler);
+      const call = (lane: Lane, name: string, at: string): Observable<string> =>
+        cold(at).pipe(concatMap(() => gate.run(REST, lane, () => cold('---x|', { x: name }), exclusive)));
+      const result = merge(
+        call('monitor', 'a', 'a|'),
+        call('place', 'e', '-a|'),
+        call('lookup', 'l', '-a|'),
+        call('monitor', 'm', '-a|'),
+        call('cancel', 'x', '-a|'),
+        call('protect', 's', '--a|'),
+        call('close', 'c', '--a|'),
+      );
+      // A stop asked for last still goes right after the close, ahead of the lookup and the entry asked first.
+      expectObservable(result).toBe('---a---c---s---x---m---l---e|');
     });
   });
 

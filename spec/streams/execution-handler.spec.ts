@@ -325,12 +325,14 @@ describe('execution handler', () => {
       });
       scheduler.schedule(() => void handler.stop(), 30_000);
       flush();
+      // The close goes once the cancel is answered as done (5010 + a ticker read); the monitor reports the
+      // stop's CANCELED after.
       expect(lines(reports, (r) => r.timestamp >= 5_000)).toEqual([
         '5000 stop-loss PENDING_CANCEL',
+        '5020 close PENDING_NEW',
+        '5030 close NEW',
         '5110 stop-loss CANCELED',
-        '5120 close PENDING_NEW',
-        '5130 close NEW',
-        '7160 close FILLED 1',
+        '7140 close FILLED 1',
       ]);
       const closeOrder = sim.ordersOfType('market')[1];
       expect(closeOrder?.request.side).toBe('sell');
@@ -374,13 +376,13 @@ describe('execution handler', () => {
       flush();
       expect(lines(reports, (r) => r.timestamp >= 5_000)).toEqual([
         '5000 stop-loss PENDING_CANCEL',
+        '5020 close PENDING_NEW',
+        '5030 close NEW',
         '5110 stop-loss CANCELED',
-        '5120 close PENDING_NEW',
-        '5130 close NEW',
-        '7160 close FILLED 0.02',
+        '7140 close FILLED 0.02',
         // The close's final state, then the remaining 0.03 is protected again; left resting at stop().
-        '7160 stop-loss PENDING_NEW',
-        '7170 stop-loss NEW',
+        '7140 stop-loss PENDING_NEW',
+        '7150 stop-loss NEW',
       ]);
       const [cancelled, renewed] = sim.ordersOfType('stop-loss');
       expect(cancelled?.status).toBe('canceled');
@@ -425,13 +427,13 @@ describe('execution handler', () => {
         ['close-1', 'PENDING_CANCEL', 'cancel: close-position'],
         ['close-1', 'CANCELED', 'cancelled: close-position'],
       ]);
-      // The second close waited for the renewed stop's cancel, then sold what it protected.
+      // The second close waited for the renewed stop's cancel (its answer), then sold what it protected.
       expect(lines(reports, (r) => r.timestamp >= 15_000)).toEqual([
         '15000 stop-loss PENDING_CANCEL',
-        '15260 stop-loss CANCELED',
-        '15270 close PENDING_NEW',
-        '15280 close NEW',
-        '17310 close FILLED 0.04',
+        '15020 close PENDING_NEW',
+        '15030 close NEW',
+        '15240 stop-loss CANCELED',
+        '17270 close FILLED 0.04',
       ]);
       expect(handler.positions()).toEqual([]);
       expectOneFinalPerOrder(reports, handler);
@@ -453,10 +455,10 @@ describe('execution handler', () => {
       expect(sim.ordersOfType('market').map((order) => [order.request.side, order.request.volume.toFixed()])).toEqual([['buy', '0.05'], ['sell', '0.05']]);
       expect(lines(reports, (r) => r.timestamp >= 5_000)).toEqual([
         '5000 stop-loss PENDING_CANCEL',
+        '5020 close PENDING_NEW',
+        '5030 close NEW',
         '5110 stop-loss CANCELED',
-        '5120 close PENDING_NEW',
-        '5130 close NEW',
-        '7160 close FILLED 0.05',
+        '7140 close FILLED 0.05',
       ]);
       expect(handler.positions()).toEqual([]);
       expectOneFinalPerOrder(reports, handler);

@@ -17,7 +17,7 @@ const stopRequest: OrderRequest = {
 const stopContext = contextOfRequest(stopRequest, XBT, 'signal-1', 'stop-loss');
 
 describe('protectiveOrder and the positions registry', () => {
-  it('lists the order while it is being placed and drops it when the placement ends in ERROR (state unproven)', () => {
+  it('lists the order while it is being placed and keeps it listed when the placement ends in ERROR (state unproven: it may be live)', () => {
     marbles(({ cold, scheduler, flush }) => {
       const port = new FakePort(
         {
@@ -29,15 +29,17 @@ describe('protectiveOrder and the positions registry', () => {
       const deps = streamDeps(port, scheduler);
       const statuses: string[] = [];
       const listed: number[] = [];
-      protectiveOrder(stopRequest, stopContext, deps, { lane: 'place', leaveRestingOnStop: true }).subscribe((step) => {
+      protectiveOrder(stopRequest, stopContext, deps, { lane: 'protect', leaveRestingOnStop: true }).subscribe((step) => {
         if (step.kind === 'report') statuses.push(step.report.status);
       });
       listed.push(deps.positions.protectiveOn(XBT.key).length);
       flush();
       listed.push(deps.positions.protectiveOn(XBT.key).length);
       expect(statuses).toEqual(['PENDING_NEW', 'UNKNOWN', 'ERROR']);
-      expect(listed).toEqual([1, 0]);
-      expect(deps.positions.positions()).toEqual([]);
+      expect(listed).toEqual([1, 1]);
+      expect(deps.positions.positions().map((position) => position.protectiveOrders.map((order) => [order.clientOrderId, order.txid]))).toEqual([
+        [[stopRequest.clientOrderId, null]],
+      ]);
     });
   });
 
@@ -46,7 +48,7 @@ describe('protectiveOrder and the positions registry', () => {
       const port = new FakePort({ placeOrder: () => cold('10ms #', {}, exchangeError('refused', 'EOrder:Insufficient funds')) }, scheduler);
       const deps = streamDeps(port, scheduler);
       const reasons: Array<string | null> = [];
-      protectiveOrder(stopRequest, stopContext, deps, { lane: 'place', leaveRestingOnStop: true }).subscribe((step) => {
+      protectiveOrder(stopRequest, stopContext, deps, { lane: 'protect', leaveRestingOnStop: true }).subscribe((step) => {
         if (step.kind === 'report') reasons.push(step.report.reason);
       });
       flush();

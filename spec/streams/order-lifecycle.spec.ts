@@ -77,6 +77,51 @@ describe('order lifecycle', () => {
     });
   });
 
+  it('our own cancel whose first answer was lost and whose retry says "unknown order" is reported as our cancel', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const port = new FakePort(
+        {
+          openOrders: (_, call) => cold('(a|)', { a: call === 1 ? ordersOf(state('open')) : ordersOf() }),
+          // The first CancelOrder cancels the order but its answer is lost; the retry finds it gone.
+          cancelOrder: (_, call) =>
+            call === 1
+              ? cold('10ms #', {}, exchangeError('ambiguous', 'timeout after sending', 'CancelOrder'))
+              : cold('10ms #', {}, exchangeError('refused', 'EOrder:Unknown order', 'CancelOrder')),
+          queryOrders: () => cold('(a|)', { a: ordersOf(snapshot({ txid: 'OTX-1', status: 'canceled', reason: 'User requested' })) }),
+        },
+        scheduler,
+      );
+      const deps = streamDeps(port, scheduler);
+      const reasons: Array<string | null> = [];
+      const steps$ = followOrder(order, deps, { cancelWhen$: timeoutAfter(1500, deps) });
+      const seen = record(steps$.pipe(tap((step) => step.kind === 'report' && reasons.push(step.report.reason))), deps);
+      flush();
+      // Retried after the 100 ms backoff, answered at 1620; the monitor resolves it at the next tick.
+      expect(port.callsOf('cancelOrder').map((call) => call.at)).toEqual([1500, 1610]);
+      expect(seen).toEqual(['1500 PENDING_CANCEL 0', '2000 CANCELED 0', '2000 done canceled timeout']);
+      expect(reasons.at(-1)).toBe('cancelled: timeout');
+    });
+  });
+
+  it('a cancel answered as done confirms it at once, before the monitor has seen the order cancelled', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const port = new FakePort(
+        {
+          openOrders: (_, call) => cold('(a|)', { a: call === 1 ? ordersOf(state('open')) : ordersOf() }),
+          cancelOrder: () => cold('10ms (a|)', { a: { count: 1, pending: false } }),
+          queryOrders: () => cold('(a|)', { a: ordersOf(state('canceled')) }),
+        },
+        scheduler,
+      );
+      const deps = streamDeps(port, scheduler);
+      const confirmedAt: number[] = [];
+      const seen = record(followOrder(order, deps, { cancelWhen$: timeoutAfter(1500, deps), onCancelConfirmed: () => confirmedAt.push(scheduler.now()) }), deps);
+      flush();
+      expect(confirmedAt).toEqual([1510]);
+      expect(seen).toEqual(['1500 PENDING_CANCEL 0', '2000 CANCELED 0', '2000 done canceled timeout']);
+    });
+  });
+
   it('partial fill then timeout: the remainder is cancelled and the final state keeps the fill', () => {
     marbles(({ cold, scheduler, flush }) => {
       const port = new FakePort(

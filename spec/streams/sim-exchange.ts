@@ -31,6 +31,10 @@ export class SimExchange {
   pairsFailures = 0;
   /** A fault for the n-th AddOrder, if any; `placed` says whether the exchange placed it anyway. */
   placeFault: ((request: OrderRequest, call: number) => { readonly error: ExchangeError; readonly placed: boolean } | null) | null = null;
+  /** A fault for the n-th CancelOrder, if any; `cancelled` says whether the exchange cancelled the order anyway. */
+  cancelFault: ((ref: OrderRef, call: number) => { readonly error: ExchangeError; readonly cancelled: boolean } | null) | null = null;
+  /** A fault for the n-th QueryOrders, if any (the monitor's resolution of orders that left the open set). */
+  queryFault: ((call: number) => ExchangeError | null) | null = null;
 
   constructor(
     private readonly helpers: Pick<RunHelpers, 'cold'>,
@@ -46,12 +50,15 @@ export class SimExchange {
         },
         ticker: () => this.answer(quoteOf(this.last.toFixed())),
         placeOrder: (request, call) => this.place(request, call),
-        cancelOrder: (ref) => this.cancel(ref),
+        cancelOrder: (ref, call) => this.cancel(ref, call),
         openOrders: (filter) =>
           this.answer(this.snapshots((order) => (order.status === 'open' && (!filter?.clientOrderId || order.request.clientOrderId === filter.clientOrderId)))),
         closedOrders: (filter) =>
           this.answer(this.snapshots((order) => order.status !== 'open' && (!filter?.clientOrderId || order.request.clientOrderId === filter.clientOrderId))),
-        queryOrders: (txids) => this.answer(this.snapshots((order) => txids.includes(order.txid))),
+        queryOrders: (txids, call) => {
+          const fault = this.queryFault?.(call) ?? null;
+          return fault ? this.fail(fault) : this.answer(this.snapshots((order) => txids.includes(order.txid)));
+        },
       },
       scheduler,
     );
@@ -90,10 +97,13 @@ export class SimExchange {
     return this.answer({ txid, clientOrderId: request.clientOrderId, description: `${request.side} ${request.volume.toFixed()} ${XBT.altname}` });
   }
 
-  private cancel(ref: OrderRef): Observable<{ count: number; pending: boolean }> {
+  private cancel(ref: OrderRef, call: number): Observable<{ count: number; pending: boolean }> {
+    const fault = this.cancelFault?.(ref, call) ?? null;
     const order = 'txid' in ref ? this.orders.get(ref.txid) : undefined;
+    if (fault && !fault.cancelled) return this.fail(fault.error);
     if (!order || order.status !== 'open') return this.fail(exchangeError('refused', 'EOrder:Unknown order', 'CancelOrder'));
     order.status = 'canceled';
+    if (fault) return this.fail(fault.error);
     return this.answer({ count: 1, pending: false });
   }
 

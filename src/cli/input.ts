@@ -143,7 +143,7 @@ function optionalMilliseconds(fields: Fields, key: string): number | undefined {
 }
 
 const SIGNAL_FIELDS = ['type', 'signalId', 'pair', 'side', 'orderType', 'quantity', 'limitPrice', 'stopLoss', 'takeProfit', 'timeoutMs'];
-const CLOSE_FIELDS = ['type', 'commandId', 'pair', 'quantity'];
+const CLOSE_FIELDS = ['type', 'commandId', 'pair', 'quantity', 'sellUntracked'];
 const HALT_FIELDS = ['type', 'halted'];
 
 /** `{...}` with the keys whose value is `undefined` left out (`exactOptionalPropertyTypes`). */
@@ -172,10 +172,12 @@ function parseSignal(fields: Fields): TradeSignal {
 
 function parseClose(fields: Fields): ClosePositionCommand {
   onlyKnownFields(fields, CLOSE_FIELDS, 'close command');
+  const sellUntracked = optionalFlag(fields, 'sellUntracked');
   return defined<ClosePositionCommand>({
     commandId: id(fields, 'commandId'),
     pair: text(fields, 'pair'),
     quantity: decimalText(fields, 'quantity'),
+    ...(sellUntracked === true ? { sellUntracked: true } : {}),
   } as ClosePositionCommand);
 }
 

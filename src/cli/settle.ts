@@ -11,12 +11,17 @@ import {
 } from 'rxjs';
 import { type ExecutionReport, isFinalStatus } from '../model/report';
 import { type ClosePositionCommand, type TradeSignal } from '../model/signal';
+import { type CancelReason } from '../streams/order-lifecycle';
 import { ReportLedger } from './format';
+
+/** The PENDING_CANCEL reason of an entry a close cancelled: whatever it filled is the close's to sell, not to protect. */
+const CANCELLED_BY_CLOSE = `cancel: ${'close-position' satisfies CancelReason}`;
 
 /**
  * What `run` waits for once its input has ended: every signal and close command answered, every order final
  * (a protective order may stay resting — that is its job), and the protection a filled entry asked for placed.
- * Without the last rule a run would end in the gap between an entry's FILLED and its stop-loss's NEW.
+ * Without the last rule a run would end in the gap between an entry's FILLED and its stop-loss's NEW. An entry a
+ * close cancelled gets no protection of its own, even if it had filled before the cancel reached it: the close sells it.
  */
 export class RunTracker {
   readonly ledger = new ReportLedger();
@@ -26,6 +31,8 @@ export class RunTracker {
   private readonly rolesSeen = new Map<string, Set<string>>();
   /** signalId → the entry's latest report. */
   private readonly entries = new Map<string, ExecutionReport>();
+  /** Entries a close cancelled (by signalId): the close took their fill, no protection of their own follows. */
+  private readonly takenByClose = new Set<string>();
 
   constructor(private readonly protectionMode: 'stop-resting' | 'both-resting') {}
 
@@ -43,6 +50,7 @@ export class RunTracker {
     roles.add(report.role);
     this.rolesSeen.set(report.signalId, roles);
     if (report.role === 'entry') this.entries.set(report.signalId, report);
+    if (report.role === 'entry' && report.status === 'PENDING_CANCEL' && report.reason === CANCELLED_BY_CLOSE) this.takenByClose.add(report.signalId);
   }
 
   /** What the run is still waiting for, in words (empty when it may end). */
@@ -60,7 +68,7 @@ export class RunTracker {
     }
     for (const [id, entry] of this.entries) {
       const signal = this.signals.get(id);
-      if (signal === undefined || !isFinalStatus(entry.status) || !entry.quantityFilled.gt(0)) continue;
+      if (signal === undefined || !isFinalStatus(entry.status) || !entry.quantityFilled.gt(0) || this.takenByClose.has(id)) continue;
       const roles = this.rolesSeen.get(id) ?? new Set<string>();
       // A take-profit alone is watched client-side in stop-resting mode: nothing rests, nothing to wait for.
       const wantsResting = signal.stopLoss !== undefined || (this.protectionMode === 'both-resting' && signal.takeProfit !== undefined);

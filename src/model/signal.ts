@@ -29,6 +29,12 @@ export interface ClosePositionCommand {
   readonly commandId: string;
   readonly pair: string;
   readonly quantity?: DecimalInput;
+  /**
+   * Opt-in: when the handler tracks no position on the pair, sell `quantity` from the account's holdings anyway
+   * (holdings the handler did not buy). Without it such a close is rejected: a close never sells what it does
+   * not own by accident.
+   */
+  readonly sellUntracked?: boolean;
 }
 
 /** The longest `signalId` or `commandId` taken: ids are printed, logged and journaled, and must stay readable. */

@@ -9,10 +9,15 @@ import {
 } from 'rxjs';
 import { type RateBudget, type RateCost } from '../model/budget';
 
-/** Priority lanes, highest first: closing a position must not wait behind monitoring. */
-export type Lane = 'close' | 'cancel' | 'place' | 'monitor';
+/**
+ * Priority lanes, highest first. Closing a position, then protecting one (a stop-loss placed after a fill), then
+ * cancels, then the monitor that detects fills (which protection waits for), then lookups of ambiguous entries,
+ * then new entries: what guards money already at risk goes before what resolves or adds risk, so a lookup or a
+ * burst of entries never delays a stop.
+ */
+export type Lane = 'close' | 'protect' | 'cancel' | 'monitor' | 'lookup' | 'place';
 
-const LANE_RANK: Readonly<Record<Lane, number>> = { close: 0, cancel: 1, place: 2, monitor: 3 };
+const LANE_RANK: Readonly<Record<Lane, number>> = { close: 0, protect: 1, cancel: 2, monitor: 3, lookup: 4, place: 5 };
 
 interface QueuedRequest {
   readonly cost: RateCost;
@@ -51,10 +56,10 @@ const disjoint = (counters: readonly string[], blocked: ReadonlySet<string>): bo
  *
  * Intuition: a ticket counter with priority lanes; the clerk only serves whoever the budget lets through.
  *
- * Order: requests queue by lane (`close` > `cancel` > `place` > `monitor`), FIFO within a lane. A queued
+ * Order: requests queue by lane (`close` > `protect` > `cancel` > `monitor` > `lookup` > `place`), FIFO within a lane. A queued
  * request is served as soon as it fits, unless an earlier request (by that order) that touches one of the
  * same counters is still waiting: so a placement waiting on one pair's trading counter does not hold back a
- * monitoring call on the REST counter, but a monitoring call never takes REST units a placement is waiting for.
+ * monitoring call on the REST counter, but a lookup never takes REST units the monitor is waiting for.
  *
  * Private-call slot (`run` with `exclusive`): the exchange client sends one private call at a time per key and
  * the exchange charges a call when it arrives. An exclusive call is released (and charged) only when no other

@@ -3,15 +3,22 @@ import {
   type Observable,
   EMPTY,
   catchError,
-  concat,
   concatMap,
+  connect,
   defer,
+  filter,
   groupBy,
   map,
+  merge,
   mergeMap,
   of,
+  race,
+  reduce,
+  scan,
+  startWith,
   take,
-  timeout,
+  timer,
+  withLatestFrom,
 } from 'rxjs';
 import { type OrderRequest } from '../model/order';
 import { type PairBook, type PairRules } from '../model/pair';
@@ -21,8 +28,9 @@ import { type StreamDeps } from './deps';
 import { exchangeCall } from './exchange-call';
 import { checkExitMinimums, dustReport, marketExit, protectiveOrder } from './exits';
 import { type CancelReason, type OrderFinal } from './order-lifecycle';
-import { type ProtectiveOrder } from './positions';
+import { type CloseSnapshot, signedQuantity } from './positions';
 import { type OrderContext, contextOfRequest } from './reports';
+import { type ExecutionReport } from '../model/report';
 import { type Step, reportStep } from './step';
 
 /** A command comes from outside and may be anything: its fields, read without trusting its type. */
@@ -43,40 +51,50 @@ function parseQuantity(value: unknown): { ok: true; quantity: Decimal | null } |
 }
 
 /**
- * Close-position commands: cancel the pair's protective orders and end its take-profit watches, cancel its
- * working entry orders (so none fills after the close and opens the position again), wait until they are all
- * confirmed at their final states, then close what is tracked, including what those entries filled (or the
- * command's quantity, never more than tracked unless nothing is tracked) at market, role `close`, in the
- * `close` lane. An entry cancelled by a close is not protected: the close takes what it filled. Not behind
- * HALT: closing reduces risk.
+ * Close-position commands. A close owns what it finds on its pair when it starts (`CloseSnapshot`): the net
+ * position, the protective orders listed (resting or being placed) and the entries working. It cancels those
+ * (the protective orders and working entries end themselves on the close request; a take-profit watch of those
+ * lots ends with it), waits until none of them can still fill — a protective order's cancel answered as done is
+ * enough, an entry is waited for to its final state — and then sells what it holds: the snapshot's net plus what
+ * its entries filled meanwhile, minus what its protective orders sold meanwhile (or the command's quantity, never
+ * more). An entry cancelled by a close is not protected: the close takes what it filled. Entries that arrive after
+ * the close (and their fills and stops) are their own: the close neither waits for them nor sells their lots.
+ * Not behind HALT: closing reduces risk.
  *
  * commands:    ─c──────────────────
- * stop-loss:   ──X──C                (cancel, confirmed by the monitor)
+ * stop-loss:   ──X──C                (cancel; confirmed by its answer, or by the monitor)
  * entry:       ──X────C              (a working limit entry, partly filled: cancelled, followed to its end)
  * result:      ───────PN─F          (market close of the position, the entry's fill included)
  *
- * A partial close (a quantity below what is tracked) leaves the rest of the position protected: once its market
- * close has ended (final state, dust, or not placed), if the pair still holds a tracked quantity and stop-losses
- * were resting on it when the close began (cancelled by it), a new stop-loss is placed for the remaining tracked
- * quantity (rounded down to the lot; dust is reported, never sent) through the same path as protection after an
- * entry (persistent retries, role `stop-loss`, listed in `positions()`, followed by the monitor, left resting at
- * `stop()`, cancelled by a later close). Its trigger is the tightest of the cancelled stops for the position (the
- * highest for a long, the lowest for a short), so it never loosens a stop the trader set. Its reports carry the
- * command's id as `signalId`. Take-profit watches are not restarted: the watch of the closed lots ends with a
- * partial close, and the remainder is protected by its stop. A full close (no quantity, or one at least the
- * tracked quantity) places nothing after it.
+ * Whatever the close did not sell of what it held is protected again once its market order has ended: the rest
+ * of a partial close, or all of it when the close could not sell (refused, dust, not placed). The new stop-loss is
+ * for held minus sold (rounded down to the lot; dust is reported, never sent), on the side that exits what the
+ * snapshot held, through the same path as protection after an entry (persistent retries, role `stop-loss`, listed
+ * in `positions()`, followed by the monitor, left resting at `stop()`, cancelled by a later close). Its trigger is
+ * the tightest of the snapshot's stops on that side (the highest for a long, the lowest for a short), so it never
+ * loosens a stop the trader set; with no such stop nothing is put back. Its reports carry the command's id as
+ * `signalId`; when the close sold less than it meant to, its first report says `protection restored: …`.
+ * Take-profit watches are not restarted.
  *
  * commands:    ─c(0.02 of 0.05)──────────
  * stop-loss:   ──X──C                      (0.05 @ 57000, cancelled)
  * result:      ─────PN─F                   (market close of 0.02)
  * new stop:             ─PN                (0.03 @ 57000, resting)
  *
+ * When the snapshot's orders are not confirmed gone within `tuning.protectionCancelTimeoutMs` (counted from when its
+ * protective orders are all placed, or their state is known to be unknown: a placement under way is waited for), nothing is sold
+ * (selling while a stop may still sell would sell twice): ERROR with the orders' ids, and a stop is put back for
+ * what the confirmed-cancelled stops covered (held minus what the unconfirmed ones still cover), said in the reason.
+ *
+ * A close that finds no tracked position never sells from the account: with a quantity it is REJECTED unless
+ * the command opts in with `sellUntracked: true`; then the quantity is sold, and the close's first report says
+ * `untracked: …`.
+ *
  * groupBy pair then concatMap: commands for one pair run one after the other (the second sees what the
  * first closed); pairs run side by side. An unknown pair, a bad quantity or nothing to close → REJECTED with
- * the reason; protective orders or entries not confirmed gone within `tuning.protectionCancelTimeoutMs` →
- * ERROR and nothing is sent (selling while a stop may still sell would sell twice). Side: selling what was bought;
- * with nothing tracked and a quantity given, a sell. Completes when the commands have completed and every
- * close has (with a stop put back after a partial close: once it has ended, or `stop()` left it resting); never errors.
+ * the reason. Side: exiting what the snapshot held (selling a long, buying back a short). Completes when the
+ * commands have completed and every close has (with a stop put back: once it has ended, or `stop()` left it
+ * resting); never errors.
  *
  * @param commands$ Close-position commands.
  * @param book$ The pairs' rules (loaded once per run).
@@ -116,101 +134,164 @@ export function closePositions(
 /** What a close hands on: its steps, and after a partial close the protection of the rest, to run beside the queue. */
 type CloseItem = Step<OrderFinal> | { readonly kind: 'protect-remainder'; readonly protection$: Observable<Step<OrderFinal>> };
 
+const ZERO = new Decimal(0);
+
+/** Puts `reason` on the order's first report when that is its PENDING_NEW (a dust report keeps its own). */
+const withFirstReason = (reason: string) =>
+  map((step: Step<OrderFinal>, index: number): Step<OrderFinal> => {
+    if (index !== 0 || step.kind !== 'report' || step.report.status !== 'PENDING_NEW') return step;
+    const report: ExecutionReport = { ...step.report, reason };
+    return { kind: 'report', report };
+  });
+
 function closePosition(command: ClosePositionCommand, book: PairBook | null, deps: StreamDeps): Observable<CloseItem> {
   return defer(() => {
     const fields = fieldsOf(command);
     const commandId = typeof fields.commandId === 'string' ? fields.commandId : '';
     const rules = typeof fields.pair === 'string' ? book?.find(fields.pair) : undefined;
-    const rejected = (side: Side, reason: string, pair: string = rules?.key ?? String(fields.pair)): Observable<Step<OrderFinal>> => {
-      const context: OrderContext = {
-        signalId: commandId,
-        clientOrderId: null,
-        pair,
-        role: 'close',
-        side,
-        orderType: 'market',
-        quantityOrdered: null,
-        limitPrice: null,
-        stopPrice: null,
-        commissionAsset: rules?.quote ?? null,
-      };
-      return of(reportStep(deps.report(context, 'REJECTED', { reason })));
-    };
+    const context = (side: Side, pair: string = rules?.key ?? String(fields.pair)): OrderContext => ({
+      signalId: commandId,
+      clientOrderId: null,
+      pair,
+      role: 'close',
+      side,
+      orderType: 'market',
+      quantityOrdered: null,
+      limitPrice: null,
+      stopPrice: null,
+      commissionAsset: rules?.quote ?? null,
+    });
+    const rejected = (side: Side, reason: string): Observable<Step<OrderFinal>> => of(reportStep(deps.report(context(side), 'REJECTED', { reason })));
     if (!book) return rejected('sell', 'pair: pair rules unavailable (AssetPairs failed); nothing sent');
     if (!rules) return rejected('sell', `pair: unknown pair ${String(fields.pair)}`);
     const parsed = parseQuantity(fields.quantity);
     if (!parsed.ok) return rejected('sell', `quantity: ${parsed.reason}`);
+    const sellUntracked = fields.sellUntracked === true;
     const pair = rules.key;
     const { positions } = deps;
-    // The pair's working entries are cancelled too: one left resting could fill right after the close and
-    // open the position again. Only those working now: the close waits for their final states.
-    const entries = positions.workingEntriesOn(pair);
-    if (positions.net(pair).isZero() && positions.protectiveOn(pair).length === 0 && entries.length === 0 && parsed.quantity === null) {
+    const snapshot = positions.snapshotForClose(pair);
+    const ownsNothing = snapshot.held.isZero() && snapshot.protective.length === 0 && snapshot.entries.length === 0;
+    if (ownsNothing && parsed.quantity === null) {
       return rejected('sell', `nothing to close on ${rules.symbol}: no tracked position and no quantity given`);
     }
 
-    // Taken before the close cancels them: a partial close puts their protection back on what it leaves.
-    const cancelledStops = positions.protectiveOn(pair).filter((order) => order.role === 'stop-loss' && order.stopPrice !== null);
-    positions.requestClose(pair);
-    return positions.settledForClose$(pair, entries).pipe(
-      take(1),
-      timeout({ first: deps.tuning.protectionCancelTimeoutMs, scheduler: deps.scheduler }),
-      concatMap(() => {
-        const net = positions.net(pair);
-        const side: Side = net.lt(0) ? 'buy' : 'sell';
-        const tracked = net.abs();
-        const quantity = parsed.quantity === null ? tracked : tracked.isZero() ? parsed.quantity : Decimal.min(parsed.quantity, tracked);
-        if (quantity.isZero()) return rejected(side, `nothing to close on ${rules.symbol}: the tracked position is flat`);
-        const close$ = referencePrice(rules, deps).pipe(concatMap((price) => marketExit(rules, side, quantity, 'close', commandId, price, deps)));
-        const partial = !tracked.isZero() && quantity.lt(tracked);
-        if (!partial) return close$;
-        // concat, not andThen: a partial close that was dust or not placed left the whole position without its stop too.
-        const protection$ = defer(() => protectRemainder(rules, cancelledStops, commandId, deps));
-        return concat(close$, of<CloseItem>({ kind: 'protect-remainder', protection$ }));
-      }),
-      catchError((error: unknown) => {
-        const stillWorking = positions.workingEntriesOn(pair).filter((txid) => entries.includes(txid));
-        const protective = [...positions.protectiveOn(pair).map((order) => order.txid ?? order.clientOrderId), ...stillWorking].join(', ');
-        const context: OrderContext = {
-          signalId: commandId,
-          clientOrderId: null,
-          pair,
-          role: 'close',
-          side: positions.net(pair).lt(0) ? 'buy' : 'sell',
-          orderType: 'market',
-          quantityOrdered: null,
-          limitPrice: null,
-          stopPrice: null,
-          commissionAsset: rules.quote,
-        };
-        const reason = `close not sent: protective orders or entries not confirmed gone (${protective}): ${error instanceof Error ? error.message : String(error)}; needs manual attention`;
-        return of(reportStep(deps.report(context, 'ERROR', { reason })));
-      }),
+    /** Exits what was held, from the snapshot's own lots, never what arrived after it. */
+    const sell = (held: Decimal): Observable<CloseItem> => {
+      const side: Side = held.lt(0) ? 'buy' : 'sell';
+      const tracked = held.abs();
+      if (tracked.isZero()) {
+        if (parsed.quantity === null) return rejected(side, `nothing to close on ${rules.symbol}: the tracked position is flat`);
+        if (!sellUntracked) {
+          return rejected('sell', `nothing to close on ${rules.symbol}: no tracked position (sellUntracked: true sells ${parsed.quantity.toFixed()} from the account's holdings)`);
+        }
+        const quantity = parsed.quantity;
+        deps.log.warn(`${commandId}: selling ${quantity.toFixed()} ${rules.symbol} the handler does not track (sellUntracked)`);
+        return referencePrice(rules, deps).pipe(
+          concatMap((price) => marketExit(rules, 'sell', quantity, 'close', commandId, price, deps)),
+          withFirstReason(`untracked: selling ${quantity.toFixed()} from the account's holdings (sellUntracked)`),
+        );
+      }
+      const quantity = parsed.quantity === null ? tracked : Decimal.min(parsed.quantity, tracked);
+      const close$ = referencePrice(rules, deps).pipe(concatMap((price) => marketExit(rules, side, quantity, 'close', commandId, price, deps)));
+      // connect: the steps go on as they come, and what the close sold (its final state, if any) is folded
+      // from the same steps for what comes after it.
+      return close$.pipe(
+        connect((steps$) =>
+          merge(
+            steps$,
+            steps$.pipe(
+              reduce((sold: Decimal, step) => (step.kind === 'done' ? step.value.snapshot.volumeExecuted : sold), ZERO),
+              concatMap((sold): Observable<CloseItem> => {
+                const remainder = tracked.sub(sold);
+                if (remainder.lte(0)) return EMPTY;
+                const restored = sold.lt(quantity) ? `protection restored: the close sold ${sold.toFixed()} of ${quantity.toFixed()}` : null;
+                const protection$ = defer(() => protectRemainder(rules, snapshot, side, remainder, commandId, restored, deps));
+                return of<CloseItem>({ kind: 'protect-remainder', protection$ });
+              }),
+            ),
+          ),
+        ),
+      );
+    };
+
+    /** The snapshot's orders did not all go in time: nothing sold; what the cancelled stops covered is covered again. */
+    const timedOut = (held: Decimal): Observable<CloseItem> => {
+      const side: Side = held.lt(0) ? 'buy' : 'sell';
+      const stillProtecting = positions.stillProtecting(snapshot);
+      const working = positions.workingEntriesOn(pair);
+      const stillWorking = snapshot.entries.filter((txid) => working.includes(txid));
+      const ids = [...stillProtecting.map((order) => order.txid ?? order.clientOrderId), ...stillWorking].join(', ');
+      const covered = stillProtecting.filter((order) => order.side === side).reduce((sum, order) => sum.add(order.quantity), ZERO);
+      const uncovered = held.abs().sub(covered);
+      const restore = uncovered.gt(0) && tightestStop(snapshot, side) !== null;
+      const timeoutMs = deps.tuning.protectionCancelTimeoutMs;
+      const reason =
+        `close not sent: protective orders or entries not confirmed gone (${ids}): not confirmed within ${timeoutMs} ms` +
+        `${restore ? `; protection restored for ${uncovered.toFixed()}` : ''}; needs manual attention`;
+      const error = of<CloseItem>(reportStep(deps.report(context(side, pair), 'ERROR', { reason })));
+      if (!restore) return error;
+      const protection$ = defer(() => protectRemainder(rules, snapshot, side, uncovered, commandId, `protection restored: the close timed out`, deps));
+      return merge(error, of<CloseItem>({ kind: 'protect-remainder', protection$ }));
+    };
+
+    // What the close holds: the snapshot's net, then every later fill of the orders it owns (a fold, subscribed
+    // before the close is requested so no fill of a cancel race is missed).
+    const held$ = positions.fills$.pipe(
+      filter((fill) => snapshot.orderKeys.has(fill.orderKey)),
+      scan((held, fill) => held.add(signedQuantity(fill.side, fill.quantity)), snapshot.held),
+      startWith(snapshot.held),
+    );
+    const settled$ = defer(() => {
+      positions.requestClose(pair);
+      // The time limit runs from when its protective orders are all placed (a stop still being placed, e.g. being
+      // looked up after an ambiguous answer, is cancelled as soon as it has a txid): it bounds cancels, not placements.
+      return race(
+        positions.settledForClose$(snapshot).pipe(map(() => true)),
+        positions.placementsEnded$(snapshot).pipe(concatMap(() => timer(deps.tuning.protectionCancelTimeoutMs, deps.scheduler)), map(() => false)),
+      );
+    });
+    return settled$.pipe(
+      withLatestFrom(held$),
+      concatMap(([settled, held]) => (settled ? sell(held) : timedOut(held))),
     );
   });
 }
 
+/** The tightest trigger of the snapshot's stop-losses that exit on `side` (highest for a sell, lowest for a buy). */
+function tightestStop(snapshot: CloseSnapshot, side: Side): Decimal | null {
+  const prices = snapshot.protective
+    .filter((order) => order.role === 'stop-loss' && order.side === side)
+    .flatMap((order) => (order.stopPrice ? [order.stopPrice] : []));
+  if (prices.length === 0) return null;
+  return side === 'sell' ? Decimal.max(...prices) : Decimal.min(...prices);
+}
+
 /**
- * After a partial close: a stop-loss for what the pair still tracks, at the tightest trigger of the stops the
- * close cancelled (highest for a long, lowest for a short); nothing when the position is flat or no such stop
- * was resting. Placed and followed like the stop after an entry; its reports carry the command's id.
+ * A stop-loss for `volume` on the exit `side`, at the tightest trigger of the snapshot's stops on that side;
+ * nothing when no such stop was there. Placed and followed like the stop after an entry; its reports carry the
+ * command's id, its first one `reason` when given.
  */
-function protectRemainder(rules: PairRules, cancelledStops: readonly ProtectiveOrder[], commandId: string, deps: StreamDeps): Observable<Step<OrderFinal>> {
+function protectRemainder(
+  rules: PairRules,
+  snapshot: CloseSnapshot,
+  side: Side,
+  remainder: Decimal,
+  commandId: string,
+  reason: string | null,
+  deps: StreamDeps,
+): Observable<Step<OrderFinal>> {
   const { positions } = deps;
-  const net = positions.net(rules.key);
-  if (net.isZero()) return EMPTY;
-  const exitSide: Side = net.gt(0) ? 'sell' : 'buy';
-  const prices = cancelledStops.filter((stop) => stop.side === exitSide).flatMap((stop) => (stop.stopPrice ? [stop.stopPrice] : []));
-  if (prices.length === 0) return EMPTY;
-  const stopPrice = exitSide === 'sell' ? Decimal.max(...prices) : Decimal.min(...prices);
-  const volume = roundVolumeDown(rules, net.abs());
-  const request: OrderRequest = { clientOrderId: deps.newId(), pair: rules.key, side: exitSide, orderType: 'stop-loss', volume, price: stopPrice };
+  const stopPrice = tightestStop(snapshot, side);
+  if (!stopPrice) return EMPTY;
+  const volume = roundVolumeDown(rules, remainder);
+  const request: OrderRequest = { clientOrderId: deps.newId(), pair: rules.key, side, orderType: 'stop-loss', volume, price: stopPrice };
   const context = contextOfRequest(request, rules, commandId, 'stop-loss');
   const minimums = checkExitMinimums(rules, volume, stopPrice);
   if (!minimums.ok) return of(dustReport({ ...context, clientOrderId: null }, minimums.reason, deps));
   // From this close's epoch on: the next close of the pair cancels this stop, as it would the entry's.
   const cancelWhen$ = positions.closeRequested$(rules.key, positions.closeEpoch(rules.key)).pipe(map((): CancelReason => 'close-position'));
-  return protectiveOrder(request, context, deps, { cancelWhen$, lane: 'place', leaveRestingOnStop: true });
+  const protection$ = protectiveOrder(request, context, deps, { cancelWhen$, lane: 'protect', leaveRestingOnStop: true });
+  return reason ? protection$.pipe(withFirstReason(reason)) : protection$;
 }
 
 /** The last trade price for the close's cost minimum; `null` when the ticker cannot tell (ordermin only). */

@@ -210,7 +210,7 @@ function entries(inputs: HandlerInputs, book$: Observable<PairBook>, deps: Strea
         // A close of the pair: an entry left working could fill right after the close and re-open the position.
         { when$: positions.closeRequested$(pair, positions.closeEpoch(pair)), reason: 'close-position' },
       ];
-      positions.addWorkingEntry(txid, pair);
+      positions.addWorkingEntry(txid, pair, placed.order.context.clientOrderId ?? txid);
       const stopWorking = (): void => positions.removeWorkingEntry(txid);
       const follow = {
         cancelOn,

@@ -7,7 +7,7 @@ import { type OrderRole } from '../model/report';
 import { type Side } from '../model/signal';
 import { type StreamDeps } from './deps';
 import { type CancelReason, type OrderFinal, followOrder } from './order-lifecycle';
-import { type Placed, placeOrder } from './placement';
+import { type Placed, STATE_UNKNOWN, placeOrder } from './placement';
 import { type OrderContext, contextOfRequest } from './reports';
 import { type Step, andThen, reportStep } from './step';
 
@@ -30,7 +30,7 @@ export function dustReport(context: OrderContext, reason: string, deps: Pick<Str
 export interface ProtectiveOptions {
   /** Cancels the order once it rests (take-profit reached, sibling filled, close-position). */
   readonly cancelWhen$?: Observable<CancelReason>;
-  readonly lane: 'place' | 'close';
+  readonly lane: 'protect' | 'close';
   /**
    * At `stop()`, stop following it and leave it resting on the exchange (stops and take-profits), unless a
    * cancel of it is already under way (then it is followed to its end, so what comes next can still happen).
@@ -42,7 +42,8 @@ export interface ProtectiveOptions {
  * Places an exit or protective order and follows it, keeping the positions registry's list of protective orders
  * true: listed from before it is sent (so a close waits for it), given its txid when accepted, removed at its
  * final state or when its placement ended without an accepted order (REJECTED, CANCELED, ERROR: its report
- * tells a person the position is unprotected or the order's state is unknown).
+ * tells a person the position is unprotected). An order whose state the lookups could not prove stays listed:
+ * it may be resting on the exchange. A cancel the exchange answered as done is confirmed to the registry.
  *
  * @param request The order, rounded.
  * @param context What its reports repeat.
@@ -70,15 +71,24 @@ export function protectiveOrder(request: OrderRequest, context: OrderContext, de
     // Persistent: a protective or exit order given up on leaves the position unprotected.
     return placeOrder(request, context, deps, options.lane, { persistUntil$: deps.stopping$ }).pipe(
       tap((step) => {
-        // ERROR too (not placed, or its state unproven): listed, it would hold every later close of the pair
-        // until that close times out, and nothing can cancel an order without a txid anyway.
-        if (step.kind === 'report' && (step.report.status === 'REJECTED' || step.report.status === 'CANCELED' || step.report.status === 'ERROR')) {
-          positions.removeProtective(clientOrderId);
-        }
+        if (step.kind !== 'report') return;
+        const { status, reason } = step.report;
+        // An order whose state the lookups could not prove may be resting and able to sell: it stays listed, so
+        // a close does not sell what it may sell again (that close waits, then says so), and positions() shows it.
+        const mayBeLive = status === 'ERROR' && (reason ?? '').startsWith(STATE_UNKNOWN);
+        if (mayBeLive) positions.markStateUnknown(clientOrderId);
+        else if (status === 'REJECTED' || status === 'CANCELED' || status === 'ERROR') positions.removeProtective(clientOrderId);
       }),
       andThen<Placed, OrderFinal>((placed) => {
         positions.placedProtective(clientOrderId, placed.order.txid);
-        return followOrder(placed.order, deps, { cancelWhen$, ...(placed.adopted ? { adopted: placed.adopted } : {}) }).pipe(
+        // A resting trigger order cancelled before it triggered filled nothing (a triggered stop fills at once
+        // and is then gone, which a cancel answers "unknown order"): the cancel's answer is enough for a close.
+        const onCancelConfirmed = request.orderType === 'market' ? undefined : () => positions.confirmCancelled(clientOrderId);
+        return followOrder(placed.order, deps, {
+          cancelWhen$,
+          ...(placed.adopted ? { adopted: placed.adopted } : {}),
+          ...(onCancelConfirmed ? { onCancelConfirmed } : {}),
+        }).pipe(
           tap((step) => {
             if (step.kind === 'done') positions.removeProtective(clientOrderId);
           }),

@@ -1,7 +1,9 @@
 import { type Observable, catchError, concatMap, defer, map, of, timer } from 'rxjs';
 import { type OrderSnapshot } from '../model/order';
+import { isBreakerOpenError } from '../operators/circuit-breaker';
 import { type ExchangeDeps } from './deps';
 import { exchangeCall } from './exchange-call';
+import { type Lane } from '../operators/rate-limit';
 
 /** What looking an order up by its client order id proved. */
 export type LookupResult =
@@ -9,7 +11,8 @@ export type LookupResult =
   | { readonly kind: 'absent' }
   | { readonly kind: 'unproven'; readonly reason: string };
 
-type LookupAnswer = OrderSnapshot | 'absent' | 'failed';
+/** `refused`: the open breaker refused it without asking the exchange, until `reopensAt`. */
+type LookupAnswer = OrderSnapshot | 'absent' | 'failed' | { readonly refusedUntil: number };
 
 const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
@@ -26,15 +29,19 @@ const findByClientOrderId = (orders: ReadonlyMap<string, OrderSnapshot>, clientO
  * result:  ───────────────────a|     a: absent (or f: found, as soon as a lookup finds it)
  *
  * Makes `lookup.attempts` lookups, more if that is what it takes to get past the deadline; when none of the
- * lookups past it succeeded, the result is `unproven`. Failed lookups are logged and count as attempts.
- * Calls go through the `monitor` lane. Emits once and completes; never errors.
+ * lookups past it succeeded, the result is `unproven`. Failed lookups are logged and count as attempts. A lookup
+ * the open circuit breaker refused asked the exchange nothing and is not an attempt: the next one waits until the
+ * breaker lets a call through (its probe), as the persistent calls do, so an open breaker alone never turns an
+ * order that may be live into `unproven`. Calls go through `lane` (`monitor` by default). Emits once and
+ * completes; never errors.
  *
  * @param clientOrderId The order's client order id.
  * @param deadline Epoch ms of the placement's deadline (the exchange refuses it after that if still queued).
  * @param deps The run's exchange access.
+ * @param lane The gate lane of the lookup calls.
  * @returns What the lookups proved.
  */
-export function lookUpOrder(clientOrderId: string, deadline: number, deps: ExchangeDeps): Observable<LookupResult> {
+export function lookUpOrder(clientOrderId: string, deadline: number, deps: ExchangeDeps, lane: Lane = 'monitor'): Observable<LookupResult> {
   const { port, scheduler, config } = deps;
   return defer(() => {
     const provenAfter = deadline + deps.tuning.openOrdersLagMs;
@@ -42,24 +49,37 @@ export function lookUpOrder(clientOrderId: string, deadline: number, deps: Excha
     const maxAttempts = Math.max(config.lookup.attempts, Math.ceil((provenAfter - scheduler.now()) / intervalMs));
 
     const once = (): Observable<LookupAnswer> =>
-      exchangeCall(deps, 'monitor', () => ({ kind: 'openOrders' }), () => port.openOrders({ clientOrderId }), 'idempotent').pipe(
+      defer(() => {
+        // Whether this round asked the exchange anything: a refusal after a failed probe is still an attempt.
+        let asked = false;
+        const ask = <T>(call: () => Observable<T>): (() => Observable<T>) => () => defer(() => ((asked = true), call()));
+        return lookupRound(ask, () => asked);
+      });
+
+    const lookupRound = (ask: <T>(call: () => Observable<T>) => () => Observable<T>, asked: () => boolean): Observable<LookupAnswer> =>
+      exchangeCall(deps, lane, () => ({ kind: 'openOrders' }), ask(() => port.openOrders({ clientOrderId })), 'idempotent').pipe(
         concatMap((open): Observable<LookupAnswer> => {
           const found = findByClientOrderId(open, clientOrderId);
           if (found) return of(found);
-          return exchangeCall(deps, 'monitor', () => ({ kind: 'closedOrders' }), () => port.closedOrders({ clientOrderId }), 'idempotent').pipe(
+          return exchangeCall(deps, lane, () => ({ kind: 'closedOrders' }), ask(() => port.closedOrders({ clientOrderId })), 'idempotent').pipe(
             map((closed): LookupAnswer => findByClientOrderId(closed, clientOrderId) ?? 'absent'),
           );
         }),
         catchError((error: unknown) => {
+          if (isBreakerOpenError(error) && !asked()) return of<LookupAnswer>({ refusedUntil: error.reopensAt });
           deps.log.warn(`lookup of ${clientOrderId} failed:`, errorText(error));
           return of<LookupAnswer>('failed');
         }),
       );
 
-    const attempt = (n: number): Observable<LookupResult> =>
-      timer(intervalMs, scheduler).pipe(
+    const attempt = (n: number, pauseMs: number = intervalMs): Observable<LookupResult> =>
+      timer(pauseMs, scheduler).pipe(
         concatMap(once),
         concatMap((answer): Observable<LookupResult> => {
+          if (typeof answer === 'object' && 'refusedUntil' in answer) {
+            // Not an attempt: wait for the cool-down (or, while another call is the probe, one interval).
+            return attempt(n, Math.max(intervalMs, answer.refusedUntil - scheduler.now()));
+          }
           if (answer !== 'absent' && answer !== 'failed') return of({ kind: 'found', snapshot: answer });
           if (answer === 'absent' && scheduler.now() >= provenAfter) return of({ kind: 'absent' });
           if (n >= maxAttempts) {

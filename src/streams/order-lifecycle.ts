@@ -11,7 +11,7 @@ import {
   tap,
   timer,
 } from 'rxjs';
-import { isOrderGone } from '../model/errors';
+import { isExchangeError, isOrderGone } from '../model/errors';
 import { type OrderSnapshot } from '../model/order';
 import { type FillProgress, NO_FILLS, type OrderEvent, advanceFills } from '../operators/fill-deltas';
 import { type StreamDeps } from './deps';
@@ -59,6 +59,8 @@ export interface FollowOptions {
   readonly timeoutMs?: number;
   /** A snapshot already in hand (an order adopted after a lookup): reported before the monitor's first tick. */
   readonly adopted?: OrderSnapshot;
+  /** The exchange answered the handler's cancel as done (not pending); the order is still followed to its end. */
+  readonly onCancelConfirmed?: () => void;
 }
 
 const isFinalSnapshot = (snapshot: OrderSnapshot): boolean =>
@@ -76,7 +78,9 @@ const isFinalSnapshot = (snapshot: OrderSnapshot): boolean =>
  * A cancel answered "unknown order" (the order is already gone) is not a cancellation: the monitor is asked
  * to look the order up, and whatever it finds (filled, cancelled) is reported; a cancellation found then is
  * reported as `cancelled outside the handler` with the exchange's reason, never as the handler's doing (the
- * final state's `cancelReason` still says why the handler wanted it gone, for what follows). A cancel that fails otherwise
+ * final state's `cancelReason` still says why the handler wanted it gone, for what follows) — unless an earlier
+ * attempt of the handler's cancel failed ambiguously (its answer lost): then that attempt is what removed it, and
+ * the cancellation is the handler's. A cancel answered as done calls `onCancelConfirmed`. A cancel that fails otherwise
  * is logged and the order is still followed. Fills also update the positions registry as they are reported.
  * Completes after the final state with one `done` step; never errors (the monitor retries on its own).
  *
@@ -94,6 +98,8 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
     let cancelReason: CancelReason | null = null;
     /** The exchange answered the cancel that the order was already gone: it did not take. */
     let cancelMissed = false;
+    /** An attempt of our cancel failed ambiguously: it may have landed, so a later "gone" may be our own doing. */
+    let cancelMayHaveLanded = false;
     let finalReported = false;
     let latest: OrderSnapshot | null = options.adopted ?? null;
     let progress: FillProgress = NO_FILLS;
@@ -102,7 +108,7 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
       const snapshot = event.snapshot;
       latest = snapshot;
       if (event.kind === 'fill') {
-        deps.positions.applyFill(context.pair, context.side, event.quantity);
+        deps.positions.applyFill(context.pair, context.side, event.quantity, context.clientOrderId ?? txid);
         const filled = snapshot.status === 'closed';
         finalReported ||= filled;
         return [
@@ -148,17 +154,24 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
           deps,
           reason === 'close-position' ? 'close' : 'cancel',
           () => ({ kind: 'cancelOrder', pair: context.pair, orderAgeMs: deps.scheduler.now() - order.placedAt }),
-          () => deps.port.cancelOrder({ txid }),
+          () =>
+            deps.port.cancelOrder({ txid }).pipe(
+              tap({ error: (error: unknown) => (cancelMayHaveLanded ||= isExchangeError(error) && error.kind === 'ambiguous') }),
+            ),
           'idempotent',
           { waitOutBreaker: true, persistUntil$: deps.stopping$ },
         ).pipe(
-          tap(() => deps.monitor.lookNow(txid)),
+          tap((outcome) => {
+            if (outcome.count > 0 && !outcome.pending) options.onCancelConfirmed?.();
+            deps.monitor.lookNow(txid);
+          }),
           ignoreElements(),
           catchError((error: unknown) => {
             // Either way the monitor finds out what became of it; "gone" only means it is no longer open.
             deps.monitor.lookNow(txid);
             if (isOrderGone(error)) {
-              cancelMissed = true;
+              // After an attempt whose answer was lost, "unknown order" is most likely that attempt having landed.
+              cancelMissed = !cancelMayHaveLanded;
               deps.log.info(`${txid}: cancel says the order is gone; looking up its final state`);
               return EMPTY;
             }

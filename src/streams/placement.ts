@@ -39,6 +39,9 @@ export interface PlacedEntry {
   readonly placed: Placed;
 }
 
+/** How the ERROR of a placement whose lookups proved nothing begins: the order may be live on the exchange. */
+export const STATE_UNKNOWN = 'order state unknown';
+
 const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /** How `placeOrder` retries. */
@@ -72,7 +75,7 @@ export interface PlaceOptions {
  * @param request The order, rounded; its `clientOrderId` is the idempotency key.
  * @param context What its reports repeat.
  * @param deps The run's exchange access.
- * @param lane `place` for entries and protection, `close` for exits.
+ * @param lane `place` for entries, `protect` for protective orders, `close` for exits (lookups: `lookup` for an entry, else the same lane).
  * @param options `persistUntil$` for protective and exit orders.
  * @returns Reports, then the accepted order.
  */
@@ -80,7 +83,7 @@ export function placeOrder(
   request: OrderRequest,
   context: OrderContext,
   deps: ExchangeDeps,
-  lane: 'place' | 'close',
+  lane: 'place' | 'protect' | 'close',
   options: PlaceOptions = {},
 ): Observable<Step<Placed>> {
   const { scheduler, config, log } = deps;
@@ -107,7 +110,8 @@ export function placeOrder(
       : of(false);
 
   const resolve = (deadline: number, resent: boolean): Observable<Step<Placed>> =>
-    lookUpOrder(request.clientOrderId, deadline, deps).pipe(
+    // A protective order's or an exit's lookup keeps its lane; an entry's comes after the monitor's fill detection.
+    lookUpOrder(request.clientOrderId, deadline, deps, lane === 'place' ? 'lookup' : lane).pipe(
       concatMap((result): Observable<Step<Placed>> => {
         switch (result.kind) {
           case 'found': {
@@ -135,7 +139,7 @@ export function placeOrder(
               }),
             );
           case 'unproven':
-            return of(reportStep(deps.report(context, 'ERROR', { reason: `order state unknown, needs manual attention: ${result.reason}` })));
+            return of(reportStep(deps.report(context, 'ERROR', { reason: `${STATE_UNKNOWN}, needs manual attention: ${result.reason}` })));
         }
       }),
     );

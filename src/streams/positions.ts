@@ -30,6 +30,34 @@ export interface Position {
 
 const ZERO = new Decimal(0);
 
+/** One fill of one of the handler's orders, as the registry hears of it. */
+export interface Fill {
+  readonly pair: string;
+  readonly side: Side;
+  readonly quantity: Decimal;
+  /** The order's client order id (its txid when it has none). */
+  readonly orderKey: string;
+}
+
+/**
+ * What a close found on its pair when it started, and owns: the pair's net then, the protective orders listed
+ * then (resting or being placed), and the entries working then (their fills from then on are the close's too).
+ * Whatever arrives after it (new entries, their fills and stops) belongs to its own entry.
+ */
+export interface CloseSnapshot {
+  readonly pair: string;
+  /** Signed net quantity when the close started (positive: long). */
+  readonly held: Decimal;
+  readonly protective: readonly ProtectiveOrder[];
+  /** Working entries, by txid. */
+  readonly entries: readonly string[];
+  /** Order keys of the protective orders and entries: their later fills change what the close holds. */
+  readonly orderKeys: ReadonlySet<string>;
+}
+
+/** A fill's effect on a net position: buys add, sells take away. */
+export const signedQuantity = (side: Side, quantity: Decimal): Decimal => (side === 'buy' ? quantity : quantity.neg());
+
 /**
  * The positions registry of one handler run: what each pair holds from the handler's own fills, which
  * protective orders guard it, and close requests. Close-position reads it; protections listen to it; the CLI
@@ -38,8 +66,15 @@ const ZERO = new Decimal(0);
 export class PositionBook {
   private readonly netByPair = new Map<string, Decimal>();
   private readonly protective = new Map<string, ProtectiveOrder>();
-  /** Entry orders accepted and still followed (working), by txid: their pair. */
-  private readonly workingEntries = new Map<string, string>();
+  /** Protective orders whose cancel the exchange answered as done: they can no longer fill, though still followed. */
+  private readonly cancelConfirmed = new Set<string>();
+  /** Protective orders whose placement ended with their state unproven: they may rest, and no cancel can reach them. */
+  private readonly stateUnknown = new Set<string>();
+  /** Entry orders accepted and still followed (working), by txid: their pair and order key. */
+  private readonly workingEntries = new Map<string, { readonly pair: string; readonly orderKey: string }>();
+  private readonly fillEvents$ = new Subject<Fill>();
+  /** Every fill of every order from now on (not replayed): a close folds those of the orders it owns. */
+  readonly fills$: Observable<Fill> = this.fillEvents$.asObservable();
   private readonly closeEpochs = new Map<string, number>();
   private readonly changes$ = new BehaviorSubject<number>(0);
   /**
@@ -49,9 +84,9 @@ export class PositionBook {
   private readonly closeRequests = new Map<string, Subject<void>>();
 
   /** A fill of any order: buys add to the pair's net quantity, sells take from it. */
-  applyFill(pair: string, side: Side, quantity: Decimal): void {
-    const net = this.net(pair);
-    this.netByPair.set(pair, side === 'buy' ? net.add(quantity) : net.sub(quantity));
+  applyFill(pair: string, side: Side, quantity: Decimal, orderKey = ''): void {
+    this.netByPair.set(pair, this.net(pair).add(signedQuantity(side, quantity)));
+    this.fillEvents$.next({ pair, side, quantity, orderKey });
     this.changed();
   }
 
@@ -75,7 +110,40 @@ export class PositionBook {
 
   /** The protective order reached a final state (or was never placed). */
   removeProtective(clientOrderId: string): void {
+    this.cancelConfirmed.delete(clientOrderId);
+    this.stateUnknown.delete(clientOrderId);
     if (this.protective.delete(clientOrderId)) this.changed();
+  }
+
+  /** The order's placement ended with its state unproven: it stays listed (it may rest), but nothing more will happen to it. */
+  markStateUnknown(clientOrderId: string): void {
+    if (!this.protective.has(clientOrderId)) return;
+    this.stateUnknown.add(clientOrderId);
+    this.changed();
+  }
+
+  /**
+   * Emits once (and completes) when none of the snapshot's protective orders that may still fill is being placed
+   * any more (each has a txid, so its cancel can be sent, or its state is known to be unknown): from then on, what
+   * a close waits for is cancels, which it bounds in time; a placement under way is not a cancel that failed.
+   */
+  placementsEnded$(snapshot: CloseSnapshot): Observable<void> {
+    return this.changes$.pipe(
+      filter(() => this.stillProtecting(snapshot).every((order) => this.protective.get(order.clientOrderId)?.txid != null || this.stateUnknown.has(order.clientOrderId))),
+      take(1),
+      map(() => undefined),
+    );
+  }
+
+  /**
+   * The exchange answered the order's cancel as done (not pending): a resting trigger order cancelled before it
+   * triggered has filled nothing and can fill nothing more, so a close need not wait for the monitor to see it.
+   * It stays listed (and followed) until its final state is seen.
+   */
+  confirmCancelled(clientOrderId: string): void {
+    if (!this.protective.has(clientOrderId) || this.cancelConfirmed.has(clientOrderId)) return;
+    this.cancelConfirmed.add(clientOrderId);
+    this.changed();
   }
 
   protectiveOn(pair: string): readonly ProtectiveOrder[] {
@@ -83,8 +151,8 @@ export class PositionBook {
   }
 
   /** An accepted entry is followed: a close of its pair cancels it and waits for its final state. */
-  addWorkingEntry(txid: string, pair: string): void {
-    this.workingEntries.set(txid, pair);
+  addWorkingEntry(txid: string, pair: string, orderKey: string = txid): void {
+    this.workingEntries.set(txid, { pair, orderKey });
     this.changed();
   }
 
@@ -95,16 +163,35 @@ export class PositionBook {
 
   /** Txids of the pair's working entries. */
   workingEntriesOn(pair: string): readonly string[] {
-    return [...this.workingEntries].filter(([, of]) => of === pair).map(([txid]) => txid);
+    return [...this.workingEntries].filter(([, entry]) => entry.pair === pair).map(([txid]) => txid);
+  }
+
+  /** What a close starting now on `pair` owns (see `CloseSnapshot`). */
+  snapshotForClose(pair: string): CloseSnapshot {
+    const protective = this.protectiveOn(pair);
+    const entries = this.workingEntriesOn(pair);
+    const orderKeys = new Set<string>([
+      ...protective.map((order) => order.clientOrderId),
+      ...entries.map((txid) => this.workingEntries.get(txid)?.orderKey ?? txid),
+    ]);
+    return { pair, held: this.net(pair), protective, entries, orderKeys };
   }
 
   /**
-   * Emits once (and completes) when no protective order of the pair is being placed or resting and none of
-   * `entries` (txids) is still working: what a close waits for before it reads the position.
+   * The snapshot's protective orders that may still fill: listed, and their cancel not confirmed by its answer.
    */
-  settledForClose$(pair: string, entries: readonly string[]): Observable<void> {
+  stillProtecting(snapshot: CloseSnapshot): readonly ProtectiveOrder[] {
+    return snapshot.protective.filter((order) => this.protective.has(order.clientOrderId) && !this.cancelConfirmed.has(order.clientOrderId));
+  }
+
+  /**
+   * Emits once (and completes) when none of the snapshot's protective orders can still fill (final, never placed,
+   * or cancel confirmed) and none of its entries is still working: what a close waits for before it sells. Orders
+   * that arrived after the snapshot are not waited for.
+   */
+  settledForClose$(snapshot: CloseSnapshot): Observable<void> {
     return this.changes$.pipe(
-      filter(() => this.protectiveOn(pair).length === 0 && entries.every((txid) => !this.workingEntries.has(txid))),
+      filter(() => this.stillProtecting(snapshot).length === 0 && snapshot.entries.every((txid) => !this.workingEntries.has(txid))),
       take(1),
       map(() => undefined),
     );
@@ -136,15 +223,6 @@ export class PositionBook {
       }
       return requests.pipe(take(1));
     });
-  }
-
-  /** Emits once (and completes) when no protective order of the pair is being placed or resting. */
-  protectionCleared$(pair: string): Observable<void> {
-    return this.changes$.pipe(
-      filter(() => this.protectiveOn(pair).length === 0),
-      take(1),
-      map(() => undefined),
-    );
   }
 
   /** Every pair with a non-zero net quantity or a protective order, sorted by pair. */

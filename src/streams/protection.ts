@@ -65,7 +65,7 @@ export function protectEntry(entry: OrderFinal, intent: EntryIntent, deps: Strea
       const context = contextOfRequest(request, rules, signalId, role);
       const minimums = checkExitMinimums(rules, size, request.price ?? null);
       if (!minimums.ok) return of(dustReport({ ...context, clientOrderId: null }, minimums.reason, deps));
-      return protectiveOrder(request, context, deps, { cancelWhen$, lane: 'place', leaveRestingOnStop: true });
+      return protectiveOrder(request, context, deps, { cancelWhen$, lane: 'protect', leaveRestingOnStop: true });
     };
 
     /** Take-profit only: watch, then exit at market. */
