@@ -487,21 +487,25 @@ describe('execution handler', () => {
       const nothing = null as unknown as ClosePositionCommand;
       const { handler, reports } = run(sim, scheduler, {
         signals$: hot('-'),
-        commands$: hot('100ms n 99ms u 99ms q 99ms c', {
+        commands$: hot('100ms n 99ms u 99ms q 99ms c 99ms x', {
           n: nothing,
           u: { commandId: 'close-u', pair: 'DOGEUSD' },
           q: { commandId: 'close-q', pair: 'XBTUSD', quantity: '-1' },
           c: { commandId: 'close-c', pair: 'XBTUSD' },
+          x: { commandId: 'close\n[spoof] FILLED', pair: 'XBTUSD', quantity: '0.5' },
         }),
       });
       scheduler.schedule(() => void handler.stop(), 1_000);
       flush();
       expect(reports.map((r) => [r.timestamp, r.signalId, r.status, r.reason])).toEqual([
-        [110, '', 'REJECTED', 'pair: unknown pair undefined'],
+        [110, '', 'REJECTED', 'commandId is missing; nothing sent'],
         [200, 'close-u', 'REJECTED', 'pair: unknown pair DOGEUSD'],
         [300, 'close-q', 'REJECTED', 'quantity: quantity must be a positive decimal string, got -1'],
         [400, 'close-c', 'REJECTED', 'nothing to close on BTC/USD: no tracked position and no quantity given'],
+        [500, 'close\n[spoof] FILLED', 'REJECTED', 'commandId contains the unprintable character U+000A (at character 6); ids must be printable; nothing sent'],
       ]);
+      // A rejected close says what it was asked to sell, when that reads as a quantity.
+      expect(reports.map((r) => r.quantityOrdered?.toFixed() ?? null)).toEqual([null, null, '-1', null, '0.5']);
     });
   });
 

@@ -23,7 +23,8 @@ import {
 import { type OrderRequest } from '../model/order';
 import { type PairBook, type PairRules } from '../model/pair';
 import { roundVolumeDown } from '../model/pair-rules';
-import { type Side, type ClosePositionCommand } from '../model/signal';
+import { type Side, type ClosePositionCommand, idProblem } from '../model/signal';
+import { decimalOf } from '../operators/translate';
 import { type StreamDeps } from './deps';
 import { exchangeCall } from './exchange-call';
 import { checkExitMinimums, dustReport, marketExit, protectiveOrder } from './exits';
@@ -161,7 +162,12 @@ function closePosition(command: ClosePositionCommand, book: PairBook | null, dep
       stopPrice: null,
       commissionAsset: rules?.quote ?? null,
     });
-    const rejected = (side: Side, reason: string): Observable<Step<OrderFinal>> => of(reportStep(deps.report(context(side), 'REJECTED', { reason })));
+    // A REJECTED close says what it was asked to sell, when the quantity reads as one.
+    const rejected = (side: Side, reason: string): Observable<Step<OrderFinal>> =>
+      of(reportStep(deps.report({ ...context(side), quantityOrdered: decimalOf(fields.quantity) }, 'REJECTED', { reason })));
+    // The id goes into every report and log line of the close: it must be printable and of a sane length.
+    const badId = typeof fields.commandId === 'string' ? idProblem('commandId', fields.commandId) : 'commandId is missing';
+    if (badId !== null) return rejected('sell', `${badId}; nothing sent`);
     if (!book) return rejected('sell', 'pair: pair rules unavailable (AssetPairs failed); nothing sent');
     if (!rules) return rejected('sell', `pair: unknown pair ${String(fields.pair)}`);
     const parsed = parseQuantity(fields.quantity);
