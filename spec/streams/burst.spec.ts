@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { BehaviorSubject, type Observable, Subject } from 'rxjs';
 import { krakenCostModel } from '../../src/kraken/budget';
 import { type ExecutionReport } from '../../src/model/report';
-import { type TradeSignal } from '../../src/model/signal';
+import { type ClosePositionCommand, type TradeSignal } from '../../src/model/signal';
 import { createExecutionHandler } from '../../src/streams/execution-handler';
 import { OpenBudget, config, exchangeError, marbles, sequentialIds } from './fake-exchange';
 import { SimExchange } from './sim-exchange';
@@ -29,7 +29,13 @@ interface Burst {
   readonly completed: () => boolean;
 }
 
-function runBurst(sim: SimExchange, scheduler: Parameters<Parameters<typeof marbles>[0]>[0]['scheduler'], signals$: Observable<TradeSignal>, halted$?: Observable<boolean>): Burst {
+function runBurst(
+  sim: SimExchange,
+  scheduler: Parameters<Parameters<typeof marbles>[0]>[0]['scheduler'],
+  signals$: Observable<TradeSignal>,
+  halted$?: Observable<boolean>,
+  commands$?: Observable<ClosePositionCommand>,
+): Burst {
   const handler = createExecutionHandler(config, {
     port: sim.port,
     budget: new OpenBudget(),
@@ -38,7 +44,7 @@ function runBurst(sim: SimExchange, scheduler: Parameters<Parameters<typeof marb
     newId: sequentialIds(),
     random: () => 0.5,
     log: quiet,
-  }).connect({ signals$, ...(halted$ ? { halted$ } : {}) });
+  }).connect({ signals$, ...(halted$ ? { halted$ } : {}), ...(commands$ ? { commands$ } : {}) });
   const reports: ExecutionReport[] = [];
   const failures: unknown[] = [];
   let completed = false;
@@ -127,6 +133,24 @@ describe('a burst of signals', () => {
       expect(rejected.every((r) => r.status === 'REJECTED' && (r.reason ?? '').startsWith('pair: pair rules unavailable'))).toBe(true);
       expect(pairsCalls).toBe(4);
       expect(reports.filter((r) => r.signalId === 'after').map((r) => r.status).slice(0, 2)).toEqual(['PENDING_NEW', 'NEW']);
+    });
+  });
+
+  it(`${BURST.toLocaleString('en')} close commands at once before the pair list loads: every one gets a report, and a close after the burst is answered`, () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const sim = new SimExchange({ cold }, scheduler, 500);
+      const commands$ = new Subject<ClosePositionCommand>();
+      // Nothing is tracked: each close of the pair is rejected (nothing to close), one after the other on the pair's queue.
+      const commands = Array.from({ length: BURST }, (_, i): ClosePositionCommand => ({ commandId: `c-${i}`, pair: 'XBTUSD' }));
+      const { reports, failures, completed } = runBurst(sim, scheduler, new Subject<TradeSignal>(), undefined, commands$);
+      scheduler.schedule(() => commands.forEach((command) => commands$.next(command)), 1);
+      scheduler.schedule(() => commands$.next({ commandId: 'after', pair: 'XBTUSD' }), 20_000);
+      flush();
+      expect(failures).toEqual([]);
+      const answered = new Set(reports.map((report) => report.signalId));
+      expect(commands.filter((command) => !answered.has(command.commandId)).map((command) => command.commandId)).toEqual([]);
+      expect(reports.filter((r) => r.signalId === 'after').map((r) => r.status)).toEqual(['REJECTED']);
+      expect(completed()).toBe(true);
     });
   });
 });

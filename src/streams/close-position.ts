@@ -29,6 +29,7 @@ import { type StreamDeps } from './deps';
 import { exchangeCall } from './exchange-call';
 import { checkExitMinimums, dustReport, marketExit, protectiveOrder } from './exits';
 import { type CancelReason, type OrderFinal } from './order-lifecycle';
+import { queueMap } from '../operators/queue-map';
 import { type CloseSnapshot, signedQuantity } from './positions';
 import { type OrderContext, contextOfRequest } from './reports';
 import { type ExecutionReport } from '../model/report';
@@ -91,7 +92,7 @@ function parseQuantity(value: unknown): { ok: true; quantity: Decimal | null } |
  * the command opts in with `sellUntracked: true`; then the quantity is sold, and the close's first report says
  * `untracked: …`.
  *
- * groupBy pair then concatMap: commands for one pair run one after the other (the second sees what the
+ * groupBy pair, then one at a time (queueMap): commands for one pair run one after the other (the second sees what the
  * first closed); pairs run side by side. An unknown pair, a bad quantity or nothing to close → REJECTED with
  * the reason. Side: exiting what the snapshot held (selling a long, buying back a short). Completes when the
  * commands have completed and every close has (with a stop put back: once it has ended, or `stop()` left it
@@ -108,14 +109,17 @@ export function closePositions(
   deps: StreamDeps,
 ): Observable<Step<OrderFinal>> {
   return commands$.pipe(
-    // concatMap: the book is needed to group by the canonical pair; commands keep their order.
-    concatMap((command) =>
+    // queueMap, one at a time: the book is needed to group by the canonical pair; commands keep their order, and
+    // a burst queued behind the pair list is started from a loop, not one command inside another (concatMap's
+    // nesting overflowed the stack after a few hundred).
+    queueMap((command) =>
       book$.pipe(
         take(1),
         map((book): { command: ClosePositionCommand; book: PairBook | null } => ({ command, book })),
         // Without the book nothing can be closed safely: the command is rejected, the next one tries again.
         catchError(() => of({ command, book: null })),
       ),
+      1,
     ),
     groupBy(({ command, book }) => {
       const pair = fieldsOf(command).pair;
@@ -123,7 +127,7 @@ export function closePositions(
     }),
     mergeMap((commandsOfPair$) =>
       commandsOfPair$.pipe(
-        concatMap(({ command, book }) => closePosition(command, book, deps)),
+        queueMap(({ command, book }) => closePosition(command, book, deps), 1),
         // The stop put back after a partial close rests until something ends it: followed here, beside the
         // pair's queue, so the next close of the pair is not held up behind it (and can cancel it).
         mergeMap((item) => (item.kind === 'protect-remainder' ? item.protection$ : of(item))),
