@@ -396,7 +396,11 @@ class WsSession {
     if (!this.executions && this.tickers.size === 0) this.drop(1000);
   }
 
-  private addOrder(p: WsParams, answer: Answer): void {
+  /**
+   * A trading method's answer, after what every one of them checks first: the token, then maintenance (in which
+   * the engine takes no orders and no cancels, as over REST).
+   */
+  private trading(p: WsParams, answer: Answer, act: (apiKey: string, now: number) => void): void {
     const now = this.catchUp();
     const auth = this.authorize(p, now);
     if ('error' in auth) {
@@ -407,12 +411,20 @@ class WsSession {
       answer({ error: 'EService:Unavailable' });
       return;
     }
+    act(auth.apiKey, now);
+  }
+
+  private addOrder(p: WsParams, answer: Answer): void {
+    this.trading(p, answer, (apiKey, now) => this.placeOrder(p, answer, apiKey, now));
+  }
+
+  private placeOrder(p: WsParams, answer: Answer, apiKey: string, now: number): void {
     const translated = addOrderParams(p);
     if (!translated.ok) {
       answer({ error: `EGeneral:Invalid arguments:${translated.field}` });
       return;
     }
-    const outcome = addOrder(this.venue, translated.params, auth.apiKey, now, now);
+    const outcome = addOrder(this.venue, translated.params, apiKey, now, now);
     if (!outcome.ok) {
       answer({ error: outcome.error });
       return;
@@ -431,16 +443,10 @@ class WsSession {
   }
 
   private cancelOrder(p: WsParams, answer: Answer): void {
-    const now = this.catchUp();
-    const auth = this.authorize(p, now);
-    if ('error' in auth) {
-      answer({ error: auth.error });
-      return;
-    }
-    if (this.venue.systemStatus === 'maintenance') {
-      answer({ error: 'EService:Unavailable' });
-      return;
-    }
+    this.trading(p, answer, (_apiKey, now) => this.cancelOrders(p, answer, now));
+  }
+
+  private cancelOrders(p: WsParams, answer: Answer, now: number): void {
     const targets = cancelTargets(p);
     if (!targets.ok) {
       answer({ error: `EGeneral:Invalid arguments:${targets.field}` });
