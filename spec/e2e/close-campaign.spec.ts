@@ -40,4 +40,24 @@ describe('e2e: what the soak campaign found around closes', () => {
     expect(run.paper.inspect.order(stop.exchangeOrderId ?? '')).toMatchObject({ orderType: 'stop-loss', status: 'open' });
     expect(run.paper.inspect.rateLimitErrors()).toEqual({ rest: 0, trading: 0 });
   });
+
+  // Seed 1: a partial close of lots bought by entries it cancelled (filled on arrival, the fill not yet seen) sold
+  // its part and put nothing back on the rest: the stop price came only from the snapshot's stops, and an entry a
+  // close cancels gets no stop of its own. The rest (0.6 ETH in the campaign) was left bare.
+  it('a partial close of an entry it cancelled protects the rest at the stop-loss that entry asked for', async () => {
+    const run = await E2eRun.start();
+    run.signals.next({ signalId: 'fresh', pair: 'BTC/USD', side: 'buy', orderType: 'market', quantity: '0.05', stopLoss: '57000' });
+    // Accepted (and filled on the exchange), its fill not yet seen by the monitor: the close owns it as a working entry.
+    await run.waitFor('entry NEW', (r) => r.signalId === 'fresh' && r.role === 'entry' && r.status === 'NEW');
+    run.commands.next({ commandId: 'close-part', pair: 'BTC/USD', quantity: '0.02' });
+
+    const close = await run.waitFor('close filled', (r) => r.signalId === 'close-part' && r.role === 'close' && r.status === 'FILLED');
+    expect(close.quantityFilled.toFixed()).toBe('0.02');
+    expect(run.of('fresh', 'stop-loss')).toEqual([]);
+    const restored = await run.waitFor('rest protected', (r) => r.signalId === 'close-part' && r.role === 'stop-loss' && r.status === 'NEW');
+    expect(run.paper.inspect.order(restored.exchangeOrderId ?? '')).toMatchObject({ orderType: 'stop-loss', side: 'sell', status: 'open' });
+    expect(run.paper.inspect.order(restored.exchangeOrderId ?? '')?.volume.toFixed()).toBe('0.03');
+    expect(run.paper.inspect.order(restored.exchangeOrderId ?? '')?.price?.toFixed()).toBe('57000');
+    expect(run.handler.positions().map((p) => [p.pair, p.side, p.quantity.toFixed(), p.protectiveOrders.length])).toEqual([['XXBTZUSD', 'buy', '0.03', 1]]);
+  });
 });
