@@ -11,7 +11,8 @@ import { type RateBudget, type RateCost } from '../model/budget';
 
 /**
  * Priority lanes, highest first. Closing a position, then protecting one (a stop-loss placed after a fill), then
- * cancels, then the monitor that detects fills (which protection waits for), then lookups of ambiguous entries,
+ * cancels, then the monitor that detects fills (which protection waits for), then lookups of ambiguous placements
+ * (entries, protective orders and exits alike: a lookup polls until its deadline, and above the monitor it starved it),
  * then new entries: what guards money already at risk goes before what resolves or adds risk, so a lookup or a
  * burst of entries never delays a stop.
  */

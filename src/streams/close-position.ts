@@ -73,8 +73,9 @@ function parseQuantity(value: unknown): { ok: true; quantity: Decimal | null } |
  * for held minus sold (rounded down to the lot; dust is reported, never sent), on the side that exits what the
  * snapshot held, through the same path as protection after an entry (persistent retries, role `stop-loss`, listed
  * in `positions()`, followed by the monitor, left resting at `stop()`, cancelled by a later close). Its trigger is
- * the tightest of the snapshot's stops on that side (the highest for a long, the lowest for a short), so it never
- * loosens a stop the trader set; with no such stop nothing is put back. Its reports carry the command's id as
+ * the tightest of the snapshot's stops on that side (the highest for a long, the lowest for a short) — the stops
+ * resting or being placed, and the stop-losses its working entries asked for (cancelled by the close, they get
+ * none of their own) — so it never loosens a stop the trader set; with no such stop nothing is put back. Its reports carry the command's id as
  * `signalId`; when the close sold less than it meant to, its first report says `protection restored: …`.
  * Take-profit watches are not restarted.
  *
@@ -267,11 +268,19 @@ function closePosition(command: ClosePositionCommand, book: PairBook | null, dep
   });
 }
 
-/** The tightest trigger of the snapshot's stop-losses that exit on `side` (highest for a sell, lowest for a buy). */
+/**
+ * The tightest trigger of the snapshot's stop-losses that exit on `side` (highest for a sell, lowest for a buy):
+ * those resting or being placed, and those its working entries asked for (the close cancels those entries, so
+ * their fills get no stop of their own: without them a partial close of lots bought by such entries left the
+ * rest bare).
+ */
 function tightestStop(snapshot: CloseSnapshot, side: Side): Decimal | null {
-  const prices = snapshot.protective
-    .filter((order) => order.role === 'stop-loss' && order.side === side)
-    .flatMap((order) => (order.stopPrice ? [order.stopPrice] : []));
+  const prices = [
+    ...snapshot.protective
+      .filter((order) => order.role === 'stop-loss' && order.side === side)
+      .flatMap((order) => (order.stopPrice ? [order.stopPrice] : [])),
+    ...snapshot.entryStops.filter((stop) => stop.side === side).map((stop) => stop.stopPrice),
+  ];
   if (prices.length === 0) return null;
   return side === 'sell' ? Decimal.max(...prices) : Decimal.min(...prices);
 }

@@ -210,7 +210,9 @@ function entries(inputs: HandlerInputs, book$: Observable<PairBook>, deps: Strea
         // A close of the pair: an entry left working could fill right after the close and re-open the position.
         { when$: positions.closeRequested$(pair, positions.closeEpoch(pair)), reason: 'close-position' },
       ];
-      positions.addWorkingEntry(txid, pair, placed.order.context.clientOrderId ?? txid);
+      // With the stop-loss it asked for: a close that cancels it puts that stop on what it leaves unsold.
+      const stop = intent.stopLoss ? { side: intent.request.side === 'buy' ? ('sell' as const) : ('buy' as const), stopPrice: intent.stopLoss } : null;
+      positions.addWorkingEntry(txid, pair, placed.order.context.clientOrderId ?? txid, stop);
       const stopWorking = (): void => positions.removeWorkingEntry(txid);
       const follow = {
         cancelOn,

@@ -75,7 +75,7 @@ export interface PlaceOptions {
  * @param request The order, rounded; its `clientOrderId` is the idempotency key.
  * @param context What its reports repeat.
  * @param deps The run's exchange access.
- * @param lane `place` for entries, `protect` for protective orders, `close` for exits (lookups: `lookup` for an entry, else the same lane).
+ * @param lane `place` for entries, `protect` for protective orders, `close` for exits (lookups always go in `lookup`, below the monitor).
  * @param options `persistUntil$` for protective and exit orders.
  * @returns Reports, then the accepted order.
  */
@@ -110,8 +110,11 @@ export function placeOrder(
       : of(false);
 
   const resolve = (deadline: number, resent: boolean): Observable<Step<Placed>> =>
-    // A protective order's or an exit's lookup keeps its lane; an entry's comes after the monitor's fill detection.
-    lookUpOrder(request.clientOrderId, deadline, deps, lane === 'place' ? 'lookup' : lane).pipe(
+    // Every lookup goes in the `lookup` lane, below the monitor, whatever the order's own lane: a lookup polls
+    // every interval until the deadline has passed (it can find the order, never prove it absent, before then),
+    // and in the `protect` or `close` lane those polls took all the REST budget and starved the monitor, so
+    // fills and cancels went unseen for the whole deadline. Re-sending after proven absence keeps the order's lane.
+    lookUpOrder(request.clientOrderId, deadline, deps, 'lookup').pipe(
       concatMap((result): Observable<Step<Placed>> => {
         switch (result.kind) {
           case 'found': {

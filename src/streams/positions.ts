@@ -51,8 +51,20 @@ export interface CloseSnapshot {
   readonly protective: readonly ProtectiveOrder[];
   /** Working entries, by txid. */
   readonly entries: readonly string[];
+  /**
+   * The stop-losses those entries asked for (exit side, trigger). An entry the close cancels gets no stop of its
+   * own (the close takes what it filled), so what the close puts back on a remainder it did not sell may have
+   * only these to take its trigger from.
+   */
+  readonly entryStops: readonly EntryStop[];
   /** Order keys of the protective orders and entries: their later fills change what the close holds. */
   readonly orderKeys: ReadonlySet<string>;
+}
+
+/** The stop-loss an entry asked for: the side that exits it and its trigger. */
+export interface EntryStop {
+  readonly side: Side;
+  readonly stopPrice: Decimal;
 }
 
 /** A fill's effect on a net position: buys add, sells take away. */
@@ -71,7 +83,7 @@ export class PositionBook {
   /** Protective orders whose placement ended with their state unproven: they may rest, and no cancel can reach them. */
   private readonly stateUnknown = new Set<string>();
   /** Entry orders accepted and still followed (working), by txid: their pair and order key. */
-  private readonly workingEntries = new Map<string, { readonly pair: string; readonly orderKey: string }>();
+  private readonly workingEntries = new Map<string, { readonly pair: string; readonly orderKey: string; readonly stop: EntryStop | null }>();
   private readonly fillEvents$ = new Subject<Fill>();
   /** Every fill of every order from now on (not replayed): a close folds those of the orders it owns. */
   readonly fills$: Observable<Fill> = this.fillEvents$.asObservable();
@@ -150,9 +162,12 @@ export class PositionBook {
     return [...this.protective.values()].filter((order) => order.pair === pair);
   }
 
-  /** An accepted entry is followed: a close of its pair cancels it and waits for its final state. */
-  addWorkingEntry(txid: string, pair: string, orderKey: string = txid): void {
-    this.workingEntries.set(txid, { pair, orderKey });
+  /**
+   * An accepted entry is followed: a close of its pair cancels it and waits for its final state. `stop` is the
+   * stop-loss it asked for (a close that cancels it protects what it does not sell of its fills at that trigger).
+   */
+  addWorkingEntry(txid: string, pair: string, orderKey: string = txid, stop: EntryStop | null = null): void {
+    this.workingEntries.set(txid, { pair, orderKey, stop });
     this.changed();
   }
 
@@ -174,7 +189,11 @@ export class PositionBook {
       ...protective.map((order) => order.clientOrderId),
       ...entries.map((txid) => this.workingEntries.get(txid)?.orderKey ?? txid),
     ]);
-    return { pair, held: this.net(pair), protective, entries, orderKeys };
+    const entryStops = entries.flatMap((txid) => {
+      const stop = this.workingEntries.get(txid)?.stop;
+      return stop ? [stop] : [];
+    });
+    return { pair, held: this.net(pair), protective, entries, entryStops, orderKeys };
   }
 
   /**
