@@ -72,12 +72,7 @@ describe('kraken-rx run on the malformed-input fixture', () => {
       clock,
     };
     const config = join(__dirname, 'fixtures', 'fast.json');
-    let ended = false;
-    const run = main(['run', '--url', paper.url, '--config', config, '--signals', FIXTURE, '--json', '--log-level', 'silent'], io).finally(() => {
-      ended = true;
-    });
-    await clock.runUntil(() => ended, 3_600_000);
-    const code = await run;
+    const code = await clock.drive(main(['run', '--url', paper.url, '--config', config, '--signals', FIXTURE, '--json', '--log-level', 'silent'], io), 3_600_000);
     expect(err).toBe('');
     expect(code).toBe(0);
 

@@ -105,15 +105,7 @@ export async function paperOnIdleClock(options: PaperOptions = {}) {
   const through: Through = (start, signal) => clock.io(start, signal);
   const client = new TestClient(exchange.url, exchange, () => clock.now(), 'form', through);
   /** Lets clock time run until `promise` settles (an hour at most), then returns its outcome. */
-  const drive = async <T>(promise: Promise<T>): Promise<T> => {
-    let settled = false;
-    const watched = promise.finally(() => {
-      settled = true;
-    });
-    watched.catch(() => undefined);
-    await clock.runUntil(() => settled, 3_600_000);
-    return watched;
-  };
+  const drive = <T>(promise: Promise<T>): Promise<T> => clock.drive(promise, 3_600_000);
   return { exchange, client, clock, drive };
 }
 

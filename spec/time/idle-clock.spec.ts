@@ -196,3 +196,17 @@ describe('IdleClock: long-lived links (WebSocket frames)', () => {
     expect(await running).toBe(true);
   });
 });
+
+describe('IdleClock: drive', () => {
+  it('lets time pass until a promise settles and hands on its outcome, or says it is still pending', async () => {
+    const clock = new IdleClock(0);
+    const later = new Promise<string>((resolve) => clock.timers.setTimeout(() => resolve('done'), 2_500));
+    await expect(clock.drive(later, 10_000)).resolves.toBe('done');
+    expect(clock.now()).toBe(2_500);
+    const failing = new Promise<never>((_resolve, reject) => clock.timers.setTimeout(() => reject(new Error('boom')), 100));
+    await expect(clock.drive(failing, 10_000)).rejects.toThrow('boom');
+    const never = new Promise<never>(() => undefined);
+    clock.timers.setTimeout(() => undefined, 5_000);
+    await expect(clock.drive(never, 1_000)).rejects.toThrow(/still pending after 0 clock ms \(limit 1000\)/);
+  });
+});

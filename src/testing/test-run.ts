@@ -208,12 +208,12 @@ export class TestRun {
 
   /** `handler.stop()`, with clock time running until it has finished (cancels and their answers need it). */
   async stop(limitMs = DEFAULT_LIMIT_MS): Promise<void> {
-    let stopped = false;
-    const stopping = this.handler.stop().finally(() => {
-      stopped = true;
-    });
-    await this.until('handler.stop() to finish', () => stopped, limitMs);
-    await stopping;
+    try {
+      await this.clock.drive(this.handler.stop(), limitMs);
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+      throw new Error(`e2e: handler.stop() to finish: ${error.message}\n${this.timeline()}`);
+    }
   }
 
   /**

@@ -55,7 +55,7 @@ export interface VirtualExchange {
    * `playPrices('BTC/USD', cold('--a--b', { a: '59000', b: '61000' }))`. Stops at `close()`.
    */
   playPrices(pair: string, prices$: Observable<DecimalInput>): Subscription;
-  /** Injects `kind` for the next `count` requests to `endpoint` (`*`: any private one) at an absolute frame. */
+  /** Injects `kind` for the next `count` requests to `endpoint` (`*`: every private one) at an absolute frame. */
   faultAt(frame: number, endpoint: string, kind: FaultKind, count?: number): void;
   /** One step of the seeded price process, then matching. */
   step(): void;

@@ -169,6 +169,23 @@ export class IdleClock implements SchedulerLike {
     }
   }
 
+  /**
+   * Lets time pass until `promise` settles, then resolves or rejects as it did; rejects with a `RangeError` when
+   * it is still pending after `limitMs` (or when nothing is left that could settle it).
+   */
+  async drive<T>(promise: Promise<T>, limitMs: number): Promise<T> {
+    let settled = false;
+    const watched = promise.finally(() => {
+      settled = true;
+    });
+    watched.catch(() => undefined);
+    const from = this.current;
+    if (!(await this.runUntil(() => settled, limitMs))) {
+      throw new RangeError(`still pending after ${this.current - from} clock ms (limit ${limitMs})`);
+    }
+    return watched;
+  }
+
   /** Lets exactly `ms` pass, running every timer due on the way, and settles at the end. */
   async advance(ms: number): Promise<void> {
     const target = this.current + ms;
