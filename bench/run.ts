@@ -7,7 +7,7 @@ import { describeMachine, machineLines } from './machine';
 import { callsPerTickTable, compareDesigns, loopbackTable, starterTierTable } from './monitor-calls';
 import { measureSignalPath, signalPathTable } from './signal-path';
 import { measureAtStarter, starterRunTable } from './starter-tier';
-import { measureProtectionLatency, protectionLatencyTable } from './protection-latency';
+import { measureProtectionLatency, protectionBreakdownTable, protectionLatencyTable } from './protection-latency';
 import { printTable } from './table';
 import { fillLatencyTable, measureFillLatency } from './ws-latency';
 
@@ -48,8 +48,10 @@ async function main(): Promise<void> {
 
   progress('fills: WebSocket executions vs one REST OpenOrders tick, loopback …');
   printTable(fillLatencyTable(await measureFillLatency()));
-  progress('protection latency: fill → stop accepted, with and without paper faults, scaled clock …');
-  printTable(protectionLatencyTable(await measureProtectionLatency()));
+  progress('protection latency: fill → stop accepted, with and without paper faults, idle clock …');
+  const latencyRuns = await measureProtectionLatency();
+  printTable(protectionLatencyTable(latencyRuns));
+  printTable(protectionBreakdownTable(latencyRuns));
 
   progress('signal path: haltGate + translate in memory …');
   printTable(signalPathTable(await measureSignalPath()));
