@@ -1,12 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { BehaviorSubject, type Observable, Subject } from 'rxjs';
-import { krakenCostModel } from '../../src/kraken/budget';
+import { TestScheduler } from 'rxjs/testing';
 import { type ExecutionReport } from '../../src/model/report';
 import { type ClosePositionCommand, type TradeSignal } from '../../src/model/signal';
-import { createExecutionHandler } from '../../src/streams/execution-handler';
-import { OpenBudget, config, exchangeError, marbles, sequentialIds } from './fake-exchange';
-import { SimExchange } from './sim-exchange';
-import { quiet } from './stream-deps';
+import { type TestHandler, createTestHandler } from '../../src/testing';
 
 /**
  * Bursts far larger than the call stack is deep: signals that queue behind one another (behind the pair list,
@@ -24,33 +21,45 @@ const burst = (prefix: string): TradeSignal[] =>
   Array.from({ length: BURST }, (_, i) => (i % 100 === 0 ? limitBuy(`${prefix}-${i}`) : unknownPair(`${prefix}-${i}`)));
 
 interface Burst {
+  readonly kit: TestHandler;
   readonly reports: ExecutionReport[];
   readonly failures: unknown[];
   readonly completed: () => boolean;
 }
 
+/** The old scenarios' timings: 3 failures open the breaker for 60 s, a 100 ms first back-off without jitter. */
+const config = { retry: { maxAttempts: 4, initialDelayMs: 100, maxDelayMs: 1_000, jitter: 0 }, breaker: { failureThreshold: 3, cooldownMs: 60_000 } };
+
+/** Runs the burst in virtual time (1 frame = 1 ms) against the paper engine. */
+function marbles(body: (helpers: { readonly scheduler: TestScheduler; readonly flush: () => void }) => void): void {
+  const scheduler = new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
+  scheduler.run(({ flush }) => body({ scheduler, flush }));
+}
+
 function runBurst(
-  sim: SimExchange,
-  scheduler: Parameters<Parameters<typeof marbles>[0]>[0]['scheduler'],
+  scheduler: TestScheduler,
+  latencyMs: number,
   signals$: Observable<TradeSignal>,
   halted$?: Observable<boolean>,
   commands$?: Observable<ClosePositionCommand>,
 ): Burst {
-  const handler = createExecutionHandler(config, {
-    port: sim.port,
-    budget: new OpenBudget(),
-    costs: krakenCostModel,
+  // The pro tier: a hundred resting buys (at 100, under the last 200) stay under its open-order limit and trading counter.
+  const kit = createTestHandler({
     scheduler,
-    newId: sequentialIds(),
-    random: () => 0.5,
-    log: quiet,
-  }).connect({ signals$, ...(halted$ ? { halted$ } : {}), ...(commands$ ? { commands$ } : {}) });
+    latencyMs,
+    tier: 'pro',
+    prices: { XBTUSD: '200' },
+    config,
+    signals$,
+    ...(halted$ ? { halted$ } : {}),
+    ...(commands$ ? { commands$ } : {}),
+  });
   const reports: ExecutionReport[] = [];
   const failures: unknown[] = [];
   let completed = false;
-  handler.reports$.subscribe({ next: (report) => reports.push(report), error: (error: unknown) => failures.push(error), complete: () => (completed = true) });
-  scheduler.schedule(() => void handler.stop(), 100_000);
-  return { reports, failures, completed: () => completed };
+  kit.reports$.subscribe({ next: (report) => reports.push(report), error: (error: unknown) => failures.push(error), complete: () => (completed = true) });
+  kit.stopAt(100_000);
+  return { kit, reports, failures, completed: () => completed };
 }
 
 /** Signal ids that got no report at all. */
@@ -61,12 +70,11 @@ const unanswered = (signals: readonly TradeSignal[], reports: readonly Execution
 
 describe('a burst of signals', () => {
   it(`${BURST.toLocaleString('en')} signals at once before the pair list loads: every one gets a report, and a signal after the burst is answered`, () => {
-    marbles(({ cold, scheduler, flush }) => {
-      // A slow AssetPairs: the whole burst queues behind it.
-      const sim = new SimExchange({ cold }, scheduler, 500);
+    marbles(({ scheduler, flush }) => {
+      // A slow AssetPairs (every answer 500 ms away): the whole burst queues behind it.
       const signals$ = new Subject<TradeSignal>();
       const signals = burst('b');
-      const { reports, failures, completed } = runBurst(sim, scheduler, signals$);
+      const { reports, failures, completed } = runBurst(scheduler, 500, signals$);
       scheduler.schedule(() => signals.forEach((signal) => signals$.next(signal)), 1);
       scheduler.schedule(() => signals$.next(limitBuy('after')), 20_000);
       flush();
@@ -80,12 +88,11 @@ describe('a burst of signals', () => {
   });
 
   it(`${BURST.toLocaleString('en')} signals during a HALT, queued behind one waiting for the pair list: each is rejected with a report`, () => {
-    marbles(({ cold, scheduler, flush }) => {
-      const sim = new SimExchange({ cold }, scheduler, 500);
+    marbles(({ scheduler, flush }) => {
       const signals$ = new Subject<TradeSignal>();
       const halted$ = new BehaviorSubject(false);
       const signals = Array.from({ length: BURST }, (_, i) => limitBuy(`h-${i}`));
-      const { reports, failures } = runBurst(sim, scheduler, signals$, halted$);
+      const { kit, reports, failures } = runBurst(scheduler, 500, signals$, halted$);
       scheduler.schedule(() => {
         signals$.next(limitBuy('first'));
         halted$.next(true);
@@ -101,27 +108,19 @@ describe('a burst of signals', () => {
       expect(new Set(halted.map((r) => `${r.status} ${r.reason ?? ''}`))).toEqual(new Set(['REJECTED halted: HALT is on: new entries are rejected']));
       // The first signal waited for the pair list too, so HALT stopped it as well: only 'after' was placed.
       expect(reports.filter((r) => r.signalId === 'first').map((r) => r.status)).toEqual(['REJECTED']);
-      expect(sim.port.callsOf('placeOrder')).toHaveLength(1);
+      expect(kit.inspect.requestCounts().get('AddOrder')).toBe(1);
       expect(reports.filter((r) => r.signalId === 'after').map((r) => r.status).slice(0, 2)).toEqual(['PENDING_NEW', 'NEW']);
     });
   });
 
   it(`${BURST.toLocaleString('en')} signals while the pair list keeps failing and the breaker opens: each is rejected, and the run answers after the cool-down`, () => {
-    marbles(({ cold, scheduler, flush }) => {
-      const sim = new SimExchange({ cold }, scheduler, 10);
-      // The pair list is down: retried with backoff until the breaker opens (3 failures in a row), so the burst
-      // queues behind the first signal and is then refused fast, one after the other, while the breaker is open.
-      let pairsCalls = 0;
-      const unavailable = exchangeError('retryable', 'EService:Unavailable', 'AssetPairs');
-      const port = sim.port;
-      const pairs = port.pairs.bind(port);
-      port.pairs = () => {
-        pairsCalls += 1;
-        return pairsCalls <= 3 ? cold<never>('10ms #', undefined, unavailable) : pairs();
-      };
+    marbles(({ scheduler, flush }) => {
       const signals$ = new Subject<TradeSignal>();
       const signals = burst('c');
-      const { reports, failures } = runBurst(sim, scheduler, signals$);
+      const { kit, reports, failures } = runBurst(scheduler, 10, signals$);
+      // The pair list is down (EService:Unavailable, 3 times): retried with backoff until the breaker opens (3
+      // failures in a row), so the burst queues behind the first signal and is then refused fast while it is open.
+      kit.exchange.faults.inject('AssetPairs', 'service-unavailable', 3);
       scheduler.schedule(() => signals.forEach((signal) => signals$.next(signal)), 1);
       // After the 60 s cool-down the breaker lets a probe through: the pair list loads and the entry is placed.
       scheduler.schedule(() => signals$.next(limitBuy('after')), config.breaker.cooldownMs + 1_000);
@@ -131,18 +130,17 @@ describe('a burst of signals', () => {
       const rejected = reports.filter((r) => r.signalId.startsWith('c-'));
       expect(rejected).toHaveLength(BURST);
       expect(rejected.every((r) => r.status === 'REJECTED' && (r.reason ?? '').startsWith('pair: pair rules unavailable'))).toBe(true);
-      expect(pairsCalls).toBe(4);
+      expect(kit.inspect.requestCounts().get('AssetPairs')).toBe(4);
       expect(reports.filter((r) => r.signalId === 'after').map((r) => r.status).slice(0, 2)).toEqual(['PENDING_NEW', 'NEW']);
     });
   });
 
   it(`${BURST.toLocaleString('en')} close commands at once before the pair list loads: every one gets a report, and a close after the burst is answered`, () => {
-    marbles(({ cold, scheduler, flush }) => {
-      const sim = new SimExchange({ cold }, scheduler, 500);
+    marbles(({ scheduler, flush }) => {
       const commands$ = new Subject<ClosePositionCommand>();
       // Nothing is tracked: each close of the pair is rejected (nothing to close), one after the other on the pair's queue.
       const commands = Array.from({ length: BURST }, (_, i): ClosePositionCommand => ({ commandId: `c-${i}`, pair: 'XBTUSD' }));
-      const { reports, failures, completed } = runBurst(sim, scheduler, new Subject<TradeSignal>(), undefined, commands$);
+      const { reports, failures, completed } = runBurst(scheduler, 500, new Subject<TradeSignal>(), undefined, commands$);
       scheduler.schedule(() => commands.forEach((command) => commands$.next(command)), 1);
       scheduler.schedule(() => commands$.next({ commandId: 'after', pair: 'XBTUSD' }), 20_000);
       flush();

@@ -16,6 +16,10 @@ interface SimOrder {
 }
 
 /**
+ * @deprecated A second fake exchange beside the paper engine: new scenarios use `createTestHandler` /
+ * `createVirtualExchange` from src/testing (burst.spec has moved). Still used by execution-handler.spec and
+ * close-position.spec until they move; delete it then.
+ *
  * A small in-memory exchange behind a `FakePort`, for handler scenarios: each answer is computed when the
  * request arrives and delivered after `latency` (a cold Observable). Market orders fill at once at the last
  * price; other orders fill when a test says so. A sell must be covered by base held and not reserved by

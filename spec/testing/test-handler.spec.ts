@@ -1,3 +1,4 @@
+import { filter, map } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { type TradeSignal } from '../../src/model/signal';
 import { createTestHandler, statusLetters } from '../../src/testing';
@@ -70,6 +71,18 @@ describe('createTestHandler: a run nobody ends', () => {
         undefined,
         new Error('test handler: the run is still going after 20000 virtual ms; end it with stopAt(frame) or an unsubscription marble'),
       );
+    });
+  });
+
+  it('stamps reports in the exchange\'s dates: the entry placed at frame 21 (after AssetPairs) reads 09:00:00.021Z', () => {
+    const scheduler = newScheduler();
+    scheduler.run(({ cold, expectObservable }) => {
+      const kit = createTestHandler({ scheduler, signals$: cold('-s', { s: marketBuy }) });
+      const stamps = kit.reports$.pipe(
+        filter((r) => r.role === 'entry' && r.status === 'PENDING_NEW'),
+        map((r) => new Date(r.timestamp).toISOString()),
+      );
+      expectObservable(stamps, '^ 3s !').toBe('21ms a', { a: '2026-01-05T09:00:00.021Z' });
     });
   });
 });

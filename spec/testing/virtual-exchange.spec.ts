@@ -65,4 +65,16 @@ describe('virtual exchange', () => {
       }, 10);
     });
   });
+
+  it('dates from the idle clock\'s origin: frame f is 2026-01-05T09:00Z + f, unless originMs says otherwise', () => {
+    marbles(({ scheduler }) => {
+      const exchange = createVirtualExchange({ scheduler });
+      const elsewhere = createVirtualExchange({ scheduler, originMs: 1_000 });
+      scheduler.schedule(() => {
+        expect(new Date(exchange.now()).toISOString()).toBe('2026-01-05T09:00:00.250Z');
+        expect(exchange.clock.now()).toBe(exchange.now());
+        expect(elsewhere.now()).toBe(1_250);
+      }, 250);
+    });
+  });
 });

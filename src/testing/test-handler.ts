@@ -78,7 +78,8 @@ export function createTestHandler(options: TestHandlerOptions): TestHandler {
     // The model every client of a real key should use: Kraken's limiters with a unit of headroom.
     budget: clientRateBudget(exchange.tier),
     costs: krakenCostModel,
-    scheduler: options.scheduler,
+    // The exchange's dates (from originMs), so reports, deadlines and the breaker's until read as the exchange's.
+    scheduler: exchange.clock,
     random: seededRandom(seed),
     newId: seededUuids(seededRandom(seed + 1)),
     ...(options.log !== undefined ? { log: options.log } : {}),

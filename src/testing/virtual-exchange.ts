@@ -1,9 +1,10 @@
 import { Decimal } from 'decimal.js';
-import { type Observable, type SchedulerLike, Subscription } from 'rxjs';
+import { type Observable, type SchedulerAction, type SchedulerLike, Subscription } from 'rxjs';
 import { type KrakenClient, krakenClientOver } from '../kraken/client';
 import { KrakenExchange } from '../kraken/exchange';
 import { type Tier } from '../model/config';
 import { type DecimalInput } from '../model/signal';
+import { IDLE_CLOCK_ORIGIN } from '../time/idle-clock';
 import { type FaultConfig, type FaultControl, type FaultKind, FaultPlan } from '../paper/faults';
 import { createInspector, type PaperInspector } from '../paper/inspect';
 import { createVenue } from '../paper/setup';
@@ -33,6 +34,11 @@ export interface VirtualExchangeOptions {
   readonly openOrdersLagMs?: number;
   /** Largest relative move of one `step()` of the seeded price process. Default 0.001. */
   readonly volatility?: number;
+  /**
+   * The exchange time (epoch ms) at the scheduler's frame 0. Default `IDLE_CLOCK_ORIGIN` (2026-01-05T09:00Z), the
+   * idle clock's, so a marble run and an end-to-end run read the same dates.
+   */
+  readonly originMs?: number;
 }
 
 /** The paper exchange's engine on a test's scheduler, behind the production `ExchangePort`. */
@@ -42,6 +48,12 @@ export interface VirtualExchange {
   readonly client: KrakenClient;
   readonly transport: InProcessTransport;
   readonly tier: Tier;
+  /**
+   * The test's scheduler read as exchange time: `now()` is `originMs` plus the frame, `schedule` is the
+   * scheduler's. Give it to whatever should stamp the exchange's dates (the handler: its reports' timestamps,
+   * its deadlines); frames (`setPriceAt`, `faultAt`, marbles) stay the scheduler's.
+   */
+  readonly clock: SchedulerLike;
   /** What is on the exchange: every order ever accepted, trades, balances and holds, request counts. */
   readonly inspect: PaperInspector;
   /** The paper's fault plan: `inject(endpoint, kind, count)`, `setRates`, `setLatency`, `applied()`. */
@@ -61,10 +73,30 @@ export interface VirtualExchange {
   step(): void;
   setSystemStatus(status: SystemStatus): void;
   setOpenOrdersLag(ms: number): void;
-  /** The exchange's clock: the scheduler's. */
+  /** The exchange's clock: `originMs` plus the scheduler's frame. */
   now(): number;
   /** Ends price plays and scheduled scripts, and drops answers still on their way; throws a price stream's error. */
   close(): void;
+}
+
+/** `scheduler` with its `now()` moved by `originMs`: the same frames, read as epoch ms from `originMs`. */
+export function offsetScheduler(scheduler: SchedulerLike, originMs: number): SchedulerLike {
+  return new OffsetScheduler(scheduler, originMs);
+}
+
+class OffsetScheduler implements SchedulerLike {
+  constructor(
+    private readonly inner: SchedulerLike,
+    private readonly originMs: number,
+  ) {}
+
+  now(): number {
+    return this.originMs + this.inner.now();
+  }
+
+  schedule<T>(work: (this: SchedulerAction<T>, state?: T) => void, delay?: number, state?: T): Subscription {
+    return this.inner.schedule(work, delay, state);
+  }
 }
 
 /**
@@ -76,14 +108,16 @@ export interface VirtualExchange {
  * faults:    -----f---------      faultAt(5, 'AddOrder', 'accept-then-drop')
  *
  * Nothing moves on its own: prices change when the test says so (`setPrice`, `playPrices`, `step`).
+ * Its dates start at `originMs` (2026-01-05T09:00Z unless given): frame f is `originMs + f`.
  *
  * @param options the scheduler, and optionally the catalogue, prices, balances, tier, seed, faults and timings
  */
 export function createVirtualExchange(options: VirtualExchangeOptions): VirtualExchange {
   const { scheduler } = options;
   const seed = options.seed ?? 42;
+  const clock = offsetScheduler(scheduler, options.originMs ?? IDLE_CLOCK_ORIGIN);
   const venue = createVenue({
-    clock: () => scheduler.now(),
+    clock: () => clock.now(),
     seed,
     ...(options.tier !== undefined ? { tier: options.tier } : {}),
     ...(options.pairs !== undefined ? { pairs: options.pairs } : {}),
@@ -96,7 +130,7 @@ export function createVirtualExchange(options: VirtualExchangeOptions): VirtualE
   const transport = createInProcessTransport({
     venue,
     faults,
-    scheduler,
+    scheduler: clock,
     ...(options.latencyMs !== undefined ? { latencyMs: options.latencyMs } : {}),
     ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
   });
@@ -113,6 +147,7 @@ export function createVirtualExchange(options: VirtualExchangeOptions): VirtualE
     client,
     transport,
     tier: venue.tier,
+    clock,
     inspect: createInspector(venue, transport),
     faults,
     setPrice,

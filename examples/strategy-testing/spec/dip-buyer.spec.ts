@@ -104,7 +104,7 @@ describe('dip buyer on the execution handler', () => {
       filter((r) => r.signalId === 'dip-2' && r.status === 'REJECTED'),
       map((r) => r.reason),
     );
-    expect(rejection).toBeObservable(cold('4001ms r 4109ms |', { r: 'circuit breaker open: calls fail fast until 1970-01-01T00:00:06.071Z' }));
+    expect(rejection).toBeObservable(cold('4001ms r 4109ms |', { r: 'circuit breaker open: calls fail fast until 2026-01-05T09:00:06.071Z' }));
     // After the cool-down the next dip is placed as usual; the stop at 8000 cancels it (it is still working).
     expect(statusLetters(kit.reports$, { signalId: 'dip-3', role: 'entry' })).toBeMarble('7001ms P 9ms N 988ms X 110ms (C|)');
   });
