@@ -15,10 +15,13 @@ import { type LifecycleEvent, foldEvents, initialOrderState } from '../../src/mo
 
 /** One journal implementation under the contract: how to open it on a store of its own, and reopen it. */
 export interface JournalHarness {
-  /** Opens a journal of `account` on this harness's store; opening again after `close` is a reopen. */
-  open(account: string): Journal;
-  /** Removes whatever the store left behind (a temp dir). */
-  dispose(): void;
+  /**
+   * Opens a journal of `account` on this harness's store; opening again after `close` is a reopen. A store
+   * reached over the network (PostgreSQL) opens asynchronously.
+   */
+  open(account: string): Journal | Promise<Journal>;
+  /** Removes whatever the store left behind (a temp dir, a database schema). */
+  dispose(): void | Promise<void>;
 }
 
 export interface JournalImplementation {
@@ -121,8 +124,8 @@ export function journalContract(implementation: JournalImplementation): void {
   describe(`${implementation.name} journal (contract)`, () => {
     let harness: JournalHarness;
     const opened: Journal[] = [];
-    const open = (account = ACCOUNT): Journal => {
-      const journal = harness.open(account);
+    const open = async (account = ACCOUNT): Promise<Journal> => {
+      const journal = await harness.open(account);
       opened.push(journal);
       return journal;
     };
@@ -136,11 +139,11 @@ export function journalContract(implementation: JournalImplementation): void {
     });
     afterEach(async () => {
       for (const journal of opened.splice(0)) await run(journal.close());
-      harness.dispose();
+      await harness.dispose();
     });
 
     it('reads back a signal as it was recorded, decimals to the last digit', async () => {
-      const journal = open();
+      const journal = await open();
       const admitted = await run(journal.recordSignal(signal('s1')));
       expect(admitted.kind).toBe('recorded');
       const read = await run(journal.signal('s1'));
@@ -150,7 +153,7 @@ export function journalContract(implementation: JournalImplementation): void {
     });
 
     it('answers a second signal with the same signalId as a duplicate naming the first, across a reopen too', async () => {
-      const journal = open();
+      const journal = await open();
       await run(journal.recordSignal(signal('s1')));
       const again = await run(journal.recordSignal(signal('s1', { quantity: d('9') })));
       expect(again.kind).toBe('duplicate');
@@ -163,7 +166,7 @@ export function journalContract(implementation: JournalImplementation): void {
     });
 
     it('reads an order back as its intent, its events and their fold through the state machine', async () => {
-      const journal = open();
+      const journal = await open();
       await run(journal.recordIntent(intent('c1')));
       const steps = await record(journal, 'c1', LIFE);
       expect(steps.map((s) => s.kind)).toEqual(['moved', 'moved', 'moved', 'moved', 'moved', 'moved']);
@@ -190,7 +193,7 @@ export function journalContract(implementation: JournalImplementation): void {
     });
 
     it('numbers appends in commit order', async () => {
-      const journal = open();
+      const journal = await open();
       const a = await run(journal.recordSignal(signal('s1')));
       const b = await run(journal.recordIntent(intent('c1')));
       const [c] = await record(journal, 'c1', [{ kind: 'sent', deadline: 1 }]);
@@ -200,7 +203,7 @@ export function journalContract(implementation: JournalImplementation): void {
     });
 
     it('counts a fill once by its trade id: a repeat is ignored and not written, across a reopen too', async () => {
-      const journal = open();
+      const journal = await open();
       await run(journal.recordIntent(intent('c1')));
       await record(journal, 'c1', LIFE.slice(0, 3));
       const repeat = await run(journal.recordTransition('c1', fill('0.3', 'T1', '0.3'), 5));
@@ -213,7 +216,7 @@ export function journalContract(implementation: JournalImplementation): void {
     });
 
     it('refuses a trade id already journaled for another order: one execution belongs to one order', async () => {
-      const journal = open();
+      const journal = await open();
       await run(journal.recordIntent(intent('c1')));
       await run(journal.recordIntent(intent('c2')));
       await record(journal, 'c1', LIFE.slice(0, 3));
@@ -224,7 +227,7 @@ export function journalContract(implementation: JournalImplementation): void {
     });
 
     it('writes nothing for an invalid transition and says why', async () => {
-      const journal = open();
+      const journal = await open();
       await run(journal.recordIntent(intent('c1')));
       await record(journal, 'c1', [{ kind: 'sent', deadline: 1 }, { kind: 'ambiguous', reason: 'timeout' }]);
       const refused = await run(journal.recordTransition('c1', { kind: 'rejected', reason: 'gave up' }, 7));
@@ -233,14 +236,14 @@ export function journalContract(implementation: JournalImplementation): void {
     });
 
     it('refuses a fill larger than the order', async () => {
-      const journal = open();
+      const journal = await open();
       await run(journal.recordIntent(intent('c1')));
       const [, , tooMuch] = await record(journal, 'c1', [{ kind: 'sent', deadline: 1 }, { kind: 'accepted', txid: 'OTX-1' }, fill('1.5', 'T1')]);
       expect(tooMuch).toMatchObject({ kind: 'invalid', reason: 'executed 1.5 exceeds the 1 ordered' });
     });
 
     it('lists the unresolved orders (not final) in the order they were intended, after a reopen too', async () => {
-      const journal = open();
+      const journal = await open();
       const lives: Readonly<Record<string, readonly LifecycleEvent[]>> = {
         intended: [],
         working: LIFE.slice(0, 3),
@@ -268,7 +271,7 @@ export function journalContract(implementation: JournalImplementation): void {
     });
 
     it('refuses to open a journal written for another account, naming both fingerprints and no key', async () => {
-      const journal = open();
+      const journal = await open();
       await run(journal.recordSignal(signal('s1')));
       await run(journal.close());
       const error = await errorOf(() => harness.open(OTHER_ACCOUNT));
@@ -279,11 +282,11 @@ export function journalContract(implementation: JournalImplementation): void {
       expect(message).toContain(OTHER_ACCOUNT);
       expect(message).not.toContain('API-KEY-OF-ACCOUNT');
       // The right account still opens it, with everything in place.
-      expect(await run(open().signal('s1'))).not.toBeNull();
+      expect(await run((await open()).signal('s1'))).not.toBeNull();
     });
 
     it('treats a transition for an order never intended, and a second intent with one client order id, as misuse', async () => {
-      const journal = open();
+      const journal = await open();
       const unknown = await errorOf(() => run(journal.recordTransition('ghost', { kind: 'sent', deadline: 1 }, 1)));
       expect(unknown instanceof JournalError && unknown.kind).toBe('misuse');
       await run(journal.recordIntent(intent('c1')));
@@ -292,7 +295,7 @@ export function journalContract(implementation: JournalImplementation): void {
     });
 
     it('keeps close commands once each, and the last HALT and rate counters, across a reopen', async () => {
-      const journal = open();
+      const journal = await open();
       const command = { commandId: 'k1', pair: 'XXBTZUSD', quantity: d('0.005'), receivedAt: 10 };
       expect((await run(journal.recordCloseCommand(command))).kind).toBe('recorded');
       await run(journal.recordCloseCommand({ commandId: 'k2', pair: 'XETHZUSD', quantity: null, receivedAt: 11 }));
@@ -315,7 +318,7 @@ export function journalContract(implementation: JournalImplementation): void {
     });
 
     it('refuses before storing a value it could not read back: a NaN price, a fractional time, an empty id', async () => {
-      const journal = open();
+      const journal = await open();
       const nan = await errorOf(() => run(journal.recordSignal(signal('s1', { limitPrice: d('NaN') }))));
       expect(nan instanceof JournalError && [nan.kind, nan.message]).toEqual(['misuse', 'journal record field limitPrice: expected a finite decimal, given NaN']);
       const fractional = await errorOf(() => run(journal.recordIntent(intent('c1', { createdAt: 1.5 }))));
@@ -333,7 +336,7 @@ export function journalContract(implementation: JournalImplementation): void {
     });
 
     it('does its work on subscription, once per subscription (cold)', async () => {
-      const journal = open();
+      const journal = await open();
       const append = journal.recordSignal(signal('s1'));
       expect(await run(journal.signal('s1'))).toBeNull();
       expect((await run(append)).kind).toBe('recorded');
@@ -341,7 +344,7 @@ export function journalContract(implementation: JournalImplementation): void {
     });
 
     it('fails every call after close with a storage error; closing twice is harmless', async () => {
-      const journal = open();
+      const journal = await open();
       await run(journal.close());
       await run(journal.close());
       const error = await errorOf(() => run(journal.signal('s1')));
@@ -375,7 +378,7 @@ export function journalContract(implementation: JournalImplementation): void {
         });
         expect(acks.length).toBeGreaterThanOrEqual(killAfter);
 
-        const journal = open();
+        const journal = await open();
         for (const line of acks) {
           const [, kind, id, seq] = line.split(' ');
           if (!id) throw new Error(`bad ack line: ${line}`);

@@ -1,0 +1,176 @@
+import pg from 'pg';
+import {
+  type Observable,
+  type SchedulerLike,
+  asyncScheduler,
+  catchError,
+  concat,
+  concatMap,
+  defer,
+  exhaustMap,
+  filter,
+  first,
+  from,
+  map,
+  of,
+  take,
+  throwError,
+  timer,
+} from 'rxjs';
+import { type PgLocation, asJournalError, inTransaction, preparePgSchema, quotedSchema } from '../journal/pg';
+
+/** A lease as granted: who holds it, under which epoch (the fencing token), until when (epoch ms). */
+export interface LeaseGrant {
+  readonly holder: string;
+  readonly epoch: number;
+  readonly expiresAt: number;
+}
+
+/**
+ * The lease port: one handler per account. Times are passed in (from the handler's scheduler) and compared with
+ * the lease's stored expiry in the database, so a test decides what time it is. Each method is a cold Observable
+ * that emits once and completes, or errors with a `JournalError`.
+ */
+export interface Lease {
+  /** Takes the lease if it is free or lapsed at `now`: a new, higher epoch on every acquisition. `null`: held by another. */
+  acquire(now: number): Observable<LeaseGrant | null>;
+  /** Extends the grant to `now + ttl`; `null` if it lapsed at `now` or another acquisition has replaced it. */
+  renew(grant: LeaseGrant, now: number): Observable<LeaseGrant | null>;
+  /** Gives the lease up at once (the epoch stays: the next acquisition still gets a higher one). */
+  release(grant: LeaseGrant): Observable<void>;
+  close(): Observable<void>;
+}
+
+export interface PgLeaseOptions extends PgLocation {
+  /** Names this handler in the lease row (host and pid, say); never a secret. */
+  readonly holder: string;
+  /** How long a grant lasts without a renewal. */
+  readonly ttlMs: number;
+}
+
+interface LeaseRow {
+  readonly holder: string;
+  readonly epoch: string;
+  readonly expires_at: string;
+}
+
+const grantOf = (row: LeaseRow | undefined): LeaseGrant | null =>
+  row === undefined ? null : { holder: row.holder, epoch: Number(row.epoch), expiresAt: Number(row.expires_at) };
+
+/**
+ * The lease in PostgreSQL: the `lease` row of the account's journal schema, the very row every journal write
+ * locks to check its epoch. An acquisition is one upsert that only takes a free or lapsed lease and always
+ * raises the epoch; it waits for a journal write in progress (the row lock), so once it has returned, the
+ * deposed holder's next write fails.
+ *
+ * @param options Where, which account, who, how long a grant lasts.
+ * @returns The lease port; the schema is created or checked on open (rejects with a `JournalError`).
+ */
+export async function openPgLease(options: PgLeaseOptions): Promise<Lease> {
+  const s = quotedSchema(options.schema);
+  const pool = new pg.Pool({ connectionString: options.connectionString, max: 1 });
+  pool.on('error', () => undefined);
+  try {
+    await inTransaction(pool, 'BEGIN', (client) => preparePgSchema(client, options));
+  } catch (error: unknown) {
+    await pool.end().catch(() => undefined);
+    throw asJournalError('lease open', error);
+  }
+  let open = true;
+  const call = <T>(what: string, work: () => Promise<T>): Observable<T> =>
+    defer(() => {
+      if (!open) throw asJournalError(what, new Error(`the lease of ${options.schema} is closed`));
+      return from(work());
+    }).pipe(catchError((error: unknown) => throwError(() => asJournalError(`lease ${what}`, error))));
+
+  return {
+    acquire: (now) =>
+      call('acquire', async () =>
+        grantOf(
+          (
+            await pool.query<LeaseRow>(
+              `INSERT INTO ${s}.lease AS l (account, holder, epoch, expires_at) VALUES ($1, $2, 1, $3::bigint + $4::bigint)
+               ON CONFLICT (account) DO UPDATE SET holder = EXCLUDED.holder, epoch = l.epoch + 1, expires_at = EXCLUDED.expires_at
+               WHERE l.expires_at <= $3::bigint
+               RETURNING holder, epoch, expires_at`,
+              [options.account, options.holder, now, options.ttlMs],
+            )
+          ).rows[0],
+        ),
+      ),
+    renew: (grant, now) =>
+      call('renew', async () =>
+        grantOf(
+          (
+            await pool.query<LeaseRow>(
+              `UPDATE ${s}.lease SET expires_at = $4::bigint + $5::bigint WHERE account = $1 AND holder = $2 AND epoch = $3 AND expires_at > $4::bigint
+               RETURNING holder, epoch, expires_at`,
+              [options.account, grant.holder, grant.epoch, now, options.ttlMs],
+            )
+          ).rows[0],
+        ),
+      ),
+    release: (grant) =>
+      call('release', async () => {
+        await pool.query(`UPDATE ${s}.lease SET expires_at = 0 WHERE account = $1 AND holder = $2 AND epoch = $3`, [options.account, grant.holder, grant.epoch]);
+      }),
+    close: () =>
+      defer(async () => {
+        if (!open) return;
+        open = false;
+        await pool.end();
+      }).pipe(catchError((error: unknown) => throwError(() => asJournalError('lease close', error)))),
+  };
+}
+
+/** What holding a lease looks like over time. */
+export type LeadershipEvent = { readonly kind: 'leading'; readonly grant: LeaseGrant } | { readonly kind: 'lost'; readonly grant: LeaseGrant; readonly why: string };
+
+export interface HoldLeaseOptions {
+  /** How often a standby tries to take the lease. */
+  readonly retryMs: number;
+  /** How often the leader renews: well below the lease's TTL, so one slow renewal does not lose it. */
+  readonly renewMs: number;
+}
+
+/**
+ * Waits for the lease, holds it, and says when it is lost: a standby becomes the leader.
+ *
+ * acquire:  -n------n------g                     (n: held by another, g: granted)
+ * renew:                    ------r------r------x  (x: lapsed or replaced, or the store failed)
+ *   holdLease(lease, { retryMs, renewMs })
+ * result:   ---------------L--------------------(X|)   (L: leading, X: lost)
+ *
+ * Completes after `lost`: the caller stops sending at once (a renewal it cannot make is a lease it may no longer
+ * hold: fail safe). An error of an acquisition is an error of the result. Unsubscribing does not release the
+ * lease (it lapses at its TTL; call `release` for a clean hand-over).
+ *
+ * @param lease The lease port.
+ * @param options Retry and renewal periods.
+ * @param scheduler Times the tries and renewals, and gives `now`.
+ */
+export function holdLease(lease: Lease, options: HoldLeaseOptions, scheduler: SchedulerLike = asyncScheduler): Observable<LeadershipEvent> {
+  const acquired$ = timer(0, options.retryMs, scheduler).pipe(
+    // exhaustMap: a try still in flight makes the next tick wait, never a second acquisition beside it.
+    exhaustMap(() => lease.acquire(scheduler.now())),
+    filter((grant): grant is LeaseGrant => grant !== null),
+    take(1),
+  );
+  return acquired$.pipe(
+    concatMap((granted) => {
+      // A renewal keeps the holder and the epoch, so the grant as first given names it for every renewal.
+      const renewals$ = timer(options.renewMs, options.renewMs, scheduler).pipe(
+        exhaustMap(() =>
+          lease.renew(granted, scheduler.now()).pipe(
+            map((renewed) => (renewed === null ? 'the lease lapsed or another handler took it' : null)),
+            catchError((error: unknown) => of(`the lease could not be renewed: ${error instanceof Error ? error.message : String(error)}`)),
+          ),
+        ),
+        filter((why): why is string => why !== null),
+        first(),
+        map((why): LeadershipEvent => ({ kind: 'lost', grant: granted, why })),
+      );
+      return concat(of<LeadershipEvent>({ kind: 'leading', grant: granted }), renewals$);
+    }),
+  );
+}
