@@ -50,17 +50,4 @@ describe('lookUpOrder', () => {
       expect(results).toEqual(['unproven']);
     });
   });
-  it('after an empty answer before the deadline, asks next when an empty answer proves absence, not every interval', () => {
-    marbles(({ cold, scheduler, flush }) => {
-      const port = new FakePort({ openOrders: () => cold('10ms (a|)', { a: ordersOf() }), closedOrders: () => cold('10ms (a|)', { a: ordersOf() }) }, scheduler);
-      const deps = exchangeDeps(port, scheduler);
-      const provenAfter = 30_000 + deps.tuning.openOrdersLagMs;
-      const results: Array<[number, LookupResult['kind']]> = [];
-      lookUpOrder(clientOrderId, 30_000, deps).subscribe((result) => results.push([scheduler.now(), result.kind]));
-      flush();
-      // One lookup at the first interval (it could have found the order), then the one that can prove absence.
-      expect(port.callsOf('openOrders').map((call) => call.at)).toEqual([1000, provenAfter]);
-      expect(results).toEqual([[provenAfter + 20, 'absent']]);
-    });
-  });
 });

@@ -21,12 +21,11 @@ const findByClientOrderId = (orders: ReadonlyMap<string, OrderSnapshot>, clientO
   [...orders.values()].find((order) => order.clientOrderId === clientOrderId);
 
 /**
- * Looks an order up by its client order id (OpenOrders, then ClosedOrders) until it is found or its absence is
- * proven: an empty answer counts as proof only once the placement's deadline plus the OpenOrders lag has passed,
- * since until then the exchange may still accept it or not show it yet. After an empty answer before that, the
- * next lookup waits for it (a failed lookup is retried after `lookup.intervalMs`).
+ * Looks an order up by its client order id (OpenOrders, then ClosedOrders) every `lookup.intervalMs`, until it
+ * is found or its absence is proven: an empty answer counts as proof only once the placement's deadline plus
+ * the OpenOrders lag has passed, since until then the exchange may still accept it or not show it yet.
  *
- * lookups: ────l──────────────L|     l: before deadline + lag (proves nothing), L: after it
+ * lookups: ────l────l────l────L|     l: before deadline + lag (proves nothing), L: after it
  * result:  ───────────────────a|     a: absent (or f: found, as soon as a lookup finds it)
  *
  * Makes `lookup.attempts` lookups, more if that is what it takes to get past the deadline; when none of the
@@ -86,9 +85,6 @@ export function lookUpOrder(clientOrderId: string, deadline: number, deps: Excha
           if (n >= maxAttempts) {
             return of({ kind: 'unproven', reason: `${n} lookups of client order id ${clientOrderId} proved neither that it exists nor that it does not` });
           }
-          // An empty answer before the deadline proves nothing, and asking again before it only spends the REST
-          // budget the monitor and the stops need: the next lookup is the one that can prove absence.
-          if (answer === 'absent') return attempt(n + 1, Math.max(intervalMs, provenAfter - scheduler.now()));
           return attempt(n + 1);
         }),
       );
