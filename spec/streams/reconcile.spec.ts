@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { Decimal } from 'decimal.js';
-import { type Observable, concatMap, timer } from 'rxjs';
+import { type Observable, concatMap, map, timer } from 'rxjs';
 import { type TestScheduler } from 'rxjs/testing';
 import { openMemoryJournal, createMemoryJournalStore } from '../../src/journal/memory';
 import { type Journal } from '../../src/model/journal';
@@ -10,7 +10,7 @@ import { type ReconcilePlan, ReconcileError, reconcile } from '../../src/streams
 import { type Step } from '../../src/streams/step';
 import { FakePort, type PortScript, book, exchangeError, marbles, ordersOf, snapshot } from './fake-exchange';
 import { exchangeDeps } from './stream-deps';
-import { accepted, ambiguous, fillOf, intentOf, ordersIn, seed, sent } from './support-reconcile';
+import { accepted, ambiguous, cancelSent, fillOf, intentOf, ordersIn, seed, sent } from './support-reconcile';
 
 type Cold = <T>(marbles: string, values?: Record<string, T>, error?: unknown) => Observable<T>;
 
@@ -114,10 +114,11 @@ describe('reconcile', () => {
       expect(run.reports[0]?.report.quantityFilled.toFixed()).toBe('0.5');
       const plan = run.plans[0];
       // The 'late' entry was due at 10 100, before the start (20 010 once OpenOrders answered): due now.
-      expect(plan?.toCancelAtTimeout.map((c) => [c.entry.clientOrderId, c.txid, c.dueAt, c.reason])).toEqual([
-        ['late', 'OL', 20_010, 'timeout'],
-        ['soon', 'OS', 60_200, 'timeout'],
+      expect(plan?.toCancelAtTimeout.map((c) => [c.entry.clientOrderId, c.txid, c.dueAt])).toEqual([
+        ['late', 'OL', 20_010],
+        ['soon', 'OS', 60_200],
       ]);
+      expect(plan?.toCancel).toEqual([]);
       expect(plan?.followed.map((o) => [o.txid, o.context.role, o.context.clientOrderId])).toEqual([
         ['OL', 'entry', 'late'],
         ['OS', 'entry', 'soon'],
@@ -287,6 +288,149 @@ describe('reconcile', () => {
     });
   });
 
+  it('emits the reports as the transitions are journaled, then the plan, and completes', () => {
+    marbles(({ cold, scheduler, expectObservable }) => {
+      const journal = newJournal();
+      seed(journal, [[intentOf({ clientOrderId: 'e1' }), sent(0), accepted('OE1', 100)]]);
+      const port = exchangeOf(cold, scheduler, () => [snapshot({ txid: 'OE1', clientOrderId: 'e1', status: 'closed', volumeExecuted: '1', price: '100' })]);
+      const steps$ = reconcile(journal, exchangeDeps(port, scheduler), { pairs: book }).pipe(
+        map((step) => (step.kind === 'report' ? step.report.status : `plan:${step.value.toProtect.length}`)),
+      );
+      // OpenOrders answers at 10, QueryOrders at 20: the FILLED report and the plan at once.
+      expectObservable(steps$).toBe('20ms (fp|)', { f: 'FILLED', p: 'plan:1' });
+    });
+  });
+
+  it('reads the pair book once (a public call) when none is given', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const journal = newJournal();
+      seed(journal, [[intentOf({ clientOrderId: 'e1' }), sent(0), accepted('OE1', 100)]]);
+      const port = exchangeOf(cold, scheduler, () => [snapshot({ txid: 'OE1', clientOrderId: 'e1', status: 'open' })], {
+        pairs: () => cold('5ms (a|)', { a: book }),
+      });
+      const plans: ReconcilePlan[] = [];
+      reconcile(journal, exchangeDeps(port, scheduler)).subscribe((step) => step.kind === 'done' && plans.push(step.value));
+      flush();
+      expect(port.calls.map((call) => call.method)).toEqual(['pairs', 'openOrders']);
+      expect(plans[0]?.followed.map((o) => [o.txid, o.context.commissionAsset])).toEqual([['OE1', 'ZUSD']]);
+    });
+  });
+
+  it('reports a partial fill and the cancel of an entry cancelled while down, and protects what it filled', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const journal = newJournal();
+      seed(journal, [[intentOf({ clientOrderId: 'e1', duties: { limitTimeoutMs: 10_000 } }), sent(0), accepted('OE1', 100)]]);
+      const exchange = [snapshot({ txid: 'OE1', clientOrderId: 'e1', status: 'canceled', volumeExecuted: '0.25', price: '99', reason: 'User requested' })];
+      const run = start(journal, exchangeOf(cold, scheduler, () => exchange), scheduler);
+      flush();
+      expect(statuses(run)).toEqual(['e1 PARTIALLY_FILLED', 'e1 CANCELED']);
+      expect(run.reports[1]?.report.reason).toBe('User requested');
+      expect(run.plans[0]?.toProtect.map((p) => [p.entry.clientOrderId, p.quantity.toFixed()])).toEqual([['e1', '0.25']]);
+      expect(run.plans[0]?.toCancelAtTimeout).toEqual([]);
+    });
+  });
+
+  it('adopts a placement whose lookup finds it only on a later look, before its deadline, without a REJECTED', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const journal = newJournal();
+      seed(journal, [[intentOf({ clientOrderId: 'slow' }), sent(0, 30_000)]]);
+      // The exchange shows the order from 2 500 on (the OpenOrders lag).
+      const late = snapshot({ txid: 'OSLOW', clientOrderId: 'slow', status: 'open' });
+      const port = exchangeOf(cold, scheduler, () => (scheduler.now() >= 2_500 ? [late] : []));
+      const run = start(journal, port, scheduler);
+      flush();
+      expect(run.error()).toBeNull();
+      const lookups = port.callsOf('openOrders').filter((call) => call.args !== undefined);
+      expect(lookups.length).toBeGreaterThanOrEqual(2);
+      expect(statuses(run)).toEqual(['slow NEW']);
+      expect(run.reports[0]?.at).toBeGreaterThanOrEqual(2_500);
+      expect(run.plans[0]?.followed.map((o) => o.txid)).toEqual(['OSLOW']);
+      expect(ordersIn(journal).get('slow')?.state.txid).toBe('OSLOW');
+    });
+  });
+
+  it('ends an intent that was never sent as REJECTED once a lookup past its possible deadline finds nothing', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const journal = newJournal();
+      // Journaled at 0 with a 3 000 ms deadline, never sent: nothing can be live after 5 000 (deadline + lag).
+      seed(journal, [[intentOf({ clientOrderId: 'never' })]]);
+      const run = start(journal, exchangeOf(cold, scheduler, () => []), scheduler);
+      flush();
+      expect(statuses(run)).toEqual(['never REJECTED']);
+      expect(run.reports[0]?.at).toBeGreaterThanOrEqual(5_000);
+      expect(run.reports[0]?.report.reason).toMatch(/^not placed: never sent before the process stopped/);
+      expect(ordersIn(journal).get('never')?.events.map((entry) => entry.event.kind)).toEqual(['rejected']);
+    });
+  });
+
+  it('turns a stop proven never placed into an ERROR and plans to protect its entry again', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const journal = newJournal();
+      const entry = intentOf({ clientOrderId: 'e1', orderType: 'market', price: null });
+      const stop = intentOf({ clientOrderId: 's1', role: 'stop-loss', parentClientOrderId: 'e1', side: 'sell', orderType: 'stop-loss', price: new Decimal('90') });
+      seed(journal, [
+        [entry, sent(0), accepted('OE1', 10), fillOf('OE1', 'T1', '1', 20)],
+        [stop, sent(40), ambiguous(100)],
+      ]);
+      const run = start(journal, exchangeOf(cold, scheduler, () => []), scheduler);
+      flush();
+      expect(statuses(run)).toEqual(['s1 ERROR']);
+      expect(run.reports[0]?.report.reason).toMatch(/^position unprotected: not placed: proven absent/);
+      expect(run.plans[0]?.toProtect.map((p) => [p.entry.clientOrderId, p.quantity.toFixed(), p.stopPrice.toFixed()])).toEqual([['e1', '1', '90']]);
+    });
+  });
+
+  it('plans to cancel again what was being cancelled, and a stop whose sibling take-profit filled while down', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const journal = newJournal();
+      const entry = intentOf({ clientOrderId: 'e1', orderType: 'market', price: null, duties: { takeProfit: new Decimal('120'), protectionMode: 'both-resting' } });
+      const protective = (clientOrderId: string, orderType: 'stop-loss' | 'take-profit', price: string) =>
+        intentOf({ clientOrderId, role: orderType, parentClientOrderId: 'e1', side: 'sell', orderType, price: new Decimal(price), duties: { stopLoss: null, protectionMode: null } });
+      seed(journal, [
+        [entry, sent(0), accepted('OE1', 10), fillOf('OE1', 'T1', '1', 20)],
+        [protective('s1', 'stop-loss', '90'), sent(30), accepted('OS1', 40)],
+        [protective('t1', 'take-profit', '120'), sent(30), accepted('OT1', 40)],
+        [intentOf({ clientOrderId: 'w1' }), sent(0), accepted('OW1', 10), cancelSent('timeout', 50)],
+      ]);
+      const exchange = [
+        snapshot({ txid: 'OS1', clientOrderId: 's1', status: 'open', side: 'sell', orderType: 'stop-loss' }),
+        snapshot({ txid: 'OT1', clientOrderId: 't1', status: 'closed', side: 'sell', orderType: 'take-profit', volumeExecuted: '1', price: '120' }),
+        snapshot({ txid: 'OW1', clientOrderId: 'w1', status: 'open' }),
+      ];
+      const run = start(journal, exchangeOf(cold, scheduler, () => exchange), scheduler);
+      flush();
+      expect(statuses(run)).toEqual(['t1 FILLED']);
+      const plan = run.plans[0];
+      expect(plan?.toCancel.map((c) => [c.order.clientOrderId, c.txid, c.reason])).toEqual([
+        ['s1', 'OS1', 'position closed'],
+        ['w1', 'OW1', 'timeout'],
+      ]);
+      expect(plan?.toProtect).toEqual([]);
+      expect(plan?.takeProfitWatches).toEqual([]);
+    });
+  });
+
+  it('counts a close journaled with no parent against the pair\'s entries, oldest first', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const journal = newJournal();
+      const entry = (clientOrderId: string) => intentOf({ clientOrderId, orderType: 'market', price: null });
+      seed(journal, [
+        [entry('e1'), sent(0), accepted('O1', 10), fillOf('O1', 'T1', '1', 20)],
+        [entry('e2'), sent(0), accepted('O2', 10), fillOf('O2', 'T2', '1', 20)],
+        [
+          intentOf({ clientOrderId: 'c1', role: 'close', side: 'sell', orderType: 'market', price: null, volume: new Decimal('1.5'), duties: { stopLoss: null, protectionMode: null } }),
+          sent(30),
+          accepted('OC', 40),
+          fillOf('OC', 'T3', '1.5', 50),
+        ],
+      ]);
+      const run = start(journal, exchangeOf(cold, scheduler, () => []), scheduler);
+      flush();
+      expect(run.reports).toEqual([]);
+      expect(run.plans[0]?.toProtect.map((p) => [p.entry.clientOrderId, p.quantity.toFixed()])).toEqual([['e2', '0.5']]);
+    });
+  });
+
   describe('stops the start with a ReconcileError instead of guessing', () => {
     const failing = (exchange: OrderSnapshot[], kind: string, message: RegExp): void => {
       marbles(({ cold, scheduler, flush }) => {
@@ -311,6 +455,18 @@ describe('reconcile', () => {
 
     it('the exchange showing another pair for the journaled order', () =>
       failing([{ ...snapshot({ txid: 'OE1', clientOrderId: 'e1', status: 'open' }), pair: 'ETHUSD' }], 'mismatch', /journaled for pair XXBTZUSD, the exchange's OE1 is on ETHUSD/));
+
+    it('an order the journal ended, open on the exchange', () => {
+      marbles(({ cold, scheduler, flush }) => {
+        const journal = newJournal();
+        seed(journal, [[intentOf({ clientOrderId: 'e1' }), { event: { kind: 'rejected', reason: 'EOrder:Insufficient funds' }, at: 0 }]]);
+        const run = start(journal, exchangeOf(cold, scheduler, () => [snapshot({ txid: 'OE1', clientOrderId: 'e1', status: 'open' })]), scheduler);
+        flush();
+        const error = run.error();
+        expect(error instanceof ReconcileError ? error.kind : error).toBe('ended-but-open');
+        expect(error instanceof Error ? error.message : '').toMatch(/order e1: journaled as rejected, the exchange shows OE1 open/);
+      });
+    });
 
     it('a journaled txid the exchange does not know', () => failing([], 'unknown-to-exchange', /journal from another account/));
   });

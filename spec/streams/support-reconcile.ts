@@ -39,6 +39,8 @@ export const sent = (at: number, deadline = at + 3_000): Seeded => ({ event: { k
 export const accepted = (txid: string, at: number): Seeded => ({ event: { kind: 'accepted', txid }, at });
 export const ambiguous = (at: number): Seeded => ({ event: { kind: 'ambiguous', reason: 'timeout' }, at });
 
+export const cancelSent = (reason: string, at: number): Seeded => ({ event: { kind: 'cancel-sent', reason }, at });
+
 export function fillOf(txid: string, tradeId: string, volumeExecuted: string, at: number, price = '100'): Seeded {
   const event: LifecycleEvent = {
     kind: 'fill',

@@ -69,12 +69,23 @@ export interface UnprotectedFill {
   readonly protectionMode: ProtectionMode;
 }
 
-/** A working entry to cancel when `dueAt` comes (epoch ms, on the run's scheduler; already due: now). */
+/** A working limit entry to cancel (reason `timeout`) when `dueAt` comes (epoch ms, on the run's scheduler; already due: now). */
 export interface DueCancel {
   readonly entry: OrderIntentRecord;
   readonly txid: string;
+  /** Its acceptance plus its limit timeout, or now when that has passed. */
   readonly dueAt: number;
-  /** `timeout`, or the cancel reason journaled before the restart (its cancel may not have reached the exchange). */
+}
+
+/**
+ * A live order to cancel now: its cancel was asked before the restart and may not have reached the exchange, or
+ * it protects an entry whose position is closed (a sibling or an exit filled while the process was down).
+ * CancelOrder is safe to repeat: at worst it answers "unknown order".
+ */
+export interface DueNow {
+  readonly order: OrderIntentRecord;
+  readonly txid: string;
+  /** The journaled cancel reason, or `position closed`. */
   readonly reason: string;
 }
 
@@ -126,6 +137,7 @@ export interface UnsettledOrder {
  *
  * - `toProtect`: place a stop-loss for each (before any new entry).
  * - `toCancelAtTimeout`: cancel each entry at `dueAt` (and protect what it filled, as at a timeout).
+ * - `toCancel`: cancel each now (a cancel asked before the restart; a stop guarding a closed position).
  * - `takeProfitWatches`: watch each again (stop-resting mode; or a both-resting entry whose take-profit no longer rests).
  * - `restingStops`: register each with the positions book so that a `close` cancels it.
  * - `followed`: hand each to the order monitor (`followOrder`), as placement hands on an accepted order.
@@ -136,6 +148,7 @@ export interface UnsettledOrder {
 export interface ReconcilePlan {
   readonly toProtect: readonly UnprotectedFill[];
   readonly toCancelAtTimeout: readonly DueCancel[];
+  readonly toCancel: readonly DueNow[];
   readonly takeProfitWatches: readonly TakeProfitWatch[];
   readonly restingStops: readonly RestingProtection[];
   readonly followed: readonly LiveOrder[];
@@ -214,7 +227,7 @@ function mismatchOf(intent: OrderIntentRecord, snapshot: OrderSnapshot, pairs: P
  * `fill` for the executed volume's growth, its price and fee the growth of the exchange's cost and fee; its trade id
  * is made from the txid and the executed volume, so the same snapshot seen again is the same trade (ignored).
  */
-export function eventsFromSnapshot(order: JournaledOrder, snapshot: OrderSnapshot): LifecycleEvent[] {
+function eventsFromSnapshot(order: JournaledOrder, snapshot: OrderSnapshot): LifecycleEvent[] {
   const { intent, state } = order;
   const events: LifecycleEvent[] = [];
   if (state.status === 'intended') events.push({ kind: 'sent', deadline: intent.createdAt + intent.deadlineMs });
@@ -316,12 +329,7 @@ export function reconcile(journal: Journal, deps: ExchangeDeps, options: Reconci
   /** Proven not placed: an entry is not sent again after a restart; a protective order or exit is replaced by the plan. */
   const giveUp = (order: JournaledOrder, pairs: PairBook, how: string): Observable<Settled> => {
     const proven: LifecycleEvent[] = order.state.status === 'sent' || order.state.status === 'ambiguous' ? [{ kind: 'proven-absent' }] : [];
-    const reason = `not placed: ${how}`;
-    const end: LifecycleEvent =
-      order.intent.role === 'entry'
-        ? { kind: 'rejected', reason: `${reason}; an entry is not sent again after a restart` }
-        : { kind: 'failed', reason: `position unprotected: ${reason}; the start-up plan protects its entry again` };
-    return record(order, [...proven, end], pairs);
+    return record(order, [...proven, givenUp(order.intent.role, `not placed: ${how}`)], pairs);
   };
 
   const settleUnanswered = (order: JournaledOrder, open: ReadonlyMap<string, OrderSnapshot>, pairs: PairBook): Observable<Settled> => {
@@ -398,7 +406,7 @@ export function reconcile(journal: Journal, deps: ExchangeDeps, options: Reconci
                 map((item) => item.order),
                 toArray(),
                 concatMap((unsettled) =>
-                  journal.orders().pipe(map((orders) => doneStep(planOf(orders, { foreign, unsettled, pairs, deps })))),
+                  journal.orders().pipe(map((orders) => doneStep(planOf(orders, { foreign, unsettled, pairs, now: scheduler.now(), protectionMode: deps.config.protection.mode })))),
                 ),
               ),
             ),
@@ -408,6 +416,19 @@ export function reconcile(journal: Journal, deps: ExchangeDeps, options: Reconci
     );
 
   return defer(() => journal.orders().pipe(concatMap((all) => pairs$.pipe(concatMap((pairs) => settle(all, pairs))))));
+}
+
+/** How an order proven not placed ends: a stale entry is not sent again; a protective order or exit is a person's business. */
+function givenUp(role: OrderRole, reason: string): LifecycleEvent {
+  switch (role) {
+    case 'entry':
+      return { kind: 'rejected', reason: `${reason}; an entry is not sent again after a restart` };
+    case 'stop-loss':
+    case 'take-profit':
+      return { kind: 'failed', reason: `position unprotected: ${reason}; the start-up plan protects its entry again` };
+    case 'close':
+      return { kind: 'failed', reason: `${reason}; what it was to close is still held` };
+  }
 }
 
 /** Lookups in flight at once; the gate orders their calls anyway, this bounds the timers and subscriptions. */
@@ -432,11 +453,15 @@ function foreignOrders(open: ReadonlyMap<string, OrderSnapshot>, journaled: Read
     }));
 }
 
-interface PlanInputs {
+/** What the plan needs besides the journal's orders. */
+export interface PlanInputs {
   readonly foreign: readonly ForeignOrder[];
   readonly unsettled: readonly UnsettledOrder[];
   readonly pairs: PairBook;
-  readonly deps: ExchangeDeps;
+  /** Epoch ms, from the run's scheduler: `dueAt` of what is already due, `placedAt` of what is followed. */
+  readonly now: number;
+  /** The run's protection mode, for entries journaled without one. */
+  readonly protectionMode: ProtectionMode;
 }
 
 /** When a working entry was accepted: the acceptance journaled, else its last send (a lookup found it later). */
@@ -482,20 +507,38 @@ function openQuantities(orders: readonly JournaledOrder[], children: ReadonlyMap
 
 const remainingOf = (order: JournaledOrder): Decimal => order.intent.volume.minus(order.state.filled);
 
-/** The duties the journal implies once it agrees with the exchange. Pure. */
+/**
+ * The duties the journal implies once it agrees with the exchange. Pure: `reconcile` ends with it, and a `status`
+ * command can print it from the journal alone.
+ *
+ * An entry's open quantity is what it filled minus what its exits (stop-loss, take-profit, close with it as
+ * parent) sold, minus the fills of closes journaled with no parent, taken from the pair's entries oldest first.
+ * An ended entry with an open quantity gets a stop-loss for what its live stop-losses do not cover (none while
+ * one of its protective orders is unsettled) and a take-profit watch unless a take-profit order of its is live.
+ * A live protective order whose entry holds nothing any more is to cancel now.
+ *
+ * @param orders Every journaled order, in journal order.
+ * @param inputs Foreign and unsettled orders, the pair book, the time and the run's protection mode.
+ * @returns The plan.
+ */
 export function planOf(orders: readonly JournaledOrder[], inputs: PlanInputs): ReconcilePlan {
-  const { deps, pairs } = inputs;
-  const now = deps.scheduler.now();
+  const { pairs, now } = inputs;
   const children = new Map<string, JournaledOrder[]>();
   for (const order of orders) {
     const parent = order.intent.parentClientOrderId;
     if (parent !== null) children.set(parent, [...(children.get(parent) ?? []), order]);
   }
+  const byId = new Map(orders.map((order) => [order.intent.clientOrderId, order]));
+  const entryEnded = (clientOrderId: string): boolean => {
+    const entry = byId.get(clientOrderId);
+    return entry !== undefined && entry.intent.role === 'entry' && isFinalOrderStatus(entry.state.status);
+  };
   const unsettledIds = new Set(inputs.unsettled.map((order) => order.intent.clientOrderId));
   const open = openQuantities(orders, children);
 
   const toProtect: UnprotectedFill[] = [];
   const toCancelAtTimeout: DueCancel[] = [];
+  const toCancel: DueNow[] = [];
   const takeProfitWatches: TakeProfitWatch[] = [];
   const restingStops: RestingProtection[] = [];
   const followed: LiveOrder[] = [];
@@ -519,10 +562,13 @@ export function planOf(orders: readonly JournaledOrder[], inputs: PlanInputs): R
           stopPrice: isTriggered(intent.orderType) ? intent.price : null,
         });
       }
-      if (intent.role === 'entry' && state.status === 'pending-cancel') {
-        toCancelAtTimeout.push({ entry: intent, txid, dueAt: now, reason: state.cancelReason ?? 'timeout' });
+      const parent = intent.parentClientOrderId;
+      if (state.status === 'pending-cancel') {
+        toCancel.push({ order: intent, txid, reason: state.cancelReason ?? 'cancel asked before the restart' });
       } else if (intent.role === 'entry' && intent.orderType === 'limit' && intent.duties.limitTimeoutMs !== null) {
-        toCancelAtTimeout.push({ entry: intent, txid, dueAt: Math.max(now, acceptedAt(order) + intent.duties.limitTimeoutMs), reason: 'timeout' });
+        toCancelAtTimeout.push({ entry: intent, txid, dueAt: Math.max(now, acceptedAt(order) + intent.duties.limitTimeoutMs) });
+      } else if (isProtective(intent.role) && parent !== null && entryEnded(parent) && (open.get(parent) ?? ZERO).lte(0)) {
+        toCancel.push({ order: intent, txid, reason: 'position closed' });
       }
       continue;
     }
@@ -533,7 +579,7 @@ export function planOf(orders: readonly JournaledOrder[], inputs: PlanInputs): R
     const mine = children.get(intent.clientOrderId) ?? [];
     if (mine.some((child) => unsettledIds.has(child.intent.clientOrderId))) continue;
     const liveOf = (role: OrderRole): JournaledOrder[] => mine.filter((child) => child.intent.role === role && isLive(child));
-    const mode = intent.duties.protectionMode ?? deps.config.protection.mode;
+    const mode = intent.duties.protectionMode ?? inputs.protectionMode;
     const { stopLoss, takeProfit } = intent.duties;
     if (stopLoss !== null) {
       const covered = liveOf('stop-loss').reduce((sum, child) => sum.plus(remainingOf(child)), ZERO);
@@ -545,5 +591,5 @@ export function planOf(orders: readonly JournaledOrder[], inputs: PlanInputs): R
       takeProfitWatches.push({ entry: intent, pair: intent.pair, exitSide: opposite(intent.side), takeProfit, quantity: held });
     }
   }
-  return { toProtect, toCancelAtTimeout, takeProfitWatches, restingStops, followed, foreign: inputs.foreign, unsettled: inputs.unsettled };
+  return { toProtect, toCancelAtTimeout, toCancel, takeProfitWatches, restingStops, followed, foreign: inputs.foreign, unsettled: inputs.unsettled };
 }
