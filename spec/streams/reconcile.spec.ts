@@ -1,8 +1,12 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { Decimal } from 'decimal.js';
 import { type Observable, concatMap, map, timer } from 'rxjs';
 import { type TestScheduler } from 'rxjs/testing';
 import { openMemoryJournal, createMemoryJournalStore } from '../../src/journal/memory';
+import { openSqliteJournal } from '../../src/journal/sqlite';
 import { type Journal } from '../../src/model/journal';
 import { type OrderSnapshot } from '../../src/model/order';
 import { type ExecutionReport } from '../../src/model/report';
@@ -428,6 +432,59 @@ describe('reconcile', () => {
       flush();
       expect(run.reports).toEqual([]);
       expect(run.plans[0]?.toProtect.map((p) => [p.entry.clientOrderId, p.quantity.toFixed()])).toEqual([['e2', '0.5']]);
+    });
+  });
+
+  it('reports each change once across a restart over the SQLite file: the second start reports nothing', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'krx-reconcile-'));
+    const path = join(dir, 'journal.db');
+    try {
+      marbles(({ cold, scheduler, flush }) => {
+        const first = openSqliteJournal({ path, account: 'acct-1' });
+        seed(first, [
+          [intentOf({ clientOrderId: 'filled' }), sent(0), accepted('OF', 10)],
+          [intentOf({ clientOrderId: 'partial' }), sent(0), accepted('OP', 10)],
+          [intentOf({ clientOrderId: 'amb' }), sent(0), ambiguous(20)],
+          [intentOf({ clientOrderId: 'lost' }), sent(0), ambiguous(20)],
+        ]);
+        const exchange = [
+          snapshot({ txid: 'OF', clientOrderId: 'filled', status: 'closed', volumeExecuted: '1', price: '100' }),
+          snapshot({ txid: 'OP', clientOrderId: 'partial', status: 'open', volumeExecuted: '0.5', price: '100' }),
+          snapshot({ txid: 'OA', clientOrderId: 'amb', status: 'open' }),
+        ];
+        const port = exchangeOf(cold, scheduler, () => exchange);
+        const before = start(first, port, scheduler);
+        flush();
+        expect(before.error()).toBeNull();
+        expect(statuses(before).sort()).toEqual(['amb NEW', 'filled FILLED', 'lost REJECTED', 'partial PARTIALLY_FILLED']);
+        first.close().subscribe();
+
+        const reopened = openSqliteJournal({ path, account: 'acct-1' });
+        const after = start(reopened, port, scheduler, 60_000);
+        flush();
+        expect(after.error()).toBeNull();
+        expect(after.reports).toEqual([]);
+        expect(after.plans[0]?.followed.map((o) => o.txid).sort()).toEqual(['OA', 'OP']);
+        expect(after.plans[0]?.toProtect.map((p) => p.entry.clientOrderId)).toEqual(['filled']);
+        reopened.close().subscribe();
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('ends its lookups when unsubscribed: no call after the unsubscription', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const journal = newJournal();
+      seed(journal, [[intentOf({ clientOrderId: 'lost' }), sent(0, 60_000)]]);
+      const port = exchangeOf(cold, scheduler, () => []);
+      const subscription = reconcile(journal, exchangeDeps(port, scheduler), { pairs: book }).subscribe();
+      scheduler.schedule(() => subscription.unsubscribe(), 3_500);
+      flush();
+      expect(subscription.closed).toBe(true);
+      expect(port.calls.length).toBeGreaterThan(1);
+      expect(port.calls.every((call) => call.at <= 3_500)).toBe(true);
+      expect(ordersIn(journal).get('lost')?.state.status).toBe('sent');
     });
   });
 
