@@ -239,7 +239,7 @@ describe('reconcile', () => {
       flush();
       expect(run.error()).toBeNull();
       const plan = run.plans[0];
-      expect(plan?.restingStops.map((s) => [s.txid, s.parentClientOrderId, s.pair, s.side, s.volume.toFixed(), s.stopPrice?.toFixed()])).toEqual([
+      expect(plan?.restingStops.map((s) => [s.txid, s.parentClientOrderId, s.pair, s.side, s.quantity.toFixed(), s.stopPrice?.toFixed()])).toEqual([
         ['OS1', 'e1', 'XXBTZUSD', 'sell', '0.6', '90'],
       ]);
       // 1 filled, 0.6 under the resting stop: 0.4 to protect.

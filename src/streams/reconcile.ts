@@ -28,6 +28,7 @@ import { exchangeCall } from './exchange-call';
 import { lookUpOrder } from './lookup';
 import { type LiveOrder } from './order-lifecycle';
 import { QUERY_BATCH_SIZE } from './order-monitor';
+import { type ProtectiveOrder } from './positions';
 import { type OrderContext } from './reports';
 import { type Step, doneStep, reportStep } from './step';
 
@@ -100,19 +101,15 @@ export interface TakeProfitWatch {
   readonly quantity: Decimal;
 }
 
-/** A protective order live on the exchange: a later `close` of its pair must cancel it. */
-export interface RestingProtection {
+/**
+ * A protective order live on the exchange: a later `close` of its pair must cancel it. A `ProtectiveOrder`, so
+ * `positions.addProtective(resting)` registers it as placement would have.
+ */
+export interface RestingProtection extends ProtectiveOrder {
   readonly txid: string;
-  readonly clientOrderId: string;
   readonly parentClientOrderId: string | null;
-  readonly role: OrderRole;
-  readonly pair: string;
-  readonly side: Side;
-  readonly orderType: ExchangeOrderType;
-  readonly volume: Decimal;
-  /** Volume not yet executed. */
+  /** `quantity` (the order's volume) not yet executed. */
   readonly remaining: Decimal;
-  readonly stopPrice: Decimal | null;
 }
 
 /** An order on the account that the journal does not know: reported once (logged), never touched. */
@@ -557,7 +554,7 @@ export function planOf(orders: readonly JournaledOrder[], inputs: PlanInputs): R
           pair: intent.pair,
           side: intent.side,
           orderType: intent.orderType,
-          volume: intent.volume,
+          quantity: intent.volume,
           remaining: remainingOf(order),
           stopPrice: isTriggered(intent.orderType) ? intent.price : null,
         });
