@@ -350,17 +350,50 @@ export function reconcile(journal: Journal, deps: ExchangeDeps, options: Reconci
     );
   };
 
+  /** Every journaled order with a txid, from its snapshot, one after the other in journal order. */
+  const settleKnown = (known: readonly JournaledOrder[], snapshots: ReadonlyMap<string, OrderSnapshot>, pairs: PairBook): Observable<Settled> =>
+    from(known).pipe(
+      // concatMap: journal writes one order after the other, so its reports come in journal order.
+      concatMap((order) => {
+        const txid = order.state.txid ?? '';
+        const snapshot = snapshots.get(txid);
+        if (snapshot) return adopt(order, snapshot, pairs);
+        const message = `journaled as ${txid}, which the exchange does not know: is this journal from another account?`;
+        return throwError(() => new ReconcileError('unknown-to-exchange', order.intent.clientOrderId, message));
+      }),
+    );
+
+  /** The reports as they come; once every order is settled, the plan from the journal as it now stands. */
+  const withPlan = (settled$: Observable<Settled>, foreign: readonly ForeignOrder[], pairs: PairBook): Observable<Step<ReconcilePlan>> =>
+    settled$.pipe(
+      // connect: one subscription feeds both the reports and the list of unsettled orders the plan needs.
+      connect((shared) =>
+        merge(
+          shared.pipe(filter((item): item is Step<never> => item.kind === 'report')),
+          shared.pipe(
+            filter((item): item is Extract<Settled, { kind: 'unsettled' }> => item.kind === 'unsettled'),
+            map((item) => item.order),
+            toArray(),
+            concatMap((unsettled) => journal.orders().pipe(map((orders) => doneStep(planOf(orders, planInputs(foreign, unsettled, pairs)))))),
+          ),
+        ),
+      ),
+    );
+
+  const planInputs = (foreign: readonly ForeignOrder[], unsettled: readonly UnsettledOrder[], pairs: PairBook): PlanInputs => ({
+    foreign,
+    unsettled,
+    pairs,
+    now: scheduler.now(),
+    protectionMode: deps.config.protection.mode,
+  });
+
   const settle = (all: readonly JournaledOrder[], pairs: PairBook): Observable<Step<ReconcilePlan>> =>
     openOrders$.pipe(
       concatMap((open) => {
         const journaled = new Map(all.map((order) => [order.intent.clientOrderId, order]));
-        const ended = [...open.values()]
-          .map((snapshot) => ({ snapshot, order: snapshot.clientOrderId === null ? undefined : journaled.get(snapshot.clientOrderId) }))
-          .find(({ order }) => order !== undefined && (isFinalOrderStatus(order.state.status) || order.state.status === 'absent'));
-        if (ended?.order) {
-          const { order, snapshot } = ended;
-          return throwError(() => new ReconcileError('ended-but-open', order.intent.clientOrderId, `journaled as ${order.state.status}, the exchange shows ${snapshot.txid} open`));
-        }
+        const contradiction = endedButOpen(open, journaled);
+        if (contradiction) return throwError(() => contradiction);
         const foreign = foreignOrders(open, journaled);
         for (const order of foreign) {
           log.warn(`order ${order.txid} (client order id ${order.clientOrderId ?? 'none'}, ${order.side} ${order.volume.toFixed()} ${order.pair}) is not in the journal: left untouched`);
@@ -369,7 +402,6 @@ export function reconcile(journal: Journal, deps: ExchangeDeps, options: Reconci
         const known = unresolved.filter((order) => order.state.txid !== null);
         const unanswered = unresolved.filter((order) => order.state.txid === null);
         const toQuery = known.map((order) => order.state.txid ?? '').filter((txid) => !open.has(txid));
-
         const snapshots$ = from(chunk(toQuery, QUERY_BATCH_SIZE)).pipe(
           // concatMap: one REST call at a time, as the monitor does.
           concatMap(queryOrders),
@@ -378,37 +410,13 @@ export function reconcile(journal: Journal, deps: ExchangeDeps, options: Reconci
         const settled$ = snapshots$.pipe(
           concatMap((snapshots) =>
             concat(
-              // concatMap: journal writes one order after the other, in journal order.
-              from(known).pipe(
-                concatMap((order) => {
-                  const txid = order.state.txid ?? '';
-                  const snapshot = snapshots.get(txid);
-                  if (snapshot) return adopt(order, snapshot, pairs);
-                  return throwError(
-                    () => new ReconcileError('unknown-to-exchange', order.intent.clientOrderId, `journaled as ${txid}, which the exchange does not know: is this journal from another account?`),
-                  );
-                }),
-              ),
+              settleKnown(known, snapshots, pairs),
               // mergeMap: independent lookups, paced by the rate gate's lookup lane.
               from(unanswered).pipe(mergeMap((order) => settleUnanswered(order, open, pairs), LOOKUP_CONCURRENCY)),
             ),
           ),
         );
-        return settled$.pipe(
-          connect((shared) =>
-            merge(
-              shared.pipe(filter((item): item is Step<never> => item.kind === 'report')),
-              shared.pipe(
-                filter((item): item is Extract<Settled, { kind: 'unsettled' }> => item.kind === 'unsettled'),
-                map((item) => item.order),
-                toArray(),
-                concatMap((unsettled) =>
-                  journal.orders().pipe(map((orders) => doneStep(planOf(orders, { foreign, unsettled, pairs, now: scheduler.now(), protectionMode: deps.config.protection.mode })))),
-                ),
-              ),
-            ),
-          ),
-        );
+        return withPlan(settled$, foreign, pairs);
       }),
     );
 
@@ -436,6 +444,17 @@ const chunk = <T>(items: readonly T[], size: number): T[][] => {
   for (let at = 0; at < items.length; at += size) chunks.push(items.slice(at, at + size));
   return chunks;
 };
+
+/** An open order the journal says ended (or proved absent): the journal and the exchange tell two stories. */
+function endedButOpen(open: ReadonlyMap<string, OrderSnapshot>, journaled: ReadonlyMap<string, JournaledOrder>): ReconcileError | null {
+  for (const snapshot of open.values()) {
+    const order = snapshot.clientOrderId === null ? undefined : journaled.get(snapshot.clientOrderId);
+    if (order && (isFinalOrderStatus(order.state.status) || order.state.status === 'absent')) {
+      return new ReconcileError('ended-but-open', order.intent.clientOrderId, `journaled as ${order.state.status}, the exchange shows ${snapshot.txid} open`);
+    }
+  }
+  return null;
+}
 
 function foreignOrders(open: ReadonlyMap<string, OrderSnapshot>, journaled: ReadonlyMap<string, JournaledOrder>): ForeignOrder[] {
   return [...open.values()]
