@@ -5,7 +5,7 @@ import { defaultConfig } from '../src/config/config';
 import { clientRateBudget, krakenCostModel } from '../src/kraken/budget';
 import { type ExecutionReport, isFinalStatus } from '../src/model/report';
 import { type TradeSignal } from '../src/model/signal';
-import { type FaultKind, type FaultRates, startPaperExchange } from '../src/paper';
+import { type FaultRates, NETWORK_FAULT_KINDS, evenFaultRates, startPaperExchange } from '../src/paper';
 import { createExecutionHandler } from '../src/streams/execution-handler';
 import { seededRandom, seededUuids } from '../src/testing/seeded';
 import { IdleClock } from '../src/time/idle-clock';
@@ -20,17 +20,6 @@ const RUN_LIMIT_MS = 600_000;
 const FAULT_RATE = 0.2;
 /** A held answer outlasts the client's 10 s request timeout: the client gives up first, as with Kraken. */
 const TIMEOUT_HOLD_MS = 120_000;
-/** The e2e soak's fault mix: network and service faults on 20 % of private calls (no injected rate limits). */
-const FAULTS: readonly FaultKind[] = [
-  'accept-then-drop',
-  'accept-then-timeout',
-  'drop-before-accept',
-  'html-5xx-placed',
-  'html-5xx-not-placed',
-  'service-unavailable',
-  'service-busy',
-  'invalid-nonce',
-];
 
 const PAIRS = [
   { name: 'BTC/USD', key: 'XXBTZUSD', price: new Decimal('60000'), quantity: '0.01' },
@@ -144,7 +133,7 @@ function traceStop(signalId: string, ids: ReadonlySet<string>, fillAt: number, d
  */
 async function runOnce(label: string, faults: boolean, seed: number): Promise<LatencyRun> {
   const clock = new IdleClock();
-  const rates: FaultRates = Object.fromEntries(FAULTS.map((kind) => [kind, FAULT_RATE / FAULTS.length]));
+  const rates: FaultRates = evenFaultRates(NETWORK_FAULT_KINDS, FAULT_RATE);
   const paper = await startPaperExchange({
     seed,
     tier: 'starter',

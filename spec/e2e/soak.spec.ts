@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { Decimal } from 'decimal.js';
 import { type ExecutionReport, isFinalStatus } from '../../src/model/report';
 import { type TradeSignal } from '../../src/model/signal';
-import { type FaultKind, type FaultRates, type InspectedOrder } from '../../src/paper';
+import { type FaultRates, type InspectedOrder, NETWORK_FAULT_KINDS, evenFaultRates } from '../../src/paper';
 import { E2eRun, closeAllRuns } from './support/harness';
 
 /**
@@ -22,17 +22,7 @@ const FAULT_RATE = 0.2;
  * purpose: this soak asserts that the client's own pacing never earns a rate-limit error, which an injected one
  * would contradict by construction. `invalid-nonce` stands for another process racing the key's nonce.
  */
-const SOAK_FAULTS: readonly FaultKind[] = [
-  'accept-then-drop',
-  'accept-then-timeout',
-  'drop-before-accept',
-  'html-5xx-placed',
-  'html-5xx-not-placed',
-  'service-unavailable',
-  'service-busy',
-  'invalid-nonce',
-];
-const faultRates: FaultRates = Object.fromEntries(SOAK_FAULTS.map((kind) => [kind, FAULT_RATE / SOAK_FAULTS.length]));
+const faultRates: FaultRates = evenFaultRates(NETWORK_FAULT_KINDS, FAULT_RATE);
 
 interface PairPlan {
   readonly name: string;

@@ -1,5 +1,5 @@
 import fetch from 'cross-fetch';
-import { type PaperExchange } from '../../src/paper';
+import { FAULT_KINDS, NETWORK_FAULT_KINDS, type PaperExchange, evenFaultRates } from '../../src/paper';
 import { paperOnIdleClock, paperWithClient, result, type TestClient } from './harness';
 
 describe('paper exchange: fault injection', () => {
@@ -161,5 +161,19 @@ describe('paper exchange: fault injection', () => {
     exchange.faults.setRates('*', { 'service-busy': 1 });
     exchange.faults.clear();
     expect((await client.private('Balance')).error).toEqual([]);
+  });
+});
+
+describe('paper exchange: the network fault mix', () => {
+  it('holds the network and service faults, never a lockout or an injected rate limit', () => {
+    expect(NETWORK_FAULT_KINDS).toContain('accept-then-timeout');
+    expect(NETWORK_FAULT_KINDS).toContain('invalid-nonce');
+    for (const kind of ['temporary-lockout', 'rest-rate-limit', 'trading-rate-limit'] as const) expect(NETWORK_FAULT_KINDS).not.toContain(kind);
+    expect(NETWORK_FAULT_KINDS.length).toBe(FAULT_KINDS.length - 3);
+  });
+
+  it('spreads a total rate evenly over the kinds it is given', () => {
+    const rates = evenFaultRates(['service-busy', 'invalid-nonce'], 0.2);
+    expect(rates).toEqual({ 'service-busy': 0.1, 'invalid-nonce': 0.1 });
   });
 });

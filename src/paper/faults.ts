@@ -43,6 +43,18 @@ export const FAULT_KINDS: readonly FaultKind[] = [
 export type FaultRates = Partial<Record<FaultKind, number>>;
 
 /**
+ * The network and service faults a real run meets: answers dropped after the exchange acted, answers held past
+ * the client's timeout, resets before forwarding, HTML 502/503 pages (placed or not), `EService:Unavailable` /
+ * `Busy`, invalid nonce. No lockouts and no injected rate limits: the fault soak and the protection-latency
+ * bench both run this mix, so their figures speak of the same thing.
+ */
+export const NETWORK_FAULT_KINDS: readonly FaultKind[] = FAULT_KINDS.slice(0, FAULT_KINDS.indexOf('temporary-lockout'));
+
+/** `total` (0..1) spread evenly over `kinds`: the rates of a mix where each kind is as likely as the next. */
+export const evenFaultRates = (kinds: readonly FaultKind[], total: number): FaultRates =>
+  Object.fromEntries(kinds.map((kind) => [kind, total / kinds.length]));
+
+/**
  * Endpoint names are Kraken method names (`AddOrder`, `OpenOrders`, `Ticker`, …); `*` stands for every private
  * endpoint without an entry of its own.
  */

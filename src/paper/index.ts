@@ -13,7 +13,7 @@ import { type WsFaultControl } from './ws-faults';
 import { PaperWsServer } from './ws-server';
 
 export { type ApiCredentials, type LockoutPolicy } from './auth';
-export { type AppliedFault, type FaultConfig, type FaultControl, type FaultKind, type FaultRates, FAULT_KINDS } from './faults';
+export { type AppliedFault, type FaultConfig, type FaultControl, type FaultKind, type FaultRates, FAULT_KINDS, NETWORK_FAULT_KINDS, evenFaultRates } from './faults';
 export { type InspectedBalance, type InspectedOrder, type InspectedTrade, type PaperInspector } from './inspect';
 export { PAPER_ASSETS, PAPER_PAIRS } from './catalogue';
 export { type SystemStatus } from './venue';
