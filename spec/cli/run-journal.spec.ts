@@ -37,9 +37,15 @@ describe('planJournal', () => {
   });
 
   it('uses memory for --no-journal, and a temporary file for the embedded paper exchange', () => {
-    expect(planJournal({ noJournal: true }, liveConfig)).toEqual({ kind: 'memory' });
-    expect(planJournal({ noJournal: true }, paperConfig)).toEqual({ kind: 'memory' });
+    expect(planJournal({ noJournal: true }, liveConfig)).toEqual({ kind: 'memory', why: 'no-journal' });
+    expect(planJournal({ noJournal: true }, paperConfig)).toEqual({ kind: 'memory', why: 'no-journal' });
     expect(planJournal({}, paperConfig)).toEqual({ kind: 'temporary' });
+  });
+
+  it('journals a validate-only run in memory: its signal ids must not make the real run duplicates', () => {
+    const validateOnly = loadConfig(undefined, { mode: 'live', exchange: { validateOnly: true } });
+    expect(planJournal({}, validateOnly)).toEqual({ kind: 'memory', why: 'validate-only' });
+    expect(() => planJournal({ journal: 'keep.db' }, validateOnly)).toThrow('--journal: a validate-only run places nothing, so it journals nothing (in memory only)');
   });
 
   it('refuses --journal with the embedded paper exchange: its account is new every run', () => {
@@ -72,7 +78,7 @@ describe('openRunJournal', () => {
   });
 
   it('keeps nothing for memory', async () => {
-    const opened = openRunJournal({ kind: 'memory' }, ACCOUNT, dir);
+    const opened = openRunJournal({ kind: 'memory', why: 'no-journal' }, ACCOUNT, dir);
     expect(opened.path).toBeNull();
     await expect(firstValueFrom(opened.journal.orders())).resolves.toEqual([]);
     await opened.close();

@@ -3,18 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import Database from 'better-sqlite3';
-import { Decimal } from 'decimal.js';
 import { NEVER, firstValueFrom } from 'rxjs';
 import { type CliIo } from '../../src/cli/io';
+import { formatJournalKeeps, journalStatus } from '../../src/cli/journal-status';
 import { main } from '../../src/cli/main';
 import { accountFingerprint } from '../../src/journal/account';
 import { openSqliteJournal, readJournalAccount } from '../../src/journal/sqlite';
-import { type Journal, JournalError, type OrderIntentRecord } from '../../src/model/journal';
-import { type LifecycleEvent } from '../../src/model/order-state';
+import { type JournalError } from '../../src/model/journal';
+import { T0, d, fill, intent, place } from './support/journal';
 
 const ACCOUNT = accountFingerprint('STATUS-SPEC-KEY');
-const T0 = Date.UTC(2026, 11, 3, 12, 0, 0);
-const d = (value: string): Decimal => new Decimal(value);
 
 function captureIo(): CliIo & { out: () => string; err: () => string } {
   let out = '';
@@ -29,41 +27,6 @@ function captureIo(): CliIo & { out: () => string; err: () => string } {
     out: () => out,
     err: () => err,
   };
-}
-
-const intent = (clientOrderId: string, fields: Partial<OrderIntentRecord>): OrderIntentRecord => ({
-  clientOrderId,
-  signalId: 's',
-  role: 'entry',
-  parentClientOrderId: null,
-  pair: 'XXBTZUSD',
-  side: 'buy',
-  orderType: 'market',
-  volume: d('0.5'),
-  price: null,
-  price2: null,
-  deadlineMs: 10_000,
-  duties: { stopLoss: null, takeProfit: null, limitTimeoutMs: null, protectionMode: null },
-  createdAt: T0,
-  ...fields,
-});
-
-const fill = (txid: string, tradeId: string, quantity: string, volumeExecuted = quantity): LifecycleEvent => ({
-  kind: 'fill',
-  txid,
-  tradeId,
-  quantity: d(quantity),
-  price: d('60000'),
-  fee: d('0.01'),
-  volumeExecuted: d(volumeExecuted),
-});
-
-async function place(journal: Journal, order: OrderIntentRecord, events: readonly LifecycleEvent[], start: number): Promise<void> {
-  await firstValueFrom(journal.recordIntent(order));
-  for (const [index, event] of events.entries()) {
-    const step = await firstValueFrom(journal.recordTransition(order.clientOrderId, event, start + index * 1000));
-    if (step.kind !== 'moved') throw new Error(`${order.clientOrderId}: ${event.kind} did not move the order (${step.kind})`);
-  }
 }
 
 /**
@@ -191,6 +154,18 @@ describe('kraken-rx status', () => {
     });
     // The ESC is written as \u001b inside the JSON string, never raw.
     expect(lines[0]).toContain('s2\\u001b[31m');
+  });
+
+  it('says in one line what the journal keeps for the next start, and nothing when nothing is left', async () => {
+    const journal = openSqliteJournal({ path, account: ACCOUNT });
+    const orders = await firstValueFrom(journal.orders());
+    await firstValueFrom(journal.close());
+    expect(formatJournalKeeps(path, journalStatus(orders))).toBe(
+      `the journal ${path} keeps for the next start: 1 resting protective order, 1 take-profit watch, 1 working entry (see \`kraken-rx status --journal ${path}\`)`,
+    );
+    const finished = orders.filter((order) => order.intent.signalId === 's3');
+    expect(journalStatus(finished)).toMatchObject({ orders: 2, positions: [], workingEntries: [], restingProtection: [], takeProfitWatches: [] });
+    expect(formatJournalKeeps(path, journalStatus(finished))).toBeNull();
   });
 
   it('reads the path from the config file when --journal is not given', async () => {

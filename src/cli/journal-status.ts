@@ -214,3 +214,19 @@ export function formatStatusJson(source: JournalSource, status: JournalStatus): 
     takeProfitWatches: status.takeProfitWatches.map((t) => ({ ...t, takeProfit: plain(t.takeProfit), open: plain(t.open) })),
   });
 }
+
+const count = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
+
+/**
+ * What a run's journal hands to the next start, in one line for the end of the run; `null` when nothing is left
+ * to resume. Text, escaped: the path comes from the command line.
+ */
+export function formatJournalKeeps(path: string, status: JournalStatus): string | null {
+  const parts = [
+    status.restingProtection.length > 0 ? count(status.restingProtection.length, 'resting protective order', 'resting protective orders') : null,
+    status.takeProfitWatches.length > 0 ? count(status.takeProfitWatches.length, 'take-profit watch', 'take-profit watches') : null,
+    status.workingEntries.length > 0 ? count(status.workingEntries.length, 'working entry', 'working entries') : null,
+  ].filter((part) => part !== null);
+  if (parts.length === 0) return null;
+  return printable(`the journal ${path} keeps for the next start: ${parts.join(', ')} (see \`kraken-rx status --journal ${path}\`)`);
+}

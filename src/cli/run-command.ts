@@ -1,10 +1,12 @@
-import { type Observable, defer, finalize } from 'rxjs';
+import { type Observable, defer, finalize, firstValueFrom } from 'rxjs';
 import { type RunArgs, UsageError } from './args';
 import { loadConfig } from '../config/config';
 import { formatLeftLive, formatReportJson, formatReportText, formatSkippedJson, formatSkippedText, formatSummaryJson, formatSummaryText } from './format';
 import { inputLines, signalsSourceProblem, splitInput } from './input';
 import { type CliIo, runNow } from './io';
 import { createCliLogger } from './logging';
+import { printable } from './printable';
+import { formatJournalKeeps, journalStatus } from './journal-status';
 import { type RunJournal, openRunJournal, planJournal } from './run-journal';
 import { runSession } from './session';
 import { openVenue } from './venue';
@@ -34,6 +36,15 @@ function readInput(source: string, io: CliIo): Observable<string> {
     const release = clock.links.hold();
     return lines$.pipe(finalize(release));
   });
+}
+
+/** The line that says what the journal keeps for the next start, or `null`; a journal that cannot be read says so. */
+async function journalKeeps(journal: RunJournal, path: string): Promise<string | null> {
+  try {
+    return formatJournalKeeps(path, journalStatus(await firstValueFrom(journal.journal.orders())));
+  } catch (e) {
+    return printable(`could not read back the journal ${path}: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 /**
@@ -77,6 +88,9 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
       io.stderr.write(lines.map((line) => `kraken-rx: ${line}\n`).join(''));
     }
     io.stdout.write(`${args.json ? formatSummaryJson(result.summary) : formatSummaryText(result.summary)}\n`);
+    // Whatever the log level: what the next start resumes (take-profit watches included) is never dropped silently.
+    const keeps = plan.kind === 'file' ? await journalKeeps(journal, plan.path) : null;
+    if (keeps !== null) io.stderr.write(`kraken-rx: ${keeps}\n`);
     return result.exitCode;
   } finally {
     try {

@@ -11,12 +11,14 @@ import { UsageError } from './args';
 /**
  * Which journal a run writes. `file`: the SQLite file that outlives the run (the default). `temporary`: a SQLite
  * file in the OS temp directory, removed at exit — for the embedded paper exchange, whose account is new every run,
- * so nothing journaled could be resumed. `memory`: `--no-journal`, nothing written anywhere.
+ * so nothing journaled could be resumed. `memory`: nothing written anywhere — `--no-journal`, or a validate-only run,
+ * whose orders are never placed: journaled, their signal ids would make the real run's same signals duplicates, and
+ * an intent left unresolved would be looked up (and could be resent) by the next start.
  */
 export type JournalPlan =
   | { readonly kind: 'file'; readonly path: string }
   | { readonly kind: 'temporary' }
-  | { readonly kind: 'memory' };
+  | { readonly kind: 'memory'; readonly why: 'no-journal' | 'validate-only' };
 
 /** The journal flags of a command line (`run` has both; the demo neither). */
 export interface JournalFlags {
@@ -25,14 +27,20 @@ export interface JournalFlags {
 }
 
 /**
- * Decides the run's journal from its flags and config: `--no-journal` → memory; mode `paper` → temporary;
- * else `--journal FILE`, or config `journal.path`, resolved against the working directory.
+ * Decides the run's journal from its flags and config: `--no-journal` or validate-only → memory; mode `paper` →
+ * temporary; else `--journal FILE`, or config `journal.path`, resolved against the working directory.
  *
  * @param cwd The working directory relative paths are resolved against.
- * @throws UsageError for `--journal` with the embedded paper exchange: that file could never be resumed from.
+ * @throws UsageError for `--journal` with validate-only or with the embedded paper exchange: the flag would be ignored.
  */
 export function planJournal(flags: JournalFlags, config: CliConfig, cwd: string = process.cwd()): JournalPlan {
-  if (flags.noJournal === true) return { kind: 'memory' };
+  if (flags.noJournal === true) return { kind: 'memory', why: 'no-journal' };
+  if (config.exchange.validateOnly) {
+    if (flags.journal !== undefined) {
+      throw new UsageError('--journal: a validate-only run places nothing, so it journals nothing (in memory only)', 'run');
+    }
+    return { kind: 'memory', why: 'validate-only' };
+  }
   if (config.mode === 'paper') {
     if (flags.journal !== undefined) {
       throw new UsageError(
@@ -72,7 +80,10 @@ export function openRunJournal(plan: JournalPlan, account: string, tempRoot: str
       return {
         journal,
         path: null,
-        description: 'journal: in memory (--no-journal): nothing of this run is kept after it',
+        description:
+          plan.why === 'no-journal'
+            ? 'journal: in memory (--no-journal): nothing of this run is kept after it'
+            : 'journal: in memory (validate only: nothing is placed, so nothing is kept)',
         close: once(() => firstValueFrom(journal.close())),
       };
     }
