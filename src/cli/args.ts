@@ -144,8 +144,8 @@ const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
       'At the end of the input it waits until every order is final (protective stops may stay resting), prints a',
       'summary and exits 0. Ctrl-C / SIGTERM stops gracefully the same way.',
       'Every signal and order is journaled (SQLite) before it is sent. With the embedded paper exchange (a new account',
-      'every run) the journal is a temporary file, removed at exit. A journal of another account (API key) stops the',
-      'start with exit code 2.',
+      'every run) the journal is a temporary file, removed at exit; a validate-only run journals in memory. A journal',
+      'of another account (API key) stops the start with exit code 2. `kraken-rx status` shows what a journal keeps.',
     ].join('\n'),
   },
   status: {
