@@ -7,7 +7,7 @@ import { UsageError } from '../../src/cli/args';
 import { type CliIo } from '../../src/cli/io';
 import { main } from '../../src/cli/main';
 import { openRunJournal, planJournal } from '../../src/cli/run-journal';
-import { loadConfig } from '../../src/config/config';
+import { defaultConfig, loadConfig, parseConfig } from '../../src/config/config';
 import { accountFingerprint } from '../../src/journal/account';
 import { openSqliteJournal, readJournalAccount } from '../../src/journal/sqlite';
 import { JournalError } from '../../src/model/journal';
@@ -55,6 +55,14 @@ describe('planJournal', () => {
 });
 
 describe('config journal.path', () => {
+  it('is optional: a complete config without a journal section journals to kraken-rx.db', () => {
+    const { journal, ...withoutJournal } = defaultConfig();
+    expect(journal).toEqual({ path: 'kraken-rx.db' });
+    expect(parseConfig(withoutJournal).journal).toEqual({ path: 'kraken-rx.db' });
+    expect(parseConfig({ ...withoutJournal, journal: { path: '/var/lib/kraken-rx/live.db' } }).journal.path).toBe('/var/lib/kraken-rx/live.db');
+    expect(() => parseConfig({ ...withoutJournal, journal: {} })).toThrow('config.journal.path: missing');
+  });
+
   it('names the field when it is wrong', () => {
     expect(() => loadConfig(undefined, { journal: { path: '' } })).toThrow('config.journal.path: expected a non-empty file path, got ""');
     expect(() => loadConfig(undefined, { journal: { path: 7 } })).toThrow('config.journal.path: expected a non-empty file path, got 7');
