@@ -38,11 +38,27 @@ describe('parseArgs', () => {
       logLevel: 'debug',
       url: 'http://127.0.0.1:9000',
       validateOnly: true,
+      noJournal: false,
     });
   });
 
+  it('reads the journal flags of run: --journal FILE (both forms) and --no-journal', () => {
+    expect(parseArgs(['run', '--journal', 'my.db'])).toMatchObject({ journal: 'my.db', noJournal: false });
+    expect(parseArgs(['run', '--journal=other.db'])).toMatchObject({ journal: 'other.db' });
+    const throwaway = parseArgs(['run', '--no-journal']);
+    expect(throwaway).toMatchObject({ noJournal: true });
+    expect(throwaway).not.toHaveProperty('journal');
+  });
+
+  it('reads status flags, leaving out those not given', () => {
+    expect(parseArgs(['status'])).toEqual({ command: 'status', json: false });
+    expect(parseArgs(['status', '--config', 'c.json', '--journal', 'j.db', '--json'])).toEqual({ command: 'status', config: 'c.json', journal: 'j.db', json: true });
+    expect(parseArgs(['status', '--help'])).toEqual({ command: 'help', topic: 'status' });
+    expect(parseArgs(['help', 'status'])).toEqual({ command: 'help', topic: 'status' });
+  });
+
   it('reads signals from stdin by default and accepts - for it', () => {
-    expect(parseArgs(['run', '--paper'])).toEqual({ command: 'run', signals: '-', paper: true, json: false, validateOnly: false });
+    expect(parseArgs(['run', '--paper'])).toEqual({ command: 'run', signals: '-', paper: true, json: false, validateOnly: false, noJournal: false });
     expect(parseArgs(['run', '--signals', '-'])).toMatchObject({ signals: '-' });
   });
 
@@ -62,7 +78,7 @@ describe('parseArgs', () => {
   it.each([
     [[], 'no command given'],
     [['trade'], 'unknown command "trade"'],
-    [['run', '--validate'], 'unknown flag --validate for `kraken-rx run` (known: --config, --signals, --paper, --json, --log-level, --url, --validate-only, --help)'],
+    [['run', '--validate'], 'unknown flag --validate for `kraken-rx run` (known: --config, --signals, --paper, --json, --log-level, --url, --validate-only, --journal, --no-journal, --help)'],
     [['paper', '--port'], '--port needs a value (N)'],
     [['paper', '--port', '--tier', 'pro'], '--port needs a value (N)'],
     [['paper', '--port', 'http'], '--port expects an integer between 0 and 65535, got "http"'],
@@ -78,6 +94,12 @@ describe('parseArgs', () => {
     [['run', '--url', '127.0.0.1:8700'], '--url expected an http:// or https:// URL, got "127.0.0.1:8700"'],
     [['run', '--url', 'ftp://example.com'], '--url expected an http:// or https:// URL, got "ftp://example.com"'],
     [['run', '--url', 'http://user:pw@127.0.0.1:8700'], '--url expected a URL without user name or password'],
+    [['run', '--journal', 'a.db', '--no-journal'], '--journal and --no-journal exclude each other'],
+    [['run', '--journal'], '--journal needs a value (FILE)'],
+    [['run', '--journal='], '--journal needs a non-empty FILE'],
+    [['run', '--no-journal=yes'], '--no-journal takes no value'],
+    [['status', '--paper'], 'unknown flag --paper for `kraken-rx status` (known: --config, --journal, --json, --help)'],
+    [['status', 'extra'], 'unexpected argument "extra"'],
   ])('refuses %j: %s', (argv, message) => {
     expect(usageError(argv).message).toBe(message);
   });
@@ -92,16 +114,18 @@ describe('usage', () => {
   it('lists the commands', () => {
     const text = usage();
     expect(text).toMatch(/^Usage: kraken-rx <command> \[flags\]/);
-    for (const command of ['paper', 'run', 'demo']) expect(text).toMatch(new RegExp(`^  ${command} `, 'm'));
+    for (const command of ['paper', 'run', 'status', 'demo']) expect(text).toMatch(new RegExp(`^  ${command} `, 'm'));
   });
 
   it('lists every flag of a command with its help', () => {
     const text = usage('run');
-    expect(text).toContain('Usage: kraken-rx run [--config FILE] [--signals FILE|-] [--paper] [--json] [--log-level L] [--url URL] [--validate-only]');
-    for (const flag of ['--config', '--signals', '--paper', '--json', '--log-level', '--url', '--validate-only', '--help']) {
+    expect(text).toContain('Usage: kraken-rx run [--config FILE] [--signals FILE|-] [--paper] [--json] [--log-level L] [--url URL] [--validate-only] [--journal FILE] [--no-journal]');
+    for (const flag of ['--config', '--signals', '--paper', '--json', '--log-level', '--url', '--validate-only', '--journal', '--no-journal', '--help']) {
       expect(text).toMatch(new RegExp(`^  ${flag}\\b`, 'm'));
     }
     expect(text).toContain('{"type":"halt","halted":true}');
+    expect(usage('status')).toContain('Usage: kraken-rx status [--config FILE] [--journal FILE] [--json]');
+    expect(usage('status')).toMatch(/^  --journal FILE +the journal file \(default: config journal\.path, kraken-rx\.db in the working directory\)$/m);
     expect(usage('paper')).toContain('Usage: kraken-rx paper [--port N] [--api-key K] [--api-secret S] [--tier T] [--seed N]');
   });
 });

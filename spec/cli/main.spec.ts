@@ -51,6 +51,13 @@ const fastConfig = writeFile(
   JSON.stringify({ monitor: { minIntervalMs: 150, maxIntervalMs: 1000 }, protection: { takeProfitPollMs: 200 }, exchange: { tier: 'pro' }, entry: { maxPriceDeviation: null } }),
 );
 
+let journals = 0;
+/** A fresh journal file for one live run (each test's paper exchange is a new account). */
+const journalFile = (): string => {
+  journals += 1;
+  return join(dir, `journal-${journals}.db`);
+};
+
 /** Lets the run's clock time pass until `promise` settles (an hour of it at most), then returns its outcome. */
 const drive = <T>(clock: IdleClock, promise: Promise<T>): Promise<T> => clock.drive(promise, 3_600_000);
 
@@ -219,7 +226,7 @@ describe('main: run against a paper exchange over loopback HTTP', () => {
       ].join('\n'),
     );
     const io = testIo({ KRAKEN_API_KEY: paper.apiKey, KRAKEN_API_SECRET: paper.apiSecret }, [], clock);
-    const code = await drive(clock, main(['run', '--url', paper.url, '--config', fastConfig, '--signals', signals, '--log-level', 'debug'], io));
+    const code = await drive(clock, main(['run', '--url', paper.url, '--config', fastConfig, '--journal', journalFile(), '--signals', signals, '--log-level', 'debug'], io));
     expect(code).toBe(0);
     const out = io.out();
     expect(out).toMatch(/\[m1\] entry +\S+ +buy +market +FILLED +0\.01\/0\.01/);
@@ -247,13 +254,15 @@ describe('main: run against a paper exchange over loopback HTTP', () => {
     expect(lines.every((line) => line['signalId'] === 'v1' && typeof line['quantityFilled'] === 'string')).toBe(true);
     expect(lines.at(-1)).toMatchObject({ status: 'CANCELED', reason: expect.stringMatching(/validate only/) as unknown });
     expect(paper.inspect.orders()).toHaveLength(0);
+    // Nothing is placed, so nothing is journaled where the real run would find these signal ids.
+    expect(io.err()).toContain('journal: in memory (validate only: nothing is placed, so nothing is kept)');
   });
 
   it('on a second Ctrl-C exits 130 and names the orders that may still be live on the exchange', async () => {
     const stdin = new Readable({ read: () => undefined });
     const base = testIo({ KRAKEN_API_KEY: paper.apiKey, KRAKEN_API_SECRET: paper.apiSecret }, [], clock);
     const io = { ...base, stdin };
-    const exit = main(['run', '--url', paper.url, '--config', fastConfig, '--signals', '-', '--log-level', 'silent'], io);
+    const exit = main(['run', '--url', paper.url, '--config', fastConfig, '--journal', journalFile(), '--signals', '-', '--log-level', 'silent'], io);
     stdin.push('{"signalId":"w2","pair":"BTC/USD","side":"buy","orderType":"limit","quantity":"0.01","limitPrice":"40000","timeoutMs":600000}\n');
     await runUntil(clock, () => paper.inspect.openOrders().length === 1 && base.out().includes('NEW'), 'the limit order to rest');
     const resting = paper.inspect.openOrders()[0];
@@ -272,7 +281,7 @@ describe('main: run against a paper exchange over loopback HTTP', () => {
     const io = { ...testIo({ KRAKEN_API_KEY: paper.apiKey, KRAKEN_API_SECRET: paper.apiSecret }, [], clock), stdin };
     const base = testIo();
     const interruptible = { ...io, stopRequests: base.stopRequests };
-    const exit = main(['run', '--url', paper.url, '--config', fastConfig, '--signals', '-'], interruptible);
+    const exit = main(['run', '--url', paper.url, '--config', fastConfig, '--journal', journalFile(), '--signals', '-'], interruptible);
     stdin.push('{"signalId":"w1","pair":"BTC/USD","side":"buy","orderType":"limit","quantity":"0.01","limitPrice":"40000","timeoutMs":600000}\n');
     await runUntil(clock, () => paper.inspect.openOrders().length === 1, 'the limit order to rest');
     base.interrupt();

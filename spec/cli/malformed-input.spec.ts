@@ -72,7 +72,7 @@ describe('kraken-rx run on the malformed-input fixture', () => {
       clock,
     };
     const config = join(__dirname, 'fixtures', 'fast.json');
-    const code = await clock.drive(main(['run', '--url', paper.url, '--config', config, '--signals', FIXTURE, '--json', '--log-level', 'silent'], io), 3_600_000);
+    const code = await clock.drive(main(['run', '--url', paper.url, '--config', config, '--no-journal', '--signals', FIXTURE, '--json', '--log-level', 'silent'], io), 3_600_000);
     expect(err).toBe('');
     expect(code).toBe(0);
 

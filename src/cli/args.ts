@@ -2,12 +2,12 @@ import { httpUrlProblem } from '../config/config';
 import { type LogLevelName, type Tier } from '../model/config';
 
 /**
- * The `kraken-rx` command line: `paper`, `run`, `demo`, each with `--help`. Parsing is strict — an unknown flag,
+ * The `kraken-rx` command line: `paper`, `run`, `status`, `demo`, each with `--help`. Parsing is strict — an unknown flag,
  * a missing value or a bad value is a `UsageError` (exit code 2) naming the flag, because a mistyped
  * `--validate-only` must not quietly place real orders.
  */
 
-export type CommandName = 'paper' | 'run' | 'demo';
+export type CommandName = 'paper' | 'run' | 'status' | 'demo';
 
 export interface PaperArgs {
   readonly command: 'paper';
@@ -28,6 +28,18 @@ export interface RunArgs {
   readonly logLevel?: LogLevelName;
   readonly url?: string;
   readonly validateOnly: boolean;
+  /** `--journal FILE`: the journal file, over config `journal.path`. */
+  readonly journal?: string;
+  /** `--no-journal`: an in-memory journal, nothing kept after the run. */
+  readonly noJournal: boolean;
+}
+
+export interface StatusArgs {
+  readonly command: 'status';
+  readonly config?: string;
+  /** `--journal FILE`: the journal file, over config `journal.path`. */
+  readonly journal?: string;
+  readonly json: boolean;
 }
 
 export interface DemoArgs {
@@ -39,6 +51,7 @@ export interface DemoArgs {
 export type ParsedArgs =
   | PaperArgs
   | RunArgs
+  | StatusArgs
   | DemoArgs
   | { readonly command: 'help'; readonly topic?: CommandName }
   | { readonly command: 'version' };
@@ -85,6 +98,7 @@ const int = (placeholder: string, min: number, max: number): FlagKind => ({ type
 const choice = (placeholder: string, choices: readonly string[]): FlagKind => ({ type: 'choice', placeholder, choices });
 
 const LOG_LEVEL_FLAG = flag('--log-level', 'logLevel', choice('L', LOG_LEVELS), 'log level on stderr, over config logLevel');
+const CONFIG_FLAG = flag('--config', 'config', str('FILE'), 'a config file; its keys are merged over the defaults in config.json');
 
 interface CommandSpec {
   readonly summary: string;
@@ -111,13 +125,15 @@ const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
   run: {
     summary: 'run the execution handler on signals read as JSON lines',
     flags: [
-      flag('--config', 'config', str('FILE'), 'a config file; its keys are merged over the defaults in config.json'),
+      CONFIG_FLAG,
       flag('--signals', 'signals', str('FILE|-'), 'where the JSON lines come from (default: - = stdin)'),
       flag('--paper', 'paper', bool, 'start the embedded paper exchange in-process (same as config mode "paper")'),
       flag('--json', 'json', bool, 'print reports and the summary as JSON lines instead of text'),
       LOG_LEVEL_FLAG,
       flag('--url', 'url', { type: 'url', placeholder: 'URL' }, 'exchange URL, e.g. a `kraken-rx paper` in another terminal (credentials from env)'),
       flag('--validate-only', 'validateOnly', bool, "ask the exchange to validate each order and place nothing (Kraken's validate)"),
+      flag('--journal', 'journal', str('FILE'), 'the journal file (default: config journal.path, kraken-rx.db in the working directory)'),
+      flag('--no-journal', 'noJournal', bool, 'journal in memory only: nothing of this run survives it (throwaway runs)'),
     ],
     details: [
       'Input lines (one JSON object per line; blank lines and lines starting with # are ignored):',
@@ -127,6 +143,21 @@ const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
       'Live mode (config mode "live", or --url) reads KRAKEN_API_KEY and KRAKEN_API_SECRET from the environment.',
       'At the end of the input it waits until every order is final (protective stops may stay resting), prints a',
       'summary and exits 0. Ctrl-C / SIGTERM stops gracefully the same way.',
+      'Every signal and order is journaled (SQLite) before it is sent. With the embedded paper exchange (a new account',
+      'every run) the journal is a temporary file, removed at exit; a validate-only run journals in memory. A journal',
+      'of another account (API key) stops the start with exit code 2. `kraken-rx status` shows what a journal keeps.',
+    ].join('\n'),
+  },
+  status: {
+    summary: 'print what a journal holds: positions, working entries, resting protection, take-profit watches',
+    flags: [
+      CONFIG_FLAG,
+      flag('--journal', 'journal', str('FILE'), 'the journal file (default: config journal.path, kraken-rx.db in the working directory)'),
+      flag('--json', 'json', bool, 'print one JSON object instead of text'),
+    ],
+    details: [
+      'Reads the journal only (no exchange, no credentials), as of its last write; a run may be writing it meanwhile.',
+      'Exit code 1 when there is no journal at that path, 2 when the file is not a readable journal.',
     ].join('\n'),
   },
   demo: {
@@ -138,18 +169,20 @@ const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
   },
 };
 
-const isCommandName = (word: string): word is CommandName => word === 'paper' || word === 'run' || word === 'demo';
+const isCommandName = (word: string): word is CommandName => Object.prototype.hasOwnProperty.call(COMMANDS, word);
 
 const flagUsage = (spec: FlagSpec): string => (spec.kind.type === 'boolean' ? spec.name : `${spec.name} ${spec.kind.placeholder}`);
 
 /** The help text of one command, or of the whole program. */
 export function usage(topic?: CommandName): string {
   if (topic === undefined) {
+    const commandNames = Object.keys(COMMANDS) as CommandName[];
+    const nameWidth = Math.max(...commandNames.map((name) => name.length));
     return [
       'Usage: kraken-rx <command> [flags]',
       '',
       'Commands:',
-      ...(Object.keys(COMMANDS) as CommandName[]).map((name) => `  ${name.padEnd(6)} ${COMMANDS[name].summary}`),
+      ...commandNames.map((name) => `  ${name.padEnd(nameWidth)} ${COMMANDS[name].summary}`),
       '',
       'Run `kraken-rx <command> --help` for the flags of a command.',
     ].join('\n');
@@ -290,6 +323,9 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       if (on(values, 'paper') && text(values, 'url') !== undefined) {
         throw new UsageError('--paper and --url exclude each other: --paper starts its own exchange', 'run');
       }
+      if (on(values, 'noJournal') && text(values, 'journal') !== undefined) {
+        throw new UsageError('--journal and --no-journal exclude each other', 'run');
+      }
       return given<RunArgs>({
         command: 'run',
         config: text(values, 'config'),
@@ -299,7 +335,11 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
         logLevel: logLevelOf(values),
         url: text(values, 'url'),
         validateOnly: on(values, 'validateOnly'),
+        journal: text(values, 'journal'),
+        noJournal: on(values, 'noJournal'),
       } as RunArgs);
+    case 'status':
+      return given<StatusArgs>({ command: 'status', config: text(values, 'config'), journal: text(values, 'journal'), json: on(values, 'json') } as StatusArgs);
     case 'demo':
       return given<DemoArgs>({ command: 'demo', json: on(values, 'json'), logLevel: logLevelOf(values) } as DemoArgs);
   }

@@ -8,6 +8,7 @@ import { formatReportJson, formatReportText, formatSummaryJson, formatSummaryTex
 import { splitInput } from './input';
 import { type CliIo, runNow } from './io';
 import { createCliLogger } from './logging';
+import { type RunJournal, openRunJournal } from './run-journal';
 import { runSession } from './session';
 import { openVenue } from './venue';
 
@@ -122,6 +123,7 @@ export async function demoCommand(args: DemoArgs, io: CliIo, speed: number = DEM
     paper: { clock: () => scheduler.now(), balances: { ZUSD: '250000', XXBT: '5' }, autoTick: 0 },
   });
   const paper = venue.paper as PaperExchange;
+  let journal: RunJournal | null = null;
   const out = (line: string): void => {
     io.stdout.write(`${line}\n`);
   };
@@ -131,6 +133,9 @@ export async function demoCommand(args: DemoArgs, io: CliIo, speed: number = DEM
   const seen: ExecutionReport[] = [];
   const seen$ = new Subject<ExecutionReport>();
   try {
+    // A new paper account every run: nothing journaled could be resumed, so the journal is temporary.
+    journal = openRunJournal({ kind: 'temporary' }, venue.account);
+    log.info(journal.description);
     say(`kraken-rx demo: the handler against the paper exchange at ${paper.url}, over real HTTP`);
     say(`(starter-tier rate limits; both run on one clock ${speed}x faster than real time; times below are on that clock)`);
     const session = runSession({
@@ -139,6 +144,7 @@ export async function demoCommand(args: DemoArgs, io: CliIo, speed: number = DEM
       budget: venue.budget,
       costs: venue.costs,
       log,
+      journal: journal.journal,
       scheduler,
       input: splitInput(lines$),
       onReport: (report) => {
@@ -187,6 +193,10 @@ export async function demoCommand(args: DemoArgs, io: CliIo, speed: number = DEM
     return result.exitCode;
   } finally {
     seen$.complete();
-    await venue.close();
+    try {
+      await journal?.close();
+    } finally {
+      await venue.close();
+    }
   }
 }

@@ -2,16 +2,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ParsedArgs, UsageError, parseArgs, usage } from './args';
 import { ConfigError, defaultConfigPath } from '../config/config';
+import { isJournalError } from '../model/journal';
 import { demoCommand } from './demo';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes';
 import { type CliIo, processIo } from './io';
 import { paperCommand } from './paper-command';
 import { printable } from './printable';
 import { runCommand } from './run-command';
+import { statusCommand } from './status-command';
 
-/** Exit codes: 0 done, 1 could not start or failed, 2 the command line itself is wrong. */
-export const EXIT_OK = 0;
-export const EXIT_FAILURE = 1;
-export const EXIT_USAGE = 2;
+export { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes';
 
 function version(): string {
   const manifest: unknown = JSON.parse(readFileSync(join(defaultConfigPath(), '..', 'package.json'), 'utf8'));
@@ -36,6 +36,14 @@ function failureText(error: unknown): string {
   return printable(error instanceof Error ? error.message : String(error));
 }
 
+/**
+ * A journal that cannot be used as it is (another account's, a newer schema, not a journal, damaged) is like a
+ * wrong command line: exit 2, and the person picks another file. A store that fails (disk, permissions) is exit 1.
+ */
+const failureExitCode = (error: unknown): number =>
+  isJournalError(error) && (error.kind === 'account-mismatch' || error.kind === 'schema' || error.kind === 'corrupt') ? EXIT_USAGE : EXIT_FAILURE;
+
+/** One case per command; a new command adds its case (the `never` check below names a missing one). */
 async function dispatch(args: ParsedArgs, io: CliIo): Promise<number> {
   switch (args.command) {
     case 'help':
@@ -48,9 +56,17 @@ async function dispatch(args: ParsedArgs, io: CliIo): Promise<number> {
       return paperCommand(args, io);
     case 'run':
       return runCommand(args, io);
+    case 'status':
+      return statusCommand(args, io);
     case 'demo':
       return demoCommand(args, io);
+    default:
+      return unknownCommand(args);
   }
+}
+
+function unknownCommand(args: never): never {
+  throw new Error(`no handler for command ${JSON.stringify(args)}`);
 }
 
 /**
@@ -74,8 +90,9 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     return await dispatch(args, io);
   } catch (e) {
     if (e instanceof UsageError) return usageFailure(e, io);
-    // ConfigError and the credential checks already say which key or variable; never a secret's value.
+    // ConfigError and the credential checks already say which key or variable; journal errors name key
+    // fingerprints only; never a secret's value.
     io.stderr.write(`kraken-rx: ${failureText(e)}\n`);
-    return EXIT_FAILURE;
+    return failureExitCode(e);
   }
 }

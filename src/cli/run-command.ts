@@ -1,10 +1,13 @@
-import { type Observable, defer, finalize } from 'rxjs';
+import { type Observable, defer, finalize, firstValueFrom } from 'rxjs';
 import { type RunArgs, UsageError } from './args';
 import { loadConfig } from '../config/config';
 import { formatLeftLive, formatReportJson, formatReportText, formatSkippedJson, formatSkippedText, formatSummaryJson, formatSummaryText } from './format';
 import { inputLines, signalsSourceProblem, splitInput } from './input';
 import { type CliIo, runNow } from './io';
 import { createCliLogger } from './logging';
+import { printable } from './printable';
+import { formatJournalKeeps, journalStatus } from './journal-status';
+import { type RunJournal, openRunJournal, planJournal } from './run-journal';
 import { runSession } from './session';
 import { openVenue } from './venue';
 
@@ -35,18 +38,34 @@ function readInput(source: string, io: CliIo): Observable<string> {
   });
 }
 
+/** The line that says what the journal keeps for the next start, or `null`; a journal that cannot be read says so. */
+async function journalKeeps(journal: RunJournal, path: string): Promise<string | null> {
+  try {
+    return formatJournalKeeps(path, journalStatus(await firstValueFrom(journal.journal.orders())));
+  } catch (e) {
+    return printable(`could not read back the journal ${path}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
 /**
  * `kraken-rx run`: the handler on JSON-line input, reports on stdout, logs on stderr. Ends at the end of the
  * input once every order is final (protective orders may stay resting), or gracefully on SIGINT/SIGTERM;
- * both print the summary and exit 0.
+ * both print the summary and exit 0. Orders are journaled (`planJournal`) under the account of the API key in
+ * use; the journal is closed at exit, a temporary one removed. A journal of another account stops the start
+ * (a `JournalError` that `main` turns into exit code 2).
  */
 export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
   const unreadable = signalsSourceProblem(args.signals);
   if (unreadable !== null) throw new UsageError(`--signals: ${unreadable}`, 'run', false);
   const config = loadConfig(args.config, configOverrides(args));
+  // Decided before anything starts: a --journal that cannot be used is a usage error, not a failed run.
+  const plan = planJournal(args, config);
   const log = createCliLogger(config.logLevel, io.stderr, runNow(io));
   const venue = await openVenue(config, { env: io.env, log, ...(io.clock ? { clock: io.clock } : {}) });
+  let journal: RunJournal | null = null;
   try {
+    journal = openRunJournal(plan, venue.account);
+    log.info(journal.description);
     if (args.signals === '-') log.info('reading signals from stdin (one JSON object per line; end with Ctrl-D)');
     const result = await runSession({
       config,
@@ -54,6 +73,7 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
       budget: venue.budget,
       costs: venue.costs,
       log,
+      journal: journal.journal,
       ...(io.clock ? { scheduler: io.clock } : {}),
       input: splitInput(readInput(args.signals, io)),
       onReport: (report) => io.stdout.write(`${args.json ? formatReportJson(report) : formatReportText(report)}\n`),
@@ -68,8 +88,15 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
       io.stderr.write(lines.map((line) => `kraken-rx: ${line}\n`).join(''));
     }
     io.stdout.write(`${args.json ? formatSummaryJson(result.summary) : formatSummaryText(result.summary)}\n`);
+    // Whatever the log level: what the next start resumes (take-profit watches included) is never dropped silently.
+    const keeps = plan.kind === 'file' ? await journalKeeps(journal, plan.path) : null;
+    if (keeps !== null) io.stderr.write(`kraken-rx: ${keeps}\n`);
     return result.exitCode;
   } finally {
-    await venue.close();
+    try {
+      await journal?.close();
+    } finally {
+      await venue.close();
+    }
   }
 }

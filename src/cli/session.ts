@@ -17,6 +17,7 @@ import {
 } from 'rxjs';
 import { type CostModel, type RateBudget } from '../model/budget';
 import { type ExecutionConfig } from '../model/config';
+import { type Journal } from '../model/journal';
 import { type ExchangePort } from '../model/port';
 import { type ExecutionReport } from '../model/report';
 import { type Logger } from '../streams/deps';
@@ -31,6 +32,8 @@ export interface SessionOptions {
   readonly budget: RateBudget;
   readonly costs: CostModel;
   readonly log: Logger;
+  /** Where the handler journals its orders; without it, the handler's default (in memory). */
+  readonly journal?: Journal;
   /** The handler's clock (the demo passes a scaled one). */
   readonly scheduler?: SchedulerLike;
   readonly input: InputStreams;
@@ -86,6 +89,7 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
     costs: options.costs,
     scheduler,
     log,
+    ...(options.journal ? { journal: options.journal } : {}),
   }).connect({
     signals$: input.signals$.pipe(tap((signal) => tracker.expectSignal(signal))),
     commands$: input.commands$.pipe(tap((command) => tracker.expectCommand(command))),

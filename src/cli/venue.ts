@@ -3,6 +3,7 @@ import { Credentials } from '../kraken/credentials';
 import { createKrakenExchange } from '../kraken/exchange';
 import { type KrakenClientOptions } from '../kraken/client';
 import { fetchThrough } from '../kraken/transport';
+import { accountFingerprint } from '../journal/account';
 import { type IdleClock } from '../time/idle-clock';
 import { type CostModel, type RateBudget } from '../model/budget';
 import { type ExecutionConfig } from '../model/config';
@@ -18,6 +19,8 @@ export interface Venue {
   readonly costs: CostModel;
   /** The embedded paper exchange, when the run started one. */
   readonly paper: PaperExchange | null;
+  /** The fingerprint of the API key in use (`accountFingerprint`): whose journal this run may open. Never the key. */
+  readonly account: string;
   close(): Promise<void>;
 }
 
@@ -65,6 +68,7 @@ export async function openVenue(config: ExecutionConfig, options: VenueOptions):
       budget: clientRateBudget(config.paper.tier),
       costs: krakenCostModel,
       paper,
+      account: accountFingerprint(paper.apiKey),
       close: () => paper.close(),
     };
   }
@@ -83,6 +87,7 @@ export async function openVenue(config: ExecutionConfig, options: VenueOptions):
     budget: clientRateBudget(config.exchange.tier),
     costs: krakenCostModel,
     paper: null,
+    account: accountFingerprint(credentials.apiKey),
     close: () => Promise.resolve(),
   };
 }

@@ -138,9 +138,28 @@ const priceBand: Check<number | null> = (value, path, issues) => {
   return value;
 };
 
+/** A non-empty string without control characters (a file path). */
+const filePath: Check<string> = (value, where, issues) => {
+  if (typeof value !== 'string' || value.trim() === '' || /[\u0000-\u001f\u007f]/.test(value)) {
+    issues.push({ path: where, message: `expected a non-empty file path, got ${describe(value)}` });
+    return undefined;
+  }
+  return value;
+};
+
+/** A check whose key may be left out: `fallback` stands in for it. */
+interface Defaulted<T> extends Check<T> {
+  readonly fallback: T;
+}
+
+const withDefault = <T>(check: Check<T>, fallback: T): Defaulted<T> => Object.assign(((value, where, issues) => check(value, where, issues)) as Check<T>, { fallback });
+
+const fallbackOf = (check: Check<unknown>): { readonly value: unknown } | null =>
+  'fallback' in check ? { value: (check as Defaulted<unknown>).fallback } : null;
+
 type Shape<T> = { readonly [K in keyof T]-?: Check<T[K]> };
 
-/** An object with exactly the keys of `shape`: every key required, no other key allowed. */
+/** An object with exactly the keys of `shape`: every key required unless it has a default, no other key allowed. */
 const section =
   <T>(shape: Shape<T>): Check<T> =>
   (value, path, issues) => {
@@ -159,6 +178,11 @@ const section =
     for (const key of known) {
       const check = shape[key as keyof T] as Check<unknown>;
       if (!(key in value)) {
+        const fallback = fallbackOf(check);
+        if (fallback !== null) {
+          result[key] = fallback.value;
+          continue;
+        }
         issues.push({ path: `${path}.${key}`, message: 'missing' });
         complete = false;
         continue;
@@ -174,7 +198,21 @@ const TIERS: readonly Tier[] = ['starter', 'intermediate', 'pro', 'unlimited'];
 const LOG_LEVELS: readonly LogLevelName[] = ['trace', 'debug', 'info', 'warn', 'error', 'silent'];
 const PROTECTION_MODES: readonly ProtectionMode[] = ['stop-resting', 'both-resting'];
 
-const executionConfig: Check<ExecutionConfig> = section<ExecutionConfig>({
+/** Where `kraken-rx run` journals its orders when the config names no file: in the working directory. */
+export const DEFAULT_JOURNAL_PATH = 'kraken-rx.db';
+
+/** What only the command line reads: the handler itself takes an `ExecutionConfig` and a `Journal` object. */
+export interface JournalConfig {
+  /** The SQLite journal file, relative to the working directory unless absolute. */
+  readonly path: string;
+}
+
+/** The configuration of `kraken-rx run` and `status`: the handler's, plus where its journal lives. */
+export interface CliConfig extends ExecutionConfig {
+  readonly journal: JournalConfig;
+}
+
+const executionConfig: Check<CliConfig> = section<CliConfig>({
   mode: oneOf(['paper', 'live'] as const),
   logLevel: oneOf(LOG_LEVELS),
   exchange: section<ExecutionConfig['exchange']>({
@@ -218,10 +256,12 @@ const executionConfig: Check<ExecutionConfig> = section<ExecutionConfig>({
     seed: integer(),
     tier: oneOf(TIERS),
   }),
+  // Optional, so a complete ExecutionConfig written before the journal existed still parses.
+  journal: withDefault(section<JournalConfig>({ path: filePath }), { path: DEFAULT_JOURNAL_PATH }),
 });
 
 /** Rules that tie two keys together; checked only once each key is valid on its own. */
-function crossChecks(config: ExecutionConfig): ConfigIssue[] {
+function crossChecks(config: CliConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   if (config.monitor.maxIntervalMs < config.monitor.minIntervalMs) {
     issues.push({
@@ -242,7 +282,7 @@ function crossChecks(config: ExecutionConfig): ConfigIssue[] {
  * Checks a complete configuration (every key present) and returns it typed.
  * @throws ConfigError listing every unknown key, missing key, wrong type and bad value by its path.
  */
-export function parseConfig(json: unknown, source?: string): ExecutionConfig {
+export function parseConfig(json: unknown, source?: string): CliConfig {
   const issues: ConfigIssue[] = [];
   const config = executionConfig(json, 'config', issues);
   if (config === undefined || issues.length > 0) throw new ConfigError(issues, source);
@@ -308,7 +348,7 @@ function readJson(path: string): unknown {
 }
 
 /** The shipped defaults, checked. */
-export function defaultConfig(): ExecutionConfig {
+export function defaultConfig(): CliConfig {
   const path = defaultConfigPath();
   return parseConfig(readJson(path), path);
 }
@@ -318,7 +358,7 @@ export function defaultConfig(): ExecutionConfig {
  * section by section, then `overrides` (already-structured settings such as the demo's or command-line flags).
  * @throws ConfigError naming every bad key, or an Error when a file cannot be read or parsed.
  */
-export function loadConfig(path?: string, overrides?: unknown): ExecutionConfig {
+export function loadConfig(path?: string, overrides?: unknown): CliConfig {
   const defaultsPath = defaultConfigPath();
   let merged = readJson(defaultsPath);
   let source = defaultsPath;

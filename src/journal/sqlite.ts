@@ -186,6 +186,38 @@ function configure(db: Database.Database, options: SqliteJournalOptions): void {
   }).immediate();
 }
 
+/**
+ * The account a journal file was written for, read without writing to it (for `kraken-rx status`, which has no
+ * API key to fingerprint, and for a clear message before a run opens the file).
+ *
+ * @param path An existing journal file.
+ * @returns The account fingerprint recorded when the file was created.
+ * @throws JournalError `storage` when the file is missing or cannot be opened, `schema` when it is not a journal
+ *   of this schema version, `corrupt` when it records no account.
+ */
+export function readJournalAccount(path: string): string {
+  let db: Database.Database;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+  } catch (error: unknown) {
+    throw new JournalError('storage', `cannot open the journal ${path}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  try {
+    const version: unknown = db.pragma('user_version', { simple: true });
+    if (version !== SCHEMA_VERSION) {
+      throw new JournalError('schema', version === 0 ? `${path} is not a kraken-rx journal` : `${path} has journal schema version ${String(version)}; this version reads ${SCHEMA_VERSION}`);
+    }
+    const account: unknown = db.prepare("SELECT value FROM meta WHERE key = 'account'").pluck().get();
+    if (typeof account !== 'string') throw new JournalError('corrupt', `${path}: table meta, column value: no account recorded`);
+    return account;
+  } catch (error: unknown) {
+    if (error instanceof JournalError) throw error;
+    throw new JournalError('schema', `${path} is not a kraken-rx journal: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  } finally {
+    db.close();
+  }
+}
+
 const SYNCHRONOUS = ['off', 'normal', 'full', 'extra'] as const;
 
 function sqliteJournal(db: Database.Database, options: SqliteJournalOptions): SqliteJournal {

@@ -21,6 +21,7 @@ import {
 } from 'rxjs';
 import { type CostModel, type RateBudget } from '../model/budget';
 import { type ExecutionConfig } from '../model/config';
+import { type Journal } from '../model/journal';
 import { type PairBook } from '../model/pair';
 import { type ExchangePort } from '../model/port';
 import { type ExecutionReport } from '../model/report';
@@ -51,6 +52,8 @@ export interface HandlerDeps {
   /** Default: silent. */
   readonly log?: Logger;
   readonly tuning?: Partial<StreamTuning>;
+  /** Where orders are journaled before they are sent; default an in-memory journal. */
+  readonly journal?: Journal;
 }
 
 /** The handler's inputs. Only `signals$` is required. */
