@@ -77,4 +77,50 @@ describe('virtual exchange', () => {
       }, 250);
     });
   });
+  it('a price move with a liquidity fills a resting limit by that much and leaves it open; the next move fills on at the pair\'s depth', () => {
+    marbles(({ scheduler }) => {
+      const exchange = createVirtualExchange({ scheduler, latencyMs: 0, prices: { XBTUSD: '100' } });
+      exchange.port.placeOrder({ clientOrderId: 'thin', pair: 'XXBTZUSD', side: 'buy', orderType: 'limit', volume: new Decimal('1'), price: new Decimal('100') }).subscribe();
+      exchange.setPriceAt(10, 'XBTUSD', '100', { liquidity: '0.4' });
+      exchange.setPriceAt(20, 'XBTUSD', '100', { liquidity: '0' });
+      exchange.setPriceAt(30, 'XBTUSD', '99.9');
+      const state = (): string[] => exchange.inspect.ordersByClOrdId('thin').map((o) => `${o.status} ${o.volumeExecuted.toFixed()}`);
+      const seen: Record<number, string[]> = {};
+      [5, 10, 20, 30].forEach((frame) => scheduler.schedule(() => (seen[frame] = state()), frame));
+      scheduler.schedule(() => {
+        // Resting at 100 under the ask (100.1): nothing until the price reaches it; then 0.4, nothing, and the pair's 0.5.
+        expect(seen).toEqual({ 5: ['open 0'], 10: ['open 0.4'], 20: ['open 0.4'], 30: ['open 0.9'] });
+        // Both fills at the order's own price, as a maker.
+        expect(exchange.inspect.trades().map((t) => [t.volume.toFixed(), t.price.toFixed(), t.maker])).toEqual([
+          ['0.4', '100', true],
+          ['0.5', '100', true],
+        ]);
+      }, 40);
+    });
+  });
+
+  it('a liquidity that is not a non-negative decimal is refused when the move is scripted', () => {
+    marbles(({ scheduler }) => {
+      const exchange = createVirtualExchange({ scheduler });
+      expect(() => exchange.setPriceAt(10, 'XBTUSD', '100', { liquidity: '-1' })).toThrow('liquidity must be a non-negative decimal, got -1');
+      expect(() => exchange.setPrice('XBTUSD', '100', { liquidity: 'lots' })).toThrow('liquidity must be a non-negative decimal, got lots');
+    });
+  });
+
+  it('sent() lists each request with the frame it was sent at and its parameters', () => {
+    marbles(({ scheduler }) => {
+      const exchange = createVirtualExchange({ scheduler });
+      scheduler.schedule(() => exchange.port.ticker(['XXBTZUSD']).subscribe(), 5);
+      scheduler.schedule(() => {
+        exchange.port.placeOrder({ clientOrderId: 'c1', pair: 'XXBTZUSD', side: 'sell', orderType: 'market', volume: new Decimal('0.1') }).subscribe();
+      }, 7);
+      scheduler.schedule(() => {
+        expect(exchange.sent().map((request) => [request.method, request.frame])).toEqual([
+          ['Ticker', 5],
+          ['AddOrder', 7],
+        ]);
+        expect(exchange.sent('AddOrder').map((request) => [request.params['type'], request.params['ordertype'], request.params['volume']])).toEqual([['sell', 'market', '0.1']]);
+      }, 50);
+    });
+  });
 });

@@ -1,7 +1,8 @@
 import { Decimal } from 'decimal.js';
-import { type Observable, type SchedulerAction, type SchedulerLike, Subscription } from 'rxjs';
+import { type Observable, type SchedulerAction, type SchedulerLike, Subscription, defer } from 'rxjs';
 import { type KrakenClient, krakenClientOver } from '../kraken/client';
 import { KrakenExchange } from '../kraken/exchange';
+import { type KrakenTransport, type RequestParams } from '../kraken/transport';
 import { type Tier } from '../model/config';
 import { type DecimalInput } from '../model/signal';
 import { IDLE_CLOCK_ORIGIN } from '../time/idle-clock';
@@ -41,6 +42,27 @@ export interface VirtualExchangeOptions {
   readonly originMs?: number;
 }
 
+/** How one scripted price move trades. */
+export interface PriceMove {
+  /**
+   * Base volume this move trades at the prices of the pair's resting limit orders (in time priority), instead of
+   * the pair's depth per move (XBTUSD 0.5, ETHUSD 5, …): `'0.4'` fills a resting buy of 1 by 0.4 and leaves it open,
+   * as a thin level on Kraken does; `'0'` moves the price without filling a limit. Triggers (stops, take-profits)
+   * fire on the new price whatever it is, and fill at the market as they do without it.
+   */
+  readonly liquidity?: DecimalInput;
+}
+
+/** One request the client sent to the virtual exchange. */
+export interface SentRequest {
+  /** Kraken's method name: `AddOrder`, `CancelOrder`, `OpenOrders`, `QueryOrders`, `Ticker`, `AssetPairs`, … */
+  readonly method: string;
+  /** The scheduler's frame it was sent at (a private call then waits its turn in the key's lane, if any). */
+  readonly frame: number;
+  /** Its parameters as the client gave them (Kraken's names: `type`, `ordertype`, `volume`, `cl_ord_id`, …). */
+  readonly params: Readonly<RequestParams>;
+}
+
 /** The paper exchange's engine on a test's scheduler, behind the production `ExchangePort`. */
 export interface VirtualExchange {
   /** `new KrakenExchange(krakenClientOver(transport))`: the production parsers and error classes. */
@@ -58,10 +80,12 @@ export interface VirtualExchange {
   readonly inspect: PaperInspector;
   /** The paper's fault plan: `inject(endpoint, kind, count)`, `setRates`, `setLatency`, `applied()`. */
   readonly faults: FaultControl;
-  /** Moves a pair's last price now and runs matching. */
-  setPrice(pair: string, price: DecimalInput): void;
+  /** Moves a pair's last price now and runs matching (with `move.liquidity` for this move, if given). */
+  setPrice(pair: string, price: DecimalInput, move?: PriceMove): void;
   /** `setPrice` at an absolute frame (virtual ms) of the scheduler. */
-  setPriceAt(frame: number, pair: string, price: DecimalInput): void;
+  setPriceAt(frame: number, pair: string, price: DecimalInput, move?: PriceMove): void;
+  /** Every request the client sent, in order; with `method`, only that method's (`sent('AddOrder')`). */
+  sent(method?: string): readonly SentRequest[];
   /**
    * Plays a stream of prices into a pair, each one a `setPrice` when it arrives:
    * `playPrices('BTC/USD', cold('--a--b', { a: '59000', b: '61000' }))`. Stops at `close()`.
@@ -134,10 +158,12 @@ export function createVirtualExchange(options: VirtualExchangeOptions): VirtualE
     ...(options.latencyMs !== undefined ? { latencyMs: options.latencyMs } : {}),
     ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
   });
-  const client = krakenClientOver(transport);
+  const log: SentRequest[] = [];
+  const client = krakenClientOver(recording(transport, scheduler, log));
   const scripts = new Subscription();
   const scriptErrors: unknown[] = [];
-  const setPrice = (pair: string, price: DecimalInput): void => venue.setPrice(pair, new Decimal(price));
+  const setPrice = (pair: string, price: DecimalInput, move?: PriceMove): void =>
+    venue.setPrice(pair, new Decimal(price), move?.liquidity === undefined ? undefined : liquidityOf(move.liquidity));
   const at = (frame: number, work: () => void): void => {
     scripts.add(scheduler.schedule(work, Math.max(0, frame - scheduler.now())));
   };
@@ -151,7 +177,12 @@ export function createVirtualExchange(options: VirtualExchangeOptions): VirtualE
     inspect: createInspector(venue, transport),
     faults,
     setPrice,
-    setPriceAt: (frame, pair, price) => at(frame, () => setPrice(pair, price)),
+    setPriceAt: (frame, pair, price, move) => {
+      // A bad volume is the script's mistake: said when it is written, not at its frame.
+      if (move?.liquidity !== undefined) liquidityOf(move.liquidity);
+      at(frame, () => setPrice(pair, price, move));
+    },
+    sent: (method) => (method === undefined ? [...log] : log.filter((request) => request.method === method)),
     playPrices: (pair, prices$) => {
       const playing = prices$.subscribe({
         next: (price) => setPrice(pair, price),
@@ -175,5 +206,30 @@ export function createVirtualExchange(options: VirtualExchangeOptions): VirtualE
       transport.close();
       if (scriptErrors.length > 0) throw scriptErrors[0];
     },
+  };
+}
+
+/** A price move's liquidity as a volume, or a RangeError naming the field. */
+function liquidityOf(input: DecimalInput): Decimal {
+  let volume: Decimal;
+  try {
+    volume = new Decimal(input);
+  } catch {
+    throw new RangeError(`liquidity must be a non-negative decimal, got ${String(input)}`);
+  }
+  if (!volume.isFinite() || volume.isNegative()) throw new RangeError(`liquidity must be a non-negative decimal, got ${String(input)}`);
+  return volume;
+}
+
+/** `transport`, with each request written to `log` when it is sent (subscribed). */
+function recording(transport: KrakenTransport, scheduler: SchedulerLike, log: SentRequest[]): KrakenTransport {
+  const sent = (method: string, params: RequestParams | undefined, request: () => Observable<unknown>): Observable<unknown> =>
+    defer(() => {
+      log.push({ method, frame: scheduler.now(), params: { ...params } });
+      return request();
+    });
+  return {
+    publicGet: (method, params) => sent(method, params, () => transport.publicGet(method, params)),
+    privatePost: (method, params) => sent(method, params, () => transport.privatePost(method, params)),
   };
 }
