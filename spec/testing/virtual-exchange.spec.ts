@@ -1,5 +1,5 @@
 import { Decimal } from 'decimal.js';
-import { map } from 'rxjs';
+import { type Observable, map } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { isExchangeError } from '../../src/model/errors';
 import { createVirtualExchange } from '../../src/testing';
@@ -121,6 +121,48 @@ describe('virtual exchange', () => {
         ]);
         expect(exchange.sent('AddOrder').map((request) => [request.params['type'], request.params['ordertype'], request.params['volume']])).toEqual([['sell', 'market', '0.1']]);
       }, 50);
+    });
+  });
+  it('refuse answers matching requests with the Kraken error, processing nothing, for count requests or until unsubscribed', () => {
+    marbles(({ scheduler }) => {
+      const exchange = createVirtualExchange({ scheduler, prices: { XBTUSD: '60000' } });
+      const sell = (clientOrderId: string): Observable<string> =>
+        exchange.port.placeOrder({ clientOrderId, pair: 'XXBTZUSD', side: 'sell', orderType: 'limit', volume: new Decimal('0.1'), price: new Decimal('70000') }).pipe(map((placed) => placed.clientOrderId));
+      const outcomes: string[] = [];
+      const send = (frame: number, clientOrderId: string): void => {
+        scheduler.schedule(() => {
+          sell(clientOrderId).subscribe({
+            next: (id) => outcomes.push(`${scheduler.now()} ${id} placed`),
+            error: (e: unknown) => outcomes.push(`${scheduler.now()} ${clientOrderId} ${isExchangeError(e) ? `${e.kind} ${e.codes.join()}` : 'other'}`),
+          });
+        }, frame);
+      };
+      const refusal = exchange.refuse('AddOrder', 'EOrder:Trading agreement required', { when: (params) => params['cl_ord_id'] !== 'other' });
+      exchange.refuse('AddOrder', 'EGeneral:Internal error', { count: 1, when: (params) => params['cl_ord_id'] === 'other' });
+      send(0, 'a');
+      send(20, 'other');
+      send(40, 'other');
+      scheduler.schedule(() => refusal.unsubscribe(), 50);
+      send(60, 'b');
+      scheduler.schedule(() => {
+        expect(outcomes).toEqual([
+          '10 a refused EOrder:Trading agreement required',
+          // EGeneral:Internal error on a write may have happened: the client's class, as over HTTP.
+          '30 other ambiguous EGeneral:Internal error',
+          '50 other placed',
+          '70 b placed',
+        ]);
+        expect(exchange.inspect.orders().map((o) => o.clOrdId)).toEqual(['other', 'b']);
+        expect(exchange.inspect.requestCount('AddOrder')).toBe(4);
+      }, 100);
+    });
+  });
+
+  it('refuse says what is wrong with a code that is not Kraken\'s or a count that is not positive', () => {
+    marbles(({ scheduler }) => {
+      const exchange = createVirtualExchange({ scheduler });
+      expect(() => exchange.refuse('AddOrder', 'nope')).toThrow('refuse: code must be a Kraken error string such as EOrder:Insufficient funds, got nope');
+      expect(() => exchange.refuse('AddOrder', 'EOrder:Invalid price', { count: 0 })).toThrow('refuse: count must be a positive integer, got 0');
     });
   });
 });

@@ -1,7 +1,8 @@
 import { Decimal } from 'decimal.js';
-import { type Observable, type SchedulerAction, type SchedulerLike, Subscription, defer } from 'rxjs';
+import { type Observable, type SchedulerAction, type SchedulerLike, Subscription, defer, mergeMap, throwError, timer } from 'rxjs';
 import { type KrakenClient, krakenClientOver } from '../kraken/client';
 import { KrakenExchange } from '../kraken/exchange';
+import { classifyKrakenErrors } from '../kraken/errors';
 import { type KrakenTransport, type RequestParams } from '../kraken/transport';
 import { type Tier } from '../model/config';
 import { type DecimalInput } from '../model/signal';
@@ -63,6 +64,14 @@ export interface SentRequest {
   readonly params: Readonly<RequestParams>;
 }
 
+/** Which requests a scripted refusal answers. */
+export interface Refusal {
+  /** Only requests whose parameters match (Kraken's names: `txid`, `type`, `ordertype`, …). Default: every one. */
+  readonly when?: (params: Readonly<RequestParams>) => boolean;
+  /** At most this many. Default: every matching request until the refusal is unsubscribed. */
+  readonly count?: number;
+}
+
 /** The paper exchange's engine on a test's scheduler, behind the production `ExchangePort`. */
 export interface VirtualExchange {
   /** `new KrakenExchange(krakenClientOver(transport))`: the production parsers and error classes. */
@@ -93,6 +102,17 @@ export interface VirtualExchange {
   playPrices(pair: string, prices$: Observable<DecimalInput>): Subscription;
   /** Injects `kind` for the next `count` requests to `endpoint` (`*`: every private one) at an absolute frame. */
   faultAt(frame: number, endpoint: string, kind: FaultKind, count?: number): void;
+  /**
+   * Answers matching requests to `method` with Kraken's error string `code`, `latencyMs` after they are sent, without
+   * processing them (nothing happens on the exchange): for refusals whose cause the paper engine does not model
+   * (`EOrder:Trading agreement required`, `EGeneral:Permission denied`), or a fault aimed at one order
+   * (`refuse('CancelOrder', 'EGeneral:Internal error', { when: (p) => p['txid'] === txid })`). The error is the class
+   * the client makes of that string over HTTP. Counted in `inspect.requestCounts()`, never in a rate counter.
+   * Active from now until the returned subscription is unsubscribed, or `count` requests are refused.
+   *
+   * @throws RangeError when `code` is not a Kraken error string (`E…:…`) or `count` is not a positive integer
+   */
+  refuse(method: string, code: string, refusal?: Refusal): Subscription;
   /** One step of the seeded price process, then matching. */
   step(): void;
   setSystemStatus(status: SystemStatus): void;
@@ -159,7 +179,8 @@ export function createVirtualExchange(options: VirtualExchangeOptions): VirtualE
     ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
   });
   const log: SentRequest[] = [];
-  const client = krakenClientOver(recording(transport, scheduler, log));
+  const refusals = new Refusals(transport, scheduler, options.latencyMs ?? 10);
+  const client = krakenClientOver(recording(refusals, scheduler, log));
   const scripts = new Subscription();
   const scriptErrors: unknown[] = [];
   const setPrice = (pair: string, price: DecimalInput, move?: PriceMove): void =>
@@ -193,6 +214,7 @@ export function createVirtualExchange(options: VirtualExchangeOptions): VirtualE
       return playing;
     },
     faultAt: (frame, endpoint, kind, count = 1) => at(frame, () => faults.inject(endpoint, kind, count)),
+    refuse: (method, code, refusal) => refusals.add(method, code, refusal ?? {}),
     step: () => venue.step(),
     setSystemStatus: (status) => {
       venue.systemStatus = status;
@@ -207,6 +229,58 @@ export function createVirtualExchange(options: VirtualExchangeOptions): VirtualE
       if (scriptErrors.length > 0) throw scriptErrors[0];
     },
   };
+}
+
+interface ActiveRefusal {
+  readonly method: string;
+  readonly code: string;
+  readonly when: (params: Readonly<RequestParams>) => boolean;
+  left: number;
+}
+
+/** `transport`, with the scripted refusals answered in front of it. */
+class Refusals implements KrakenTransport {
+  private readonly active: ActiveRefusal[] = [];
+
+  constructor(
+    private readonly transport: InProcessTransport,
+    private readonly scheduler: SchedulerLike,
+    private readonly latencyMs: number,
+  ) {}
+
+  add(method: string, code: string, refusal: Refusal): Subscription {
+    if (!/^E[A-Za-z]+:./.test(code)) throw new RangeError(`refuse: code must be a Kraken error string such as EOrder:Insufficient funds, got ${code}`);
+    const count = refusal.count ?? Number.POSITIVE_INFINITY;
+    if (!(count === Number.POSITIVE_INFINITY || (Number.isInteger(count) && count > 0))) throw new RangeError(`refuse: count must be a positive integer, got ${count}`);
+    const entry: ActiveRefusal = { method, code, when: refusal.when ?? (() => true), left: count };
+    this.active.push(entry);
+    return new Subscription(() => this.drop(entry));
+  }
+
+  publicGet(method: string, params?: RequestParams): Observable<unknown> {
+    return defer(() => this.refused(method, params) ?? this.transport.publicGet(method, params));
+  }
+
+  privatePost(method: string, params?: RequestParams): Observable<unknown> {
+    return defer(() => this.refused(method, params) ?? this.transport.privatePost(method, params));
+  }
+
+  /** The refusal's answer for this request, if a refusal takes it. */
+  private refused(method: string, params: RequestParams | undefined): Observable<never> | undefined {
+    const entry = this.active.find((candidate) => candidate.method === method && candidate.when({ ...params }));
+    if (!entry) return undefined;
+    entry.left -= 1;
+    if (entry.left <= 0) this.drop(entry);
+    const requests = this.transport.traffic.requests;
+    requests.set(method, (requests.get(method) ?? 0) + 1);
+    const error = classifyKrakenErrors([entry.code], method, 200);
+    return timer(this.latencyMs, this.scheduler).pipe(mergeMap(() => throwError(() => error)));
+  }
+
+  private drop(entry: ActiveRefusal): void {
+    const at = this.active.indexOf(entry);
+    if (at >= 0) this.active.splice(at, 1);
+  }
 }
 
 /** A price move's liquidity as a volume, or a RangeError naming the field. */
