@@ -1,14 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
-import { type Observable } from 'rxjs';
-import { type TestScheduler } from 'rxjs/testing';
 import { krakenCostModel } from '../../src/kraken/budget';
 import { type ExecutionConfig } from '../../src/model/config';
 import { type ExecutionReport, isFinalStatus } from '../../src/model/report';
-import { type ClosePositionCommand, type DecimalInput, type TradeSignal } from '../../src/model/signal';
-import { type InspectedOrder } from '../../src/paper/inspect';
+import { type ClosePositionCommand, type TradeSignal } from '../../src/model/signal';
 import { type ExecutionHandler, createExecutionHandler } from '../../src/streams/execution-handler';
-import { type VirtualExchange, type VirtualExchangeOptions, createTestHandler, createVirtualExchange } from '../../src/testing';
+import { createVirtualExchange } from '../../src/testing';
 import { OpenBudget, config as baseConfig, marbles, sequentialIds } from './fake-exchange';
+import { exchangeOptions, ordersOfType, run, sentAt } from './scenario';
 import { quiet } from './stream-deps';
 import { countingScheduler } from '../operators/support';
 
@@ -24,59 +22,6 @@ const limitBuy: TradeSignal = {
   timeoutMs: 5_000,
 };
 const marketBuy: TradeSignal = { signalId: 'market-1', pair: 'BTC/USD', side: 'buy', orderType: 'market', quantity: '1', stopLoss: '90', takeProfit: '120' };
-
-interface Run {
-  readonly handler: ExecutionHandler;
-  readonly exchange: VirtualExchange;
-  readonly reports: ExecutionReport[];
-  readonly completedAt: () => number | null;
-}
-
-interface RunOptions {
-  readonly config?: ExecutionConfig;
-  /** Every answer this long after its request (default 10 ms). */
-  readonly latencyMs?: number;
-  /** XBTUSD's last price (default 100). */
-  readonly price?: DecimalInput;
-  /** XBT the account holds before the run, besides what the handler buys (default none). */
-  readonly xbt?: DecimalInput;
-  /** Scripts the exchange before the run's first request (at frame 0). */
-  readonly before?: (exchange: VirtualExchange) => void;
-}
-
-/**
- * The exchange of these scenarios: the paper engine with XBTUSD only, a last price of 100, answers 10 ms after
- * each request, no rate limit (the `unlimited` tier: the scenarios are about the handler's own timing), dates in
- * frames (origin 0), and an account with quote to spare and no XBT but what it buys.
- */
-const exchangeOptions = (options: RunOptions): Omit<VirtualExchangeOptions, 'scheduler'> => ({
-  pairs: ['XBTUSD'],
-  prices: { XBTUSD: options.price ?? '100' },
-  balances: { USD: '1000000', XBT: options.xbt ?? '0' },
-  tier: 'unlimited',
-  originMs: 0,
-  ...(options.latencyMs !== undefined ? { latencyMs: options.latencyMs } : {}),
-});
-
-function run(
-  scheduler: TestScheduler,
-  inputs: { signals$: Observable<TradeSignal>; commands$?: Observable<ClosePositionCommand>; halted$?: Observable<boolean> },
-  options: RunOptions = {},
-): Run {
-  const kit = createTestHandler({ scheduler, ...exchangeOptions(options), config: options.config ?? baseConfig, log: quiet, ...inputs });
-  options.before?.(kit.exchange);
-  const reports: ExecutionReport[] = [];
-  let completedAt: number | null = null;
-  kit.reports$.subscribe({ next: (report) => reports.push(report), complete: () => (completedAt = scheduler.now()) });
-  return { handler: kit.handler, exchange: kit.exchange, reports, completedAt: () => completedAt };
-}
-
-/** The orders of this type the exchange accepted, in acceptance order. */
-const ordersOfType = (exchange: VirtualExchange, orderType: InspectedOrder['orderType']): InspectedOrder[] =>
-  exchange.inspect.orders().filter((order) => order.orderType === orderType);
-
-/** The frames requests to `method` were sent at. */
-const sentAt = (exchange: VirtualExchange, method: string): number[] => exchange.sent(method).map((request) => request.frame);
 
 const lines = (reports: readonly ExecutionReport[], filter: (r: ExecutionReport) => boolean = () => true): string[] =>
   reports.filter(filter).map((r) => `${r.timestamp} ${r.role} ${r.status}${r.quantityFilled.gt(0) ? ` ${r.quantityFilled.toFixed()}` : ''}`);
