@@ -1,8 +1,8 @@
 import { Decimal } from 'decimal.js';
-import { type Observable, map } from 'rxjs';
+import { type Observable, firstValueFrom, map } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { isExchangeError } from '../../src/model/errors';
-import { createVirtualExchange } from '../../src/testing';
+import { closeAllTestRuns, createVirtualExchange, startTestRun } from '../../src/testing';
 
 const marbles = (body: (helpers: Parameters<Parameters<TestScheduler['run']>[0]>[0] & { scheduler: TestScheduler }) => void): void => {
   const scheduler = new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
@@ -164,5 +164,20 @@ describe('virtual exchange', () => {
       expect(() => exchange.refuse('AddOrder', 'nope')).toThrow('refuse: code must be a Kraken error string such as EOrder:Insufficient funds, got nope');
       expect(() => exchange.refuse('AddOrder', 'EOrder:Invalid price', { count: 0 })).toThrow('refuse: count must be a positive integer, got 0');
     });
+  });
+});
+
+describe('the paper exchange over HTTP', () => {
+  afterEach(() => closeAllTestRuns());
+
+  it('takes the same price move: { liquidity } fills a resting limit by that much', async () => {
+    const run = await startTestRun({ paper: { prices: { XBTUSD: '100' } } });
+    const placed = firstValueFrom(
+      run.port.placeOrder({ clientOrderId: 'thin', pair: 'XXBTZUSD', side: 'buy', orderType: 'limit', volume: new Decimal('1'), price: new Decimal('100') }),
+    );
+    await run.until('the limit to rest', () => run.paper.inspect.ordersByClOrdId('thin').length === 1);
+    await placed;
+    run.paper.setPrice('XBTUSD', '100', { liquidity: '0.4' });
+    expect(run.paper.inspect.ordersByClOrdId('thin').map((o) => `${o.status} ${o.volumeExecuted.toFixed()}`)).toEqual(['open 0.4']);
   });
 });
