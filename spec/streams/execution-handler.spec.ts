@@ -1,13 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
-import { Decimal } from 'decimal.js';
-import { type Observable, type SchedulerLike } from 'rxjs';
 import { krakenCostModel } from '../../src/kraken/budget';
 import { type ExecutionConfig } from '../../src/model/config';
 import { type ExecutionReport, isFinalStatus } from '../../src/model/report';
 import { type ClosePositionCommand, type TradeSignal } from '../../src/model/signal';
 import { type ExecutionHandler, createExecutionHandler } from '../../src/streams/execution-handler';
-import { OpenBudget, XBT, config as baseConfig, exchangeError, marbles, sequentialIds } from './fake-exchange';
-import { SimExchange } from './sim-exchange';
+import { createVirtualExchange } from '../../src/testing';
+import { OpenBudget, config as baseConfig, marbles, sequentialIds } from './fake-exchange';
+import { exchangeOptions, ordersOfType, run, sentAt } from './scenario';
 import { quiet } from './stream-deps';
 import { countingScheduler } from '../operators/support';
 
@@ -23,38 +22,6 @@ const limitBuy: TradeSignal = {
   timeoutMs: 5_000,
 };
 const marketBuy: TradeSignal = { signalId: 'market-1', pair: 'BTC/USD', side: 'buy', orderType: 'market', quantity: '1', stopLoss: '90', takeProfit: '120' };
-
-interface Run {
-  readonly handler: ExecutionHandler;
-  readonly reports: ExecutionReport[];
-  readonly completedAt: () => number | null;
-}
-
-function run(
-  sim: SimExchange,
-  scheduler: SchedulerLike,
-  inputs: { signals$: Observable<TradeSignal>; commands$?: Observable<ClosePositionCommand>; halted$?: Observable<boolean> },
-  config: ExecutionConfig = baseConfig,
-  onComplete: () => void = () => undefined,
-): Run {
-  const handler = createExecutionHandler(config, {
-    port: sim.port,
-    budget: new OpenBudget(),
-    costs: krakenCostModel,
-    scheduler,
-    newId: sequentialIds(),
-    random: () => 0.5,
-    log: quiet,
-  }).connect(inputs);
-  const reports: ExecutionReport[] = [];
-  let completedAt: number | null = null;
-  handler.reports$.subscribe({ next: (report) => reports.push(report), complete: () => {
-      completedAt = scheduler.now();
-      onComplete();
-    },
-  });
-  return { handler, reports, completedAt: () => completedAt };
-}
 
 const lines = (reports: readonly ExecutionReport[], filter: (r: ExecutionReport) => boolean = () => true): string[] =>
   reports.filter(filter).map((r) => `${r.timestamp} ${r.role} ${r.status}${r.quantityFilled.gt(0) ? ` ${r.quantityFilled.toFixed()}` : ''}`);
@@ -80,11 +47,11 @@ function expectOneFinalPerOrder(reports: readonly ExecutionReport[], handler: Ex
 
 describe('execution handler', () => {
   it('partial fill then timeout, remainder protected: the stop is sized to the fill and left resting at stop()', () => {
-    marbles(({ cold, hot, scheduler, flush, expectSubscriptions }) => {
-      const sim = new SimExchange({ cold }, scheduler);
+    marbles(({ hot, scheduler, flush, expectSubscriptions }) => {
       const signals$ = hot('a', { a: limitBuy });
-      const { handler, reports, completedAt } = run(sim, scheduler, { signals$ });
-      scheduler.schedule(() => sim.fill('O-1', '0.4', '100'), 2_500);
+      const { handler, reports, exchange, completedAt } = run(scheduler, { signals$ });
+      // The price touches the entry's limit, with 0.4 traded there.
+      exchange.setPriceAt(2_500, 'XBTUSD', '100', { liquidity: '0.4' });
       scheduler.schedule(() => void handler.stop(), 20_000);
       flush();
       expect(lines(reports)).toEqual([
@@ -96,38 +63,43 @@ describe('execution handler', () => {
         '5080 stop-loss PENDING_NEW',
         '5090 stop-loss NEW',
       ]);
-      const [stop] = sim.ordersOfType('stop-loss');
-      expect(stop?.request.volume.toFixed()).toBe('0.4');
-      expect(stop?.request.side).toBe('sell');
-      expect(stop?.request.price?.toFixed()).toBe('90');
+      const [stop] = ordersOfType(exchange, 'stop-loss');
+      expect(stop?.volume.toFixed()).toBe('0.4');
+      expect(stop?.side).toBe('sell');
+      expect(stop?.price?.toFixed()).toBe('90');
       expect(stop?.status).toBe('open');
       const [position] = handler.positions();
-      expect(position?.pair).toBe(XBT.key);
+      expect(position?.pair).toBe('XXBTZUSD');
       expect(position?.quantity.toFixed()).toBe('0.4');
       expect(position?.protectiveOrders.map((order) => [order.role, order.txid])).toEqual([['stop-loss', stop?.txid]]);
       expect(completedAt()).toBe(20_000);
       expectSubscriptions(signals$.subscriptions).toBe('^ 19999ms !');
       // Nothing polls after the end: the last call was the take-profit watch's ticker before stop().
-      expect(Math.max(...sim.port.calls.map((call) => call.at))).toBeLessThan(20_000);
+      expect(Math.max(...exchange.sent().map((request) => request.frame))).toBeLessThan(20_000);
       expectOneFinalPerOrder(reports, handler);
     });
   });
 
   it('tears every timer down: when reports$ completes after stop(), the handler holds no scheduled action', () => {
-    marbles(({ cold, hot, scheduler, flush }) => {
-      const sim = new SimExchange({ cold }, scheduler);
-      const counting = countingScheduler(scheduler);
+    marbles(({ hot, scheduler, flush }) => {
+      // The handler alone on the counting scheduler (the exchange's answers are not the handler's timers).
+      const exchange = createVirtualExchange({ scheduler, ...exchangeOptions({}) });
+      const counting = countingScheduler(exchange.clock);
       let pendingAtCompletion = -1;
-      const { handler, completedAt } = run(
-        sim,
-        counting.scheduler,
-        { signals$: hot('a 999ms b', { a: marketBuy, b: limitBuy }), commands$: hot('-') },
-        baseConfig,
-        () => (pendingAtCompletion = counting.pending()),
-      );
+      let completed = false;
+      const handler = createExecutionHandler(baseConfig, {
+        port: exchange.port,
+        budget: new OpenBudget(),
+        costs: krakenCostModel,
+        scheduler: counting.scheduler,
+        newId: sequentialIds(),
+        random: () => 0.5,
+        log: quiet,
+      }).connect({ signals$: hot('a 999ms b', { a: marketBuy, b: limitBuy }), commands$: hot('-') });
+      handler.reports$.subscribe({ complete: () => ((completed = true), (pendingAtCompletion = counting.pending())) });
       scheduler.schedule(() => void handler.stop(), 12_000);
       flush();
-      expect(completedAt()).not.toBeNull();
+      expect(completed).toBe(true);
       expect(pendingAtCompletion).toBe(0);
       // The market entry's stop stays resting; the limit entry was cancelled at stop().
       expect(handler.positions().map((position) => position.protectiveOrders.map((order) => order.role))).toEqual([['stop-loss']]);
@@ -135,28 +107,24 @@ describe('execution handler', () => {
   });
 
   it('partial fill below ordermin: the dust is reported, never sent', () => {
-    marbles(({ cold, hot, scheduler, flush }) => {
-      const sim = new SimExchange({ cold }, scheduler);
-      const { handler, reports } = run(sim, scheduler, { signals$: hot('a', { a: limitBuy }) });
-      scheduler.schedule(() => sim.fill('O-1', '0.00005', '100'), 2_500);
+    marbles(({ hot, scheduler, flush }) => {
+      const { handler, reports, exchange } = run(scheduler, { signals$: hot('a', { a: limitBuy }) });
+      exchange.setPriceAt(2_500, 'XBTUSD', '100', { liquidity: '0.00001' });
       scheduler.schedule(() => void handler.stop(), 20_000);
       flush();
-      expect(lines(reports).slice(-2)).toEqual(['5080 entry CANCELED 0.00005', '5080 stop-loss REJECTED']);
-      expect(reports.at(-1)?.reason).toMatch(/^dust: 0\.00005 is below the BTC\/USD order minimum 0\.0001/);
-      expect(sim.ordersOfType('stop-loss')).toEqual([]);
+      // 0.00001 under the paper's (Kraken's) XBTUSD order minimum of 0.00005.
+      expect(lines(reports).slice(-2)).toEqual(['5080 entry CANCELED 0.00001', '5080 stop-loss REJECTED']);
+      expect(reports.at(-1)?.reason).toMatch(/^dust: 0\.00001 is below the BTC\/USD order minimum 0\.00005/);
+      expect(ordersOfType(exchange, 'stop-loss')).toEqual([]);
       expectOneFinalPerOrder(reports, handler);
     });
   });
 
   it('stop fills while the take-profit watch is active: the watch ends, no take-profit order', () => {
-    marbles(({ cold, hot, scheduler, flush }) => {
-      const sim = new SimExchange({ cold }, scheduler);
-      const { handler, reports } = run(sim, scheduler, { signals$: hot('a', { a: marketBuy }) });
-      scheduler.schedule(() => {
-        sim.last = sim.last.minus(11);
-        const [stop] = sim.ordersOfType('stop-loss');
-        if (stop) sim.fill(stop.txid, '1', '89');
-      }, 8_000);
+    marbles(({ hot, scheduler, flush }) => {
+      const { handler, reports, exchange } = run(scheduler, { signals$: hot('a', { a: marketBuy }) });
+      // The price falls through the stop's trigger (90): the exchange fills it at the market.
+      exchange.setPriceAt(8_000, 'XBTUSD', '89');
       scheduler.schedule(() => void handler.stop(), 30_000);
       flush();
       expect(lines(reports)).toEqual([
@@ -167,8 +135,8 @@ describe('execution handler', () => {
         '2070 stop-loss NEW',
         '8140 stop-loss FILLED 1',
       ]);
-      expect(sim.ordersOfType('market')).toHaveLength(1);
-      const tickersAfter = sim.port.callsOf('ticker').filter((call) => call.at > 8_140);
+      expect(ordersOfType(exchange, 'market')).toHaveLength(1);
+      const tickersAfter = sentAt(exchange, 'Ticker').filter((frame) => frame > 8_140);
       expect(tickersAfter).toEqual([]);
       expect(handler.positions()).toEqual([]);
       expectOneFinalPerOrder(reports, handler);
@@ -176,10 +144,9 @@ describe('execution handler', () => {
   });
 
   it('take-profit reached while the stop is resting: cancel the stop, confirm, then close at market', () => {
-    marbles(({ cold, hot, scheduler, flush }) => {
-      const sim = new SimExchange({ cold }, scheduler);
-      const { handler, reports } = run(sim, scheduler, { signals$: hot('a', { a: marketBuy }) });
-      scheduler.schedule(() => (sim.last = sim.last.plus(21)), 4_500);
+    marbles(({ hot, scheduler, flush }) => {
+      const { handler, reports, exchange } = run(scheduler, { signals$: hot('a', { a: marketBuy }) });
+      exchange.setPriceAt(4_500, 'XBTUSD', '121');
       scheduler.schedule(() => void handler.stop(), 30_000);
       flush();
       expect(lines(reports)).toEqual([
@@ -194,24 +161,20 @@ describe('execution handler', () => {
         '5120 take-profit NEW',
         '7150 take-profit FILLED 1',
       ]);
-      const exits = sim.ordersOfType('market').slice(1);
-      expect(exits.map((order) => [order.request.side, order.request.volume.toFixed()])).toEqual([['sell', '1']]);
+      const exits = ordersOfType(exchange, 'market').slice(1);
+      expect(exits.map((order) => [order.side, order.volume.toFixed()])).toEqual([['sell', '1']]);
       expect(handler.positions()).toEqual([]);
       expectOneFinalPerOrder(reports, handler);
     });
   });
 
   it('both-resting: a filled take-profit cancels its stop-loss sibling (one-cancels-other)', () => {
-    marbles(({ cold, hot, scheduler, flush }) => {
-      const sim = new SimExchange({ cold }, scheduler);
+    marbles(({ hot, scheduler, flush }) => {
       // This account can hold both: take the funds check out of the way by holding twice the position.
-      sim.held = sim.held.plus(1);
       const config: ExecutionConfig = { ...baseConfig, protection: { ...baseConfig.protection, mode: 'both-resting' } };
-      const { handler, reports } = run(sim, scheduler, { signals$: hot('a', { a: marketBuy }) }, config);
-      scheduler.schedule(() => {
-        const [takeProfit] = sim.ordersOfType('take-profit');
-        if (takeProfit) sim.fill(takeProfit.txid, '1', '120');
-      }, 5_000);
+      const { handler, reports, exchange } = run(scheduler, { signals$: hot('a', { a: marketBuy }) }, { config, xbt: '1' });
+      // The price reaches the take-profit's trigger (120): the exchange fills it at the market.
+      exchange.setPriceAt(5_000, 'XBTUSD', '120');
       scheduler.schedule(() => void handler.stop(), 30_000);
       flush();
       const protective = lines(reports, (r) => r.role !== 'entry');
@@ -231,35 +194,36 @@ describe('execution handler', () => {
   });
 
   it('HALT while a placement is in flight: the in-flight one completes, the next signal is rejected', () => {
-    marbles(({ cold, hot, scheduler, flush }) => {
-      const sim = new SimExchange({ cold }, scheduler, 500);
+    marbles(({ hot, scheduler, flush }) => {
       const second: TradeSignal = { ...limitBuy, signalId: 'limit-2' };
-      const { handler, reports } = run(sim, scheduler, {
-        signals$: hot('a 1199ms b', { a: limitBuy, b: second }),
-        halted$: hot('f 1099ms t', { f: false, t: true }),
-      });
+      const { handler, reports, exchange } = run(
+        scheduler,
+        {
+          signals$: hot('a 1199ms b', { a: limitBuy, b: second }),
+          halted$: hot('f 1099ms t', { f: false, t: true }),
+        },
+        { latencyMs: 500 },
+      );
       scheduler.schedule(() => void handler.stop(), 3_000);
       flush();
       // pairs 0→500, placement 500→1000… the HALT at 1100 finds the first one sent; the second arrives halted.
       expect(lines(reports, (r) => r.signalId === 'limit-1').slice(0, 2)).toEqual(['500 entry PENDING_NEW', '1000 entry NEW']);
       const rejected = reports.filter((r) => r.signalId === 'limit-2');
       expect(rejected.map((r) => [r.timestamp, r.status, r.reason])).toEqual([[1200, 'REJECTED', 'halted: HALT is on: new entries are rejected']]);
-      expect(sim.port.callsOf('placeOrder')).toHaveLength(1);
+      expect(exchange.sent('AddOrder')).toHaveLength(1);
     });
   });
 
   it('HALT also stops an entry admitted before it but still waiting for a placement slot', () => {
-    marbles(({ cold, hot, scheduler, flush }) => {
-      const sim = new SimExchange({ cold }, scheduler, 500);
+    marbles(({ hot, scheduler, flush }) => {
       const config: ExecutionConfig = { ...baseConfig, entry: { ...baseConfig.entry, maxConcurrentPlacements: 1 } };
-      const { handler, reports } = run(
-        sim,
+      const { handler, reports, exchange } = run(
         scheduler,
         {
           signals$: hot('a 9ms b', { a: limitBuy, b: { ...limitBuy, signalId: 'limit-2' } }),
           halted$: hot('f 599ms t', { f: false, t: true }),
         },
-        config,
+        { config, latencyMs: 500 },
       );
       scheduler.schedule(() => void handler.stop(), 3_000);
       flush();
@@ -267,22 +231,20 @@ describe('execution handler', () => {
       expect(reports.filter((r) => r.signalId === 'limit-2').map((r) => [r.timestamp, r.status, r.reason])).toEqual([
         [1000, 'REJECTED', 'halted: HALT is on: new entries are rejected'],
       ]);
-      expect(sim.port.callsOf('placeOrder')).toHaveLength(1);
+      expect(exchange.sent('AddOrder')).toHaveLength(1);
     });
   });
 
   it('a failed HALT feed halts: later signals are rejected with the failure, queued ones too, and nothing more is sent', () => {
-    marbles(({ cold, hot, scheduler, flush }) => {
-      const sim = new SimExchange({ cold }, scheduler, 500);
+    marbles(({ hot, scheduler, flush }) => {
       const config: ExecutionConfig = { ...baseConfig, entry: { ...baseConfig.entry, maxConcurrentPlacements: 1 } };
-      const { handler, reports } = run(
-        sim,
+      const { handler, reports, exchange } = run(
         scheduler,
         {
           signals$: hot('a 9ms b 1190ms c', { a: limitBuy, b: { ...limitBuy, signalId: 'queued' }, c: { ...limitBuy, signalId: 'late' } }),
           halted$: hot('f 599ms #', { f: false }, new Error('halt feed lost')),
         },
-        config,
+        { config, latencyMs: 500 },
       );
       scheduler.schedule(() => void handler.stop(), 3_000);
       flush();
@@ -291,16 +253,15 @@ describe('execution handler', () => {
         ['queued', 'REJECTED', 'halted: HALT is on: new entries are rejected', '1'],
         ['late', 'REJECTED', 'halted: HALT is on: the HALT feed failed (halt feed lost); new entries are rejected', '1'],
       ]);
-      expect(sim.port.callsOf('placeOrder')).toHaveLength(1);
+      expect(exchange.sent('AddOrder')).toHaveLength(1);
     });
   });
 
   it('an entry rounded to the pair says so in its reports, and a rejected one shows the quantity it asked for', () => {
-    marbles(({ cold, hot, scheduler, flush }) => {
-      const sim = new SimExchange({ cold }, scheduler);
+    marbles(({ hot, scheduler, flush }) => {
       const rounded: TradeSignal = { signalId: 'rounded', pair: 'XBTUSD', side: 'buy', orderType: 'limit', quantity: '1.0100000099', limitPrice: '100' };
       const refused: TradeSignal = { ...limitBuy, signalId: 'refused', quantity: '-2' };
-      const { handler, reports } = run(sim, scheduler, { signals$: hot('a 9ms b', { a: rounded, b: refused }) });
+      const { handler, reports } = run(scheduler, { signals$: hot('a 9ms b', { a: rounded, b: refused }) });
       scheduler.schedule(() => void handler.stop(), 3_000);
       flush();
       const entry = reports.filter((r) => r.signalId === 'rounded');
@@ -315,10 +276,9 @@ describe('execution handler', () => {
   });
 
   it('close-position while HALTed with a resting stop holding the funds: the stop is cancelled first, then the close', () => {
-    marbles(({ cold, hot, scheduler, flush }) => {
-      const sim = new SimExchange({ cold }, scheduler);
+    marbles(({ hot, scheduler, flush }) => {
       const close: ClosePositionCommand = { commandId: 'close-1', pair: 'XBT/USD' };
-      const { handler, reports } = run(sim, scheduler, {
+      const { handler, reports, exchange } = run(scheduler, {
         signals$: hot('a', { a: marketBuy }),
         halted$: hot('f 2999ms t', { f: false, t: true }),
         commands$: hot('5000ms c', { c: close }),
@@ -334,10 +294,10 @@ describe('execution handler', () => {
         '5110 stop-loss CANCELED',
         '7140 close FILLED 1',
       ]);
-      const closeOrder = sim.ordersOfType('market')[1];
-      expect(closeOrder?.request.side).toBe('sell');
-      expect(closeOrder?.request.volume.toFixed()).toBe('1');
-      expect(sim.port.callsOf('placeOrder').some((call) => call.at > 5_000 && (call.args as { side: string }).side === 'sell')).toBe(true);
+      const closeOrder = ordersOfType(exchange, 'market')[1];
+      expect(closeOrder?.side).toBe('sell');
+      expect(closeOrder?.volume.toFixed()).toBe('1');
+      expect(exchange.sent('AddOrder').some((request) => request.frame > 5_000 && request.params['type'] === 'sell')).toBe(true);
       expect(reports.some((r) => r.reason?.includes('Insufficient funds'))).toBe(false);
       expect(handler.positions()).toEqual([]);
       expectOneFinalPerOrder(reports, handler);
@@ -345,18 +305,17 @@ describe('execution handler', () => {
   });
 
   it('close-position closes the quantity asked for, never more than is tracked', () => {
-    marbles(({ cold, hot, scheduler, flush }) => {
-      const sim = new SimExchange({ cold }, scheduler);
+    marbles(({ hot, scheduler, flush }) => {
       const unprotected: TradeSignal = { signalId: 'market-2', pair: 'XBTUSD', side: 'buy', orderType: 'market', quantity: '1' };
-      const { handler, reports } = run(sim, scheduler, {
+      const { handler, reports, exchange } = run(scheduler, {
         signals$: hot('a', { a: unprotected }),
         commands$: hot('3000ms c 999ms d', { c: { commandId: 'close-1', pair: 'XBTUSD', quantity: '0.3' }, d: { commandId: 'close-2', pair: 'XBTUSD', quantity: '5' } }),
       });
       scheduler.schedule(() => void handler.stop(), 20_000);
       flush();
       // The second command waits for the first (one pair, one close at a time) and sees what is left.
-      const sells = sim.ordersOfType('market').filter((order) => order.request.side === 'sell');
-      expect(sells.map((order) => order.request.volume.toFixed())).toEqual(['0.3', '0.7']);
+      const sells = ordersOfType(exchange, 'market').filter((order) => order.side === 'sell');
+      expect(sells.map((order) => order.volume.toFixed())).toEqual(['0.3', '0.7']);
       expect(lines(reports, (r) => r.role === 'close' && r.status === 'FILLED')).toEqual(['5050 close FILLED 0.3', '7100 close FILLED 0.7']);
       expect(handler.positions()).toEqual([]);
       expectOneFinalPerOrder(reports, handler);
@@ -364,14 +323,12 @@ describe('execution handler', () => {
   });
 
   it('a partial close-position puts a stop back on the rest of the position, at the cancelled stop\'s price', () => {
-    marbles(({ cold, hot, scheduler, flush }) => {
-      const sim = new SimExchange({ cold }, scheduler);
-      sim.last = new Decimal('60000');
+    marbles(({ hot, scheduler, flush }) => {
       const protectedBuy: TradeSignal = { signalId: 'market-3', pair: 'XBTUSD', side: 'buy', orderType: 'market', quantity: '0.05', stopLoss: '57000' };
-      const { handler, reports } = run(sim, scheduler, {
+      const { handler, reports, exchange } = run(scheduler, {
         signals$: hot('a', { a: protectedBuy }),
         commands$: hot('5000ms c', { c: { commandId: 'close-1', pair: 'XBTUSD', quantity: '0.02' } }),
-      });
+      }, { price: '60000' });
       scheduler.schedule(() => void handler.stop(), 30_000);
       flush();
       expect(lines(reports, (r) => r.timestamp >= 5_000)).toEqual([
@@ -384,11 +341,11 @@ describe('execution handler', () => {
         '7140 stop-loss PENDING_NEW',
         '7150 stop-loss NEW',
       ]);
-      const [cancelled, renewed] = sim.ordersOfType('stop-loss');
+      const [cancelled, renewed] = ordersOfType(exchange, 'stop-loss');
       expect(cancelled?.status).toBe('canceled');
-      expect(sim.ordersOfType('market').map((order) => [order.request.side, order.request.volume.toFixed()])).toEqual([['buy', '0.05'], ['sell', '0.02']]);
-      expect([renewed?.request.side, renewed?.request.volume.toFixed(), renewed?.request.price?.toFixed(), renewed?.status]).toEqual(['sell', '0.03', '57000', 'open']);
-      const renewedReports = reports.filter((r) => r.clientOrderId === renewed?.request.clientOrderId);
+      expect(ordersOfType(exchange, 'market').map((order) => [order.side, order.volume.toFixed()])).toEqual([['buy', '0.05'], ['sell', '0.02']]);
+      expect([renewed?.side, renewed?.volume.toFixed(), renewed?.price?.toFixed(), renewed?.status]).toEqual(['sell', '0.03', '57000', 'open']);
+      const renewedReports = reports.filter((r) => r.clientOrderId === renewed?.clOrdId);
       expect(renewedReports.map((r) => [r.signalId, r.role, r.status])).toEqual([['close-1', 'stop-loss', 'PENDING_NEW'], ['close-1', 'stop-loss', 'NEW']]);
       const [position] = handler.positions();
       expect(position?.quantity.toFixed()).toBe('0.03');
@@ -400,27 +357,25 @@ describe('execution handler', () => {
   });
 
   it('after a partial close the new stop takes the tightest cancelled trigger, and a later close cancels it', () => {
-    marbles(({ cold, hot, scheduler, flush }) => {
-      const sim = new SimExchange({ cold }, scheduler);
-      sim.last = new Decimal('60000');
+    marbles(({ hot, scheduler, flush }) => {
       const loose: TradeSignal = { signalId: 'buy-loose', pair: 'XBTUSD', side: 'buy', orderType: 'market', quantity: '0.02', stopLoss: '56000' };
       const tight: TradeSignal = { signalId: 'buy-tight', pair: 'XBTUSD', side: 'buy', orderType: 'market', quantity: '0.03', stopLoss: '57000' };
-      const { handler, reports } = run(sim, scheduler, {
+      const { handler, reports, exchange } = run(scheduler, {
         signals$: hot('a b', { a: loose, b: tight }),
         commands$: hot('5000ms c 9999ms d', { c: { commandId: 'close-1', pair: 'XBTUSD', quantity: '0.01' }, d: { commandId: 'close-2', pair: 'XBTUSD' } }),
-      });
+      }, { price: '60000' });
       scheduler.schedule(() => void handler.stop(), 40_000);
       flush();
-      const stops = sim.ordersOfType('stop-loss');
+      const stops = ordersOfType(exchange, 'stop-loss');
       // For a long the highest trigger is the tightest: 57000, never loosened to 56000.
-      expect(stops.map((order) => [order.request.volume.toFixed(), order.request.price?.toFixed(), order.status])).toEqual([
+      expect(stops.map((order) => [order.volume.toFixed(), order.price?.toFixed(), order.status])).toEqual([
         ['0.02', '56000', 'canceled'],
         ['0.03', '57000', 'canceled'],
         ['0.04', '57000', 'canceled'],
       ]);
-      const sells = sim.ordersOfType('market').filter((order) => order.request.side === 'sell');
-      expect(sells.map((order) => order.request.volume.toFixed())).toEqual(['0.01', '0.04']);
-      const renewed = reports.filter((r) => r.clientOrderId === stops[2]?.request.clientOrderId);
+      const sells = ordersOfType(exchange, 'market').filter((order) => order.side === 'sell');
+      expect(sells.map((order) => order.volume.toFixed())).toEqual(['0.01', '0.04']);
+      const renewed = reports.filter((r) => r.clientOrderId === stops[2]?.clOrdId);
       expect(renewed.map((r) => [r.signalId, r.status, r.reason])).toEqual([
         ['close-1', 'PENDING_NEW', null],
         ['close-1', 'NEW', null],
@@ -441,18 +396,16 @@ describe('execution handler', () => {
   });
 
   it('a full close-position (no quantity) does not put a stop back: nothing is left to protect', () => {
-    marbles(({ cold, hot, scheduler, flush }) => {
-      const sim = new SimExchange({ cold }, scheduler);
-      sim.last = new Decimal('60000');
+    marbles(({ hot, scheduler, flush }) => {
       const protectedBuy: TradeSignal = { signalId: 'market-3', pair: 'XBTUSD', side: 'buy', orderType: 'market', quantity: '0.05', stopLoss: '57000' };
-      const { handler, reports } = run(sim, scheduler, {
+      const { handler, reports, exchange } = run(scheduler, {
         signals$: hot('a', { a: protectedBuy }),
         commands$: hot('5000ms c', { c: { commandId: 'close-1', pair: 'XBTUSD' } }),
-      });
+      }, { price: '60000' });
       scheduler.schedule(() => void handler.stop(), 30_000);
       flush();
-      expect(sim.ordersOfType('stop-loss').map((order) => order.status)).toEqual(['canceled']);
-      expect(sim.ordersOfType('market').map((order) => [order.request.side, order.request.volume.toFixed()])).toEqual([['buy', '0.05'], ['sell', '0.05']]);
+      expect(ordersOfType(exchange, 'stop-loss').map((order) => order.status)).toEqual(['canceled']);
+      expect(ordersOfType(exchange, 'market').map((order) => [order.side, order.volume.toFixed()])).toEqual([['buy', '0.05'], ['sell', '0.05']]);
       expect(lines(reports, (r) => r.timestamp >= 5_000)).toEqual([
         '5000 stop-loss PENDING_CANCEL',
         '5020 close PENDING_NEW',
@@ -466,9 +419,8 @@ describe('execution handler', () => {
   });
 
   it('a close-position command for a pair with nothing to close is rejected with the reason', () => {
-    marbles(({ cold, hot, scheduler, flush }) => {
-      const sim = new SimExchange({ cold }, scheduler);
-      const { handler, reports } = run(sim, scheduler, {
+    marbles(({ hot, scheduler, flush }) => {
+      const { handler, reports } = run(scheduler, {
         signals$: hot('-'),
         commands$: hot('100ms c', { c: { commandId: 'close-1', pair: 'XBTUSD' } }),
       });
@@ -482,10 +434,9 @@ describe('execution handler', () => {
   });
 
   it('malformed close commands are rejected with the reason, and the stream goes on', () => {
-    marbles(({ cold, hot, scheduler, flush }) => {
-      const sim = new SimExchange({ cold }, scheduler);
+    marbles(({ hot, scheduler, flush }) => {
       const nothing = null as unknown as ClosePositionCommand;
-      const { handler, reports } = run(sim, scheduler, {
+      const { handler, reports } = run(scheduler, {
         signals$: hot('-'),
         commands$: hot('100ms n 99ms u 99ms q 99ms c 99ms x', {
           n: nothing,
@@ -510,27 +461,31 @@ describe('execution handler', () => {
   });
 
   it('a failed pair-book load rejects the signal that needed it; the next signal loads it again', () => {
-    marbles(({ cold, hot, scheduler, flush }) => {
-      const sim = new SimExchange({ cold }, scheduler);
-      sim.pairsFailures = 1;
-      const { handler, reports } = run(sim, scheduler, { signals$: hot('a 99ms b', { a: limitBuy, b: { ...limitBuy, signalId: 'limit-2' } }) });
-      scheduler.schedule(() => void handler.stop(), 1_000);
+    marbles(({ hot, scheduler, flush }) => {
+      // AssetPairs is unavailable for as many answers as the retry allows (4); a breaker that does not open on them.
+      const config: ExecutionConfig = { ...baseConfig, breaker: { failureThreshold: 100, cooldownMs: 60_000 } };
+      const { handler, reports, exchange } = run(
+        scheduler,
+        { signals$: hot('a 999ms b', { a: limitBuy, b: { ...limitBuy, signalId: 'limit-2' } }) },
+        { config, before: (exchange) => exchange.faults.inject('AssetPairs', 'service-unavailable', 4) },
+      );
+      scheduler.schedule(() => void handler.stop(), 2_000);
       flush();
+      // Tried at 0, 110 (+100), 320 (+200), 730 (+400); the fourth answer (740) rejects the signal.
       expect(reports.filter((r) => r.signalId === 'limit-1').map((r) => [r.timestamp, r.status, r.reason])).toEqual([
-        [10, 'REJECTED', 'pair: pair rules unavailable: AssetPairs: EGeneral:Internal error'],
+        [740, 'REJECTED', 'pair: pair rules unavailable: AssetPairs: EService:Unavailable'],
       ]);
       expect(reports.filter((r) => r.signalId === 'limit-2').map((r) => r.status).slice(0, 2)).toEqual(['PENDING_NEW', 'NEW']);
-      expect(sim.port.callsOf('pairs').map((call) => call.at)).toEqual([0, 100]);
+      expect(sentAt(exchange, 'AssetPairs')).toEqual([0, 110, 320, 730, 1000]);
     });
   });
 
   it('a malformed signal among good ones is rejected with its field, and the stream goes on', () => {
-    marbles(({ cold, hot, scheduler, flush }) => {
-      const sim = new SimExchange({ cold }, scheduler);
+    marbles(({ hot, scheduler, flush }) => {
       const malformed = { ...limitBuy, signalId: 'bad-1', quantity: 'abc' } as TradeSignal;
       const good2: TradeSignal = { ...limitBuy, signalId: 'limit-2' };
       const nothing = null as unknown as TradeSignal;
-      const { handler, reports } = run(sim, scheduler, { signals$: hot('a 49ms n 49ms b 99ms c', { a: limitBuy, n: nothing, b: malformed, c: good2 }) });
+      const { handler, reports, exchange } = run(scheduler, { signals$: hot('a 49ms n 49ms b 99ms c', { a: limitBuy, n: nothing, b: malformed, c: good2 }) });
       scheduler.schedule(() => void handler.stop(), 3_000);
       flush();
       const bad = reports.filter((r) => r.signalId === 'bad-1');
@@ -538,14 +493,13 @@ describe('execution handler', () => {
       expect(bad[0]?.reason).toMatch(/^quantity: /);
       expect(reports.filter((r) => r.signalId === '').map((r) => [r.timestamp, r.status])).toEqual([[50, 'REJECTED']]);
       expect(reports.filter((r) => r.signalId === 'limit-2').map((r) => r.status).slice(0, 2)).toEqual(['PENDING_NEW', 'NEW']);
-      expect(sim.port.callsOf('placeOrder')).toHaveLength(2);
+      expect(exchange.sent('AddOrder')).toHaveLength(2);
     });
   });
 
   it('stop() cancels a working entry, protects nothing when nothing filled, and every order ends in one final status', () => {
-    marbles(({ cold, hot, scheduler, flush }) => {
-      const sim = new SimExchange({ cold }, scheduler);
-      const { handler, reports, completedAt } = run(sim, scheduler, { signals$: hot('a', { a: { ...limitBuy, timeoutMs: 60_000 } }) });
+    marbles(({ hot, scheduler, flush }) => {
+      const { handler, reports, completedAt } = run(scheduler, { signals$: hot('a', { a: { ...limitBuy, timeoutMs: 60_000 } }) });
       scheduler.schedule(() => void handler.stop(), 3_000);
       flush();
       expect(lines(reports)).toEqual(['10 entry PENDING_NEW', '20 entry NEW', '3000 entry PENDING_CANCEL', '3060 entry CANCELED']);
@@ -555,48 +509,52 @@ describe('execution handler', () => {
   });
 
   it('an ambiguous placement that did reach the exchange is adopted and followed, never placed twice', () => {
-    marbles(({ cold, hot, scheduler, flush }) => {
-      const sim = new SimExchange({ cold }, scheduler);
-      sim.placeFault = (_, call) => (call === 1 ? { error: exchangeError('ambiguous', 'timeout after sending'), placed: true } : null);
-      const { handler, reports } = run(sim, scheduler, { signals$: hot('a', { a: marketBuy }) });
+    marbles(({ hot, scheduler, flush }) => {
+      // The exchange places the entry, then the connection drops before the answer.
+      const { handler, reports, exchange } = run(
+        scheduler,
+        { signals$: hot('a', { a: marketBuy }) },
+        { before: (exchange) => exchange.faults.inject('AddOrder', 'accept-then-drop', 1) },
+      );
       scheduler.schedule(() => void handler.stop(), 10_000);
       flush();
       expect(lines(reports).slice(0, 4)).toEqual(['20 entry PENDING_NEW', '30 entry UNKNOWN', '1050 entry NEW 1', '1050 entry FILLED 1']);
-      expect(sim.ordersOfType('market')).toHaveLength(1);
-      expect(sim.ordersOfType('stop-loss')).toHaveLength(1);
+      expect(ordersOfType(exchange, 'market')).toHaveLength(1);
+      expect(ordersOfType(exchange, 'stop-loss')).toHaveLength(1);
       expectOneFinalPerOrder(reports, handler);
     });
   });
 
   it('a filled entry stays protected when the stop-loss placement meets two EAPI:Invalid nonce answers in a row', () => {
-    marbles(({ cold, hot, scheduler, flush }) => {
-      const sim = new SimExchange({ cold }, scheduler);
-      const nonce = exchangeError('retryable', 'EAPI:Invalid nonce');
-      // AddOrder 1 is the entry; 2 and 3 are the stop's first attempts, refused as if another process raced the nonce.
-      sim.placeFault = (_, call) => (call === 2 || call === 3 ? { error: nonce, placed: false } : null);
+    marbles(({ hot, scheduler, flush }) => {
       const stopOnly: TradeSignal = { signalId: 'nonces', pair: 'XBTUSD', side: 'buy', orderType: 'market', quantity: '1', stopLoss: '90' };
-      const { handler, reports } = run(sim, scheduler, { signals$: hot('a', { a: stopOnly }) });
+      const { handler, reports, exchange } = run(scheduler, { signals$: hot('a', { a: stopOnly }) });
+      // AddOrder 1 is the entry (sent at 20); 2 and 3 are the stop's first attempts, refused as if another process raced the nonce.
+      exchange.faultAt(21, 'AddOrder', 'invalid-nonce', 2);
       scheduler.schedule(() => void handler.stop(), 10_000);
       flush();
       // Entry filled (seen at 2060); the stop is tried at 2060, 2170 (+100 backoff) and 2380 (+200): placed on the third.
       expect(lines(reports, (r) => r.role === 'stop-loss')).toEqual(['2060 stop-loss PENDING_NEW', '2390 stop-loss NEW']);
-      expect(sim.port.callsOf('placeOrder').map((call) => call.at)).toEqual([20, 2060, 2170, 2380]);
-      expect(sim.ordersOfType('stop-loss').map((order) => [order.status, order.request.volume.toFixed()])).toEqual([['open', '1']]);
+      expect(sentAt(exchange, 'AddOrder')).toEqual([20, 2060, 2170, 2380]);
+      expect(ordersOfType(exchange, 'stop-loss').map((order) => [order.status, order.volume.toFixed()])).toEqual([['open', '1']]);
       expectOneFinalPerOrder(reports, handler);
     });
   });
 
   it('a close keeps retrying an unavailable exchange past retry.maxAttempts until it is placed', () => {
-    marbles(({ cold, hot, scheduler, flush }) => {
-      const sim = new SimExchange({ cold }, scheduler);
-      const unavailable = exchangeError('retryable', 'EService:Unavailable');
-      sim.placeFault = (_, call) => (call >= 2 && call <= 6 ? { error: unavailable, placed: false } : null);
+    marbles(({ hot, scheduler, flush }) => {
       const unprotected: TradeSignal = { signalId: 'market-2', pair: 'XBTUSD', side: 'buy', orderType: 'market', quantity: '1' };
       const config: ExecutionConfig = { ...baseConfig, breaker: { failureThreshold: 100, cooldownMs: 60_000 } };
-      const { handler, reports } = run(sim, scheduler, { signals$: hot('a', { a: unprotected }), commands$: hot('3000ms c', { c: { commandId: 'close-1', pair: 'XBTUSD' } }) }, config);
+      const { handler, reports, exchange } = run(
+        scheduler,
+        { signals$: hot('a', { a: unprotected }), commands$: hot('3000ms c', { c: { commandId: 'close-1', pair: 'XBTUSD' } }) },
+        { config },
+      );
+      // After the entry (AddOrder 1), the next five AddOrders meet EService:Unavailable.
+      exchange.faultAt(21, 'AddOrder', 'service-unavailable', 5);
       scheduler.schedule(() => void handler.stop(), 20_000);
       flush();
-      const closeCalls = sim.port.callsOf('placeOrder').slice(1).map((call) => call.at);
+      const closeCalls = sentAt(exchange, 'AddOrder').slice(1);
       // Five refusals (backoff 100, 200, 400, 800, 1000 ms), the sixth attempt is placed.
       expect(closeCalls.map((at) => at - (closeCalls[0] ?? 0))).toEqual([0, 110, 320, 730, 1540, 2550]);
       expect(lines(reports, (r) => r.role === 'close').filter((line) => !line.includes('PENDING'))).toEqual([`${(closeCalls[0] ?? 0) + 2560} close NEW`, expect.stringMatching(/ close FILLED 1$/)]);
@@ -606,14 +564,14 @@ describe('execution handler', () => {
   });
 
   it('a stop-loss refused for good is reported unprotected and leaves positions(), so a later close is not held up', () => {
-    marbles(({ cold, hot, scheduler, flush }) => {
-      const sim = new SimExchange({ cold }, scheduler);
-      sim.placeFault = (_, call) => (call === 2 ? { error: exchangeError('refused', 'EOrder:Invalid price'), placed: false } : null);
+    marbles(({ hot, scheduler, flush }) => {
       const stopOnly: TradeSignal = { signalId: 'refused', pair: 'XBTUSD', side: 'buy', orderType: 'market', quantity: '1', stopLoss: '90' };
-      const { handler, reports } = run(sim, scheduler, {
+      const { handler, reports, exchange } = run(scheduler, {
         signals$: hot('a', { a: stopOnly }),
         commands$: hot('5000ms c', { c: { commandId: 'close-1', pair: 'XBTUSD' } }),
       });
+      // The exchange refuses the stop-loss for good.
+      exchange.refuse('AddOrder', 'EOrder:Invalid price', { when: (params) => params['ordertype'] === 'stop-loss' });
       let listedBeforeClose: unknown = null;
       scheduler.schedule(() => (listedBeforeClose = handler.positions().map((position) => [position.quantity.toFixed(), position.protectiveOrders.length])), 4_000);
       scheduler.schedule(() => void handler.stop(), 60_000);
@@ -633,14 +591,13 @@ describe('execution handler', () => {
   });
 
   it('close-position cancels the pair\'s working limit entry first and closes what it filled, without protecting it', () => {
-    marbles(({ cold, hot, scheduler, flush }) => {
-      const sim = new SimExchange({ cold }, scheduler);
+    marbles(({ hot, scheduler, flush }) => {
       const working: TradeSignal = { ...limitBuy, timeoutMs: 60_000 };
-      const { handler, reports } = run(sim, scheduler, {
+      const { handler, reports, exchange } = run(scheduler, {
         signals$: hot('a', { a: working }),
         commands$: hot('4000ms c', { c: { commandId: 'close-1', pair: 'XBTUSD' } }),
       });
-      scheduler.schedule(() => sim.fill('O-1', '0.4', '100'), 2_500);
+      exchange.setPriceAt(2_500, 'XBTUSD', '100', { liquidity: '0.4' });
       scheduler.schedule(() => void handler.stop(), 30_000);
       flush();
       const entry = reports.filter((r) => r.role === 'entry');
@@ -651,10 +608,10 @@ describe('execution handler', () => {
       const close = reports.filter((r) => r.role === 'close');
       expect(close.map((r) => r.status)).toEqual(['PENDING_NEW', 'NEW', 'FILLED']);
       expect(close[0]?.timestamp).toBeGreaterThanOrEqual(canceledAt);
-      expect(sim.ordersOfType('market').map((order) => [order.request.side, order.request.volume.toFixed()])).toEqual([['sell', '0.4']]);
-      expect(sim.ordersOfType('limit').map((order) => order.status)).toEqual(['canceled']);
+      expect(ordersOfType(exchange, 'market').map((order) => [order.side, order.volume.toFixed()])).toEqual([['sell', '0.4']]);
+      expect(ordersOfType(exchange, 'limit').map((order) => order.status)).toEqual(['canceled']);
       // The close took the fill: no stop-loss was placed for it.
-      expect(sim.ordersOfType('stop-loss')).toEqual([]);
+      expect(ordersOfType(exchange, 'stop-loss')).toEqual([]);
       expect(reports.some((r) => r.role === 'stop-loss')).toBe(false);
       expect(handler.positions()).toEqual([]);
       expectOneFinalPerOrder(reports, handler);
@@ -662,21 +619,20 @@ describe('execution handler', () => {
   });
 
   it('close-position with only an unfilled working entry on the pair cancels it; nothing is left to sell', () => {
-    marbles(({ cold, hot, scheduler, flush }) => {
-      const sim = new SimExchange({ cold }, scheduler);
+    marbles(({ hot, scheduler, flush }) => {
       const working: TradeSignal = { ...limitBuy, timeoutMs: 60_000 };
-      const { handler, reports } = run(sim, scheduler, {
+      const { handler, reports, exchange } = run(scheduler, {
         signals$: hot('a', { a: working }),
         commands$: hot('3000ms c', { c: { commandId: 'close-1', pair: 'XBTUSD' } }),
       });
       scheduler.schedule(() => void handler.stop(), 30_000);
       flush();
       expect(reports.filter((r) => r.role === 'entry').map((r) => r.status)).toEqual(['PENDING_NEW', 'NEW', 'PENDING_CANCEL', 'CANCELED']);
-      expect(sim.ordersOfType('limit').map((order) => order.status)).toEqual(['canceled']);
+      expect(ordersOfType(exchange, 'limit').map((order) => order.status)).toEqual(['canceled']);
       expect(reports.filter((r) => r.role === 'close').map((r) => [r.status, r.reason])).toEqual([
         ['REJECTED', 'nothing to close on BTC/USD: the tracked position is flat'],
       ]);
-      expect(sim.ordersOfType('market')).toEqual([]);
+      expect(ordersOfType(exchange, 'market')).toEqual([]);
       expectOneFinalPerOrder(reports, handler);
     });
   });
@@ -684,10 +640,10 @@ describe('execution handler', () => {
   it('start() and stop(): the façade delivers the reports and resolves once reports$ has completed', async () => {
     let stopped: Promise<void> | null = null;
     const delivered: string[] = [];
-    marbles(({ cold, hot, scheduler, flush }) => {
-      const sim = new SimExchange({ cold }, scheduler);
+    marbles(({ hot, scheduler, flush }) => {
+      const exchange = createVirtualExchange({ scheduler, ...exchangeOptions({}) });
       const handler = createExecutionHandler(baseConfig, {
-        port: sim.port,
+        port: exchange.port,
         budget: new OpenBudget(),
         costs: krakenCostModel,
         scheduler,

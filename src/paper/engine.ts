@@ -140,12 +140,13 @@ export class Engine {
   /**
    * One matching run after the market moved: triggers are checked on the last price, resting limits that the
    * last price reached fill at their own price (maker), sharing the pair's liquidity for this run in time
-   * priority, so a large order fills over several runs.
+   * priority, so a large order fills over several runs. `offered` replaces a pair's `liquidityPerStep` for this run
+   * (base volume by pair key), as a thin or deep level does on Kraken.
    */
-  match(now: number): void {
+  match(now: number, offered: ReadonlyMap<string, Decimal> = new Map()): void {
     const liquidity = new Map<string, Decimal>();
     for (const o of this.book.open()) {
-      const left = liquidity.get(o.pair.key) ?? o.pair.liquidityPerStep;
+      const left = liquidity.get(o.pair.key) ?? offered.get(o.pair.key) ?? o.pair.liquidityPerStep;
       const used = this.execute(o, now, { liquidity: left, arriving: false });
       liquidity.set(o.pair.key, left.minus(used));
     }

@@ -83,8 +83,11 @@ export interface PaperExchange {
   readonly tier: Tier;
   /** Another API key on the same account (own nonce and REST counter; shared balances, orders and trading counters). */
   addApiKey(): ApiCredentials;
-  /** Moves a pair's last price and runs matching. */
-  setPrice(pair: string, price: Decimal | string): void;
+  /**
+   * Moves a pair's last price and runs matching; `move.liquidity` is the base volume this move trades at resting
+   * limits' prices instead of the pair's depth per move (a partial fill of a chosen size).
+   */
+  setPrice(pair: string, price: Decimal | string, move?: { readonly liquidity?: Decimal | string }): void;
   /** One step of the seeded price process, then matching. */
   step(): void;
   /** Moves the paper clock `ms` ahead of the injected clock, then runs one step. */
@@ -163,7 +166,7 @@ export async function startPaperExchange(options: PaperOptions = {}): Promise<Pa
       auth.addKey(extra);
       return extra;
     },
-    setPrice: (pair, price) => venue.setPrice(pair, new Decimal(price)),
+    setPrice: (pair, price, move) => venue.setPrice(pair, new Decimal(price), move?.liquidity === undefined ? undefined : new Decimal(move.liquidity)),
     step: () => venue.step(),
     advance: (ms) => {
       venue.shiftClock(ms);

@@ -134,14 +134,17 @@ export class Venue {
     this.marketMoved();
   }
 
-  /** Moves one pair's market and runs matching. */
-  setPrice(pairName: string, price: Decimal): void {
+  /**
+   * Moves one pair's market and runs matching; `liquidity` (base volume) is what this move offers the pair's
+   * resting orders instead of its `liquidityPerStep`.
+   */
+  setPrice(pairName: string, price: Decimal, liquidity?: Decimal): void {
     const pair = this.catalogue.find(pairName);
     if (!pair) throw new Error(`paper exchange: unknown pair ${pairName}`);
     const now = this.now();
     this.catchUp(now);
     this.market.setPrice(pair.key, price);
-    this.matchIfOnline(now);
+    this.matchIfOnline(now, liquidity === undefined ? undefined : new Map([[pair.key, liquidity]]));
     this.marketMoved();
   }
 
@@ -149,7 +152,7 @@ export class Venue {
     for (const watcher of this.marketWatchers) watcher();
   }
 
-  private matchIfOnline(now: number): void {
-    if (this.systemStatus === 'online') this.engine.match(now);
+  private matchIfOnline(now: number, offered?: ReadonlyMap<string, Decimal>): void {
+    if (this.systemStatus === 'online') this.engine.match(now, offered);
   }
 }

@@ -13,5 +13,5 @@ export { seededRandom, seededUuids } from './seeded';
 export { type LetterFilter, STATUS_LETTERS, statusLetters } from './status-letters';
 export { type TestHandler, type TestHandlerOptions, createTestHandler } from './test-handler';
 export { DEFAULT_LIMIT_MS, TestRun, type TestRunOptions, type WireRecord, closeAllTestRuns, startTestRun } from './test-run';
-export { type VirtualExchange, type VirtualExchangeOptions, createVirtualExchange } from './virtual-exchange';
+export { type PriceMove, type Refusal, type SentRequest, type VirtualExchange, type VirtualExchangeOptions, createVirtualExchange } from './virtual-exchange';
 export { type FaultConfig, type FaultControl, type FaultKind, type FaultRates, FAULT_KINDS, type PaperInspector } from '../paper';

@@ -1,7 +1,9 @@
 import { Decimal } from 'decimal.js';
-import { type Observable, type SchedulerAction, type SchedulerLike, Subscription } from 'rxjs';
+import { type Observable, type SchedulerAction, type SchedulerLike, Subscription, defer, mergeMap, throwError, timer } from 'rxjs';
 import { type KrakenClient, krakenClientOver } from '../kraken/client';
 import { KrakenExchange } from '../kraken/exchange';
+import { classifyKrakenErrors } from '../kraken/errors';
+import { type KrakenTransport, type RequestParams } from '../kraken/transport';
 import { type Tier } from '../model/config';
 import { type DecimalInput } from '../model/signal';
 import { IDLE_CLOCK_ORIGIN } from '../time/idle-clock';
@@ -41,6 +43,35 @@ export interface VirtualExchangeOptions {
   readonly originMs?: number;
 }
 
+/** How one scripted price move trades. */
+export interface PriceMove {
+  /**
+   * Base volume this move trades at the prices of the pair's resting limit orders (in time priority), instead of
+   * the pair's depth per move (XBTUSD 0.5, ETHUSD 5, …): `'0.4'` fills a resting buy of 1 by 0.4 and leaves it open,
+   * as a thin level on Kraken does; `'0'` moves the price without filling a limit. Triggers (stops, take-profits)
+   * fire on the new price whatever it is, and fill at the market as they do without it.
+   */
+  readonly liquidity?: DecimalInput;
+}
+
+/** One request the client sent to the virtual exchange. */
+export interface SentRequest {
+  /** Kraken's method name: `AddOrder`, `CancelOrder`, `OpenOrders`, `QueryOrders`, `Ticker`, `AssetPairs`, … */
+  readonly method: string;
+  /** The scheduler's frame it was sent at (a private call then waits its turn in the key's lane, if any). */
+  readonly frame: number;
+  /** Its parameters as the client gave them (Kraken's names: `type`, `ordertype`, `volume`, `cl_ord_id`, …). */
+  readonly params: Readonly<RequestParams>;
+}
+
+/** Which requests a scripted refusal answers. */
+export interface Refusal {
+  /** Only requests whose parameters match (Kraken's names: `txid`, `type`, `ordertype`, …). Default: every one. */
+  readonly when?: (params: Readonly<RequestParams>) => boolean;
+  /** At most this many. Default: every matching request until the refusal is unsubscribed. */
+  readonly count?: number;
+}
+
 /** The paper exchange's engine on a test's scheduler, behind the production `ExchangePort`. */
 export interface VirtualExchange {
   /** `new KrakenExchange(krakenClientOver(transport))`: the production parsers and error classes. */
@@ -58,10 +89,12 @@ export interface VirtualExchange {
   readonly inspect: PaperInspector;
   /** The paper's fault plan: `inject(endpoint, kind, count)`, `setRates`, `setLatency`, `applied()`. */
   readonly faults: FaultControl;
-  /** Moves a pair's last price now and runs matching. */
-  setPrice(pair: string, price: DecimalInput): void;
+  /** Moves a pair's last price now and runs matching (with `move.liquidity` for this move, if given). */
+  setPrice(pair: string, price: DecimalInput, move?: PriceMove): void;
   /** `setPrice` at an absolute frame (virtual ms) of the scheduler. */
-  setPriceAt(frame: number, pair: string, price: DecimalInput): void;
+  setPriceAt(frame: number, pair: string, price: DecimalInput, move?: PriceMove): void;
+  /** Every request the client sent, in order; with `method`, only that method's (`sent('AddOrder')`). */
+  sent(method?: string): readonly SentRequest[];
   /**
    * Plays a stream of prices into a pair, each one a `setPrice` when it arrives:
    * `playPrices('BTC/USD', cold('--a--b', { a: '59000', b: '61000' }))`. Stops at `close()`.
@@ -69,6 +102,17 @@ export interface VirtualExchange {
   playPrices(pair: string, prices$: Observable<DecimalInput>): Subscription;
   /** Injects `kind` for the next `count` requests to `endpoint` (`*`: every private one) at an absolute frame. */
   faultAt(frame: number, endpoint: string, kind: FaultKind, count?: number): void;
+  /**
+   * Answers matching requests to `method` with Kraken's error string `code`, `latencyMs` after they are sent, without
+   * processing them (nothing happens on the exchange): for refusals whose cause the paper engine does not model
+   * (`EOrder:Trading agreement required`, `EGeneral:Permission denied`), or a fault aimed at one order
+   * (`refuse('CancelOrder', 'EGeneral:Internal error', { when: (p) => p['txid'] === txid })`). The error is the class
+   * the client makes of that string over HTTP. Counted in `inspect.requestCounts()`, never in a rate counter.
+   * Active from now until the returned subscription is unsubscribed, or `count` requests are refused.
+   *
+   * @throws RangeError when `code` is not a Kraken error string (`E…:…`) or `count` is not a positive integer
+   */
+  refuse(method: string, code: string, refusal?: Refusal): Subscription;
   /** One step of the seeded price process, then matching. */
   step(): void;
   setSystemStatus(status: SystemStatus): void;
@@ -134,10 +178,13 @@ export function createVirtualExchange(options: VirtualExchangeOptions): VirtualE
     ...(options.latencyMs !== undefined ? { latencyMs: options.latencyMs } : {}),
     ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
   });
-  const client = krakenClientOver(transport);
+  const log: SentRequest[] = [];
+  const refusals = new Refusals(transport, scheduler, options.latencyMs ?? 10);
+  const client = krakenClientOver(recording(refusals, scheduler, log));
   const scripts = new Subscription();
   const scriptErrors: unknown[] = [];
-  const setPrice = (pair: string, price: DecimalInput): void => venue.setPrice(pair, new Decimal(price));
+  const setPrice = (pair: string, price: DecimalInput, move?: PriceMove): void =>
+    venue.setPrice(pair, new Decimal(price), move?.liquidity === undefined ? undefined : liquidityOf(move.liquidity));
   const at = (frame: number, work: () => void): void => {
     scripts.add(scheduler.schedule(work, Math.max(0, frame - scheduler.now())));
   };
@@ -151,7 +198,12 @@ export function createVirtualExchange(options: VirtualExchangeOptions): VirtualE
     inspect: createInspector(venue, transport),
     faults,
     setPrice,
-    setPriceAt: (frame, pair, price) => at(frame, () => setPrice(pair, price)),
+    setPriceAt: (frame, pair, price, move) => {
+      // A bad volume is the script's mistake: said when it is written, not at its frame.
+      if (move?.liquidity !== undefined) liquidityOf(move.liquidity);
+      at(frame, () => setPrice(pair, price, move));
+    },
+    sent: (method) => (method === undefined ? [...log] : log.filter((request) => request.method === method)),
     playPrices: (pair, prices$) => {
       const playing = prices$.subscribe({
         next: (price) => setPrice(pair, price),
@@ -162,6 +214,7 @@ export function createVirtualExchange(options: VirtualExchangeOptions): VirtualE
       return playing;
     },
     faultAt: (frame, endpoint, kind, count = 1) => at(frame, () => faults.inject(endpoint, kind, count)),
+    refuse: (method, code, refusal) => refusals.add(method, code, refusal ?? {}),
     step: () => venue.step(),
     setSystemStatus: (status) => {
       venue.systemStatus = status;
@@ -175,5 +228,82 @@ export function createVirtualExchange(options: VirtualExchangeOptions): VirtualE
       transport.close();
       if (scriptErrors.length > 0) throw scriptErrors[0];
     },
+  };
+}
+
+interface ActiveRefusal {
+  readonly method: string;
+  readonly code: string;
+  readonly when: (params: Readonly<RequestParams>) => boolean;
+  left: number;
+}
+
+/** `transport`, with the scripted refusals answered in front of it. */
+class Refusals implements KrakenTransport {
+  private readonly active: ActiveRefusal[] = [];
+
+  constructor(
+    private readonly transport: InProcessTransport,
+    private readonly scheduler: SchedulerLike,
+    private readonly latencyMs: number,
+  ) {}
+
+  add(method: string, code: string, refusal: Refusal): Subscription {
+    if (!/^E[A-Za-z]+:./.test(code)) throw new RangeError(`refuse: code must be a Kraken error string such as EOrder:Insufficient funds, got ${code}`);
+    const count = refusal.count ?? Number.POSITIVE_INFINITY;
+    if (!(count === Number.POSITIVE_INFINITY || (Number.isInteger(count) && count > 0))) throw new RangeError(`refuse: count must be a positive integer, got ${count}`);
+    const entry: ActiveRefusal = { method, code, when: refusal.when ?? (() => true), left: count };
+    this.active.push(entry);
+    return new Subscription(() => this.drop(entry));
+  }
+
+  publicGet(method: string, params?: RequestParams): Observable<unknown> {
+    return defer(() => this.refused(method, params) ?? this.transport.publicGet(method, params));
+  }
+
+  privatePost(method: string, params?: RequestParams): Observable<unknown> {
+    return defer(() => this.refused(method, params) ?? this.transport.privatePost(method, params));
+  }
+
+  /** The refusal's answer for this request, if a refusal takes it. */
+  private refused(method: string, params: RequestParams | undefined): Observable<never> | undefined {
+    const entry = this.active.find((candidate) => candidate.method === method && candidate.when({ ...params }));
+    if (!entry) return undefined;
+    entry.left -= 1;
+    if (entry.left <= 0) this.drop(entry);
+    const requests = this.transport.traffic.requests;
+    requests.set(method, (requests.get(method) ?? 0) + 1);
+    const error = classifyKrakenErrors([entry.code], method, 200);
+    return timer(this.latencyMs, this.scheduler).pipe(mergeMap(() => throwError(() => error)));
+  }
+
+  private drop(entry: ActiveRefusal): void {
+    const at = this.active.indexOf(entry);
+    if (at >= 0) this.active.splice(at, 1);
+  }
+}
+
+/** A price move's liquidity as a volume, or a RangeError naming the field. */
+function liquidityOf(input: DecimalInput): Decimal {
+  let volume: Decimal;
+  try {
+    volume = new Decimal(input);
+  } catch {
+    throw new RangeError(`liquidity must be a non-negative decimal, got ${String(input)}`);
+  }
+  if (!volume.isFinite() || volume.isNegative()) throw new RangeError(`liquidity must be a non-negative decimal, got ${String(input)}`);
+  return volume;
+}
+
+/** `transport`, with each request written to `log` when it is sent (subscribed). */
+function recording(transport: KrakenTransport, scheduler: SchedulerLike, log: SentRequest[]): KrakenTransport {
+  const sent = (method: string, params: RequestParams | undefined, request: () => Observable<unknown>): Observable<unknown> =>
+    defer(() => {
+      log.push({ method, frame: scheduler.now(), params: { ...params } });
+      return request();
+    });
+  return {
+    publicGet: (method, params) => sent(method, params, () => transport.publicGet(method, params)),
+    privatePost: (method, params) => sent(method, params, () => transport.privatePost(method, params)),
   };
 }
