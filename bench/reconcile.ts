@@ -67,7 +67,7 @@ export interface ReconcileRun {
   readonly plan: ReconcilePlan;
 }
 
-/** The journals a scenario wrote identically, one per measured run. */
+/** What setup and every measured run share: the clock, the paper exchange, the client's port on that clock, the config. */
 interface Scenario {
   readonly clock: IdleClock;
   readonly paper: PaperExchange;
