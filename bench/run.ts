@@ -8,6 +8,7 @@ import { callsPerTickTable, compareDesigns, loopbackTable, starterTierTable } fr
 import { measureSignalPath, signalPathTable } from './signal-path';
 import { measureAtStarter, starterRunTable } from './starter-tier';
 import { measureProtectionLatency, protectionBreakdownTable, protectionLatencyTable } from './protection-latency';
+import { measureReconcile, reconcileCallsTable, reconcilePlanTable } from './reconcile';
 import { printTable } from './table';
 import { fillLatencyTable, measureFillLatency } from './ws-latency';
 
@@ -31,7 +32,8 @@ const progress = (line: string): void => {
  * entry's fill waits for its stop-loss (with and without faults), fill → client latency over WebSocket vs a REST
  * poll, the signal path's throughput in memory, the heap each followed order costs, the whole handler with 10,000
  * working entries (heap, CPU per tick against the parse), bursts of signals, the per-request overhead against ccxt,
- * and what journaling an intent and a fill costs. Prints figures; asserts nothing.
+ * what journaling an intent and a fill costs, and what reconciling 1,000 journaled orders at start costs. Prints
+ * figures; asserts nothing.
  */
 async function main(): Promise<void> {
   const started = Date.now();
@@ -70,6 +72,11 @@ async function main(): Promise<void> {
 
   progress('journal: µs per intent and per fill, SQLite synchronous=FULL vs NORMAL, in-memory as the floor …');
   printTable(journalTable(measureJournal()));
+
+  progress('reconciliation at start: 1,000 journaled orders settled with the paper exchange, starter-tier budget, idle clock …');
+  const reconcileRuns = await measureReconcile();
+  printTable(reconcileCallsTable(reconcileRuns));
+  printTable(reconcilePlanTable(reconcileRuns));
 
   progress(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
