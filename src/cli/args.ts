@@ -7,7 +7,7 @@ import { type LogLevelName, type Tier } from '../model/config';
  * `--validate-only` must not quietly place real orders.
  */
 
-export type CommandName = 'paper' | 'run' | 'demo';
+export type CommandName = 'paper' | 'run' | 'demo' | 'publish';
 
 export interface PaperArgs {
   readonly command: 'paper';
@@ -36,7 +36,17 @@ export interface DemoArgs {
   readonly logLevel?: LogLevelName;
 }
 
+/** `kraken-rx publish`: input lines onto an account's stream on the bus (src/cli/publish-command.ts). */
+export interface PublishArgs {
+  readonly command: 'publish';
+  readonly bus: string;
+  readonly account: string;
+  /** A file of JSON lines, or `-` for stdin (the default). */
+  readonly input: string;
+}
+
 export type ParsedArgs =
+  | PublishArgs
   | PaperArgs
   | RunArgs
   | DemoArgs
@@ -136,9 +146,20 @@ const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
       'Shows every path: market entry with a stop, partial fills, a timeout after a partial fill, a stop-loss hit,\n' +
       'a take-profit, HALT, an invalid signal and a close-position command. Finishes in well under a minute.',
   },
+  publish: {
+    summary: "publish input lines (signals, close, HALT) onto an account's input stream on Redis",
+    flags: [
+      flag('--bus', 'bus', str('URL'), 'the Redis to publish to, e.g. redis://127.0.0.1:6379'),
+      flag('--account', 'account', str('NAME'), 'the account whose stream krx:NAME:in gets the lines (as its handler names it)'),
+      flag('--input', 'input', str('FILE|-'), 'where the JSON lines come from (default: - = stdin)'),
+    ],
+    details:
+      'The same lines as `kraken-rx run` reads; each is checked first, and a bad one is not published but named on\n' +
+      'stderr with its line number and reason. Prints how many were published; exit 1 if any line was rejected.',
+  },
 };
 
-const isCommandName = (word: string): word is CommandName => word === 'paper' || word === 'run' || word === 'demo';
+const isCommandName = (word: string): word is CommandName => word === 'paper' || word === 'run' || word === 'demo' || word === 'publish';
 
 const flagUsage = (spec: FlagSpec): string => (spec.kind.type === 'boolean' ? spec.name : `${spec.name} ${spec.kind.placeholder}`);
 
@@ -149,7 +170,7 @@ export function usage(topic?: CommandName): string {
       'Usage: kraken-rx <command> [flags]',
       '',
       'Commands:',
-      ...(Object.keys(COMMANDS) as CommandName[]).map((name) => `  ${name.padEnd(6)} ${COMMANDS[name].summary}`),
+      ...(Object.keys(COMMANDS) as CommandName[]).map((name) => `  ${name.padEnd(7)} ${COMMANDS[name].summary}`),
       '',
       'Run `kraken-rx <command> --help` for the flags of a command.',
     ].join('\n');
@@ -300,6 +321,11 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
         url: text(values, 'url'),
         validateOnly: on(values, 'validateOnly'),
       } as RunArgs);
+    case 'publish': {
+      const [bus, account] = [text(values, 'bus'), text(values, 'account')];
+      if (bus === undefined || account === undefined) throw new UsageError(`${bus === undefined ? '--bus' : '--account'} is required`, 'publish');
+      return { command: 'publish', bus, account, input: text(values, 'input') ?? '-' };
+    }
     case 'demo':
       return given<DemoArgs>({ command: 'demo', json: on(values, 'json'), logLevel: logLevelOf(values) } as DemoArgs);
   }

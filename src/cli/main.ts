@@ -5,6 +5,7 @@ import { ConfigError, defaultConfigPath } from '../config/config';
 import { demoCommand } from './demo';
 import { type CliIo, processIo } from './io';
 import { paperCommand } from './paper-command';
+import { publishCommand } from './publish-command';
 import { printable } from './printable';
 import { runCommand } from './run-command';
 
@@ -50,6 +51,8 @@ async function dispatch(args: ParsedArgs, io: CliIo): Promise<number> {
       return runCommand(args, io);
     case 'demo':
       return demoCommand(args, io);
+    case 'publish':
+      return publishCommand(args, io);
   }
 }
 
