@@ -77,6 +77,9 @@ const NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
 /** The stream keys of an account. */
 export const busKeys = (account: string): RedisBus['keys'] => ({ inputs: `krx:${account}:in`, reports: `krx:${account}:reports` });
 
+/** The connection name of a consumer's read connection, as CLIENT LIST shows it. */
+export const readerName = (options: Pick<RedisBusOptions, 'account' | 'consumer'>): string => `krx-reader:${options.account}:${options.consumer}`;
+
 /** Why a bus setting is unusable, naming it; `null` when all are fine. */
 export function busOptionsProblem(options: RedisBusOptions): string | null {
   const url = urlProblem(options.url);
@@ -177,7 +180,8 @@ export async function openRedisBus(options: RedisBusOptions): Promise<RedisBus> 
     scheduler: options.scheduler ?? asyncScheduler,
     commands,
     readerClient: () => {
-      const reader: RedisClient = createClient({ url: options.url, socket: { reconnectStrategy: false } });
+      // Named (CLIENT SETNAME), so an operator's CLIENT LIST shows whose blocked read a connection is.
+      const reader: RedisClient = createClient({ url: options.url, name: readerName(options), socket: { reconnectStrategy: false } });
       reader.on('error', () => undefined);
       return reader;
     },
