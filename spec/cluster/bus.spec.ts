@@ -5,7 +5,7 @@ import { createClient } from 'redis';
 import { EMPTY, type Subscription, concatMap, firstValueFrom, from, lastValueFrom, of, take, toArray } from 'rxjs';
 import { type BusInput, busInputs$ } from '../../src/bus/bus-inputs';
 import { publishLines } from '../../src/bus/publish';
-import { type RedisBus, type RedisBusOptions, type RedisClient, openRedisBus, readerName } from '../../src/bus/redis-bus';
+import { type RedisBus, type RedisBusOptions, type RedisClient, commandsName, openRedisBus, readerName } from '../../src/bus/redis-bus';
 import { writeReports } from '../../src/bus/write-reports';
 import { type CliIo } from '../../src/cli/io';
 import { type InputLine, parseInputLine } from '../../src/cli/input';
@@ -55,10 +55,14 @@ describeWithRedis('Redis Streams bus', () => {
     const pending = await admin.xPendingRange(bus.keys.inputs, bus.group, '-', '+', 100);
     return Object.fromEntries(pending.map((entry) => [String(entry.id), String(entry.consumer)]));
   };
-  /** The connections named as `consumer`'s read connection, with the command each is in. */
-  const readers = async (consumer: string): Promise<string[]> => {
-    const name = readerName({ account, consumer });
-    return (await admin.clientList()).filter((client) => client.name === name).map((client) => client.cmd);
+  /** The connections named `name`, with the command each is in. */
+  const connections = async (name: string): Promise<string[]> => (await admin.clientList()).filter((client) => client.name === name).map((client) => client.cmd);
+  /** The connections named as `consumer`'s read connection. */
+  const readers = (consumer: string): Promise<string[]> => connections(readerName({ account, consumer }));
+  const kill = async (name: string): Promise<void> => {
+    const victim = (await admin.clientList()).find((client) => client.name === name);
+    if (victim === undefined) throw new Error(`no connection named ${name}`);
+    await admin.sendCommand(['CLIENT', 'KILL', 'ID', String(victim.id)]);
   };
 
   beforeAll(async () => {
@@ -147,9 +151,7 @@ describeWithRedis('Redis Streams bus', () => {
     const [s1] = await publish(bus, [signalLine('s1')]);
     await until(async () => delivered.length === 1, 's1');
     await until(async () => (await readers('handler-a')).includes('xreadgroup'), 'the reader to block');
-    const name = readerName({ account, consumer: 'handler-a' });
-    const victim = (await admin.clientList()).find((client) => client.name === name);
-    await admin.sendCommand(['CLIENT', 'KILL', 'ID', String(victim?.id)]);
+    await kill(readerName({ account, consumer: 'handler-a' }));
     const [s2] = await publish(bus, [signalLine('s2')]);
     await until(async () => delivered.length >= 2, 's2 after the reconnection');
     // s1 is read again from the pending list on reconnecting, but it is still out with the caller: not twice.
@@ -158,6 +160,28 @@ describeWithRedis('Redis Streams bus', () => {
       [s2, 'new', 's2'],
     ]);
     expect(await readers('handler-a')).toHaveLength(1);
+  });
+
+  it('acknowledges and writes across a killed command connection, which comes back by itself', async () => {
+    const bus = await openBus('handler-a');
+    await publish(bus, [signalLine('s1')]);
+    const [s1] = await inputs(bus, 1);
+    await kill(commandsName({ account, consumer: 'handler-a' }));
+    await ackAll(s1 === undefined ? [] : [s1]);
+    expect(await owners(bus)).toEqual({});
+    const [s2] = await publish(bus, [signalLine('s2')]);
+    expect((await inputs(bus, 1)).map(seen)).toEqual([[s2, 'new', 's2']]);
+    expect(await connections(commandsName({ account, consumer: 'handler-a' }))).toHaveLength(1);
+  });
+
+  it('acknowledges an entry deleted while pending, and goes on with the rest', async () => {
+    const bus = await openBus('handler-a');
+    const [s1, s2] = await publish(bus, [signalLine('s1'), signalLine('s2')]);
+    await inputs(bus, 2);
+    await admin.xDel(bus.keys.inputs, s1 ?? '');
+    expect((await inputs(bus, 1)).map(seen)).toEqual([[s2, 'pending', 's2']]);
+    await until(async () => !((s1 ?? '') in (await owners(bus))), 'the deleted entry to be acknowledged');
+    expect(Object.keys(await owners(bus))).toEqual([s2]);
   });
 
   it('closes its read connection when unsubscribed, and the bus its command connection when closed', async () => {

@@ -46,6 +46,45 @@ const fieldsOf = (message: unknown): Readonly<Record<string, string>> | null => 
 const entriesOf = (messages: readonly ({ readonly id: string; readonly message: unknown } | null)[]): Entry[] =>
   messages.filter((message) => message !== null).map((message) => ({ id: String(message.id), fields: fieldsOf(message.message) }));
 
+/** An answer from Redis of a shape this module does not know: a fault, not something to try again. */
+export class BusReplyError extends Error {
+  constructor(what: string) {
+    super(`unexpected XREADGROUP reply: ${what}`);
+    this.name = 'BusReplyError';
+  }
+}
+
+const isText = (value: unknown): value is string => typeof value === 'string';
+
+/** One entry of an XREADGROUP reply: `[id, [field, value, …]]`, or `[id, nil]` when it was deleted while pending. */
+function entryOf(raw: unknown): Entry {
+  if (!Array.isArray(raw) || !isText(raw[0])) throw new BusReplyError('an entry without an id');
+  const [id, list] = raw as [string, unknown];
+  if (list === null) return { id, fields: null };
+  if (!Array.isArray(list) || list.length % 2 !== 0 || !list.every(isText)) throw new BusReplyError(`entry ${id} without field/value pairs`);
+  const fields: Record<string, string> = {};
+  for (let at = 0; at < list.length; at += 2) fields[list[at] as string] = list[at + 1] as string;
+  return { id, fields };
+}
+
+/**
+ * The entries of an XREADGROUP reply: per stream, its entries — `[[key, entries], …]` in RESP2, `{ key: entries }`
+ * in RESP3 (node-redis's default); `null` (a block that timed out) is none.
+ */
+function readGroupEntries(reply: unknown): Entry[] {
+  if (reply === null) return [];
+  if (typeof reply !== 'object') throw new BusReplyError(`a ${typeof reply}`);
+  const perStream: unknown[] = Array.isArray(reply)
+    ? reply.map((stream: unknown) => (Array.isArray(stream) ? stream[1] : undefined))
+    : reply instanceof Map
+      ? [...reply.values()]
+      : Object.values(reply);
+  return perStream.flatMap((entries: unknown) => {
+    if (!Array.isArray(entries)) throw new BusReplyError('a stream without entries');
+    return (entries as unknown[]).map(entryOf);
+  });
+}
+
 /**
  * The text an entry hands to the parser: its `line` field, as on stdin. An entry written some other way is read
  * as the JSON object of its fields, so the parser names what is wrong with it instead of it being lost silently.
@@ -113,10 +152,11 @@ export function busInputs$<T>(bus: RedisBus, parse: (raw: string, sequence: numb
         concatMap((reply) => handOut(entriesOf(reply.messages), 'claimed')),
       );
 
+    // Sent as is and its reply read here: node-redis's own reading fails on an entry deleted while pending.
     const readGroup = (reader: RedisClient, after: string, block?: number) =>
-      defer(() => reader.xReadGroup(bus.group, bus.consumer, [{ key, id: after }], block === undefined ? { COUNT: bus.batchSize } : { COUNT: bus.batchSize, BLOCK: block })).pipe(
-        map((reply) => (reply === null ? [] : entriesOf(reply.flatMap((stream) => stream.messages)))),
-      );
+      defer(() =>
+        reader.sendCommand(['XREADGROUP', 'GROUP', bus.group, bus.consumer, 'COUNT', String(bus.batchSize), ...(block === undefined ? [] : ['BLOCK', String(block)]), 'STREAMS', key, after]),
+      ).pipe(map(readGroupEntries));
     /** This consumer's own pending entries, page by page until a page comes back empty. */
     const ownPending = (reader: RedisClient): Observable<BusInput<T>> =>
       readGroup(reader, '0').pipe(

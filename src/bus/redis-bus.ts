@@ -1,4 +1,14 @@
-import { ErrorReply, createClient } from 'redis';
+import {
+  ClientClosedError,
+  ClientOfflineError,
+  ConnectionTimeoutError,
+  DisconnectsClientError,
+  ErrorReply,
+  ReconnectStrategyError,
+  SocketClosedUnexpectedlyError,
+  SocketTimeoutError,
+  createClient,
+} from 'redis';
 import { type MonoTypeOperatorFunction, type Observable, type SchedulerLike, asyncScheduler, defer, lastValueFrom, retry, throwError, timer } from 'rxjs';
 import { type BackoffPolicy, backoffDelay } from '../operators/retry-backoff';
 
@@ -80,6 +90,9 @@ export const busKeys = (account: string): RedisBus['keys'] => ({ inputs: `krx:${
 /** The connection name of a consumer's read connection, as CLIENT LIST shows it. */
 export const readerName = (options: Pick<RedisBusOptions, 'account' | 'consumer'>): string => `krx-reader:${options.account}:${options.consumer}`;
 
+/** The connection name of a bus's command connection, as CLIENT LIST shows it. */
+export const commandsName = (options: Pick<RedisBusOptions, 'account' | 'consumer'>): string => `krx-bus:${options.account}:${options.consumer}`;
+
 /** Why a bus setting is unusable, naming it; `null` when all are fine. */
 export function busOptionsProblem(options: RedisBusOptions): string | null {
   const url = urlProblem(options.url);
@@ -113,11 +126,28 @@ export const printableBusUrl = (raw: string): string => {
   return url.toString();
 };
 
+const CONNECTION_ERRORS = [
+  ClientClosedError,
+  ClientOfflineError,
+  ConnectionTimeoutError,
+  DisconnectsClientError,
+  ReconnectStrategyError,
+  SocketClosedUnexpectedlyError,
+  SocketTimeoutError,
+] as const;
+
 /**
- * Whether an error is the connection's (lost, refused, closed, timed out) rather than Redis answering no.
- * Only those are worth trying again: an error reply (a wrong type, a missing group) would fail the same way.
+ * Whether an error is the connection's (refused, lost, closed, timed out) or Redis still loading its data after
+ * a restart, rather than Redis answering no or a fault here: only those are worth trying again, for as long as it
+ * takes. An error reply (a wrong type) or a bug would fail the same way forever.
  */
-export const isConnectionError = (error: unknown): boolean => error instanceof Error && !(error instanceof ErrorReply);
+export function isConnectionError(error: unknown): boolean {
+  if (CONNECTION_ERRORS.some((kind) => error instanceof kind)) return true;
+  if (error instanceof ErrorReply) return error.message.startsWith('LOADING');
+  // A socket's own failure: ECONNREFUSED, ECONNRESET, EPIPE, ETIMEDOUT, EHOSTUNREACH…
+  const code = error instanceof Error && 'code' in error ? error.code : undefined;
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code);
+}
 
 /** A reply saying the consumer group is gone: Redis restarted without its data, or someone destroyed the group. */
 export const isMissingGroup = (error: unknown): boolean => error instanceof ErrorReply && error.message.startsWith('NOGROUP');
@@ -152,6 +182,7 @@ export async function openRedisBus(options: RedisBusOptions): Promise<RedisBus> 
   let ready = false;
   const commands: RedisClient = createClient({
     url: options.url,
+    name: commandsName(options),
     // Give up on the first connection (so opening fails fast), keep trying once it has worked.
     socket: { reconnectStrategy: (retries: number) => (ready ? backoffDelay(policy, retries + 1) : false) },
   });
