@@ -1,3 +1,4 @@
+import { type AddressInfo, type Server, type Socket, connect, createServer } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from '@jest/globals';
 import { Decimal } from 'decimal.js';
@@ -17,6 +18,30 @@ const signalLine = (signalId: string): string =>
   JSON.stringify({ signalId, pair: 'BTC/USD', side: 'buy', orderType: 'limit', quantity: '0.01', limitPrice: '30000' });
 const HALT_ON = '{"type":"halt","halted":true}';
 
+const report = (reportId: string, status: ExecutionReport['status'], filled: string): ExecutionReport => ({
+  reportId,
+  timestamp: 1_700_000_000_000,
+  signalId: 's1',
+  clientOrderId: 'c1',
+  exchangeOrderId: 'OABC-1',
+  pair: 'BTC/USD',
+  role: 'entry',
+  side: 'buy',
+  orderType: 'limit',
+  status,
+  quantityOrdered: new Decimal('0.00000003'),
+  quantityFilled: new Decimal(filled),
+  lastFillQuantity: new Decimal(filled),
+  lastFillPrice: new Decimal('30000.1'),
+  averageFillPrice: new Decimal('30000.1'),
+  limitPrice: new Decimal('30000.1'),
+  stopPrice: null,
+  commission: new Decimal('0.0000000000000000000001'),
+  commissionAsset: 'USD',
+  reason: null,
+});
+const signalReport = (reportId: string): ExecutionReport => report(reportId, 'NEW', '0');
+
 /** What a test needs to see of an input: which entry, how it came, which signal or command. */
 const seen = (input: BusInput<InputLine>): [string, string, string] => {
   const value = input.value;
@@ -30,6 +55,47 @@ async function until(condition: () => Promise<boolean>, what: string, ms = 3_000
   while (!(await condition())) {
     if (Date.now() - start > ms) throw new Error(`gave up waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/**
+ * A TCP relay to the real Redis on a port of its own: stopping it is Redis gone for this test's connections only
+ * (others share the server), starting it again on the same port is Redis back.
+ */
+class Relay {
+  private server: Server | null = null;
+  private readonly sockets = new Set<Socket>();
+  port = 0;
+
+  async start(): Promise<void> {
+    const target = new URL(REDIS_URL);
+    const server = createServer((client) => {
+      const upstream = connect(Number(target.port), target.hostname);
+      for (const socket of [client, upstream]) {
+        this.sockets.add(socket);
+        socket.on('error', () => undefined);
+        socket.on('close', () => {
+          this.sockets.delete(socket);
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
+    this.port = (server.address() as AddressInfo).port;
+    this.server = server;
+  }
+
+  async stop(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    const server = this.server;
+    this.server = null;
+    if (server !== null) await new Promise((resolve) => server.close(resolve));
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
   }
 }
 
@@ -162,6 +228,37 @@ describeWithRedis('Redis Streams bus', () => {
     expect(await readers('handler-a')).toHaveLength(1);
   });
 
+  it('waits out Redis being unreachable and, once it is back, delivers what was published meanwhile, acks and writes', async () => {
+    const relay = new Relay();
+    await relay.start();
+    try {
+      const bus = await openBus('handler-a', { url: relay.url });
+      const direct = await openBus('publisher');
+      const delivered: BusInput<InputLine>[] = [];
+      subscriptions.push(busInputs$(bus, parseInputLine).subscribe((input) => delivered.push(input)));
+      const [s1] = await publish(direct, [signalLine('s1')]);
+      await until(async () => delivered.length === 1, 's1');
+      await relay.stop();
+      // While Redis is away: an ack, a report and a new line are in flight; none may be lost.
+      const acked = lastValueFrom(delivered[0]?.ack() ?? EMPTY, { defaultValue: undefined });
+      const written = lastValueFrom(of(signalReport('r1')).pipe(writeReports(bus)));
+      const [s2] = await publish(direct, [signalLine('s2')]);
+      await relay.start();
+      await until(async () => delivered.length === 2, 's2 once Redis is back');
+      expect(delivered.map(seen)).toEqual([
+        [s1, 'new', 's1'],
+        [s2, 'new', 's2'],
+      ]);
+      await acked;
+      expect((await written).reportId).toBe('r1');
+      expect(await owners(bus)).toEqual({ [s2 ?? '']: 'handler-a' });
+      expect(await admin.xLen(bus.keys.reports)).toBeGreaterThanOrEqual(1);
+    } finally {
+      for (const subscription of subscriptions.splice(0)) subscription.unsubscribe();
+      await relay.stop();
+    }
+  });
+
   it('acknowledges and writes across a killed command connection, which comes back by itself', async () => {
     const bus = await openBus('handler-a');
     await publish(bus, [signalLine('s1')]);
@@ -198,28 +295,6 @@ describeWithRedis('Redis Streams bus', () => {
 
   it('writes each report with its id and Decimals as strings, and passes it on after the write', async () => {
     const bus = await openBus('handler-a');
-    const report = (reportId: string, status: ExecutionReport['status'], filled: string): ExecutionReport => ({
-      reportId,
-      timestamp: 1_700_000_000_000,
-      signalId: 's1',
-      clientOrderId: 'c1',
-      exchangeOrderId: 'OABC-1',
-      pair: 'BTC/USD',
-      role: 'entry',
-      side: 'buy',
-      orderType: 'limit',
-      status,
-      quantityOrdered: new Decimal('0.00000003'),
-      quantityFilled: new Decimal(filled),
-      lastFillQuantity: new Decimal(filled),
-      lastFillPrice: new Decimal('30000.1'),
-      averageFillPrice: new Decimal('30000.1'),
-      limitPrice: new Decimal('30000.1'),
-      stopPrice: null,
-      commission: new Decimal('0.0000000000000000000001'),
-      commissionAsset: 'USD',
-      reason: null,
-    });
     const reports = [report('r1', 'PARTIALLY_FILLED', '0.00000001'), report('r2', 'FILLED', '0.00000003')];
     // Each report comes out only once it is on the stream: the length counted then includes it.
     const lengths = await lastValueFrom(
