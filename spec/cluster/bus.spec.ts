@@ -318,7 +318,8 @@ describeWithRedis('Redis Streams bus', () => {
   it('`kraken-rx publish` publishes the good lines and rejects a bad one naming its line number and field', async () => {
     let out = '';
     let err = '';
-    const lines = [signalLine('s1'), '{"signalId":"s2","pair":"BTC/USD","side":"hold","orderType":"limit","quantity":"0.01"}', '', '# a comment', HALT_ON];
+    const unreadableHalt = '{"type":"halt","halted":"yes"}';
+    const lines = [signalLine('s1'), '{"signalId":"s2","pair":"BTC/USD","side":"hold","orderType":"limit","quantity":"0.01"}', '', '# a comment', HALT_ON, unreadableHalt];
     const io: CliIo = {
       stdout: { write: (text: string) => (out += text) },
       stderr: { write: (text: string) => (err += text) },
@@ -328,10 +329,15 @@ describeWithRedis('Redis Streams bus', () => {
       now: Date.now,
     };
     expect(await main(['publish', '--bus', REDIS_URL, '--account', account], io)).toBe(1);
-    expect(out).toBe(`published 2 lines to krx:${account}:in, rejected 1\n`);
-    expect(err).toBe('kraken-rx: line 2 not published: "side" must be "buy" or "sell", got "hold"\n');
+    expect(out).toBe(`published 3 lines to krx:${account}:in, rejected 1\n`);
+    expect(err.split('\n')).toEqual([
+      'kraken-rx: line 2 not published: "side" must be "buy" or "sell", got "hold"',
+      expect.stringMatching(/^kraken-rx: line 6 published anyway: "halted" must be true or false, got "yes"; HALT is on/),
+      '',
+    ]);
+    // The halt line that cannot be read goes out all the same: a handler reading it halts (HALT fails closed).
     const entries = (await admin.xRange(`krx:${account}:in`, '-', '+')) ?? [];
-    expect(entries.map((entry) => entry.message['line'])).toEqual([signalLine('s1'), HALT_ON]);
+    expect(entries.map((entry) => entry.message['line'])).toEqual([signalLine('s1'), HALT_ON, unreadableHalt]);
   });
 
   it('`kraken-rx publish` says what is missing or unreachable before publishing anything', async () => {

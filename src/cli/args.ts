@@ -149,13 +149,14 @@ const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
   publish: {
     summary: "publish input lines (signals, close, HALT) onto an account's input stream on Redis",
     flags: [
-      flag('--bus', 'bus', str('URL'), 'the Redis to publish to, e.g. redis://127.0.0.1:6379'),
-      flag('--account', 'account', str('NAME'), 'the account whose stream krx:NAME:in gets the lines (as its handler names it)'),
+      flag('--bus', 'bus', str('URL'), 'the Redis to publish to, e.g. redis://127.0.0.1:6379 (required)'),
+      flag('--account', 'account', str('NAME'), 'the account whose stream krx:NAME:in gets the lines, as its handler names it (required)'),
       flag('--input', 'input', str('FILE|-'), 'where the JSON lines come from (default: - = stdin)'),
     ],
     details:
       'The same lines as `kraken-rx run` reads; each is checked first, and a bad one is not published but named on\n' +
-      'stderr with its line number and reason. Prints how many were published; exit 1 if any line was rejected.',
+      'stderr with its line number and reason (a halt line that cannot be read is published all the same: HALT\n' +
+      'fails closed). Prints how many were published; exit 1 if any line was bad.',
   },
 };
 
