@@ -9,6 +9,7 @@ export * from './operators';
 export * from './streams';
 export * from './paper';
 export * from './journal';
+export * from './bus';
 export { ScaledScheduler } from './time/scaled-scheduler';
 export { IdleClock } from './time/idle-clock';
 export { type TimerHandle, type Timers, realTimers } from './time/timers';

@@ -7,7 +7,7 @@ import { type LogLevelName, type Tier } from '../model/config';
  * `--validate-only` must not quietly place real orders.
  */
 
-export type CommandName = 'paper' | 'run' | 'status' | 'demo';
+export type CommandName = 'paper' | 'run' | 'status' | 'demo' | 'publish';
 
 export interface PaperArgs {
   readonly command: 'paper';
@@ -48,7 +48,17 @@ export interface DemoArgs {
   readonly logLevel?: LogLevelName;
 }
 
+/** `kraken-rx publish`: input lines onto an account's stream on the bus (src/cli/publish-command.ts). */
+export interface PublishArgs {
+  readonly command: 'publish';
+  readonly bus: string;
+  readonly account: string;
+  /** A file of JSON lines, or `-` for stdin (the default). */
+  readonly input: string;
+}
+
 export type ParsedArgs =
+  | PublishArgs
   | PaperArgs
   | RunArgs
   | StatusArgs
@@ -166,6 +176,18 @@ const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
     details:
       'Shows every path: market entry with a stop, partial fills, a timeout after a partial fill, a stop-loss hit,\n' +
       'a take-profit, HALT, an invalid signal and a close-position command. Finishes in well under a minute.',
+  },
+  publish: {
+    summary: "publish input lines (signals, close, HALT) onto an account's input stream on Redis",
+    flags: [
+      flag('--bus', 'bus', str('URL'), 'the Redis to publish to, e.g. redis://127.0.0.1:6379 (required)'),
+      flag('--account', 'account', str('NAME'), 'the account whose stream krx:NAME:in gets the lines, as its handler names it (required)'),
+      flag('--input', 'input', str('FILE|-'), 'where the JSON lines come from (default: - = stdin)'),
+    ],
+    details:
+      'The same lines as `kraken-rx run` reads; each is checked first, and a bad one is not published but named on\n' +
+      'stderr with its line number and reason (a halt line that cannot be read is published all the same: HALT\n' +
+      'fails closed). Prints how many were published; exit 1 if any line was bad.',
   },
 };
 
@@ -340,6 +362,11 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       } as RunArgs);
     case 'status':
       return given<StatusArgs>({ command: 'status', config: text(values, 'config'), journal: text(values, 'journal'), json: on(values, 'json') } as StatusArgs);
+    case 'publish': {
+      const [bus, account] = [text(values, 'bus'), text(values, 'account')];
+      if (bus === undefined || account === undefined) throw new UsageError(`${bus === undefined ? '--bus' : '--account'} is required`, 'publish');
+      return { command: 'publish', bus, account, input: text(values, 'input') ?? '-' };
+    }
     case 'demo':
       return given<DemoArgs>({ command: 'demo', json: on(values, 'json'), logLevel: logLevelOf(values) } as DemoArgs);
   }

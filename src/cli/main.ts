@@ -7,6 +7,7 @@ import { demoCommand } from './demo';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes';
 import { type CliIo, processIo } from './io';
 import { paperCommand } from './paper-command';
+import { publishCommand } from './publish-command';
 import { printable } from './printable';
 import { runCommand } from './run-command';
 import { statusCommand } from './status-command';
@@ -60,6 +61,8 @@ async function dispatch(args: ParsedArgs, io: CliIo): Promise<number> {
       return statusCommand(args, io);
     case 'demo':
       return demoCommand(args, io);
+    case 'publish':
+      return publishCommand(args, io);
     default:
       return unknownCommand(args);
   }
