@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { type ExecutionConfig, type LogLevelName, type ProtectionMode, type Tier } from '../model/config';
+import { type ExecutionConfig, type FeedMode, type LogLevelName, type ProtectionMode, type Tier } from '../model/config';
 
 /**
  * Loading and validating `config.json`-shaped files.
@@ -138,6 +138,13 @@ const priceBand: Check<number | null> = (value, path, issues) => {
   return value;
 };
 
+/** Checks whose key `section` lets be absent (the value is then left out). */
+const optionalChecks = new WeakSet<Check<unknown>>();
+const optional = <T>(check: Check<T>): Check<T | undefined> => {
+  optionalChecks.add(check as Check<unknown>);
+  return check;
+};
+
 type Shape<T> = { readonly [K in keyof T]-?: Check<T[K]> };
 
 /** An object with exactly the keys of `shape`: every key required, no other key allowed. */
@@ -159,6 +166,7 @@ const section =
     for (const key of known) {
       const check = shape[key as keyof T] as Check<unknown>;
       if (!(key in value)) {
+        if (optionalChecks.has(check)) continue;
         issues.push({ path: `${path}.${key}`, message: 'missing' });
         complete = false;
         continue;
@@ -213,6 +221,13 @@ const executionConfig: Check<ExecutionConfig> = section<ExecutionConfig>({
     failureThreshold: integer({ min: 1 }),
     cooldownMs: integer({ min: 0 }),
   }),
+  // Optional: absent means `websocket` when the handler is given a feed, else `rest` (see ExecutionConfig.feed).
+  feed: optional(
+    section<NonNullable<ExecutionConfig['feed']>>({
+      mode: oneOf<FeedMode>(['websocket', 'rest']),
+      auditIntervalMs: integer({ min: 1 }),
+    }),
+  ),
   paper: section<ExecutionConfig['paper']>({
     port: integer({ min: 0, max: 65535 }),
     seed: integer(),

@@ -21,6 +21,7 @@ import {
 } from 'rxjs';
 import { type CostModel, type RateBudget } from '../model/budget';
 import { type ExecutionConfig } from '../model/config';
+import { type ExecutionFeed } from '../model/feed';
 import { type PairBook } from '../model/pair';
 import { type ExchangePort } from '../model/port';
 import { type ExecutionReport } from '../model/report';
@@ -51,6 +52,8 @@ export interface HandlerDeps {
   /** Default: silent. */
   readonly log?: Logger;
   readonly tuning?: Partial<StreamTuning>;
+  /** The exchange's push feed (e.g. `KrakenWsFeed`); with it `config.feed.mode` defaults to `websocket`. */
+  readonly feed?: ExecutionFeed;
 }
 
 /** The handler's inputs. Only `signals$` is required. */
@@ -138,6 +141,7 @@ export function createExecutionHandler(config: ExecutionConfig, deps: HandlerDep
           random,
           log,
           tuning,
+          ...(deps.feed ? { feed: deps.feed } : {}),
         });
         const positions = new PositionBook();
         latestPositions = positions;
