@@ -70,6 +70,8 @@ export interface FeedKnowledge {
   /** Highest status heard (by rank); null when only fills were heard. */
   readonly status: ExchangeOrderStatus | null;
   readonly reason: string | null;
+  /** A final status was heard from an event that carried the cumulative figures (they are then final too). */
+  readonly finalFigures: boolean;
   /** Largest cumulative executed volume an order event carried, with its cost and average price. */
   readonly volumeExecuted: Decimal | null;
   readonly cost: Decimal | null;
@@ -93,6 +95,7 @@ const empty = (txid: string): FeedKnowledge => ({
   limitPrice: null,
   status: null,
   reason: null,
+  finalFigures: false,
   volumeExecuted: null,
   cost: null,
   averagePrice: null,
@@ -120,6 +123,7 @@ export function absorbOrder(known: FeedKnowledge | undefined, order: FeedOrder):
     limitPrice: order.limitPrice ?? k.limitPrice,
     status: statusAhead ? status : k.status,
     reason: statusAhead ? order.reason : k.reason,
+    finalFigures: k.finalFigures || (statusRank(status) === 2 && order.volumeExecuted !== null),
     volumeExecuted: volumeAhead ? order.volumeExecuted : k.volumeExecuted,
     cost: volumeAhead ? order.cost : k.cost,
     averagePrice: volumeAhead ? order.averagePrice : k.averagePrice,
@@ -159,8 +163,8 @@ export type FeedReading =
 /**
  * The order as the feed knows it, laid over `base` (the last known snapshot: its terms are kept). Executed
  * volume is the larger of the last cumulative figure and the sum of the distinct fills, both lower bounds of the
- * truth, so neither a duplicate fill nor a fill also seen by REST is counted twice. A final status heard with
- * no cumulative figure is not taken (a fill could be missing from what the feed told): `lookUp` asks for REST.
+ * truth, so neither a duplicate fill nor a fill also seen by REST is counted twice. A final status heard from an
+ * event without the cumulative figures is not taken (a fill could be missing from what the feed told): `lookUp` asks for REST.
  * Without a base, the feed must have told the order's side, type and volume (`pending_new` and the snapshot
  * do); the pair is then the canonical key, not Kraken's `descr.pair`.
  */
@@ -176,7 +180,7 @@ export function feedReading(k: FeedKnowledge, base: OrderSnapshot | null): FeedR
   const averagePrice =
     !fromTrades && k.averagePrice !== null ? k.averagePrice : volumeExecuted.gt(0) ? cost.div(volumeExecuted) : ZERO;
   const heard = k.status ?? base?.status ?? 'open';
-  const lookUp = statusRank(heard) === 2 && k.volumeExecuted === null;
+  const lookUp = statusRank(heard) === 2 && !k.finalFigures;
   const status = lookUp ? (base?.status ?? 'open') : heard;
   const final = statusRank(status) === 2;
   const reading: OrderSnapshot = {

@@ -296,7 +296,8 @@ export function createOrderMonitor(deps: ExchangeDeps): OrderMonitor {
         const listed = new Set(event.orders.map((order) => order.txid));
         for (const txid of [...tracked.keys()]) fromFeed(txid);
         for (const txid of inDoubt(listed)) resync.add(txid);
-        if (resync.size > 0) wake.next();
+        // Also when nothing is in doubt: the pause under way was timed for polling, the audit pace starts now.
+        wake.next();
         return;
       }
       case 'order':
