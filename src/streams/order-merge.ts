@@ -179,8 +179,12 @@ export function feedReading(k: FeedKnowledge, base: OrderSnapshot | null): FeedR
   const cost = fromTrades ? k.tradeCost : (k.cost ?? (volumeExecuted.eq(k.tradeVolume) ? k.tradeCost : ZERO));
   const averagePrice =
     !fromTrades && k.averagePrice !== null ? k.averagePrice : volumeExecuted.gt(0) ? cost.div(volumeExecuted) : ZERO;
-  const heard = k.status ?? base?.status ?? 'open';
-  const lookUp = statusRank(heard) === 2 && !k.finalFigures;
+  // Executed in full: no fill can follow, so it is filled with these figures even before the feed says so
+  // (Kraken's trade event of the last fill may still say partially_filled; `filled` follows).
+  const complete = volume.gt(0) && volumeExecuted.gte(volume);
+  const said = k.status ?? base?.status ?? 'open';
+  const heard = complete && statusRank(said) < 2 ? 'closed' : said;
+  const lookUp = statusRank(heard) === 2 && !k.finalFigures && !complete;
   const status = lookUp ? (base?.status ?? 'open') : heard;
   const final = statusRank(status) === 2;
   const reading: OrderSnapshot = {
