@@ -167,7 +167,7 @@ describe('e2e: fills over the WebSocket feed', () => {
     expect(r.restCalls('GetWebSocketsToken')).toBe(1);
   });
 
-  it('a fill while the socket was down: the reconnect snapshot no longer lists the order, one QueryOrders reports it', async () => {
+  it('a fill while the socket was down: the reconnect snapshot’s fills show it, FILLED at the reconnect', async () => {
     const r = await rig();
     r.signals.next(limitBuy('ws-down'));
     await r.until('entry NEW', () => statuses(r, 'ws-down').includes('NEW'));
@@ -176,11 +176,33 @@ describe('e2e: fills over the WebSocket feed', () => {
     r.paper.setPrice('XBTUSD', '59000');
     const droppedAt = r.clock.now();
     await r.until('entry FILLED', () => statuses(r, 'ws-down').includes('FILLED'));
-    expect(snapshots(r)).toBe(2);
-    expect(r.feedEvents.map((e) => e.kind)).toContain('down');
-    expect(r.restCalls('QueryOrders', droppedAt)).toBe(1);
     const filled = r.reports.find((x) => x.signalId === 'ws-down' && x.status === 'FILLED');
+    // The feed's first reconnect is 500 ms later (its back-off); snap_trades lists the whole fill.
+    expect((filled?.timestamp ?? 0) - droppedAt).toBe(500);
     expect(filled?.quantityFilled.toFixed()).toBe('0.05');
     expect(statuses(r, 'ws-down')).toEqual(['PENDING_NEW', 'NEW', 'FILLED']);
+    expect(r.feedEvents.map((e) => e.kind).slice(0, 5)).toEqual(['up', 'snapshot', 'down', 'up', 'snapshot']);
+    expect(r.restCalls('OpenOrders') + r.restCalls('QueryOrders')).toBe(0);
+  });
+
+  it('a cancel from elsewhere while the socket was down: the reconnect snapshot does not list the order, one QueryOrders reports CANCELED', async () => {
+    const r = await rig();
+    r.signals.next(limitBuy('ws-gone'));
+    const entry = (): ExecutionReport | undefined => r.reports.find((x) => x.signalId === 'ws-gone' && x.status === 'NEW');
+    await r.until('entry NEW', () => entry() !== undefined);
+    await r.until('feed snapshot', () => snapshots(r) === 1);
+    r.paper.wsFaults.drop();
+    const droppedAt = r.clock.now();
+    // A person (another key on the account) cancels it; the clock stands still meanwhile.
+    const other = r.paper.addApiKey();
+    const person = createKrakenClient({ url: r.paper.url, credentials: new Credentials(other.apiKey, other.apiSecret), timeoutMs: 2_000, lane: new PrivateLane() });
+    await lastValueFrom(person.cancelOrder({ txid: entry()?.exchangeOrderId ?? '' }));
+    await r.until('entry CANCELED', () => statuses(r, 'ws-gone').includes('CANCELED'));
+    expect(statuses(r, 'ws-gone')).toEqual(['PENDING_NEW', 'NEW', 'CANCELED']);
+    const canceled = r.reports.find((x) => x.signalId === 'ws-gone' && x.status === 'CANCELED');
+    expect(canceled?.quantityFilled.isZero()).toBe(true);
+    // The resync: one QueryOrders when the feed came back, no OpenOrders poll.
+    expect(r.rest.filter((c) => c.method === 'QueryOrders').map((c) => c.at - droppedAt)).toEqual([500]);
+    expect(r.restCalls('OpenOrders')).toBe(0);
   });
 });

@@ -164,6 +164,7 @@ export function createExecutionHandler(config: ExecutionConfig, deps: HandlerDep
         ).pipe(
           finalize(() => {
             exchange.breaker.dispose();
+            streams.monitor.dispose();
             activeRuns.next(activeRuns.value - 1);
           }),
         );

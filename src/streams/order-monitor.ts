@@ -46,6 +46,8 @@ export interface OrderMonitor {
   lookNow(txid: string): void;
   /** Orders tracked now. */
   readonly trackedCount: number;
+  /** Ends the feed subscription now rather than `FEED_LINGER_MS` after the last order stopped being tracked. */
+  dispose(): void;
 }
 
 /** One stream following an order, and the snapshot it last heard of. */
@@ -64,6 +66,9 @@ interface TrackedOrder {
   /** Everything known of the order, merged forward from both sources: what followers are told. */
   known: OrderSnapshot | null;
 }
+
+/** How long the feed stays subscribed once nothing is tracked. */
+export const FEED_LINGER_MS = 30_000;
 
 /** How many orders' feed events are remembered (an order's events can come before it is tracked). */
 const FEED_MEMORY = 5_000;
@@ -111,7 +116,8 @@ const chunk = <T>(items: readonly T[], size: number): T[][] => {
  *   one batched QueryOrders at once; a sequence gap resolves every tracked order the same way, and so does a
  *   final status heard without its cumulative figures (a fill could be missing);
  * - once the feed is down, the pause is today's again (the wait is cut short).
- * Feed events of orders not tracked yet are remembered (the last 5000 orders) while the feed is subscribed: an
+ * Feed events of orders not tracked yet are remembered (the last 5000 orders) while the feed is subscribed (from the first order tracked until
+ * `FEED_LINGER_MS` after the last, or `dispose()`): an
  * order's first events often come before its AddOrder answer.
  *
  * @param deps The run's exchange access, budget and config.
@@ -344,29 +350,39 @@ export function createOrderMonitor(deps: ExchangeDeps): OrderMonitor {
   // The loop as refCount would run it: subscribed with the first tracked order, ended with the last; the
   // routing is one subscriber, not one per order, so an unchanged order costs one Map lookup per tick.
   let loop: Subscription | null = null;
+  // The feed outlives the loop by FEED_LINGER_MS (an entry's final state and its stop being tracked are a
+  // moment apart: no new socket, token and snapshot in between), or until `dispose()`.
+  let feedSubscription: Subscription | null = null;
+  let lingering: Subscription | null = null;
+
+  const endFeed = (): void => {
+    lingering?.unsubscribe();
+    lingering = null;
+    const ending = feedSubscription;
+    feedSubscription = null;
+    ending?.unsubscribe();
+  };
 
   const register = (txid: string, follower: Follower): void => {
     const order = tracked.get(txid);
     if (order) order.followers.push(follower);
     else tracked.set(txid, { since: scheduler.now(), followers: [follower], seenOpen: false, lookNow: false, known: null });
-    if (!loop) {
-      const running = snapshots$.subscribe({
-        next: route,
-        // Not expected (a tick catches its own failures); if it happens, every follower hears of it, as it would
-        // through a shared stream, and the next order tracked starts a fresh loop.
-        error: (error: unknown) => {
-          loop = null;
-          log.error('order monitor stopped on an error:', String(error));
-          for (const { followers } of [...tracked.values()]) for (const follower of [...followers]) follower.subscriber.error(error);
-        },
-      });
-      loop = running;
-      running.add(feed$().subscribe(onFeed));
-    } else if (heard.has(txid)) {
-      // Its events came before it was tracked (the feed is often faster than the AddOrder answer): told as soon
-      // as the subscriber is in place, not inside its subscribe call.
-      loop.add(scheduler.schedule(() => fromFeed(txid)));
-    }
+    lingering?.unsubscribe();
+    lingering = null;
+    if (feed && !feedSubscription) feedSubscription = feed$().subscribe(onFeed);
+    loop ??= snapshots$.subscribe({
+      next: route,
+      // Not expected (a tick catches its own failures); if it happens, every follower hears of it, as it would
+      // through a shared stream, and the next order tracked starts a fresh loop.
+      error: (error: unknown) => {
+        loop = null;
+        log.error('order monitor stopped on an error:', String(error));
+        for (const { followers } of [...tracked.values()]) for (const follower of [...followers]) follower.subscriber.error(error);
+      },
+    });
+    // Its events came before it was tracked (the feed is often faster than the AddOrder answer): told as soon
+    // as the subscriber is in place, not inside its subscribe call.
+    if (heard.has(txid)) loop.add(scheduler.schedule(() => fromFeed(txid)));
   };
 
   const unregister = (txid: string, follower: Follower): void => {
@@ -380,6 +396,7 @@ export function createOrderMonitor(deps: ExchangeDeps): OrderMonitor {
       const ending = loop;
       loop = null;
       ending.unsubscribe();
+      if (feedSubscription && !lingering) lingering = scheduler.schedule(endFeed, FEED_LINGER_MS);
     }
   };
 
@@ -397,5 +414,6 @@ export function createOrderMonitor(deps: ExchangeDeps): OrderMonitor {
     get trackedCount() {
       return tracked.size;
     },
+    dispose: endFeed,
   };
 }
