@@ -183,6 +183,18 @@ describe('order monitor with a push feed', () => {
     });
   });
 
+  it('lookNow while the feed is up asks QueryOrders at once, not at the next audit', () => {
+    marbles(({ cold, expectObservable, scheduler, flush }) => {
+      const { port, monitor, send } = rig(scheduler, { queryOrders: () => cold('20ms (a|)', { a: ordersOf(restClosed('A')) }) });
+      send(100, snapshotOf([feedOrder({ txid: 'A', status: 'open', cum: '0', terms: true })]));
+      scheduler.schedule(() => monitor.lookNow('A'), 700);
+      expectObservable(told(monitor.track('A')), '^ 2000ms !').toBe('100ms a 619ms b', { a: 'open:0', b: 'closed:1' });
+      flush();
+      expect(port.callsOf('queryOrders').map((c) => [c.at, c.args])).toEqual([[700, ['A']]]);
+      expect(port.callsOf('openOrders')).toEqual([]);
+    });
+  });
+
   it('config feed.mode "rest": a feed given is not subscribed, polling as without one', () => {
     marbles(({ cold, expectObservable, scheduler, flush }) => {
       const { port, monitor, feed } = rig(scheduler, { openOrders: () => cold('(a|)', { a: ordersOf(restOpen('A')) }) }, {

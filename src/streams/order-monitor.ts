@@ -42,7 +42,10 @@ export interface OrderMonitor {
    * unsubscribe at the order's final state.
    */
   track(txid: string): Observable<OrderSnapshot>;
-  /** Resolve this order with QueryOrders on the next tick even if it looks open or too young (e.g. after a cancel). */
+  /**
+   * Resolve this order with QueryOrders on the next tick even if it looks open or too young (e.g. after a cancel);
+   * while the feed is up, at once (the next tick is an audit away).
+   */
   lookNow(txid: string): void;
   /** Orders tracked now. */
   readonly trackedCount: number;
@@ -409,7 +412,10 @@ export function createOrderMonitor(deps: ExchangeDeps): OrderMonitor {
       }),
     lookNow: (txid) => {
       const order = tracked.get(txid);
-      if (order) order.lookNow = true;
+      if (!order) return;
+      order.lookNow = true;
+      // While the feed is up the next tick is an audit away: asked for at once instead.
+      if (feedUp) askRest(txid);
     },
     get trackedCount() {
       return tracked.size;
