@@ -11,7 +11,7 @@ import { PrivateLane } from '../../src/kraken/private-lane';
 import { type FetchLike } from '../../src/kraken/transport';
 import { KrakenWsFeed } from '../../src/kraken/ws-feed';
 import { type ExecutionConfig } from '../../src/model/config';
-import { type ExecutionEvent, type ExecutionFeed } from '../../src/model/feed';
+import { type ExecutionEvent, type ExecutionFeed, type QuoteEvent } from '../../src/model/feed';
 import { type ExecutionReport } from '../../src/model/report';
 import { type TradeSignal } from '../../src/model/signal';
 import { type PaperExchange, startPaperExchange } from '../../src/paper';
@@ -35,6 +35,8 @@ interface Rig {
   readonly rest: Array<{ readonly method: string; readonly at: number }>;
   /** What the feed told the handler. */
   readonly feedEvents: ExecutionEvent[];
+  /** What the ticker feed told the take-profit watches. */
+  readonly quoteEvents: QuoteEvent[];
   until(what: string, done: () => boolean, limitMs?: number): Promise<void>;
   restCalls(method: string, since?: number): number;
   close(): Promise<void>;
@@ -78,10 +80,11 @@ async function rig(): Promise<Rig> {
     backoff: { initialDelayMs: 500, maxDelayMs: 8_000, multiplier: 2, jitter: 0.2 },
   });
   const feedEvents: ExecutionEvent[] = [];
+  const quoteEvents: QuoteEvent[] = [];
   // The real feed, with what it tells the handler written down.
   const feed: ExecutionFeed = {
     executions: () => ws.executions().pipe(tap((event) => feedEvents.push(event))),
-    quotes: (p) => ws.quotes(p),
+    quotes: (p) => ws.quotes(p).pipe(tap((event) => quoteEvents.push(event))),
     placeOrder: (request) => ws.placeOrder(request),
     cancelOrder: (ref) => ws.cancelOrder(ref),
   };
@@ -106,6 +109,7 @@ async function rig(): Promise<Rig> {
     reports,
     rest,
     feedEvents,
+    quoteEvents,
     until: async (what, done, limitMs = 120_000) => {
       if (!(await clock.runUntil(done, limitMs))) throw new Error(`${what} did not come within ${limitMs} ms`);
     },
@@ -204,5 +208,24 @@ describe('e2e: fills over the WebSocket feed', () => {
     // The resync: one QueryOrders when the feed came back, no OpenOrders poll.
     expect(r.rest.filter((c) => c.method === 'QueryOrders').map((c) => c.at - droppedAt)).toEqual([500]);
     expect(r.restCalls('OpenOrders')).toBe(0);
+  });
+
+  it('the take-profit watch reads the socket’s ticker: triggered at the instant the price gets there, no Ticker polling while up', async () => {
+    const r = await rig();
+    r.signals.next({ signalId: 'ws-tp', pair: 'BTC/USD', side: 'buy', orderType: 'market', quantity: '0.05', stopLoss: '57000', takeProfit: '61000' });
+    await r.until('stop NEW', () => statuses(r, 'ws-tp', 'stop-loss').includes('NEW'));
+    await r.until('ticker feed up', () => r.quoteEvents.some((e) => e.kind === 'up'));
+    const upAt = r.clock.now();
+    await r.clock.advance(10_000);
+    // The watch polls Ticker every second until its feed is up; not once after.
+    expect(r.restCalls('Ticker', upAt + 1)).toBe(0);
+    const priceAt = r.clock.now();
+    r.paper.setPrice('XBTUSD', '61500');
+    await r.until('take-profit exit FILLED', () => statuses(r, 'ws-tp', 'take-profit').includes('FILLED'));
+    const cancel = r.reports.find((x) => x.signalId === 'ws-tp' && x.role === 'stop-loss' && x.status === 'PENDING_CANCEL');
+    expect(cancel?.reason).toBe('cancel: take-profit');
+    expect(cancel?.timestamp).toBe(priceAt);
+    expect(statuses(r, 'ws-tp', 'stop-loss')).toEqual(['PENDING_NEW', 'NEW', 'PENDING_CANCEL', 'CANCELED']);
+    expect(r.restCalls('Ticker', upAt + 1)).toBe(0);
   });
 });
