@@ -7,7 +7,7 @@ import { type OrderSnapshot } from '../../src/model/order';
 import { fillDeltas } from '../../src/operators/fill-deltas';
 import { type ExchangeDeps } from '../../src/streams/deps';
 import { createOrderMonitor } from '../../src/streams/order-monitor';
-import { FakePort, type PortScript, config, marbles, ordersOf, snapshot } from './fake-exchange';
+import { FakePort, type PortScript, config, exchangeError, marbles, ordersOf, snapshot } from './fake-exchange';
 import { FakeFeed, down, feedOrder, feedTrade, orderEvent, snapshotOf, tradeEvent, up } from './feed-fakes';
 import { exchangeDeps } from './stream-deps';
 
@@ -92,6 +92,21 @@ describe('order monitor with a push feed', () => {
       expectObservable(told(monitor.track('C')), '^ 5000ms !').toBe('100ms a', { a: 'open:0' });
       flush();
       expect(port.callsOf('queryOrders').map((c) => [c.at, c.args])).toEqual([[3_000, ['A', 'B', 'C']]]);
+      expect(port.callsOf('openOrders')).toEqual([]);
+    });
+  });
+
+  it('a resync whose QueryOrders fails is tried again at the monitor’s pace, not at the next audit', () => {
+    marbles(({ cold, expectObservable, scheduler, flush }) => {
+      const { port, monitor, send } = rig(scheduler, {
+        queryOrders: (_, call) =>
+          call === 1 ? cold('20ms #', {}, exchangeError('refused', 'EGeneral:Invalid arguments', 'QueryOrders')) : cold('20ms (a|)', { a: ordersOf(restClosed('A')) }),
+      });
+      send(100, snapshotOf([feedOrder({ txid: 'A', status: 'open', cum: '0', terms: true })]));
+      send(3_000, { kind: 'gap', expected: 7, received: 8 });
+      expectObservable(told(monitor.track('A')), '^ 6000ms !').toBe('100ms a 3939ms b', { a: 'open:0', b: 'closed:1' });
+      flush();
+      expect(port.callsOf('queryOrders').map((c) => c.at)).toEqual([3_000, 4_020]);
       expect(port.callsOf('openOrders')).toEqual([]);
     });
   });

@@ -119,9 +119,9 @@ const chunk = <T>(items: readonly T[], size: number): T[][] => {
  *   one batched QueryOrders at once; a sequence gap resolves every tracked order the same way, and so does a
  *   final status heard without its cumulative figures (a fill could be missing);
  * - once the feed is down, the pause is today's again (the wait is cut short).
- * Feed events of orders not tracked yet are remembered (the last 5000 orders) while the feed is subscribed (from the first order tracked until
- * `FEED_LINGER_MS` after the last, or `dispose()`): an
- * order's first events often come before its AddOrder answer.
+ * Feed events of orders not tracked yet are remembered (the last 5000 orders) while the feed is subscribed
+ * (from the first order tracked until `FEED_LINGER_MS` after the last, or `dispose()`): an order's first events
+ * often come before its AddOrder answer.
  *
  * @param deps The run's exchange access, budget and config.
  * @returns The monitor.
