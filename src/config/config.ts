@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { type ExecutionConfig, type LogLevelName, type ProtectionMode, type Tier } from '../model/config';
+import { type ExecutionConfig, type FeedMode, type LogLevelName, type ProtectionMode, type Tier } from '../model/config';
 
 /**
  * Loading and validating `config.json`-shaped files.
@@ -157,6 +157,13 @@ const withDefault = <T>(check: Check<T>, fallback: T): Defaulted<T> => Object.as
 const fallbackOf = (check: Check<unknown>): { readonly value: unknown } | null =>
   'fallback' in check ? { value: (check as Defaulted<unknown>).fallback } : null;
 
+/** Checks whose key `section` lets be absent (the value is then left out). */
+const optionalChecks = new WeakSet<Check<unknown>>();
+const optional = <T>(check: Check<T>): Check<T | undefined> => {
+  optionalChecks.add(check as Check<unknown>);
+  return check;
+};
+
 type Shape<T> = { readonly [K in keyof T]-?: Check<T[K]> };
 
 /** An object with exactly the keys of `shape`: every key required unless it has a default, no other key allowed. */
@@ -183,6 +190,7 @@ const section =
           result[key] = fallback.value;
           continue;
         }
+        if (optionalChecks.has(check)) continue;
         issues.push({ path: `${path}.${key}`, message: 'missing' });
         complete = false;
         continue;
@@ -251,6 +259,13 @@ const executionConfig: Check<CliConfig> = section<CliConfig>({
     failureThreshold: integer({ min: 1 }),
     cooldownMs: integer({ min: 0 }),
   }),
+  // Optional: absent means `websocket` when the handler is given a feed, else `rest` (see ExecutionConfig.feed).
+  feed: optional(
+    section<NonNullable<ExecutionConfig['feed']>>({
+      mode: oneOf<FeedMode>(['websocket', 'rest']),
+      auditIntervalMs: integer({ min: 1 }),
+    }),
+  ),
   paper: section<ExecutionConfig['paper']>({
     port: integer({ min: 0, max: 65535 }),
     seed: integer(),

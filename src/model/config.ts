@@ -3,6 +3,9 @@ export type Tier = 'starter' | 'intermediate' | 'pro' | 'unlimited';
 
 export type ProtectionMode = 'stop-resting' | 'both-resting';
 
+/** `websocket`: the push feed with REST as the safety net; `rest`: polling only. */
+export type FeedMode = 'websocket' | 'rest';
+
 export type LogLevelName = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
 /** Retry with exponential backoff and jitter. */
@@ -61,6 +64,16 @@ export interface ExecutionConfig {
   readonly breaker: {
     readonly failureThreshold: number;
     readonly cooldownMs: number;
+  };
+  /**
+   * Where fills and order changes come from. Absent: `websocket` when the handler is given a feed (`HandlerDeps.feed`),
+   * else `rest`. `websocket` keeps REST as the safety net: a slow audit (one OpenOrders every `auditIntervalMs`) while
+   * the socket is up, a batched QueryOrders resync on every (re)subscription and sequence gap, today's polling while
+   * it is down (and when no feed was given). `rest`: polling only, a feed given is not used.
+   */
+  readonly feed?: {
+    readonly mode: FeedMode;
+    readonly auditIntervalMs: number;
   };
   readonly paper: {
     readonly port: number;

@@ -2,6 +2,7 @@ import { type Observable, type SchedulerLike } from 'rxjs';
 import { type CostModel, type RateBudget } from '../model/budget';
 import { type ExecutionConfig } from '../model/config';
 import { isExchangeError } from '../model/errors';
+import { type ExecutionFeed } from '../model/feed';
 import { type ExchangePort } from '../model/port';
 import { CircuitBreaker } from '../operators/circuit-breaker';
 import { RateGate } from '../operators/rate-limit';
@@ -52,6 +53,8 @@ export interface ExchangeDeps {
   readonly tuning: StreamTuning;
   /** Last prices, one Ticker read per pair shared by everyone who asks (placement, take-profit watches). */
   readonly prices: PriceReader;
+  /** The exchange's push feed (orders, fills, prices); used unless `config.feed.mode` is `rest`. */
+  readonly feed?: ExecutionFeed;
 }
 
 /** Everything the order streams share within one run. */
@@ -75,6 +78,7 @@ export interface ExchangeParts {
   readonly random: () => number;
   readonly log: Logger;
   readonly tuning: StreamTuning;
+  readonly feed?: ExecutionFeed;
 }
 
 /**

@@ -22,6 +22,7 @@ import {
 import { type CostModel, type RateBudget } from '../model/budget';
 import { type ExecutionConfig } from '../model/config';
 import { type Journal } from '../model/journal';
+import { type ExecutionFeed } from '../model/feed';
 import { type PairBook } from '../model/pair';
 import { type ExchangePort } from '../model/port';
 import { type ExecutionReport } from '../model/report';
@@ -54,6 +55,8 @@ export interface HandlerDeps {
   readonly tuning?: Partial<StreamTuning>;
   /** Where orders are journaled before they are sent; default an in-memory journal. */
   readonly journal?: Journal;
+  /** The exchange's push feed (e.g. `KrakenWsFeed`); with it `config.feed.mode` defaults to `websocket`. */
+  readonly feed?: ExecutionFeed;
 }
 
 /** The handler's inputs. Only `signals$` is required. */
@@ -141,6 +144,7 @@ export function createExecutionHandler(config: ExecutionConfig, deps: HandlerDep
           random,
           log,
           tuning,
+          ...(deps.feed ? { feed: deps.feed } : {}),
         });
         const positions = new PositionBook();
         latestPositions = positions;
@@ -163,6 +167,7 @@ export function createExecutionHandler(config: ExecutionConfig, deps: HandlerDep
         ).pipe(
           finalize(() => {
             exchange.breaker.dispose();
+            streams.monitor.dispose();
             activeRuns.next(activeRuns.value - 1);
           }),
         );
