@@ -21,6 +21,7 @@ import {
 } from 'rxjs';
 import { type CostModel, type RateBudget } from '../model/budget';
 import { type ExecutionConfig } from '../model/config';
+import { type Journal } from '../model/journal';
 import { type PairBook } from '../model/pair';
 import { type ExchangePort } from '../model/port';
 import { type ExecutionReport } from '../model/report';
@@ -51,6 +52,12 @@ export interface HandlerDeps {
   /** Default: silent. */
   readonly log?: Logger;
   readonly tuning?: Partial<StreamTuning>;
+  /**
+   * Where signals, order intents and every order transition are written before anything is sent and as it
+   * happens (design.md §8); a `signalId` found in it is a duplicate, across restarts too. Default: an in-memory
+   * journal (`openMemoryJournal`, account `in-memory`), fresh for each run: nothing outlives the process.
+   */
+  readonly journal?: Journal;
 }
 
 /** The handler's inputs. Only `signals$` is required. */
@@ -138,6 +145,7 @@ export function createExecutionHandler(config: ExecutionConfig, deps: HandlerDep
           random,
           log,
           tuning,
+          ...(deps.journal ? { journal: deps.journal } : {}),
         });
         const positions = new PositionBook();
         latestPositions = positions;
