@@ -129,3 +129,26 @@ export function journalTransition(deps: JournalingDeps, clientOrderId: string | 
     }),
   );
 }
+
+/**
+ * `journalTransition` for a callback that cannot return an Observable (the order follower's snapshot handler):
+ * begun at once, in order with every other write (`serialJournal`). Not tied to the caller's subscription on
+ * purpose: a write once begun is let finish (it completes on its own and never errors), since an order's
+ * history cut short would fold to a state the exchange has moved past.
+ *
+ * @param deps The run's journal, logger and clock.
+ * @param clientOrderId The order; `null` journals nothing.
+ * @param event What happened.
+ */
+export function noteTransition(deps: JournalingDeps, clientOrderId: string | null, event: LifecycleEvent): void {
+  if (clientOrderId === null) return;
+  journalTransition(deps, clientOrderId, event).subscribe({
+    error: (error: unknown) => deps.log.error(`${clientOrderId}: journal could not record ${event.kind}: ${journalProblem(error)}`),
+  });
+}
+
+/**
+ * The trade id a fill is journaled under when the source names none (a REST snapshot tells executed volume, not
+ * trades): the order and its executed volume after the fill, so the same reading seen twice is one fill.
+ */
+export const snapshotTradeId = (txid: string, volumeExecuted: { toFixed(): string }): string => `${txid}@${volumeExecuted.toFixed()}`;
