@@ -66,6 +66,7 @@ function run(
   signals: readonly (readonly [number, TradeSignal])[],
   journalFor: (inspect: () => TestHandler) => Journal,
   stopAt = 20_000,
+  more: (kit: TestHandler, at: (frame: number, work: () => void) => void) => void = () => undefined,
 ): Run {
   const scheduler = new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
   const reports: ExecutionReport[] = [];
@@ -84,6 +85,7 @@ function run(
     const built = kit;
     built.reports$.subscribe({ next: (r) => reports.push(r), error: (e: unknown) => failures.push(e), complete: () => (completed = true) });
     for (const [frame, signal] of signals) scheduler.schedule(() => built.signals.next(signal), frame);
+    more(built, (frame, work) => scheduler.schedule(work, frame));
     built.stopAt(stopAt);
     flush();
   });
@@ -305,6 +307,42 @@ describe('journal wiring: a journal that cannot write does not trade', () => {
     expect(statuses(ofSignal(reports, 's2', 'stop-loss'))).toEqual(['PENDING_NEW', 'NEW']);
     // s1's entry, s2's entry and s2's stop; none for s1's stop.
     expect(kit.inspect.orders().map((o) => o.orderType)).toEqual(['market', 'market', 'stop-loss']);
+  });
+});
+
+describe('journal wiring: close commands and HALT', () => {
+  it('journals a close command before acting on it; the same commandId again is REJECTED naming the first, and nothing is sent', async () => {
+    const journal = openMemoryJournal({ account: ACCOUNT });
+    const { kit, reports, errors } = run(1, [[1, marketBuy('s1')]], () => journal, 12_000, (handler, at) => {
+      at(4_000, () => handler.commands.next({ commandId: 'c1', pair: 'BTC/USD' }));
+      at(8_000, () => handler.commands.next({ commandId: 'c1', pair: 'BTC/USD' }));
+    });
+    expect(errors).toEqual([]);
+    const close = reports.filter((r) => r.signalId === 'c1');
+    expect(statuses(close)).toEqual(['PENDING_NEW', 'NEW', 'FILLED', 'REJECTED']);
+    expect(close[3]?.reason).toMatch(/^commandId: duplicate commandId: already journaled \(seq \d+\); nothing sent$/);
+    const [command, ...others] = await firstValueFrom(journal.closeCommands());
+    expect(others).toEqual([]);
+    expect([command?.commandId, command?.pair, command?.quantity, `(seq ${command?.seq ?? ''})`]).toEqual(['c1', 'XXBTZUSD', null, close[3]?.reason?.match(/\(seq \d+\)/)?.[0]]);
+    // The entry, its stop, the close: one market sell, not two.
+    expect(kit.inspect.orders().map((o) => `${o.side} ${o.orderType}`)).toEqual(['buy market', 'sell stop-loss', 'sell market']);
+    // The close's order is journaled under the command, with no parent.
+    const closeOrder = (await ordersOf(journal)).find((o) => o.intent.role === 'close');
+    expect([closeOrder?.intent.signalId, closeOrder?.intent.parentClientOrderId, closeOrder?.state.status]).toEqual(['c1', null, 'filled']);
+  });
+
+  it('journals each change of HALT, not each repeat', async () => {
+    const halts: string[] = [];
+    const inner = openMemoryJournal({ account: ACCOUNT });
+    const journal: Journal = { ...inner, recordHalt: (halt) => (halts.push(`${String(halt.halted)}@${halt.at}`), inner.recordHalt(halt)) };
+    const { reports } = run(1, [[150, marketBuy('s1')]], () => journal, 1_000, (handler, at) => {
+      at(100, () => handler.halted.next(true));
+      at(200, () => handler.halted.next(true));
+      at(300, () => handler.halted.next(false));
+    });
+    expect(halts.map((h) => h.split('@')[0])).toEqual(['true', 'false']);
+    expect(statuses(ofSignal(reports, 's1'))).toEqual(['REJECTED']);
+    expect(await firstValueFrom(inner.lastHalt())).toEqual({ halted: false, at: expect.any(Number) });
   });
 });
 

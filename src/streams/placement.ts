@@ -1,5 +1,6 @@
 import { Decimal } from 'decimal.js';
 import {
+  EMPTY,
   type Observable,
   catchError,
   concat,
@@ -343,7 +344,8 @@ export function rejectionReport(rejected: Rejection, deps: Pick<ExchangeDeps, 'r
  * for `ordermin` only; with a band the entry is rejected (the band could not be checked).
  * A signal that passed every check is journaled before its order (`admitSignal`): a `signalId` already in the
  * journal (this run's or an earlier one's) is REJECTED `signalId: duplicate signalId: already journaled (seq n)`,
- * and nothing is sent; so is every signal while the journal cannot write (`journal: …; not sent`).
+ * and nothing is sent; so is every signal while the journal cannot write (`journal: …; not sent`). Each change of
+ * `halted$` is journaled (`recordHalt`).
  * Completes when the signals have completed and every placement has; a bad signal is a report, never an error.
  *
  * @param signals$ Approved trade signals.
@@ -406,7 +408,24 @@ export function placeEntries(
     // when its turn comes, so HALT also stops entries queued before it.
     let haltedNow = false;
     // A failed HALT feed halts (haltGate fails closed), queued signals included.
-    const halt$ = halted$.pipe(tap({ next: (halted) => (haltedNow = halted), error: () => (haltedNow = true) }));
+    let journaledHalt: boolean | null = null;
+    const halt$ = halted$.pipe(
+      tap({ next: (halted) => (haltedNow = halted), error: () => (haltedNow = true) }),
+      // concatMap: each change journaled in order; the flag above already holds, so a slow journal delays no rejection.
+      concatMap((halted) => concat(journalHalt(halted), of(halted))),
+    );
+    /** Each change of the switch, for the next start; a failure is logged and HALT holds all the same. */
+    const journalHalt = (halted: boolean): Observable<never> => {
+      if (halted === journaledHalt) return EMPTY;
+      journaledHalt = halted;
+      return deps.journal.recordHalt({ halted, at: deps.scheduler.now() }).pipe(
+        ignoreElements(),
+        catchError((error: unknown) => {
+          deps.log.error(`HALT ${halted ? 'on' : 'off'} not journaled:`, journalProblem(error));
+          return EMPTY;
+        }),
+      );
+    };
     const halt = (signal: TradeSignal, cause?: HaltCause): Rejection =>
       rejection(signal, 'halted', cause?.kind === 'feed-failed' ? `HALT is on: the HALT feed failed (${errorText(cause.error)}); new entries are rejected` : 'HALT is on: new entries are rejected');
 
