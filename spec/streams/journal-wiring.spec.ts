@@ -310,6 +310,28 @@ describe('journal wiring: a journal that cannot write does not trade', () => {
   });
 });
 
+describe('journal wiring: an invalid transition is a bug, not a reason to drop the order', () => {
+  it('logs the refusal at error level and follows the order as before: filled, then protected', () => {
+    const inner = openMemoryJournal({ account: ACCOUNT });
+    const journal: Journal = {
+      ...inner,
+      recordTransition: (clientOrderId, event, at) =>
+        event.kind === 'accepted'
+          ? inner.order(clientOrderId).pipe(
+              map((order) => {
+                if (!order) throw new Error(`no order ${clientOrderId}`);
+                return { kind: 'invalid' as const, state: order.state, event, reason: 'the handler and the machine disagree' };
+              }),
+            )
+          : inner.recordTransition(clientOrderId, event, at),
+    };
+    const { reports, errors } = run(1, [[1, marketBuy('s1')]], () => journal, 5_000);
+    expect(statuses(ofSignal(reports, 's1'))).toEqual(['PENDING_NEW', 'NEW', 'FILLED']);
+    expect(statuses(ofSignal(reports, 's1', 'stop-loss'))).toEqual(['PENDING_NEW', 'NEW']);
+    expect(errors.filter((e) => e.includes('journal refused accepted as an invalid transition (a bug): the handler and the machine disagree'))).toHaveLength(2);
+  });
+});
+
 describe('journal wiring: close commands and HALT', () => {
   it('journals a close command before acting on it; the same commandId again is REJECTED naming the first, and nothing is sent', async () => {
     const journal = openMemoryJournal({ account: ACCOUNT });

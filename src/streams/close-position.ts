@@ -98,8 +98,8 @@ function parseQuantity(value: unknown): { ok: true; quantity: Decimal | null } |
  * first closed); pairs run side by side. An unknown pair, a bad quantity or nothing to close → REJECTED with
  * the reason. A checked command is journaled before anything is done for it: a `commandId` already journaled (this
  * run's or an earlier one's) is REJECTED `commandId: duplicate commandId: …`, and so is every command while the
- * journal cannot write (`journal: …; nothing sent`). Side: exiting what the snapshot held (selling a long, buying back a short). Completes when the
- * commands have completed and every close has (with a stop put back: once it has ended, or `stop()` left it
+ * journal cannot write (`journal: …; nothing sent`). Side: exiting what the snapshot held (selling a long, buying
+ * back a short). Completes when the commands have completed and every close has (with a stop put back: once it has ended, or `stop()` left it
  * resting); never errors.
  *
  * @param commands$ Close-position commands.
