@@ -239,6 +239,34 @@ describe('journal wiring: write-ahead', () => {
   });
 });
 
+describe('journal wiring: ambiguous placements', () => {
+  it('journals what the lookup settles: found after a lost answer; proven absent, then sent again, after a refused one', async () => {
+    const journal = openMemoryJournal({ account: ACCOUNT });
+    const { reports, errors } = run(
+      1,
+      [
+        [1, marketBuy('found')],
+        [30_000, marketBuy('absent')],
+      ],
+      () => journal,
+      60_000,
+      (kit, at) => {
+        at(0, () => kit.exchange.faults.inject('AddOrder', 'accept-then-timeout', 1));
+        at(29_999, () => kit.exchange.faults.inject('AddOrder', 'html-5xx-not-placed', 1));
+      },
+    );
+    expect(errors).toEqual([]);
+    expect(statuses(ofSignal(reports, 'found'))).toEqual(['PENDING_NEW', 'UNKNOWN', 'NEW', 'FILLED']);
+    expect(statuses(ofSignal(reports, 'absent'))).toEqual(['PENDING_NEW', 'UNKNOWN', 'NEW', 'FILLED']);
+    const entries = (await ordersOf(journal)).filter((o) => o.intent.role === 'entry');
+    // No `final` after the fill that completed the order: the machine answers the repeat `ignored`, and only moves are written.
+    expect(entries.map((o) => [o.intent.signalId, o.events.map((e) => e.event.kind), o.state.status, o.state.attempts])).toEqual([
+      ['found', ['sent', 'ambiguous', 'found', 'fill'], 'filled', 1],
+      ['absent', ['sent', 'ambiguous', 'proven-absent', 'sent', 'accepted', 'fill'], 'filled', 2],
+    ]);
+  });
+});
+
 describe('journal wiring: a journal that cannot write does not trade', () => {
   it('every write failing: each signal is REJECTED naming the journal, nothing is sent, and the run goes on to its stop', () => {
     const { kit, reports, failures, completed } = run(
