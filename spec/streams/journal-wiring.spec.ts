@@ -227,6 +227,28 @@ describe('journal wiring: write-ahead', () => {
     expect(unresolved.map((o) => o.intent.role)).toEqual(['stop-loss']);
   });
 
+  it('journals the take-profit path: the stop cancelled for it, and the market exit with the entry as its parent', async () => {
+    const journal = openMemoryJournal({ account: ACCOUNT });
+    const { reports, errors } = run(1, [[1, { ...marketBuy('tp'), takeProfit: '61000' }]], () => journal, 15_000, (kit) => kit.exchange.setPriceAt(5_000, 'BTC/USD', '62000'));
+    expect(errors).toEqual([]);
+    expect(statuses(ofSignal(reports, 'tp', 'take-profit'))).toEqual(['PENDING_NEW', 'NEW', 'FILLED']);
+    const [entry, stop, exit, ...rest] = await ordersOf(journal);
+    expect(rest).toEqual([]);
+    expect(entry?.intent.duties.takeProfit?.toFixed()).toBe('61000');
+    expect([stop?.intent.role, stop?.events.map((e) => e.event.kind), stop?.state.status, stop?.state.cancelReason]).toEqual([
+      'stop-loss',
+      ['sent', 'accepted', 'cancel-sent', 'final'],
+      'canceled',
+      'take-profit',
+    ]);
+    expect([exit?.intent.role, exit?.intent.parentClientOrderId, exit?.state.status, exit?.state.filled.toFixed()]).toEqual([
+      'take-profit',
+      entry?.intent.clientOrderId,
+      'filled',
+      '0.01',
+    ]);
+  });
+
   it('journals a limit entry cancelled at its timeout: the cancel sent, then the final state', async () => {
     const journal = openMemoryJournal({ account: ACCOUNT });
     const limitBuy: TradeSignal = { signalId: 'l1', pair: 'BTC/USD', side: 'buy', orderType: 'limit', quantity: '0.01', limitPrice: '50000', timeoutMs: 3_000 };
