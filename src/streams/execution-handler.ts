@@ -55,7 +55,8 @@ export interface HandlerDeps {
   /**
    * Where signals, order intents and every order transition are written before anything is sent and as it
    * happens (design.md §8); a `signalId` found in it is a duplicate, across restarts too. Default: an in-memory
-   * journal (`openMemoryJournal`, account `in-memory`), fresh for each run: nothing outlives the process.
+   * journal (`openMemoryJournal`, account `in-memory`), fresh for each run: nothing outlives the process. The
+   * caller opens and closes a journal it gives; the handler never closes it.
    */
   readonly journal?: Journal;
 }
