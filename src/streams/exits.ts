@@ -36,6 +36,8 @@ export interface ProtectiveOptions {
    * cancel of it is already under way (then it is followed to its end, so what comes next can still happen).
    */
   readonly leaveRestingOnStop: boolean;
+  /** The entry it protects or closes, journaled with its intent; `null` or omitted: none (a close). */
+  readonly parentClientOrderId?: string | null;
 }
 
 /**
@@ -69,7 +71,10 @@ export function protectiveOrder(request: OrderRequest, context: OrderContext, de
     const cancelWhen$ = (options.cancelWhen$ ?? EMPTY).pipe(tap(() => (cancelling = true)));
     const leaveResting$: Observable<unknown> = options.leaveRestingOnStop ? deps.stopping$.pipe(filter(() => !cancelling)) : EMPTY;
     // Persistent: a protective or exit order given up on leaves the position unprotected.
-    return placeOrder(request, context, deps, options.lane, { persistUntil$: deps.stopping$ }).pipe(
+    return placeOrder(request, context, deps, options.lane, {
+      persistUntil$: deps.stopping$,
+      parentClientOrderId: options.parentClientOrderId ?? null,
+    }).pipe(
       tap((step) => {
         if (step.kind !== 'report') return;
         const { status, reason } = step.report;
@@ -110,6 +115,7 @@ export function protectiveOrder(request: OrderRequest, context: OrderContext, de
  * @param signalId The signal or command behind it.
  * @param referencePrice A current price for the cost minimum, when known.
  * @param deps The run's streams.
+ * @param parentClientOrderId The entry it closes (a take-profit exit), journaled with its intent; `null` for a close.
  * @returns Reports, then the exit's final state (nothing when it was dust or not placed).
  */
 export function marketExit(
@@ -120,6 +126,7 @@ export function marketExit(
   signalId: string,
   referencePrice: Decimal | null,
   deps: StreamDeps,
+  parentClientOrderId: string | null = null,
 ): Observable<Step<OrderFinal>> {
   return defer(() => {
     const volume = roundVolumeDown(rules, quantity);
@@ -127,6 +134,6 @@ export function marketExit(
     const context = contextOfRequest(request, rules, signalId, role);
     const minimums = checkExitMinimums(rules, volume, referencePrice);
     if (!minimums.ok) return of(dustReport({ ...context, clientOrderId: null }, minimums.reason, deps));
-    return protectiveOrder(request, context, deps, { lane: 'close', leaveRestingOnStop: false });
+    return protectiveOrder(request, context, deps, { lane: 'close', leaveRestingOnStop: false, parentClientOrderId });
   });
 }

@@ -13,9 +13,11 @@ import {
 } from 'rxjs';
 import { isExchangeError, isOrderGone } from '../model/errors';
 import { type OrderSnapshot } from '../model/order';
+import { type LifecycleEvent } from '../model/order-state';
 import { type FillProgress, NO_FILLS, type OrderEvent, advanceFills } from '../operators/fill-deltas';
 import { type StreamDeps } from './deps';
 import { exchangeCall } from './exchange-call';
+import { noteTransition, snapshotTradeId } from './journaling';
 import { type OrderContext, snapshotDetails } from './reports';
 import { type Step, doneStep, reportStep } from './step';
 
@@ -82,6 +84,8 @@ const isFinalSnapshot = (snapshot: OrderSnapshot): boolean =>
  * attempt of the handler's cancel failed ambiguously (its answer lost): then that attempt is what removed it, and
  * the cancellation is the handler's. A cancel answered as done calls `onCancelConfirmed`. A cancel that fails otherwise
  * is logged and the order is still followed. Fills also update the positions registry as they are reported.
+ * Each fill (under `snapshotTradeId`: snapshots name no trades), the cancel sent, a cancel that missed and the final
+ * state are journaled as they are seen (`noteTransition`); a journal failure is logged and changes nothing here.
  * Completes after the final state with one `done` step; never errors (the monitor retries on its own).
  *
  * @param order The accepted order.
@@ -103,11 +107,22 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
     let finalReported = false;
     let latest: OrderSnapshot | null = options.adopted ?? null;
     let progress: FillProgress = NO_FILLS;
+    const clientOrderId = context.clientOrderId;
+    const journal = (event: LifecycleEvent): void => noteTransition(deps, clientOrderId, event);
 
     const stepsOf = (event: OrderEvent): readonly Step<OrderFinal>[] => {
       const snapshot = event.snapshot;
       latest = snapshot;
       if (event.kind === 'fill') {
+        journal({
+          kind: 'fill',
+          txid,
+          tradeId: snapshotTradeId(txid, snapshot.volumeExecuted),
+          quantity: event.quantity,
+          price: event.price,
+          fee: event.fee,
+          volumeExecuted: snapshot.volumeExecuted,
+        });
         deps.positions.applyFill(context.pair, context.side, event.quantity, context.clientOrderId ?? txid);
         const filled = snapshot.status === 'closed';
         finalReported ||= filled;
@@ -122,6 +137,11 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
         ];
       }
       if (!isFinalSnapshot(snapshot)) return [];
+      journal(
+        snapshot.status === 'expired'
+          ? { kind: 'expired', volumeExecuted: snapshot.volumeExecuted, reason: snapshot.reason }
+          : { kind: 'final', outcome: snapshot.status === 'closed' ? 'closed' : 'canceled', volumeExecuted: snapshot.volumeExecuted, reason: snapshot.reason },
+      );
       const done = doneStep<OrderFinal>({ order, snapshot, cancelReason });
       if (finalReported) return [done];
       finalReported = true;
@@ -140,6 +160,7 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
 
     const cancel = (reason: CancelReason): Observable<Step<OrderFinal>> => {
       cancelReason = reason;
+      journal({ kind: 'cancel-sent', reason });
       const pendingCancel = deps.report(context, 'PENDING_CANCEL', {
         ...(latest ? snapshotDetails(latest) : { exchangeOrderId: txid }),
         reason: `cancel: ${reason}`,
@@ -172,6 +193,7 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
             if (isOrderGone(error)) {
               // After an attempt whose answer was lost, "unknown order" is most likely that attempt having landed.
               cancelMissed = !cancelMayHaveLanded;
+              if (cancelMissed) journal({ kind: 'cancel-missed' });
               deps.log.info(`${txid}: cancel says the order is gone; looking up its final state`);
               return EMPTY;
             }
