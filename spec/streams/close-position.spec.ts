@@ -174,15 +174,22 @@ describe('close-position owns the snapshot it started with', () => {
     });
   });
 
-  // Known bug (src/streams): the stuck stop's cancel is retried (CancelOrder every ~1 s, with OpenOrders polls) long
-  // after the close gave up at 37 s and after stop() at 120 s, so reports$ never completes and stop() never resolves.
-  // The SimExchange version of the case did so too, unseen (calls until its 300 000-frame cut-off). Drop `.failing` once fixed.
-  it.failing('…and after stop() that run ends: nothing is sent after it and reports$ completes', () => {
+  // Until the close gives up (37 s) and after, the stuck stop's cancel keeps being retried: the stop was cancelled
+  // for a reason. At stop() (120 s) the stop is left resting like any protective order: the cancel attempt under
+  // way (its backoff ends at 120.68 s) is the last, its follower ends, and so does the run.
+  it('…and after stop() that run ends: no cancel after the one under way, nothing sent after it, reports$ completes', () => {
     marbles(({ hot, scheduler, flush }) => {
-      const { run: { exchange, completedAt } } = stuckSecondStop(scheduler, hot, { endAt: 250_000 });
+      const { run: { exchange, completedAt, handler }, stuck } = stuckSecondStop(scheduler, hot, { endAt: 250_000 });
       flush();
-      expect(exchange.sent().filter((request) => request.frame > 150_000)).toEqual([]);
-      expect(completedAt()).not.toBeNull();
+      const cancels = exchange.sent('CancelOrder').filter((request) => request.frame > 100_000).map((request) => request.frame);
+      // Retried about every second while the run goes on, up to stop().
+      expect(cancels.filter((frame) => frame < 120_000).length).toBeGreaterThan(15);
+      expect(cancels.filter((frame) => frame >= 120_000)).toEqual([120_680]);
+      expect(exchange.sent().filter((request) => request.frame > 120_690)).toEqual([]);
+      expect(completedAt()).toBe(120_690);
+      // Left resting, and still listed: it protects its 0.03, and the stop put back covers the other 0.02.
+      expect(restingStops(exchange).sort()).toEqual(['sell 0.02 @ 57000', 'sell 0.03 @ 56000']);
+      expect(handler.positions().flatMap((p) => p.protectiveOrders.map((o) => o.txid)).sort()).toContain(stuck());
     });
   });
 });
