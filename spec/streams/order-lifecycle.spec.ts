@@ -314,6 +314,39 @@ describe('order lifecycle at stop() (issue 10: a stuck cancel kept the run alive
     });
   });
 
+  it('leaveRestingOnStop, a cancel at stop() answered "unknown order": followed to its end, and whose cancel it was is said right (issue 10 item 5)', () => {
+    const unknownOrder = exchangeError('refused', 'EOrder:Unknown order', 'CancelOrder');
+    const canceled = snapshot({ txid: 'OTX-1', status: 'canceled', reason: 'User requested' });
+    /** The cancel's answers in turn; the order is gone once the first attempt has been sent. */
+    const reasonAfter = (answers: ReadonlyArray<Error | null>): Array<string | null> => {
+      const reasons: Array<string | null> = [];
+      marbles(({ cold, scheduler, flush }) => {
+        let sent = false;
+        const port = new FakePort(
+          {
+            openOrders: () => cold('(a|)', { a: sent ? ordersOf() : ordersOf(open) }),
+            cancelOrder: (_, call) => {
+              sent = true;
+              const answer = answers[call - 1] ?? null;
+              return answer ? cold('10ms #', {}, answer) : cold('10ms (a|)', { a: { count: 1, pending: false } });
+            },
+            queryOrders: () => cold('(a|)', { a: ordersOf(canceled) }),
+          },
+          scheduler,
+        );
+        const deps = streamDeps(port, scheduler, { stopping$: stopAt(1_505, scheduler) });
+        const steps$ = followOrder(order, deps, { cancelWhen$: timeoutAfter(1500, deps), leaveRestingOnStop: true });
+        steps$.pipe(takeUntil(timer(60_000, scheduler))).subscribe((step) => step.kind === 'report' && reasons.push(step.report.reason));
+        flush();
+      });
+      return reasons;
+    };
+    // Cancelled elsewhere before ours: not the handler's doing.
+    expect(reasonAfter([unknownOrder])).toEqual(['cancel: timeout', 'cancelled outside the handler (User requested)']);
+    // Our first attempt's answer was lost (it landed), the retry after stop() finds it gone: ours.
+    expect(reasonAfter([ambiguous, unknownOrder])).toEqual(['cancel: timeout', 'cancelled: timeout']);
+  });
+
   it('an entry (not left resting) whose cancel at stop() is refused: re-armed until the order is cancelled, then it ends', () => {
     marbles(({ cold, scheduler, expectObservable, flush }) => {
       let cancelled = false;
