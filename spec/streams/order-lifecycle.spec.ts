@@ -267,6 +267,18 @@ describe('order lifecycle at stop() (issue 10: a stuck cancel kept the run alive
     });
   });
 
+  it('leaveRestingOnStop, followed only after stop(): left resting at once, not cancelled even by a trigger already fired', () => {
+    marbles(({ cold, scheduler, expectObservable, flush }) => {
+      const port = new FakePort({ openOrders: () => cold('(a|)', { a: ordersOf(open) }) }, scheduler);
+      const deps = streamDeps(port, scheduler, { stopping$: stopAt(0, scheduler) });
+      const steps$ = followOrder(order, deps, { cancelWhen$: cold('(c|)', { c: 'close-position' as const }), leaveRestingOnStop: true });
+      expectObservable(letters(steps$), '^ 60000ms !').toBe('|');
+      flush();
+      expect(port.calls).toEqual([]);
+      expect(deps.monitor.trackedCount).toBe(0);
+    });
+  });
+
   it('leaveRestingOnStop, a refused cancel waiting to be re-armed at stop(): no attempt after it, the follower ends at once', () => {
     marbles(({ cold, scheduler, expectObservable, flush }) => {
       const port = new FakePort({ openOrders: () => cold('(a|)', { a: ordersOf(open) }), cancelOrder: () => cold('10ms #', {}, refused) }, scheduler);

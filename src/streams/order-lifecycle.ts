@@ -94,17 +94,19 @@ const isFinalSnapshot = (snapshot: OrderSnapshot): boolean =>
  * final state's `cancelReason` still says why the handler wanted it gone, for what follows) — unless an earlier
  * attempt of the handler's cancel failed ambiguously (its answer lost): then that attempt is what removed it, and
  * the cancellation is the handler's. A cancel answered as done calls `onCancelConfirmed`. A cancel that fails otherwise
- * is logged and tried again after a monitor interval, as long as the order is followed (after `stop()` too: an
- * entry cancelled at stop is not left working), and the order is still followed. With `leaveRestingOnStop` the
- * follower ends at `stop()` instead, leaving the order resting: at once, or when a cancel attempt under way fails.
- *
- * cancel:   ──X──#──────X──#          (refused; re-armed after a monitor interval)
- * stopping$:        ──s
- * result:   ──X────────────|           leaveRestingOnStop: no attempt after the one under way at stop()
- * Fills also update the positions registry as they are reported.
+ * is logged and tried again after a monitor interval as long as the order is followed, after `stop()` too (an entry
+ * cancelled at stop is not left working). Fills also update the positions registry as they are reported.
  * Each fill (under `snapshotTradeId`: snapshots name no trades), the cancel sent, a cancel that missed and the final
  * state are journaled as they are seen (`noteTransition`); a journal failure is logged and changes nothing here.
  * Completes after the final state with one `done` step; never errors (the monitor retries on its own).
+ *
+ * With `leaveRestingOnStop` (a protective order) the follower ends at `stop()` instead, without a `done` step,
+ * leaving the order resting: at once, or once a cancel attempt under way at stop fails (it is not re-armed); a
+ * cancel that landed is followed to the final state.
+ *
+ * cancel:    ──X──#───────X──#        X attempt, # refused (re-armed after a monitor interval)
+ * stopping$: ──────────────s
+ * result:    ──X─────────────|        the attempt under way at stop() fails: left resting, no attempt after it
  *
  * @param order The accepted order.
  * @param deps The run's monitor, exchange access and registry.
@@ -282,6 +284,14 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
       if (triggers) triggers.push(trigger);
       else trigger.unsubscribe();
     };
+    // First: after a stop already asked for (it replays), an order to leave resting is not followed, nor cancelled.
+    if (options.leaveRestingOnStop) {
+      stopWatch = deps.stopping$.pipe(take(1)).subscribe(() => {
+        stopped = true;
+        if (cancelProgress === 'none' || cancelProgress === 'waiting') leaveResting();
+      });
+      if (subscriber.closed) stopWatch.unsubscribe();
+    }
     const cancelWhen$ = options.cancelWhen$;
     if (cancelWhen$) watch(cancelWhen$, (reason) => reason);
     for (const trigger of options.cancelOn ?? []) watch(trigger.when$, () => trigger.reason);
@@ -299,16 +309,8 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
       }
     };
 
-    if (options.adopted) onSnapshot(options.adopted);
+    if (options.adopted && !subscriber.closed) onSnapshot(options.adopted);
     if (!subscriber.closed) following = deps.monitor.track(txid).subscribe({ next: onSnapshot, error: forward.error });
-    // Last, so that a stop already asked for (it replays) finds the follower in place to end.
-    if (options.leaveRestingOnStop && !subscriber.closed) {
-      stopWatch = deps.stopping$.pipe(take(1)).subscribe(() => {
-        stopped = true;
-        if (cancelProgress === 'none' || cancelProgress === 'waiting') leaveResting();
-      });
-      if (subscriber.closed) stopWatch.unsubscribe();
-    }
     return () => {
       dropCancel();
       stopWatch?.unsubscribe();
