@@ -63,6 +63,11 @@ export interface FollowOptions {
   readonly adopted?: OrderSnapshot;
   /** The exchange answered the handler's cancel as done (not pending); the order is still followed to its end. */
   readonly onCancelConfirmed?: () => void;
+  /**
+   * What was already reported and journaled of it (an order followed again after a restart): only fills beyond
+   * this are reported, applied to the registry and journaled. Default: nothing.
+   */
+  readonly seen?: FillProgress;
 }
 
 const isFinalSnapshot = (snapshot: OrderSnapshot): boolean =>
@@ -106,7 +111,7 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
     let cancelMayHaveLanded = false;
     let finalReported = false;
     let latest: OrderSnapshot | null = options.adopted ?? null;
-    let progress: FillProgress = NO_FILLS;
+    let progress: FillProgress = options.seen ?? NO_FILLS;
     const clientOrderId = context.clientOrderId;
     const journal = (event: LifecycleEvent): void => noteTransition(deps, clientOrderId, event);
 

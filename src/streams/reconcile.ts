@@ -170,7 +170,7 @@ const isTriggered = (orderType: ExchangeOrderType): boolean => orderType !== 'ma
 const opposite = (side: Side): Side => (side === 'buy' ? 'sell' : 'buy');
 
 /** What every report of a journaled order repeats. */
-function contextOfIntent(intent: OrderIntentRecord, pairs: PairBook): OrderContext {
+export function contextOfIntent(intent: OrderIntentRecord, pairs: PairBook): OrderContext {
   const triggered = isTriggered(intent.orderType);
   return {
     signalId: intent.signalId,
