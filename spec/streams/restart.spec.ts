@@ -5,6 +5,8 @@ import { createMemoryJournalStore, openMemoryJournal } from '../../src/journal/m
 import { type Journal } from '../../src/model/journal';
 import { type ExecutionReport } from '../../src/model/report';
 import { type ClosePositionCommand, type TradeSignal } from '../../src/model/signal';
+import { Decimal } from 'decimal.js';
+import { firstValueFrom } from 'rxjs';
 import { type TestHandler, createTestHandler } from '../../src/testing';
 import { type VirtualExchange } from '../../src/testing/virtual-exchange';
 
@@ -125,5 +127,173 @@ describe('restart: what the journal restores', () => {
     expect(closed[2]?.quantityFilled.toFixed()).toBe('0.01');
     expect(open(ex)).toEqual([]);
     expect(two.completed).toBe(true);
+  });
+
+  it('protects an entry that filled while the handler was down at start, before a new signal\'s order is sent', () => {
+    const lives: Life[] = [];
+    world((w) => {
+      lives.push(w.life({ startAt: 0, signals: [[1, buy('s1', { orderType: 'limit', limitPrice: '59000', timeoutMs: 600_000 })]], end: { at: 15_000, how: 'kill' } }));
+      w.exchange().setPriceAt(18_000, PAIR, '59000');
+      lives.push(w.life({ startAt: 20_000, signals: [[20_001, buy('s2')]], end: { at: 60_000, how: 'stop' } }));
+    });
+    const [one, two] = lives as [Life, Life];
+    const ex = one.kit.exchange;
+    expect([...one.failures, ...two.failures]).toEqual([]);
+    expect(statuses(of(one.reports, 's1'))).toEqual(['PENDING_NEW', 'NEW']);
+    // Run 2 reports the fill it did not see, then protects it; only then is s2 placed.
+    expect(statuses(of(two.reports, 's1', 'entry'))).toEqual(['FILLED']);
+    const stop = of(two.reports, 's1', 'stop-loss');
+    expect(statuses(stop)).toEqual(['PENDING_NEW', 'NEW']);
+    expect(stop[0]?.quantityOrdered?.toFixed()).toBe('0.01');
+    expect(stop[1]?.stopPrice?.toFixed()).toBe('58000');
+    const adds = ex.sent('AddOrder').filter((r) => r.frame >= 20_000).map((r) => `${String(r.params['ordertype'])} ${String(r.params['type'])}`);
+    expect(adds).toEqual(['stop-loss sell', 'market buy', 'stop-loss sell']);
+    expect(two.reports.indexOf(stop[1] as ExecutionReport)).toBeLessThan(two.reports.indexOf(of(two.reports, 's2')[0] as ExecutionReport));
+    expect(open(ex).map((o) => `${o.orderType} ${o.volume.toFixed()}`).sort()).toEqual(['stop-loss 0.01', 'stop-loss 0.01']);
+  });
+
+  describe('a working limit entry is cancelled at its timeout across the restart', () => {
+    const timeoutMs = 30_000;
+    const scenario = (restartAt: number): Life[] => {
+      const lives: Life[] = [];
+      world((w) => {
+        lives.push(w.life({ startAt: 0, signals: [[1, buy('s1', { orderType: 'limit', limitPrice: '59000', timeoutMs })]], end: { at: 15_000, how: 'kill' } }));
+        lives.push(w.life({ startAt: restartAt, end: { at: restartAt + 60_000, how: 'stop' } }));
+      });
+      return lives;
+    };
+
+    it.each([
+      ['before it is due', 25_000],
+      ['after it was due (at once, late by at most the downtime)', 60_000],
+    ])('restarted %s', (_, restartAt) => {
+      const lives = scenario(restartAt);
+      const [one, two] = lives as [Life, Life];
+      const ex = one.kit.exchange;
+      expect([...one.failures, ...two.failures]).toEqual([]);
+      expect(statuses(of(two.reports, 's1'))).toEqual(['PENDING_CANCEL', 'CANCELED']);
+      expect(of(two.reports, 's1')[1]?.reason).toBe('cancelled: timeout');
+      const acceptedFrame = ex.sent('AddOrder')[0]?.frame ?? Number.NaN;
+      const cancels = ex.sent('CancelOrder').map((r) => r.frame);
+      expect(cancels).toHaveLength(1);
+      const due = acceptedFrame + timeoutMs;
+      const downtime = restartAt - 15_000;
+      expect(cancels[0]).toBeGreaterThanOrEqual(due);
+      expect((cancels[0] ?? Infinity) - due).toBeLessThanOrEqual(downtime);
+      expect(open(ex)).toEqual([]);
+    });
+  });
+
+  it('resumes a take-profit watch: reached, the stop is cancelled and the position closed at market', () => {
+    const lives: Life[] = [];
+    world((w) => {
+      lives.push(w.life({ startAt: 0, signals: [[1, buy('s1', { takeProfit: '61000' })]], end: { at: 5_000, how: 'stop' } }));
+      w.exchange().setPriceAt(40_000, PAIR, '62000');
+      lives.push(w.life({ startAt: 20_000, end: { at: 80_000, how: 'stop' } }));
+    });
+    const [one, two] = lives as [Life, Life];
+    expect([...one.failures, ...two.failures]).toEqual([]);
+    expect(statuses(of(one.reports, 's1', 'take-profit'))).toEqual([]);
+    expect(statuses(of(two.reports, 's1', 'stop-loss'))).toEqual(['PENDING_CANCEL', 'CANCELED']);
+    expect(of(two.reports, 's1', 'stop-loss')[1]?.reason).toBe('cancelled: take-profit');
+    const exit = of(two.reports, 's1', 'take-profit');
+    expect(statuses(exit)).toEqual(['PENDING_NEW', 'NEW', 'FILLED']);
+    expect(exit[2]?.quantityFilled.toFixed()).toBe('0.01');
+    expect(open(one.kit.exchange)).toEqual([]);
+    expect(two.kit.handler.positions()).toEqual([]);
+  });
+
+  it('rejects a duplicate signal after the restart, naming the first; nothing is sent for it', () => {
+    const lives: Life[] = [];
+    world((w) => {
+      lives.push(w.life({ startAt: 0, signals: [[1, buy('s1')]], end: { at: 15_000, how: 'kill' } }));
+      lives.push(w.life({ startAt: 20_000, signals: [[20_001, buy('s1', { quantity: '0.02' })]], end: { at: 60_000, how: 'stop' } }));
+    });
+    const [one, two] = lives as [Life, Life];
+    const ex = one.kit.exchange;
+    expect(two.failures).toEqual([]);
+    expect(of(two.reports, 's1').map((r) => `${r.status} ${r.reason ?? ''}`)).toEqual([expect.stringMatching(/^REJECTED signalId: duplicate signalId: already journaled \(seq \d+\)$/)]);
+    expect(ex.sent('AddOrder').filter((r) => r.frame >= 20_000)).toEqual([]);
+  });
+
+  it('reports what changed while down once: a second restart reports nothing and sends nothing', () => {
+    const lives: Life[] = [];
+    world((w) => {
+      lives.push(w.life({ startAt: 0, signals: [[1, buy('s1', { orderType: 'limit', limitPrice: '59000', timeoutMs: 600_000 })]], end: { at: 15_000, how: 'kill' } }));
+      w.exchange().setPriceAt(18_000, PAIR, '59000');
+      lives.push(w.life({ startAt: 20_000, end: { at: 40_000, how: 'stop' } }));
+      lives.push(w.life({ startAt: 60_000, end: { at: 90_000, how: 'stop' } }));
+    });
+    const [, two, three] = lives as [Life, Life, Life];
+    const ex = two.kit.exchange;
+    expect([...two.failures, ...three.failures]).toEqual([]);
+    expect(statuses(two.reports)).toEqual(['FILLED', 'PENDING_NEW', 'NEW']);
+    expect(three.reports).toEqual([]);
+    expect(ex.sent('AddOrder').filter((r) => r.frame >= 60_000)).toEqual([]);
+    expect(ex.sent('CancelOrder')).toEqual([]);
+    // The third run still knows the position and its stop.
+    expect(three.kit.handler.positions().map((p) => `${p.side} ${p.quantity.toFixed()} ${p.protectiveOrders.length}`)).toEqual(['buy 0.01 1']);
+  });
+
+  it('leaves an order the journal does not know untouched, and says so once', () => {
+    const lives: Life[] = [];
+    const foreignId = '00000000-0000-4000-8000-00000000f0f0';
+    let foreignTxid = '';
+    world((w) => {
+      lives.push(w.life({ startAt: 0, signals: [[1, buy('s1')]], end: { at: 15_000, how: 'kill' } }));
+      const ex = w.exchange();
+      w.scheduler.schedule(() => {
+        ex.port
+          .placeOrder({ clientOrderId: foreignId, pair: 'XXBTZUSD', side: 'sell', orderType: 'limit', volume: new Decimal('0.5'), price: new Decimal('70000') })
+          .subscribe((placed) => (foreignTxid = placed.txid));
+      }, 16_000);
+      lives.push(w.life({ startAt: 20_000, commands: [[40_000, close('c1')]], end: { at: 80_000, how: 'stop' } }));
+    });
+    const [one, two] = lives as [Life, Life];
+    const ex = one.kit.exchange;
+    expect(two.failures).toEqual([]);
+    expect(foreignTxid).not.toBe('');
+    expect(two.warnings.filter((w) => w.includes(foreignTxid))).toHaveLength(1);
+    expect(statuses(of(two.reports, 'c1'))).toEqual(['PENDING_NEW', 'NEW', 'FILLED']);
+    expect(ex.sent('CancelOrder').map((r) => String(r.params['txid']))).not.toContain(foreignTxid);
+    expect(open(ex).map((o) => o.txid)).toEqual([foreignTxid]);
+    expect(two.reports.filter((r) => r.exchangeOrderId === foreignTxid)).toEqual([]);
+  });
+});
+
+describe('restart: the rate budget', () => {
+  const starter = { max: 15, decayPerSecond: 0.33 };
+
+  it('starts from full counters when the journal recorded none: the first REST call waits for room', () => {
+    const lives: Life[] = [];
+    world((w) => {
+      lives.push(w.life({ startAt: 0, end: { at: 30_000, how: 'stop' } }));
+    });
+    const ex = (lives[0] as Life).kit.exchange;
+    // Full (15) plus the call (1) must fit under the cap less one unit of headroom: 2 units at 0.33 a second.
+    const wait = Math.ceil((2 / starter.decayPerSecond) * 1000);
+    const firstPrivate = ex.sent().find((r) => r.method === 'OpenOrders');
+    expect(firstPrivate?.frame).toBeGreaterThanOrEqual(wait - 1);
+    expect(firstPrivate?.frame).toBeLessThanOrEqual(wait + 50);
+  });
+
+  it('records the counters at the end and starts the next run from them, decayed over the downtime', async () => {
+    const store = createMemoryJournalStore();
+    const lives: Life[] = [];
+    world(
+      (w) => {
+        lives.push(w.life({ startAt: 0, signals: [[1, buy('s1')]], end: { at: 30_000, how: 'stop' } }));
+        lives.push(w.life({ startAt: 40_000, end: { at: 60_000, how: 'stop' } }));
+      },
+      { journalFor: () => openMemoryJournal({ account: ACCOUNT, store }) },
+    );
+    const [one, two] = lives as [Life, Life];
+    expect([...one.failures, ...two.failures]).toEqual([]);
+    const last = await firstValueFrom(openMemoryJournal({ account: ACCOUNT, store }).lastRateCounters());
+    expect(last?.rest).toEqual(expect.any(Number));
+    expect(last?.at).toBeGreaterThanOrEqual(30_000);
+    // The second run starts from what the first left (decayed): its first call goes at once.
+    const secondOpen = one.kit.exchange.sent().find((r) => r.method === 'OpenOrders' && r.frame >= 40_000);
+    expect((secondOpen?.frame ?? Infinity) - 40_000).toBeLessThan(100);
   });
 });
