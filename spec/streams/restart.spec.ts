@@ -1,7 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
 import { type Subscription } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createMemoryJournalStore, openMemoryJournal } from '../../src/journal/memory';
+import { openSqliteJournal } from '../../src/journal/sqlite';
+import { isReconcileError } from '../../src/streams/reconcile';
 import { type Journal } from '../../src/model/journal';
 import { type ExecutionReport } from '../../src/model/report';
 import { type ClosePositionCommand, type TradeSignal } from '../../src/model/signal';
@@ -42,6 +47,8 @@ interface Script {
   readonly startAt: number;
   /** Frame it ends: `kill` unsubscribes (a crash: nothing cancelled), `stop` calls `handler.stop()`. */
   readonly end: { readonly at: number; readonly how: 'kill' | 'stop' };
+  /** Another exchange (another account) than the first life's. */
+  readonly freshExchange?: boolean;
 }
 
 interface World {
@@ -74,7 +81,7 @@ function world(body: (world: World) => void, options: { readonly journalFor?: (s
         prices: { [PAIR]: '60000' },
         journal: journalFor(store),
         log,
-        ...(exchange ? { exchange } : {}),
+        ...(exchange && !script.freshExchange ? { exchange } : {}),
       });
       exchange ??= kit.exchange;
       const lived: Life = { kit, reports: [], failures: [], warnings, errors, completed: false };
@@ -258,6 +265,53 @@ describe('restart: what the journal restores', () => {
     expect(ex.sent('CancelOrder').map((r) => String(r.params['txid']))).not.toContain(foreignTxid);
     expect(open(ex).map((o) => o.txid)).toEqual([foreignTxid]);
     expect(two.reports.filter((r) => r.exchangeOrderId === foreignTxid)).toEqual([]);
+  });
+});
+
+describe('restart: on a SQLite file, and a journal that is not this account\'s', () => {
+  it('keeps a resting stop known across a close and reopen of the file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'krx-restart-'));
+    const opened: ReturnType<typeof openSqliteJournal>[] = [];
+    try {
+      const lives: Life[] = [];
+      world(
+        (w) => {
+          lives.push(w.life({ startAt: 0, signals: [[1, buy('s1')]], end: { at: 15_000, how: 'kill' } }));
+          lives.push(w.life({ startAt: 30_000, commands: [[50_000, close('c1')]], end: { at: 90_000, how: 'stop' } }));
+        },
+        {
+          journalFor: () => {
+            // Each life opens the file on its own connection (the first one writes nothing after its kill).
+            const journal = openSqliteJournal({ path: join(dir, 'journal.db'), account: ACCOUNT, synchronous: 'normal' });
+            opened.push(journal);
+            return journal;
+          },
+        },
+      );
+      const [one, two] = lives as [Life, Life];
+      expect([...one.failures, ...two.failures]).toEqual([]);
+      expect(statuses(of(two.reports, 's1', 'stop-loss'))).toEqual(['PENDING_CANCEL', 'CANCELED']);
+      expect(of(two.reports, 'c1').pop()?.quantityFilled.toFixed()).toBe('0.01');
+      expect(open(one.kit.exchange)).toEqual([]);
+    } finally {
+      for (const journal of opened) journal.close().subscribe({ error: () => undefined });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('stops the start with a clear error, placing nothing, when the exchange does not know the journal\'s orders', () => {
+    const lives: Life[] = [];
+    world((w) => {
+      lives.push(w.life({ startAt: 0, signals: [[1, buy('s1')]], end: { at: 15_000, how: 'kill' } }));
+      lives.push(w.life({ startAt: 20_000, freshExchange: true, signals: [[20_001, buy('s2')]], end: { at: 60_000, how: 'stop' } }));
+    });
+    const two = lives[1] as Life;
+    expect(two.failures).toHaveLength(1);
+    const failure = two.failures[0];
+    expect(isReconcileError(failure)).toBe(true);
+    expect(failure instanceof Error ? failure.message : '').toMatch(/^reconciliation at start stopped: order [0-9a-f-]+: the exchange does not know \S+: is this journal from another account\?$/);
+    expect(two.reports).toEqual([]);
+    expect(two.kit.exchange.sent('AddOrder')).toEqual([]);
   });
 });
 
