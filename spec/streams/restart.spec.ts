@@ -136,6 +136,23 @@ describe('restart: what the journal restores', () => {
     expect(two.completed).toBe(true);
   });
 
+  it('a close of part of the position after the restart cancels the old stop, sells that part and puts a stop on the rest', () => {
+    const lives: Life[] = [];
+    world((w) => {
+      lives.push(w.life({ startAt: 0, signals: [[1, buy('s1')]], end: { at: 15_000, how: 'kill' } }));
+      lives.push(w.life({ startAt: 30_000, commands: [[50_000, close('c1', '0.004')]], end: { at: 90_000, how: 'stop' } }));
+    });
+    const [one, two] = lives as [Life, Life];
+    const ex = one.kit.exchange;
+    expect([...one.failures, ...two.failures]).toEqual([]);
+    expect(statuses(of(two.reports, 's1', 'stop-loss'))).toEqual(['PENDING_CANCEL', 'CANCELED']);
+    const sold = of(two.reports, 'c1').filter((r) => r.side === 'sell' && r.orderType === 'market');
+    expect(sold.pop()?.quantityFilled.toFixed()).toBe('0.004');
+    // What rests is one stop for what is left, none for what was sold.
+    expect(open(ex).map((o) => `${o.orderType} ${o.side} ${o.volume.toFixed()}`)).toEqual(['stop-loss sell 0.006']);
+    expect(two.kit.handler.positions().map((p) => `${p.side} ${p.quantity.toFixed()}`)).toEqual(['buy 0.006']);
+  });
+
   it('protects an entry that filled while the handler was down at start, before a new signal\'s order is sent', () => {
     const lives: Life[] = [];
     world((w) => {

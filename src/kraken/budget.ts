@@ -271,13 +271,13 @@ export class KrakenRateBudget implements RateBudget {
 
   /**
    * Starts from journaled counters, decayed from their `at`; with `null` (none journaled), from full ones: the
-   * REST and public counters full at `now`, and each pair's trading counter full at `now` when first used. Never
-   * lowers a counter this model already holds higher (another run on the same key may have spent since).
+   * REST counter full at `now`, and each pair's trading counter full at `now` when first used. The per-IP public
+   * counter is not the key's and is not journaled: left as it is. Never lowers a counter this model already holds
+   * higher (another run on the same key may have spent since).
    */
   seed(counters: RateCountersRecord | null, now: number): void {
     if (counters === null) {
       this.rest?.fill(now);
-      this.publicCalls?.fill(now);
       this.tradingFullSince = now;
       for (const counter of this.trading.values()) counter.fill(now);
       return;
