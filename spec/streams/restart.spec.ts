@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { createMemoryJournalStore, openMemoryJournal } from '../../src/journal/memory';
 import { openSqliteJournal } from '../../src/journal/sqlite';
 import { isReconcileError } from '../../src/streams/reconcile';
+import { intentOf, seed, sent } from './support-reconcile';
 import { type Journal } from '../../src/model/journal';
 import { type ExecutionReport } from '../../src/model/report';
 import { type ClosePositionCommand, type TradeSignal } from '../../src/model/signal';
@@ -73,7 +74,7 @@ function world(body: (world: World) => void, options: { readonly journalFor?: (s
       const warnings: string[] = [];
       const errors: string[] = [];
       const text = (args: unknown[]): string => args.map(String).join(' ');
-      const log = { debug: () => undefined, info: () => undefined, warn: (...a: unknown[]) => void warnings.push(text(a)), error: (...a: unknown[]) => void errors.push(text(a)) };
+      const log = { debug: () => undefined, info: () => undefined, warn: (...a: unknown[]) => void warnings.push(`${scheduler.now()} ${text(a)}`), error: (...a: unknown[]) => void errors.push(text(a)) };
       const kit = createTestHandler({
         scheduler,
         seed: (seed += 10),
@@ -282,6 +283,44 @@ describe('restart: what the journal restores', () => {
     expect(ex.sent('CancelOrder').map((r) => String(r.params['txid']))).not.toContain(foreignTxid);
     expect(open(ex).map((o) => o.txid)).toEqual([foreignTxid]);
     expect(two.reports.filter((r) => r.exchangeOrderId === foreignTxid)).toEqual([]);
+  });
+});
+
+describe('restart: an order the start could not settle', () => {
+  /** When the exchange answers ClosedOrders again: past the start's lookups (~177 s), within the second round's. */
+  const RELEASE = 250_000;
+
+  it('is logged at warn, looked up again, and once found followed and protected (not before)', () => {
+    const cid = '00000000-0000-4000-8000-0000000000aa';
+    const lives: Life[] = [];
+    const store = createMemoryJournalStore();
+    world(
+      (w) => {
+      lives.push(w.life({ startAt: 1_000, end: { at: 400_000, how: 'stop' } }));
+      const ex = w.exchange();
+      // What a run that died before the AddOrder's answer leaves: the intent sent, the order filled on the exchange.
+      const at = ex.clock.now();
+      seed(openMemoryJournal({ account: ACCOUNT, store }), [[intentOf({ clientOrderId: cid, orderType: 'market', price: null, volume: new Decimal('0.01'), createdAt: at, duties: { stopLoss: new Decimal('58000') } }), sent(at, at + 1_000)]]);
+      ex.port.placeOrder({ clientOrderId: cid, pair: 'XXBTZUSD', side: 'buy', orderType: 'market', volume: new Decimal('0.01') }).subscribe();
+      // ClosedOrders (where a filled order is found by its client order id) fails past the start's lookups.
+      const refusal = ex.refuse('ClosedOrders', 'EService:Unavailable');
+      w.scheduler.schedule(() => refusal.unsubscribe(), RELEASE);
+      },
+      { journalFor: () => openMemoryJournal({ account: ACCOUNT, store }) },
+    );
+    const life = lives[0] as Life;
+    expect(life.failures).toEqual([]);
+    const unsettled = life.warnings.filter((w) => w.includes('looking it up again, not protected until settled'));
+    expect(unsettled).toHaveLength(1);
+    const warnedAt = Number(unsettled[0]?.split(' ')[0]);
+    expect(warnedAt).toBeLessThan(RELEASE);
+    const ex = life.kit.exchange;
+    // Nothing reported or protected while it was unsettled; once found: its fill, then its stop.
+    expect(life.reports.map((r) => `${r.role} ${r.status}`)).toEqual(['entry FILLED', 'stop-loss PENDING_NEW', 'stop-loss NEW']);
+    expect(life.reports.every((r) => r.signalId === `signal-of-${cid}`)).toBe(true);
+    const stops = ex.sent('AddOrder').filter((r) => r.params['ordertype'] === 'stop-loss');
+    expect(stops.map((r) => r.frame >= RELEASE)).toEqual([true]);
+    expect(open(ex).map((o) => `${o.orderType} ${o.volume.toFixed()}`)).toEqual(['stop-loss 0.01']);
   });
 });
 
