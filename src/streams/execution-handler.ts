@@ -126,9 +126,10 @@ const describeEntry = (intent: EntryIntent): string => `${intent.request.side} $
  * The execution handler: approved trade signals in, orders placed, watched, protected and closed on the
  * exchange, execution reports out (design.md §1).
  *
- * signals$ ─ haltGate ─ translate ─ placeOrder ─┬─ REJECTED
+ * journal ─ seed budget ─ reconcile ─ restoreDuties ─┐ (with a journal given: before any new signal or command)
+ * signals$ ─ (wait for start) ─ haltGate ─ translate ─ placeOrder ─┬─ REJECTED
  *                                              └─ followOrder (monitor, timeout cancel) ─ protectEntry
- * commands$ ─ closePositions (cancel protection, confirm, market close)
+ * commands$ ─ (wait for start) ─ closePositions (cancel protection, confirm, market close)
  * reports$ = merge of all report streams
  *
  * Usage:
