@@ -50,6 +50,7 @@ interface Script {
   readonly end: { readonly at: number; readonly how: 'kill' | 'stop' };
   /** Another exchange (another account) than the first life's. */
   readonly freshExchange?: boolean;
+  readonly protectionMode?: 'stop-resting' | 'both-resting';
 }
 
 interface World {
@@ -83,6 +84,7 @@ function world(body: (world: World) => void, options: { readonly journalFor?: (s
         journal: journalFor(store),
         log,
         ...(exchange && !script.freshExchange ? { exchange } : {}),
+        ...(script.protectionMode ? { config: { protection: { mode: script.protectionMode, takeProfitPollMs: 1_000 } } } : {}),
       });
       exchange ??= kit.exchange;
       const lived: Life = { kit, reports: [], failures: [], warnings, errors, completed: false };
@@ -224,6 +226,23 @@ describe('restart: what the journal restores', () => {
     const exit = of(two.reports, 's1', 'take-profit');
     expect(statuses(exit)).toEqual(['PENDING_NEW', 'NEW', 'FILLED']);
     expect(exit[2]?.quantityFilled.toFixed()).toBe('0.01');
+    expect(open(one.kit.exchange)).toEqual([]);
+    expect(two.kit.handler.positions()).toEqual([]);
+  });
+
+  it('both-resting: when the restored take-profit fills, the restored stop is cancelled (one cancels the other)', () => {
+    const lives: Life[] = [];
+    world((w) => {
+      lives.push(w.life({ startAt: 0, protectionMode: 'both-resting', signals: [[1, buy('s1', { takeProfit: '61000' })]], end: { at: 15_000, how: 'kill' } }));
+      w.exchange().setPriceAt(40_000, PAIR, '62000');
+      lives.push(w.life({ startAt: 20_000, protectionMode: 'both-resting', end: { at: 80_000, how: 'stop' } }));
+    });
+    const [one, two] = lives as [Life, Life];
+    expect([...one.failures, ...two.failures]).toEqual([]);
+    expect(statuses(of(one.reports, 's1', 'take-profit'))).toEqual(['PENDING_NEW', 'NEW']);
+    expect(statuses(of(two.reports, 's1', 'take-profit'))).toEqual(['FILLED']);
+    expect(statuses(of(two.reports, 's1', 'stop-loss'))).toEqual(['PENDING_CANCEL', 'CANCELED']);
+    expect(of(two.reports, 's1', 'stop-loss')[1]?.reason).toBe('cancelled: one-cancels-other');
     expect(open(one.kit.exchange)).toEqual([]);
     expect(two.kit.handler.positions()).toEqual([]);
   });
