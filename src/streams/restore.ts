@@ -297,11 +297,13 @@ export function restoreDuties(plan: ReconcilePlan, orders: readonly JournaledOrd
             case 'found': {
               const live: LiveOrder = { context: contextOfIntent(intent, pairs), txid: result.snapshot.txid, placedAt: scheduler.now() };
               // Journaled as found first, so that what the follower journals next (fills, final) is a valid move.
-              return concat(journalTransition(deps, cid, { kind: 'found', txid: result.snapshot.txid }), record ? followFound(live, record) : EMPTY);
+              const sentFirst = order.status === 'intended' ? [journalTransition(deps, cid, { kind: 'sent', deadline })] : [];
+              return concat(...sentFirst, journalTransition(deps, cid, { kind: 'found', txid: result.snapshot.txid }), record ? followFound(live, record) : EMPTY);
             }
             case 'absent':
+              // Journaled as absent (sent or ambiguous before): the next start gives it up and protects its entry again.
               log.warn(`${cid}: proven absent after the restart; the next start gives it up`);
-              return journalTransition(deps, cid, { kind: 'proven-absent' });
+              return order.status === 'intended' ? EMPTY : journalTransition(deps, cid, { kind: 'proven-absent' });
             case 'unproven':
               log.warn(`${cid}: still unsettled (${result.reason}); the next start looks it up again`);
               return EMPTY;
@@ -315,7 +317,17 @@ export function restoreDuties(plan: ReconcilePlan, orders: readonly JournaledOrd
       if (!rules) return EMPTY;
       if (record.intent.role === 'entry') return followEntry(live, record, rules);
       if (record.intent.role === 'close') return followOrder(live, deps, { seen: progressOf(record.state) });
-      positions.addProtective({ ...live.context, clientOrderId: record.intent.clientOrderId, txid: live.txid, quantity: record.intent.volume, stopPrice: live.context.stopPrice });
+      const { intent } = record;
+      positions.addProtective({
+        clientOrderId: intent.clientOrderId,
+        txid: live.txid,
+        pair: intent.pair,
+        role: intent.role,
+        side: intent.side,
+        orderType: intent.orderType,
+        quantity: intent.volume,
+        stopPrice: live.context.stopPrice,
+      });
       return followProtective(live, record, rules);
     };
 
