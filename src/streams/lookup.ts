@@ -1,9 +1,13 @@
-import { type Observable, catchError, concatMap, defer, map, of, timer } from 'rxjs';
+import { type Observable, catchError, concatMap, defer, map, of, race, take, timer } from 'rxjs';
 import { type OrderSnapshot } from '../model/order';
 import { isBreakerOpenError } from '../operators/circuit-breaker';
 import { type ExchangeDeps } from './deps';
 import { exchangeCall } from './exchange-call';
 import { type Lane } from '../operators/rate-limit';
+import { type OrderMonitor } from './order-monitor';
+
+/** The run's exchange access, and its order monitor when there is one (the streams' deps have it; a reconcile's do not). */
+export type LookupDeps = ExchangeDeps & { readonly monitor?: Pick<OrderMonitor, 'seenByClientOrderId'> };
 
 /** What looking an order up by its client order id proved. */
 export type LookupResult =
@@ -35,13 +39,21 @@ const findByClientOrderId = (orders: ReadonlyMap<string, OrderSnapshot>, clientO
  * order that may be live into `unproven`. Calls go through `lane` (`monitor` by default). Emits once and
  * completes; never errors.
  *
+ * With the monitor's feed (`deps.monitor`, feed mode `websocket`), what the feed told of the client order id
+ * answers first: an order that was in fact placed shows on the executions channel with its `cl_ord_id`, usually
+ * before the AddOrder was given up on, so it is found at once with no REST call; it is watched for while the
+ * REST lookups run, and whichever finds it first wins. The feed never proves absence: only REST does, as above.
+ *
+ * feed:    ──f|                 f: the feed heard of it → found, the REST lookups are dropped
+ * lookups: ────(cut)
+ *
  * @param clientOrderId The order's client order id.
  * @param deadline Epoch ms of the placement's deadline (the exchange refuses it after that if still queued).
  * @param deps The run's exchange access.
  * @param lane The gate lane of the lookup calls.
  * @returns What the lookups proved.
  */
-export function lookUpOrder(clientOrderId: string, deadline: number, deps: ExchangeDeps, lane: Lane = 'monitor'): Observable<LookupResult> {
+export function lookUpOrder(clientOrderId: string, deadline: number, deps: LookupDeps, lane: Lane = 'monitor'): Observable<LookupResult> {
   const { port, scheduler, config } = deps;
   return defer(() => {
     const provenAfter = deadline + deps.tuning.openOrdersLagMs;
@@ -88,6 +100,12 @@ export function lookUpOrder(clientOrderId: string, deadline: number, deps: Excha
           return attempt(n + 1);
         }),
       );
-    return attempt(1);
+    if (!deps.monitor) return attempt(1);
+    const seen$ = deps.monitor.seenByClientOrderId(clientOrderId).pipe(
+      take(1),
+      map((snapshot): LookupResult => ({ kind: 'found', snapshot })),
+    );
+    // `seen$` is silent until it finds the order, so the REST result wins whenever the feed has not heard of it.
+    return race(seen$, attempt(1));
   });
 }

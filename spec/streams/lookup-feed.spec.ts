@@ -1,0 +1,125 @@
+import { describe, expect, it } from '@jest/globals';
+import { type TestScheduler } from 'rxjs/testing';
+import { type ExecutionConfig } from '../../src/model/config';
+import { type ExecutionEvent } from '../../src/model/feed';
+import { type ExchangeDeps } from '../../src/streams/deps';
+import { type LookupResult, lookUpOrder } from '../../src/streams/lookup';
+import { FEED_LINGER_MS, createOrderMonitor } from '../../src/streams/order-monitor';
+import { FakePort, type PortScript, config, marbles, ordersOf, snapshot } from './fake-exchange';
+import { FakeFeed, feedOrder, feedTrade, snapshotOf, up } from './feed-fakes';
+import { exchangeDeps } from './stream-deps';
+
+const clientOrderId = 'c0ffee00-0000-4000-8000-0000000000f1';
+
+/** The order's `pending_new` on the executions channel: its terms and our client order id. */
+const pendingNew = (txid: string, cid: string = clientOrderId): ExecutionEvent => ({
+  kind: 'order',
+  order: { ...feedOrder({ txid, status: 'pending', change: 'pending', cum: '0', terms: true }), clientOrderId: cid },
+});
+
+/** A lookup of `clientOrderId` over a fake port, with or without the monitor's feed. */
+function rig(scheduler: TestScheduler, script: PortScript, withFeed: boolean) {
+  const port = new FakePort(script, scheduler);
+  const feed = new FakeFeed();
+  const feedConfig: ExecutionConfig = { ...config, feed: { mode: withFeed ? 'websocket' : 'rest', auditIntervalMs: 60_000 } };
+  const deps: ExchangeDeps = { ...exchangeDeps(port, scheduler, { config: feedConfig }), feed };
+  const monitor = createOrderMonitor(deps);
+  const results: Array<{ readonly at: number; readonly result: LookupResult }> = [];
+  const lookUp = (deadline: number, at = 0): void => {
+    scheduler.schedule(() => {
+      lookUpOrder(clientOrderId, deadline, { ...deps, monitor }, 'lookup').subscribe((result) => results.push({ at: scheduler.now(), result }));
+    }, at);
+  };
+  const send = (ms: number, event: ExecutionEvent): void => {
+    scheduler.schedule(() => feed.executions$.next(event), ms);
+  };
+  const restCalls = (): number => port.callsOf('openOrders').length + port.callsOf('closedOrders').length;
+  return { port, feed, monitor, results, lookUp, send, restCalls };
+}
+
+describe('lookUpOrder with the feed', () => {
+  it('finds an order the feed already heard of at once, with no REST call', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const r = rig(scheduler, { openOrders: () => cold('10ms (a|)', { a: ordersOf() }), closedOrders: () => cold('10ms (a|)', { a: ordersOf() }) }, true);
+      // The feed is up for another order; the ambiguous AddOrder's order shows on it before the lookup starts.
+      const other = r.monitor.track('OTHER').subscribe();
+      r.send(10, up);
+      r.send(20, snapshotOf([]));
+      r.send(300, pendingNew('OAMBIG-1'));
+      r.lookUp(10_000, 5_000);
+      scheduler.schedule(() => other.unsubscribe(), 20_000);
+      flush();
+      expect(r.results.map(({ at, result }) => [at, result.kind])).toEqual([[5_000, 'found']]);
+      const found = r.results[0]?.result;
+      expect(found?.kind === 'found' ? [found.snapshot.txid, found.snapshot.clientOrderId, found.snapshot.status] : null).toEqual(['OAMBIG-1', clientOrderId, 'pending']);
+      expect(r.restCalls()).toBe(0);
+    });
+  });
+
+  it('keeps the feed subscribed while it waits, finds the order when the feed tells it, and stops the REST lookups', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const r = rig(scheduler, { openOrders: () => cold('10ms (a|)', { a: ordersOf() }), closedOrders: () => cold('10ms (a|)', { a: ordersOf() }) }, true);
+      const subscribed: number[] = [];
+      r.lookUp(20_000);
+      // Nothing tracked: the lookup alone holds the feed.
+      for (const at of [1, 2_499, 2_600]) scheduler.schedule(() => subscribed.push(r.feed.executionSubscribers), at);
+      r.send(10, up);
+      r.send(20, snapshotOf([]));
+      r.send(2_500, pendingNew('OAMBIG-2'));
+      scheduler.schedule(() => subscribed.push(r.feed.executionSubscribers), 2_600 + FEED_LINGER_MS);
+      flush();
+      expect(r.results.map(({ at, result }) => [at, result.kind])).toEqual([[2_500, 'found']]);
+      // REST asked twice before the feed told (at 1 s and 2 s: open, then closed orders each time), never after.
+      expect(r.port.calls.map((call) => call.at).every((at) => at < 2_500)).toBe(true);
+      expect(r.restCalls()).toBe(4);
+      // Held while waiting, still lingering just after, ended once the linger is over.
+      expect(subscribed).toEqual([1, 1, 1, 0]);
+    });
+  });
+
+  it('does not take another order’s client id, and leaves absence to REST: proven past deadline + lag, as without the feed', () => {
+    const run = (withFeed: boolean): { results: Array<[number, string]>; rest: number } => {
+      let out: { results: Array<[number, string]>; rest: number } = { results: [], rest: 0 };
+      marbles(({ cold, scheduler, flush }) => {
+        const r = rig(scheduler, { openOrders: () => cold('10ms (a|)', { a: ordersOf() }), closedOrders: () => cold('10ms (a|)', { a: ordersOf() }) }, withFeed);
+        r.send(10, up);
+        r.send(20, snapshotOf([]));
+        r.send(1_500, pendingNew('OSTRANGER', 'c0ffee00-0000-4000-8000-0000000000aa'));
+        r.lookUp(3_000);
+        flush();
+        out = { results: r.results.map(({ at, result }) => [at, result.kind]), rest: r.restCalls() };
+      });
+      return out;
+    };
+    const withFeed = run(true);
+    expect(withFeed).toEqual(run(false));
+    // The first empty answer past 3 s + the 2 s lag: five rounds of 20 ms a second apart.
+    expect(withFeed.results).toEqual([[5_100, 'absent']]);
+  });
+
+  it('falls back to REST when the feed heard too little to describe the order (a fill alone)', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const onExchange = snapshot({ txid: 'OAMBIG-3', status: 'closed', clientOrderId, volumeExecuted: '1', price: '100' });
+      const r = rig(scheduler, { openOrders: () => cold('10ms (a|)', { a: ordersOf() }), closedOrders: () => cold('10ms (a|)', { a: ordersOf(onExchange) }) }, true);
+      r.send(10, up);
+      // The reconnect snapshot's recent fills carry the client id, not the order's terms.
+      r.send(20, snapshotOf([], [{ ...feedTrade('T1', 'OAMBIG-3', '1'), clientOrderId }]));
+      r.lookUp(10_000, 100);
+      flush();
+      expect(r.results.map(({ at, result }) => [at, result.kind])).toEqual([[1_120, 'found']]);
+      expect(r.restCalls()).toBe(2);
+    });
+  });
+
+  it('asks nothing of the feed in rest mode: REST finds it as before', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const onExchange = snapshot({ txid: 'OAMBIG-4', status: 'open', clientOrderId });
+      const r = rig(scheduler, { openOrders: () => cold('10ms (a|)', { a: ordersOf(onExchange) }) }, false);
+      r.send(300, pendingNew('OAMBIG-4'));
+      r.lookUp(10_000);
+      flush();
+      expect(r.feed.executionSubscribers).toBe(0);
+      expect(r.results.map(({ at, result }) => [at, result.kind])).toEqual([[1_010, 'found']]);
+    });
+  });
+});
