@@ -1,11 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
+import { map } from 'rxjs';
 import { type TestScheduler } from 'rxjs/testing';
 import { type ExecutionConfig } from '../../src/model/config';
 import { type ExecutionEvent } from '../../src/model/feed';
 import { type ExchangeDeps } from '../../src/streams/deps';
-import { type LookupResult, lookUpOrder } from '../../src/streams/lookup';
+import { FEED_PLACED_AFTER_MS, type LookupResult, lookUpOrder, placedOrSeen } from '../../src/streams/lookup';
 import { FEED_LINGER_MS, createOrderMonitor } from '../../src/streams/order-monitor';
-import { FakePort, type PortScript, config, marbles, ordersOf, snapshot } from './fake-exchange';
+import { FakePort, type PortScript, config, exchangeError, marbles, ordersOf, snapshot } from './fake-exchange';
 import { FakeFeed, feedOrder, feedTrade, snapshotOf, up } from './feed-fakes';
 import { exchangeDeps } from './stream-deps';
 
@@ -120,6 +121,53 @@ describe('lookUpOrder with the feed', () => {
       flush();
       expect(r.feed.executionSubscribers).toBe(0);
       expect(r.results.map(({ at, result }) => [at, result.kind])).toEqual([[1_010, 'found']]);
+    });
+  });
+});
+
+type Placed = { txid: string; clientOrderId: string; description: string };
+
+describe('placedOrSeen: an AddOrder whose answer is late, with the feed', () => {
+  /** The feed up at 20 ms and telling of the order at 300 ms; `placement$` the AddOrder's own answer. */
+  const rigged = (scheduler: TestScheduler, withFeed: boolean) => {
+    const r = rig(scheduler, {}, withFeed);
+    const feedConfig: ExecutionConfig = { ...config, feed: { mode: withFeed ? 'websocket' : 'rest', auditIntervalMs: 60_000 } };
+    r.send(10, up);
+    r.send(20, snapshotOf([]));
+    r.send(300, pendingNew('OSEEN-1'));
+    return { ...exchangeDeps(r.port, scheduler, { config: feedConfig }), monitor: r.monitor };
+  };
+  const txid = map((placed: Placed) => placed.txid);
+
+  it('takes the feed’s txid once the answer is a second late, and drops the request', () => {
+    marbles(({ cold, expectObservable, expectSubscriptions, scheduler }) => {
+      const deps = rigged(scheduler, true);
+      const held = cold<Placed>('10000ms #', {}, exchangeError('ambiguous', 'no response', 'AddOrder'));
+      expectObservable(placedOrSeen(deps, clientOrderId, held).pipe(txid)).toBe(`${FEED_PLACED_AFTER_MS}ms (a|)`, { a: 'OSEEN-1' });
+      expectSubscriptions(held.subscriptions).toBe(`^ ${FEED_PLACED_AFTER_MS - 1}ms !`);
+    });
+  });
+
+  it('uses the answer when it comes in time, and the answer’s failure when the feed never told', () => {
+    marbles(({ cold, expectObservable, scheduler }) => {
+      const deps = rigged(scheduler, true);
+      const onTime = cold<Placed>('400ms (a|)', { a: { txid: 'OSEEN-1', clientOrderId, description: 'buy' } });
+      expectObservable(placedOrSeen(deps, clientOrderId, onTime).pipe(map((p) => p.description))).toBe('400ms (a|)', { a: 'buy' });
+    });
+    marbles(({ cold, expectObservable, scheduler }) => {
+      const deps = rigged(scheduler, true);
+      const refused = exchangeError('refused', 'EOrder:Insufficient funds', 'AddOrder');
+      // Another client id: what the feed told is not this order.
+      const other = 'c0ffee00-0000-4000-8000-0000000000bb';
+      expectObservable(placedOrSeen(deps, other, cold<Placed>('3000ms #', {}, refused)).pipe(txid)).toBe('3000ms #', {}, refused);
+    });
+  });
+
+  it('is the AddOrder alone in rest mode', () => {
+    marbles(({ cold, expectObservable, scheduler }) => {
+      const deps = rigged(scheduler, false);
+      const held = cold<Placed>('10000ms #', {}, exchangeError('ambiguous', 'no response', 'AddOrder'));
+      expectObservable(placedOrSeen(deps, clientOrderId, held).pipe(txid)).toBe('10000ms #', {}, exchangeError('ambiguous', 'no response', 'AddOrder'));
     });
   });
 });

@@ -1,5 +1,5 @@
-import { type Observable, catchError, concatMap, defer, map, of, race, take, timer } from 'rxjs';
-import { type OrderSnapshot } from '../model/order';
+import { type Observable, catchError, combineLatest, concatMap, defer, map, of, race, take, timer } from 'rxjs';
+import { type OrderSnapshot, type PlacedOrder } from '../model/order';
 import { isBreakerOpenError } from '../operators/circuit-breaker';
 import { type ExchangeDeps } from './deps';
 import { exchangeCall } from './exchange-call';
@@ -108,4 +108,32 @@ export function lookUpOrder(clientOrderId: string, deadline: number, deps: Looku
     // `seen$` is silent until it finds the order, so the REST result wins whenever the feed has not heard of it.
     return race(seen$, attempt(1));
   });
+}
+
+/**
+ * How long an AddOrder's own answer is waited for before what the feed told of the order is taken instead: an
+ * answer normally comes in well under this, so a request is only dropped when it is already late.
+ */
+export const FEED_PLACED_AFTER_MS = 1_000;
+
+/**
+ * An AddOrder raced with the feed: when the answer is `FEED_PLACED_AFTER_MS` late and the feed has told of the
+ * order by its client order id (an answer held past the client timeout would leave the order unadopted, its fill
+ * unprotected, for the whole timeout), the order is taken as placed with the feed's txid and the request is
+ * dropped. Without the monitor's feed, the AddOrder alone. The feed never makes it fail: a refusal or an
+ * ambiguous answer is the AddOrder's.
+ *
+ * add:    ────────────(10 s: no answer)
+ * feed:   ──o(c)                           o(c): the order's pending_new with our client id
+ * result: ─────p|                          p: placed at 1 s, txid from the feed
+ */
+export function placedOrSeen(deps: LookupDeps, clientOrderId: string, placement$: Observable<PlacedOrder>): Observable<PlacedOrder> {
+  if (!deps.monitor) return placement$;
+  const monitor = deps.monitor;
+  // Watched from the send (the feed is held, and hears the order, while the answer is awaited), taken once late.
+  const seen$ = combineLatest([monitor.seenByClientOrderId(clientOrderId), timer(FEED_PLACED_AFTER_MS, deps.scheduler)]).pipe(
+    take(1),
+    map(([snapshot]): PlacedOrder => ({ txid: snapshot.txid, clientOrderId, description: 'seen on the feed before the AddOrder answer' })),
+  );
+  return race(placement$, seen$);
 }

@@ -24,7 +24,7 @@ import { type ExchangeDeps } from './deps';
 import { exchangeCall } from './exchange-call';
 import { type LiveOrder } from './order-lifecycle';
 import { type OrderContext, contextOfRequest, snapshotDetails } from './reports';
-import { lookUpOrder } from './lookup';
+import { lookUpOrder, placedOrSeen } from './lookup';
 import { type Step, doneStep, reportStep } from './step';
 
 /** An accepted order, and the snapshot a lookup found it with (after an ambiguous placement). */
@@ -156,7 +156,7 @@ export function placeOrder(
           // Stamped at the moment of sending: the time spent waiting for budget must not eat the deadline.
           sent = true;
           deadline = scheduler.now() + config.entry.deadlineMs;
-          return deps.port.placeOrder({ ...request, deadline, ...(config.exchange.validateOnly ? { validate: true } : {}) });
+          return placedOrSeen(deps, request.clientOrderId, deps.port.placeOrder({ ...request, deadline, ...(config.exchange.validateOnly ? { validate: true } : {}) }));
         });
       // An exit (protection, take-profit, close) reduces risk: it waits out an open breaker; an entry does not.
       const persistUntil$ = options.persistUntil$;
