@@ -98,6 +98,33 @@ describe('lookUpOrder with the feed', () => {
     expect(withFeed.results).toEqual([[5_100, 'absent']]);
   });
 
+  it('with the feed up, leaves REST alone until absence can be proven: one round past deadline + lag, not one a second', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      // The monitor's audit (no filter) sees the other order open; the lookup's (by client id) sees nothing.
+      const otherOpen = ordersOf(snapshot({ txid: 'OTHER', status: 'open' }));
+      const r = rig(
+        scheduler,
+        {
+          openOrders: (args) => cold('10ms (a|)', { a: JSON.stringify(args ?? null).includes(clientOrderId) ? ordersOf() : otherOpen }),
+          closedOrders: () => cold('10ms (a|)', { a: ordersOf() }),
+        },
+        true,
+      );
+      const other = r.monitor.track('OTHER').subscribe();
+      r.send(10, up);
+      r.send(20, snapshotOf([feedOrder({ txid: 'OTHER', status: 'open', cum: '0', terms: true })]));
+      // Sent at 1 s with a 3 s deadline: absence is provable from 1 + 3 + 2 (lag) = 6 s.
+      r.lookUp(4_000, 1_000);
+      scheduler.schedule(() => other.unsubscribe(), 30_000);
+      flush();
+      expect(r.results.map(({ at, result }) => [at, result.kind])).toEqual([[6_020, 'absent']]);
+      // The monitor's own OpenOrders (no filter) aside: the lookup's calls name the client order id.
+      const byId = (call: { readonly args: unknown }): boolean => JSON.stringify(call.args ?? null).includes(clientOrderId);
+      expect(r.port.callsOf('openOrders').filter(byId).map((call) => call.at)).toEqual([6_000]);
+      expect(r.port.callsOf('closedOrders').filter(byId).map((call) => call.at)).toEqual([6_010]);
+    });
+  });
+
   it('falls back to REST when the feed heard too little to describe the order (a fill alone)', () => {
     marbles(({ cold, scheduler, flush }) => {
       const onExchange = snapshot({ txid: 'OAMBIG-3', status: 'closed', clientOrderId, volumeExecuted: '1', price: '100' });

@@ -7,7 +7,7 @@ import { type Lane } from '../operators/rate-limit';
 import { type OrderMonitor } from './order-monitor';
 
 /** The run's exchange access, and its order monitor when there is one (the streams' deps have it; a reconcile's do not). */
-export type LookupDeps = ExchangeDeps & { readonly monitor?: Pick<OrderMonitor, 'seenByClientOrderId'> };
+export type LookupDeps = ExchangeDeps & { readonly monitor?: Pick<OrderMonitor, 'seenByClientOrderId' | 'feedUp'> };
 
 /** What looking an order up by its client order id proved. */
 export type LookupResult =
@@ -101,12 +101,15 @@ export function lookUpOrder(clientOrderId: string, deadline: number, deps: Looku
         }),
       );
     if (!deps.monitor) return attempt(1);
+    // While the feed is up it finds a placed order by itself: REST rounds before the deadline could only find
+    // it too, so the first is when it can prove absence (the REST budget stays with the monitor and the stops).
+    const firstPauseMs = deps.monitor.feedUp ? Math.max(intervalMs, provenAfter - scheduler.now()) : intervalMs;
     const seen$ = deps.monitor.seenByClientOrderId(clientOrderId).pipe(
       take(1),
       map((snapshot): LookupResult => ({ kind: 'found', snapshot })),
     );
     // `seen$` is silent until it finds the order, so the REST result wins whenever the feed has not heard of it.
-    return race(seen$, attempt(1));
+    return race(seen$, attempt(1, firstPauseMs));
   });
 }
 

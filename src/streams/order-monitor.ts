@@ -58,6 +58,8 @@ export interface OrderMonitor {
    * seen(c): ─s|                s: its snapshot
    */
   seenByClientOrderId(clientOrderId: string): Observable<OrderSnapshot>;
+  /** The feed is subscribed and its snapshot is in (REST is at the audit pace). */
+  readonly feedUp: boolean;
   /** Orders tracked now. */
   readonly trackedCount: number;
   /** Ends the feed subscription now rather than `FEED_LINGER_MS` after the last order stopped being tracked. */
@@ -483,6 +485,9 @@ export function createOrderMonitor(deps: ExchangeDeps): OrderMonitor {
       if (feedUp) askRest(txid);
     },
     seenByClientOrderId,
+    get feedUp() {
+      return feedUp;
+    },
     get trackedCount() {
       return tracked.size;
     },
