@@ -299,7 +299,9 @@ export function protectionLatencyTable(runs: readonly LatencyRun[]): Table {
       'Exchange time on the e2e harness\'s idle clock (real loopback HTTP, virtual waiting): the same seeds give the same figures and wire digest on any load.',
       'The entry\'s first trade to the stop-loss order\'s acceptance, both read from the paper exchange. Faults: the e2e soak\'s mix on 20 % of private calls',
       '(answers dropped after acting, answers held past the 10 s client timeout, resets, HTML 502/503, EService:Unavailable/Busy, invalid nonce), seeded.',
-      'One market or marketable-limit buy a clock second over BTC, ETH and SOL; every fill detected by the shared monitor, then the stop placed.',
+      'One market or marketable-limit buy a clock second over BTC, ETH and SOL; each fill detected by the shared monitor, then the stop placed.',
+      'feed rest: the monitor polls REST. websocket: fills, and orders whose AddOrder outcome was unknown, come from the paper exchange\'s WebSocket v2',
+      '(KrakenWsFeed over loopback; its frames take no clock time, hence 0.0 s), REST polls at the audit pace and proves absence. WS frames are not in the digest.',
     ],
   };
 }
