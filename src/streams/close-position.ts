@@ -27,6 +27,7 @@ import { type Side, type ClosePositionCommand, idProblem } from '../model/signal
 import { decimalOf } from '../operators/translate';
 import { type StreamDeps } from './deps';
 import { exchangeCall } from './exchange-call';
+import { journalProblem } from './journaling';
 import { checkExitMinimums, dustReport, marketExit, protectiveOrder } from './exits';
 import { type CancelReason, type OrderFinal } from './order-lifecycle';
 import { queueMap } from '../operators/queue-map';
@@ -95,8 +96,10 @@ function parseQuantity(value: unknown): { ok: true; quantity: Decimal | null } |
  *
  * groupBy pair, then one at a time (queueMap): commands for one pair run one after the other (the second sees what the
  * first closed); pairs run side by side. An unknown pair, a bad quantity or nothing to close → REJECTED with
- * the reason. Side: exiting what the snapshot held (selling a long, buying back a short). Completes when the
- * commands have completed and every close has (with a stop put back: once it has ended, or `stop()` left it
+ * the reason. A checked command is journaled before anything is done for it: a `commandId` already journaled (this
+ * run's or an earlier one's) is REJECTED `commandId: duplicate commandId: …`, and so is every command while the
+ * journal cannot write (`journal: …; nothing sent`). Side: exiting what the snapshot held (selling a long, buying
+ * back a short). Completes when the commands have completed and every close has (with a stop put back: once it has ended, or `stop()` left it
  * resting); never errors.
  *
  * @param commands$ Close-position commands.
@@ -177,93 +180,99 @@ function closePosition(command: ClosePositionCommand, book: PairBook | null, dep
     if (!rules) return rejected('sell', `pair: unknown pair ${String(fields.pair)}`);
     const parsed = parseQuantity(fields.quantity);
     if (!parsed.ok) return rejected('sell', `quantity: ${parsed.reason}`);
-    const sellUntracked = fields.sellUntracked === true;
-    const pair = rules.key;
-    const { positions } = deps;
-    const snapshot = positions.snapshotForClose(pair);
-    const ownsNothing = snapshot.held.isZero() && snapshot.protective.length === 0 && snapshot.entries.length === 0;
-    if (ownsNothing && parsed.quantity === null) {
-      return rejected('sell', `nothing to close on ${rules.symbol}: no tracked position and no quantity given`);
-    }
-
-    /** Exits what was held, from the snapshot's own lots, never what arrived after it. */
-    const sell = (held: Decimal): Observable<CloseItem> => {
-      const side: Side = held.lt(0) ? 'buy' : 'sell';
-      const tracked = held.abs();
-      if (tracked.isZero()) {
-        if (parsed.quantity === null) return rejected(side, `nothing to close on ${rules.symbol}: the tracked position is flat`);
-        if (!sellUntracked) {
-          return rejected('sell', `nothing to close on ${rules.symbol}: no tracked position (sellUntracked: true sells ${parsed.quantity.toFixed()} from the account's holdings)`);
-        }
-        const quantity = parsed.quantity;
-        deps.log.warn(`${commandId}: selling ${quantity.toFixed()} ${rules.symbol} the handler does not track (sellUntracked)`);
-        return referencePrice(rules, deps).pipe(
-          concatMap((price) => marketExit(rules, 'sell', quantity, 'close', commandId, price, deps)),
-          withFirstReason(`untracked: selling ${quantity.toFixed()} from the account's holdings (sellUntracked)`),
-        );
+    // Journaled before anything is done for it: a command replayed (after a restart too) is recognised.
+    const act = (): Observable<CloseItem> => {
+      const sellUntracked = fields.sellUntracked === true;
+      const pair = rules.key;
+      const { positions } = deps;
+      const snapshot = positions.snapshotForClose(pair);
+      const ownsNothing = snapshot.held.isZero() && snapshot.protective.length === 0 && snapshot.entries.length === 0;
+      if (ownsNothing && parsed.quantity === null) {
+        return rejected('sell', `nothing to close on ${rules.symbol}: no tracked position and no quantity given`);
       }
-      const quantity = parsed.quantity === null ? tracked : Decimal.min(parsed.quantity, tracked);
-      const close$ = referencePrice(rules, deps).pipe(concatMap((price) => marketExit(rules, side, quantity, 'close', commandId, price, deps)));
-      // connect: the steps go on as they come, and what the close sold (its final state, if any) is folded
-      // from the same steps for what comes after it.
-      return close$.pipe(
-        connect((steps$) =>
-          merge(
-            steps$,
-            steps$.pipe(
-              reduce((sold: Decimal, step) => (step.kind === 'done' ? step.value.snapshot.volumeExecuted : sold), ZERO),
-              concatMap((sold): Observable<CloseItem> => {
-                const remainder = tracked.sub(sold);
-                if (remainder.lte(0)) return EMPTY;
-                const restored = sold.lt(quantity) ? `protection restored: the close sold ${sold.toFixed()} of ${quantity.toFixed()}` : null;
-                const protection$ = defer(() => protectRemainder(rules, snapshot, side, remainder, commandId, restored, deps));
-                return of<CloseItem>({ kind: 'protect-remainder', protection$ });
-              }),
+
+      /** Exits what was held, from the snapshot's own lots, never what arrived after it. */
+      const sell = (held: Decimal): Observable<CloseItem> => {
+        const side: Side = held.lt(0) ? 'buy' : 'sell';
+        const tracked = held.abs();
+        if (tracked.isZero()) {
+          if (parsed.quantity === null) return rejected(side, `nothing to close on ${rules.symbol}: the tracked position is flat`);
+          if (!sellUntracked) {
+            return rejected('sell', `nothing to close on ${rules.symbol}: no tracked position (sellUntracked: true sells ${parsed.quantity.toFixed()} from the account's holdings)`);
+          }
+          const quantity = parsed.quantity;
+          deps.log.warn(`${commandId}: selling ${quantity.toFixed()} ${rules.symbol} the handler does not track (sellUntracked)`);
+          return referencePrice(rules, deps).pipe(
+            concatMap((price) => marketExit(rules, 'sell', quantity, 'close', commandId, price, deps)),
+            withFirstReason(`untracked: selling ${quantity.toFixed()} from the account's holdings (sellUntracked)`),
+          );
+        }
+        const quantity = parsed.quantity === null ? tracked : Decimal.min(parsed.quantity, tracked);
+        const close$ = referencePrice(rules, deps).pipe(concatMap((price) => marketExit(rules, side, quantity, 'close', commandId, price, deps)));
+        // connect: the steps go on as they come, and what the close sold (its final state, if any) is folded
+        // from the same steps for what comes after it.
+        return close$.pipe(
+          connect((steps$) =>
+            merge(
+              steps$,
+              steps$.pipe(
+                reduce((sold: Decimal, step) => (step.kind === 'done' ? step.value.snapshot.volumeExecuted : sold), ZERO),
+                concatMap((sold): Observable<CloseItem> => {
+                  const remainder = tracked.sub(sold);
+                  if (remainder.lte(0)) return EMPTY;
+                  const restored = sold.lt(quantity) ? `protection restored: the close sold ${sold.toFixed()} of ${quantity.toFixed()}` : null;
+                  const protection$ = defer(() => protectRemainder(rules, snapshot, side, remainder, commandId, restored, deps));
+                  return of<CloseItem>({ kind: 'protect-remainder', protection$ });
+                }),
+              ),
             ),
           ),
-        ),
+        );
+      };
+
+      /** The snapshot's orders did not all go in time: nothing sold; what the cancelled stops covered is covered again. */
+      const timedOut = (held: Decimal): Observable<CloseItem> => {
+        const side: Side = held.lt(0) ? 'buy' : 'sell';
+        const stillProtecting = positions.stillProtecting(snapshot);
+        const working = positions.workingEntriesOn(pair);
+        const stillWorking = snapshot.entries.filter((txid) => working.includes(txid));
+        const ids = [...stillProtecting.map((order) => order.txid ?? order.clientOrderId), ...stillWorking].join(', ');
+        const covered = stillProtecting.filter((order) => order.side === side).reduce((sum, order) => sum.add(order.quantity), ZERO);
+        const uncovered = held.abs().sub(covered);
+        const restore = uncovered.gt(0) && tightestStop(snapshot, side) !== null;
+        const timeoutMs = deps.tuning.protectionCancelTimeoutMs;
+        const reason =
+          `close not sent: protective orders or entries not confirmed gone (${ids}): not confirmed within ${timeoutMs} ms` +
+          `${restore ? `; protection restored for ${uncovered.toFixed()}` : ''}; needs manual attention`;
+        const error = of<CloseItem>(reportStep(deps.report(context(side, pair), 'ERROR', { reason })));
+        if (!restore) return error;
+        const protection$ = defer(() => protectRemainder(rules, snapshot, side, uncovered, commandId, `protection restored: the close timed out`, deps));
+        return merge(error, of<CloseItem>({ kind: 'protect-remainder', protection$ }));
+      };
+
+      // What the close holds: the snapshot's net, then every later fill of the orders it owns (a fold, subscribed
+      // before the close is requested so no fill of a cancel race is missed).
+      const held$ = positions.fills$.pipe(
+        filter((fill) => snapshot.orderKeys.has(fill.orderKey)),
+        scan((held, fill) => held.add(signedQuantity(fill.side, fill.quantity)), snapshot.held),
+        startWith(snapshot.held),
+      );
+      const settled$ = defer(() => {
+        positions.requestClose(pair);
+        // The time limit runs from when its protective orders are all placed (a stop still being placed, e.g. being
+        // looked up after an ambiguous answer, is cancelled as soon as it has a txid): it bounds cancels, not placements.
+        return race(
+          positions.settledForClose$(snapshot).pipe(map(() => true)),
+          positions.placementsEnded$(snapshot).pipe(concatMap(() => timer(deps.tuning.protectionCancelTimeoutMs, deps.scheduler)), map(() => false)),
+        );
+      });
+      return settled$.pipe(
+        withLatestFrom(held$),
+        concatMap(([settled, held]) => (settled ? sell(held) : timedOut(held))),
       );
     };
-
-    /** The snapshot's orders did not all go in time: nothing sold; what the cancelled stops covered is covered again. */
-    const timedOut = (held: Decimal): Observable<CloseItem> => {
-      const side: Side = held.lt(0) ? 'buy' : 'sell';
-      const stillProtecting = positions.stillProtecting(snapshot);
-      const working = positions.workingEntriesOn(pair);
-      const stillWorking = snapshot.entries.filter((txid) => working.includes(txid));
-      const ids = [...stillProtecting.map((order) => order.txid ?? order.clientOrderId), ...stillWorking].join(', ');
-      const covered = stillProtecting.filter((order) => order.side === side).reduce((sum, order) => sum.add(order.quantity), ZERO);
-      const uncovered = held.abs().sub(covered);
-      const restore = uncovered.gt(0) && tightestStop(snapshot, side) !== null;
-      const timeoutMs = deps.tuning.protectionCancelTimeoutMs;
-      const reason =
-        `close not sent: protective orders or entries not confirmed gone (${ids}): not confirmed within ${timeoutMs} ms` +
-        `${restore ? `; protection restored for ${uncovered.toFixed()}` : ''}; needs manual attention`;
-      const error = of<CloseItem>(reportStep(deps.report(context(side, pair), 'ERROR', { reason })));
-      if (!restore) return error;
-      const protection$ = defer(() => protectRemainder(rules, snapshot, side, uncovered, commandId, `protection restored: the close timed out`, deps));
-      return merge(error, of<CloseItem>({ kind: 'protect-remainder', protection$ }));
-    };
-
-    // What the close holds: the snapshot's net, then every later fill of the orders it owns (a fold, subscribed
-    // before the close is requested so no fill of a cancel race is missed).
-    const held$ = positions.fills$.pipe(
-      filter((fill) => snapshot.orderKeys.has(fill.orderKey)),
-      scan((held, fill) => held.add(signedQuantity(fill.side, fill.quantity)), snapshot.held),
-      startWith(snapshot.held),
-    );
-    const settled$ = defer(() => {
-      positions.requestClose(pair);
-      // The time limit runs from when its protective orders are all placed (a stop still being placed, e.g. being
-      // looked up after an ambiguous answer, is cancelled as soon as it has a txid): it bounds cancels, not placements.
-      return race(
-        positions.settledForClose$(snapshot).pipe(map(() => true)),
-        positions.placementsEnded$(snapshot).pipe(concatMap(() => timer(deps.tuning.protectionCancelTimeoutMs, deps.scheduler)), map(() => false)),
-      );
-    });
-    return settled$.pipe(
-      withLatestFrom(held$),
-      concatMap(([settled, held]) => (settled ? sell(held) : timedOut(held))),
+    return admitCommand(commandId, rules.key, parsed.quantity, deps).pipe(
+      concatMap((refusal) => (refusal === null ? act() : rejected('sell', refusal))),
     );
   });
 }
@@ -311,6 +320,24 @@ function protectRemainder(
   const cancelWhen$ = positions.closeRequested$(rules.key, positions.closeEpoch(rules.key)).pipe(map((): CancelReason => 'close-position'));
   const protection$ = protectiveOrder(request, context, deps, { cancelWhen$, lane: 'protect', leaveRestingOnStop: true });
   return reason ? protection$.pipe(withFirstReason(reason)) : protection$;
+}
+
+/**
+ * Journals a checked close command before anything is done for it: `commandId` is its idempotency key.
+ *
+ * journal:  ─r|
+ * result:   ─(n|)      n: null (go on), or why not (a duplicate naming the first, a journal that cannot write)
+ *
+ * Never errors.
+ */
+function admitCommand(commandId: string, pair: string, quantity: Decimal | null, deps: StreamDeps): Observable<string | null> {
+  return deps.journal.recordCloseCommand({ commandId, pair, quantity, receivedAt: deps.scheduler.now() }).pipe(
+    map((admission) => (admission.kind === 'recorded' ? null : `commandId: duplicate commandId: already journaled (seq ${admission.first.seq}); nothing sent`)),
+    catchError((error: unknown) => {
+      deps.log.error(`${commandId}: close not done, the journal could not write the command:`, journalProblem(error));
+      return of(`journal: ${journalProblem(error)}; nothing sent`);
+    }),
+  );
 }
 
 /** The last trade price for the close's cost minimum; `null` when the ticker cannot tell (ordermin only). */

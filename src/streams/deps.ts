@@ -3,9 +3,12 @@ import { type CostModel, type RateBudget } from '../model/budget';
 import { type ExecutionConfig } from '../model/config';
 import { isExchangeError } from '../model/errors';
 import { type ExecutionFeed } from '../model/feed';
+import { type Journal, isJournalError } from '../model/journal';
 import { type ExchangePort } from '../model/port';
 import { CircuitBreaker } from '../operators/circuit-breaker';
 import { RateGate } from '../operators/rate-limit';
+import { openMemoryJournal } from '../journal/memory';
+import { serialJournal } from './journaling';
 import { type PriceReader, createPriceReader } from './last-price';
 import { type OrderMonitor } from './order-monitor';
 import { type PositionBook } from './positions';
@@ -55,6 +58,11 @@ export interface ExchangeDeps {
   readonly prices: PriceReader;
   /** The exchange's push feed (orders, fills, prices); used unless `config.feed.mode` is `rest`. */
   readonly feed?: ExecutionFeed;
+  /**
+   * Where signals, order intents and every transition are written (write-ahead: before anything is sent),
+   * its writes one at a time in order (`serialJournal`).
+   */
+  readonly journal: Journal;
 }
 
 /** Everything the order streams share within one run. */
@@ -79,6 +87,8 @@ export interface ExchangeParts {
   readonly log: Logger;
   readonly tuning: StreamTuning;
   readonly feed?: ExecutionFeed;
+  /** Default: a fresh in-memory journal (account `in-memory`) for this run alone. */
+  readonly journal?: Journal;
 }
 
 /**
@@ -86,16 +96,18 @@ export interface ExchangeParts {
  * The one place the breaker's policy is decided, so the handler, its tests and the benchmarks run the same.
  */
 export function createExchangeDeps(parts: ExchangeParts): ExchangeDeps {
-  const { newReportId, ...rest } = parts;
+  const { newReportId, journal, ...rest } = parts;
   const access: Omit<ExchangeDeps, 'prices'> = {
     ...rest,
+    journal: serialJournal(journal ?? openMemoryJournal({ account: IN_MEMORY_ACCOUNT })),
     gate: new RateGate(parts.budget, parts.scheduler),
     breaker: new CircuitBreaker(
       {
         failureThreshold: parts.config.breaker.failureThreshold,
         cooldownMs: parts.config.breaker.cooldownMs,
-        // A refusal is an answer about the request, not a sign the exchange or the key is in trouble.
-        counts: (error) => !isExchangeError(error) || error.kind !== 'refused',
+        // A refusal is an answer about the request, not a sign the exchange or the key is in trouble; a journal
+        // that could not write the send ahead of it says nothing about the exchange (nothing was sent).
+        counts: (error) => !isJournalError(error) && (!isExchangeError(error) || error.kind !== 'refused'),
         // Bad key, permissions, lockout: every further call makes it worse.
         opensAtOnce: (error) => isExchangeError(error) && error.kind === 'auth',
       },
@@ -111,3 +123,6 @@ export function createExchangeDeps(parts: ExchangeParts): ExchangeDeps {
 }
 
 const DEFAULT_PRICE_MAX_AGE_MS = 1000;
+
+/** The account of the default in-memory journal: nothing outlives the run, so no key fingerprint is needed. */
+export const IN_MEMORY_ACCOUNT = 'in-memory';

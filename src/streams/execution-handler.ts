@@ -53,7 +53,12 @@ export interface HandlerDeps {
   /** Default: silent. */
   readonly log?: Logger;
   readonly tuning?: Partial<StreamTuning>;
-  /** Where orders are journaled before they are sent; default an in-memory journal. */
+  /**
+   * Where signals, order intents and every order transition are written before anything is sent and as it
+   * happens (design.md §8); a `signalId` found in it is a duplicate, across restarts too. Default: an in-memory
+   * journal (`openMemoryJournal`, account `in-memory`), fresh for each run: nothing outlives the process. The
+   * caller opens and closes a journal it gives; the handler never closes it.
+   */
   readonly journal?: Journal;
   /** The exchange's push feed (e.g. `KrakenWsFeed`); with it `config.feed.mode` defaults to `websocket`. */
   readonly feed?: ExecutionFeed;
@@ -145,6 +150,7 @@ export function createExecutionHandler(config: ExecutionConfig, deps: HandlerDep
           log,
           tuning,
           ...(deps.feed ? { feed: deps.feed } : {}),
+          ...(deps.journal ? { journal: deps.journal } : {}),
         });
         const positions = new PositionBook();
         latestPositions = positions;

@@ -1,10 +1,12 @@
 import { Decimal } from 'decimal.js';
 import {
+  EMPTY,
   type Observable,
   catchError,
   concat,
   concatMap,
   defer,
+  ignoreElements,
   map,
   merge,
   of,
@@ -12,6 +14,8 @@ import {
   tap,
 } from 'rxjs';
 import { isExchangeError } from '../model/errors';
+import { type OrderDuties, type OrderIntentRecord, type SignalRecord, isJournalError } from '../model/journal';
+import { type LifecycleEvent } from '../model/order-state';
 import { type OrderRequest, type OrderSnapshot, type PlacedOrder } from '../model/order';
 import { type PairBook, type PairRules } from '../model/pair';
 import { type TradeSignal } from '../model/signal';
@@ -22,6 +26,7 @@ import { type EntryIntent, type Rejection, type Translation, isRejection, reject
 import { type TranslateOptions, decimalOf, translateSignal } from '../operators/translate';
 import { type ExchangeDeps } from './deps';
 import { exchangeCall } from './exchange-call';
+import { NO_DUTIES, journalProblem, journalTransition } from './journaling';
 import { type LiveOrder } from './order-lifecycle';
 import { type OrderContext, contextOfRequest, snapshotDetails } from './reports';
 import { lookUpOrder, placedOrSeen } from './lookup';
@@ -52,6 +57,10 @@ export interface PlaceOptions {
    * this emits (the run is stopping); from then on `retry.maxAttempts` applies. Entries keep the bounded retry.
    */
   readonly persistUntil$?: Observable<unknown>;
+  /** The entry a protective order protects or an exit closes, journaled with the intent. Default `null`. */
+  readonly parentClientOrderId?: string | null;
+  /** What only the handler knows it must do about the order (an entry's protection, timeout), journaled with the intent. Default: nothing. */
+  readonly duties?: OrderDuties;
 }
 
 /**
@@ -70,6 +79,12 @@ export interface PlaceOptions {
  * then a lookup by client order id: found → NEW and the order is adopted; absent (proven past the deadline) →
  * sent once more with the same client order id; unproven → ERROR (the order may be live: needs a person),
  * never REJECTED. A validate-only request ends CANCELED with the reason (nothing was placed).
+ *
+ * Journaled (design.md §8): the intent before the PENDING_NEW, each attempt's `sent` (with its deadline) before
+ * the AddOrder leaves, then what became of it (accepted, ambiguous, found, proven absent, rejected, failed). A
+ * journal that cannot write the intent or a `sent` sends nothing: REJECTED (an entry) or ERROR
+ * `position unprotected:` (any other role) with `journal: …; not sent`. A later transition the journal cannot write
+ * is logged and the order goes on (the exchange has already acted).
  * Emits reports and, when the order was accepted, one `done` step; completes; never errors.
  *
  * @param request The order, rounded; its `clientOrderId` is the idempotency key.
@@ -87,20 +102,29 @@ export function placeOrder(
   options: PlaceOptions = {},
 ): Observable<Step<Placed>> {
   const { scheduler, config, log } = deps;
+  const { clientOrderId } = request;
   // An entry not placed is a signal not taken; a protective order or an exit not placed leaves a position
   // without its protection, and a person must hear of it.
   const reducesRisk = context.role !== 'entry';
-  const notPlaced = (reason: string): Step<never> =>
+  const refusal = (reason: string): Step<never> =>
     reportStep(reducesRisk ? deps.report(context, 'ERROR', { reason: `position unprotected: ${reason}` }) : deps.report(context, 'REJECTED', { reason }));
+  const journal = (event: LifecycleEvent): Observable<never> => journalTransition(deps, clientOrderId, event);
+  /** Nothing placed, and given up on: journaled as such (rejected for an entry, failed otherwise), then reported. */
+  const notPlaced = (reason: string): Observable<Step<never>> =>
+    concat(journal(reducesRisk ? { kind: 'failed', reason } : { kind: 'rejected', reason }), of(refusal(reason)));
 
   const accepted = (placed: PlacedOrder): Observable<Step<Placed>> => {
     if (placed.txid === '') {
-      return of(reportStep(deps.report(context, 'CANCELED', { reason: 'validate only: the exchange accepted the order; nothing was placed' })));
+      const reason = 'validate only: the exchange accepted the order; nothing was placed';
+      return concat(journal({ kind: 'rejected', reason }), of(reportStep(deps.report(context, 'CANCELED', { reason }))));
     }
     // Aged from the answer, not the send: the exchange ages it from its arrival, which the send time would
     // make look older than it is, and an older order's cancel costs fewer trading units.
     const order: LiveOrder = { context, txid: placed.txid, placedAt: scheduler.now() };
-    return of(reportStep(deps.report(context, 'NEW', { exchangeOrderId: placed.txid })), doneStep<Placed>({ order, adopted: null }));
+    return concat(
+      journal({ kind: 'accepted', txid: placed.txid }),
+      of(reportStep(deps.report(context, 'NEW', { exchangeOrderId: placed.txid })), doneStep<Placed>({ order, adopted: null })),
+    );
   };
 
   /** Whether this placement still persists: `persistUntil$` given and not yet emitted (it replays once it has). */
@@ -121,30 +145,47 @@ export function placeOrder(
             const snapshot = result.snapshot;
             // Aged from the adoption: never older than the exchange thinks (the cancel penalty errs high).
             const order: LiveOrder = { context, txid: snapshot.txid, placedAt: scheduler.now() };
-            return of(
-              reportStep(deps.report(context, 'NEW', { ...snapshotDetails(snapshot), reason: 'found by its client order id after an ambiguous placement' })),
-              doneStep<Placed>({ order, adopted: snapshot }),
+            return concat(
+              journal({ kind: 'found', txid: snapshot.txid }),
+              of(
+                reportStep(deps.report(context, 'NEW', { ...snapshotDetails(snapshot), reason: 'found by its client order id after an ambiguous placement' })),
+                doneStep<Placed>({ order, adopted: snapshot }),
+              ),
             );
           }
           case 'absent':
-            if (!resent) {
-              log.info(`${request.clientOrderId}: proven not placed; sending it once more with the same client order id`);
-              return attempt(true);
-            }
-            return persistingNow().pipe(
-              concatMap((persisting) => {
-                const gaveUp = notPlaced('not placed: two ambiguous attempts, and the order is proven absent after each');
-                if (!persisting) return of(gaveUp);
-                // A protective or exit order: proven absence makes another send safe, and a position must not be
-                // left without it; so it goes on, with the same client order id, until the run stops.
-                log.warn(`${request.clientOrderId}: proven not placed again; sending it again (a ${context.role} is not given up)`);
-                return attempt(true);
-              }),
-            );
+            return concat(journal({ kind: 'proven-absent' }), absent(resent));
           case 'unproven':
+            // No transition: the order stays ambiguous in the journal, and the next start looks it up again.
             return of(reportStep(deps.report(context, 'ERROR', { reason: `${STATE_UNKNOWN}, needs manual attention: ${result.reason}` })));
         }
       }),
+    );
+
+  /** Proven not placed: sent once more, or (after a resend) given up on, unless the placement persists. */
+  const absent = (resent: boolean): Observable<Step<Placed>> => {
+    if (!resent) {
+      log.info(`${clientOrderId}: proven not placed; sending it once more with the same client order id`);
+      return attempt(true);
+    }
+    return persistingNow().pipe(
+      concatMap((persisting) => {
+        if (!persisting) return notPlaced('not placed: two ambiguous attempts, and the order is proven absent after each');
+        // A protective or exit order: proven absence makes another send safe, and a position must not be
+        // left without it; so it goes on, with the same client order id, until the run stops.
+        log.warn(`${clientOrderId}: proven not placed again; sending it again (a ${context.role} is not given up)`);
+        return attempt(true);
+      }),
+    );
+  };
+
+  /** Write-ahead: the send is journaled before the request leaves; an `invalid` answer is a bug, logged, and the send goes on. */
+  const journalSent = (deadline: number): Observable<never> =>
+    deps.journal.recordTransition(clientOrderId, { kind: 'sent', deadline }, scheduler.now()).pipe(
+      tap((step) => {
+        if (step.kind === 'invalid') log.error(`${clientOrderId}: journal refused sent as an invalid transition (a bug): ${step.reason}`);
+      }),
+      ignoreElements(),
     );
 
   const attempt = (resent: boolean): Observable<Step<Placed>> =>
@@ -154,9 +195,16 @@ export function placeOrder(
       const send = (): Observable<PlacedOrder> =>
         defer(() => {
           // Stamped at the moment of sending: the time spent waiting for budget must not eat the deadline.
-          sent = true;
-          deadline = scheduler.now() + config.entry.deadlineMs;
-          return placedOrSeen(deps, request.clientOrderId, deps.port.placeOrder({ ...request, deadline, ...(config.exchange.validateOnly ? { validate: true } : {}) }));
+          const sendDeadline = scheduler.now() + config.entry.deadlineMs;
+          // concat: the port is called only once the journal has the send (a failed write sends nothing).
+          return concat(
+            journalSent(sendDeadline),
+            defer(() => {
+              sent = true;
+              deadline = sendDeadline;
+              return placedOrSeen(deps, request.clientOrderId, deps.port.placeOrder({ ...request, deadline, ...(config.exchange.validateOnly ? { validate: true } : {}) }));
+            }),
+          );
         });
       // An exit (protection, take-profit, close) reduces risk: it waits out an open breaker; an entry does not.
       const persistUntil$ = options.persistUntil$;
@@ -167,21 +215,90 @@ export function placeOrder(
         take(1),
         concatMap(accepted),
         catchError((error: unknown): Observable<Step<Placed>> => {
+          // The journal could not write this attempt's send, so it did not leave (an earlier attempt was refused).
+          if (isJournalError(error)) {
+            log.error(`${clientOrderId}: not sent, the journal could not write it:`, journalProblem(error));
+            return notPlaced(`journal: ${journalProblem(error)}; not sent`);
+          }
           // An error that is not the exchange's own, once the request may have gone out, is treated as ambiguous.
           const ambiguous = isExchangeError(error) ? error.kind === 'ambiguous' : sent && !(error instanceof BreakerOpenError);
           if (ambiguous) {
             const unknown = deps.report(context, 'UNKNOWN', {
               reason: `ambiguous: ${errorText(error)}; looking the order up by its client order id`,
             });
-            return concat(of(reportStep(unknown)), resolve(deadline, resent));
+            return concat(journal({ kind: 'ambiguous', reason: errorText(error) }), of(reportStep(unknown)), resolve(deadline, resent));
           }
           const why = error instanceof BreakerOpenError ? errorText(error) : isExchangeError(error) ? `${error.kind}: ${errorText(error)}` : errorText(error);
-          return of(notPlaced(why));
+          return notPlaced(why);
         }),
       );
     });
 
-  return defer(() => concat(of(reportStep(deps.report(context, 'PENDING_NEW'))), attempt(false)));
+  const intent = (): OrderIntentRecord => ({
+    clientOrderId,
+    signalId: context.signalId,
+    role: context.role,
+    parentClientOrderId: options.parentClientOrderId ?? null,
+    pair: request.pair,
+    side: request.side,
+    orderType: request.orderType,
+    volume: request.volume,
+    price: request.price ?? null,
+    price2: request.price2 ?? null,
+    deadlineMs: config.entry.deadlineMs,
+    duties: options.duties ?? NO_DUTIES,
+    createdAt: scheduler.now(),
+  });
+
+  // Write-ahead: nothing is reported or sent for an order the journal does not have.
+  return defer(() =>
+    deps.journal.recordIntent(intent()).pipe(
+      map((): string | null => null),
+      catchError((error: unknown) => of(journalProblem(error))),
+      concatMap((problem) => {
+        if (problem === null) return concat(of(reportStep(deps.report(context, 'PENDING_NEW'))), attempt(false));
+        log.error(`${clientOrderId}: not sent, the journal could not write its intent:`, problem);
+        return of(refusal(`journal: ${problem}; not sent`));
+      }),
+    ),
+  );
+}
+
+/**
+ * Journals a checked signal before anything is sent for it: `signalId` is the idempotency key, across restarts.
+ *
+ * journal:  ─r|                 r: recorded, or the first signal with that id
+ * result:   ─(n|)               n: null (go on), or the rejection (duplicate, journal failure)
+ *
+ * Never errors: a journal that cannot write turns the signal away (`journal: …; not sent`).
+ *
+ * @param intent The signal, translated.
+ * @param deps The run's journal and clock.
+ * @returns `null` when the signal may be placed, else why not.
+ */
+function admitSignal(intent: EntryIntent, deps: ExchangeDeps): Observable<Rejection | null> {
+  const { request, signal } = intent;
+  const record: SignalRecord = {
+    signalId: signal.signalId,
+    receivedAt: deps.scheduler.now(),
+    pair: intent.rules.key,
+    side: request.side,
+    orderType: request.orderType === 'limit' ? 'limit' : 'market',
+    quantity: request.volume,
+    limitPrice: request.orderType === 'limit' ? request.price ?? null : null,
+    stopLoss: intent.stopLoss,
+    takeProfit: intent.takeProfit,
+    timeoutMs: intent.timeoutMs,
+  };
+  return deps.journal.recordSignal(record).pipe(
+    map((admission) =>
+      admission.kind === 'recorded' ? null : rejection(signal, 'signalId', `duplicate signalId: already journaled (seq ${admission.first.seq})`),
+    ),
+    catchError((error: unknown) => {
+      deps.log.error(`${signal.signalId}: not placed, the journal could not write the signal:`, journalProblem(error));
+      return of(rejection(signal, 'journal', `${journalProblem(error)}; not sent`));
+    }),
+  );
 }
 
 const looseSide = (value: unknown): 'buy' | 'sell' => (value === 'sell' ? 'sell' : 'buy');
@@ -225,6 +342,10 @@ export function rejectionReport(rejected: Rejection, deps: Pick<ExchangeDeps, 'r
  * fat-finger band) reads the pair's last price through the run's shared reader (one Ticker read per pair,
  * reused for a second, paced as a public call). If the read fails, a market entry without a band is checked
  * for `ordermin` only; with a band the entry is rejected (the band could not be checked).
+ * A signal that passed every check is journaled before its order (`admitSignal`): a `signalId` already in the
+ * journal (this run's or an earlier one's) is REJECTED `signalId: duplicate signalId: already journaled (seq n)`,
+ * and nothing is sent; so is every signal while the journal cannot write (`journal: …; not sent`). Each change of
+ * `halted$` is journaled (`recordHalt`).
  * Completes when the signals have completed and every placement has; a bad signal is a report, never an error.
  *
  * @param signals$ Approved trade signals.
@@ -287,7 +408,24 @@ export function placeEntries(
     // when its turn comes, so HALT also stops entries queued before it.
     let haltedNow = false;
     // A failed HALT feed halts (haltGate fails closed), queued signals included.
-    const halt$ = halted$.pipe(tap({ next: (halted) => (haltedNow = halted), error: () => (haltedNow = true) }));
+    let journaledHalt: boolean | null = null;
+    const halt$ = halted$.pipe(
+      tap({ next: (halted) => (haltedNow = halted), error: () => (haltedNow = true) }),
+      // concatMap: each change journaled in order; the flag above already holds, so a slow journal delays no rejection.
+      concatMap((halted) => concat(journalHalt(halted), of(halted))),
+    );
+    /** Each change of the switch, for the next start; a failure is logged and HALT holds all the same. */
+    const journalHalt = (halted: boolean): Observable<never> => {
+      if (halted === journaledHalt) return EMPTY;
+      journaledHalt = halted;
+      return deps.journal.recordHalt({ halted, at: deps.scheduler.now() }).pipe(
+        ignoreElements(),
+        catchError((error: unknown) => {
+          deps.log.error(`HALT ${halted ? 'on' : 'off'} not journaled:`, journalProblem(error));
+          return EMPTY;
+        }),
+      );
+    };
     const halt = (signal: TradeSignal, cause?: HaltCause): Rejection =>
       rejection(signal, 'halted', cause?.kind === 'feed-failed' ? `HALT is on: the HALT feed failed (${errorText(cause.error)}); new entries are rejected` : 'HALT is on: new entries are rejected');
 
@@ -304,8 +442,20 @@ export function placeEntries(
           ...contextOfRequest(translation.request, translation.rules, translation.signal.signalId, 'entry'),
           ...(translation.roundingNote === null ? {} : { note: translation.roundingNote }),
         };
-        return placeOrder(translation.request, context, deps, 'place').pipe(
-          map((step): Step<PlacedEntry> => (step.kind === 'done' ? doneStep({ intent: translation, placed: step.value }) : step)),
+        const duties: OrderDuties = {
+          stopLoss: translation.stopLoss,
+          takeProfit: translation.takeProfit,
+          limitTimeoutMs: translation.timeoutMs,
+          protectionMode: config.protection.mode,
+        };
+        return admitSignal(translation, deps).pipe(
+          concatMap((refused): Observable<Step<PlacedEntry>> =>
+            refused
+              ? of(rejectionReport(refused, deps))
+              : placeOrder(translation.request, context, deps, 'place', { duties }).pipe(
+                  map((step): Step<PlacedEntry> => (step.kind === 'done' ? doneStep({ intent: translation, placed: step.value }) : step)),
+                ),
+          ),
           catchError((error: unknown) => of(reportStep(deps.report(context, 'ERROR', { reason: `internal error while placing: ${errorText(error)}` })))),
         );
       }, deps.config.entry.maxConcurrentPlacements),

@@ -42,6 +42,8 @@ export function protectEntry(entry: OrderFinal, intent: EntryIntent, deps: Strea
   return defer(() => {
     const { rules, stopLoss, takeProfit } = intent;
     const signalId = intent.signal.signalId;
+    // Journaled with each protective order and exit: what they protect, for the next start.
+    const parent = entry.order.context.clientOrderId;
     const exitSide = opposite(intent.request.side);
     const size = roundVolumeDown(rules, entry.snapshot.volumeExecuted);
     if (!stopLoss && !takeProfit) {
@@ -65,7 +67,7 @@ export function protectEntry(entry: OrderFinal, intent: EntryIntent, deps: Strea
       const context = contextOfRequest(request, rules, signalId, role);
       const minimums = checkExitMinimums(rules, size, request.price ?? null);
       if (!minimums.ok) return of(dustReport({ ...context, clientOrderId: null }, minimums.reason, deps));
-      return protectiveOrder(request, context, deps, { cancelWhen$, lane: 'protect', leaveRestingOnStop: true });
+      return protectiveOrder(request, context, deps, { cancelWhen$, lane: 'protect', leaveRestingOnStop: true, parentClientOrderId: parent });
     };
 
     /** Take-profit only: watch, then exit at market. */
@@ -74,7 +76,7 @@ export function protectEntry(entry: OrderFinal, intent: EntryIntent, deps: Strea
       return takeProfitReached(rules.key, exitSide, takeProfit, deps).pipe(
         // takeUntil before mergeMap on purpose: a close or stop() ends the watch, never an exit under way.
         takeUntil(merge(closeRequested$, deps.stopping$)),
-        mergeMap((price) => marketExit(rules, exitSide, size, 'take-profit', signalId, price, deps)),
+        mergeMap((price) => marketExit(rules, exitSide, size, 'take-profit', signalId, price, deps, parent)),
       );
     };
 
@@ -107,7 +109,7 @@ export function protectEntry(entry: OrderFinal, intent: EntryIntent, deps: Strea
         // The stop may have filled in part before the cancel took: close only what it did not.
         const remaining = size.sub(stop.snapshot.volumeExecuted);
         if (remaining.lte(0)) return EMPTY;
-        return marketExit(rules, exitSide, remaining, 'take-profit', signalId, reachedAt, deps);
+        return marketExit(rules, exitSide, remaining, 'take-profit', signalId, reachedAt, deps, parent);
       }),
     );
   });

@@ -1,6 +1,7 @@
 import { Observable, ReplaySubject, Subject, merge, share } from 'rxjs';
 import { clientRateBudget, krakenCostModel } from '../kraken/budget';
 import { type ExecutionConfig } from '../model/config';
+import { type Journal } from '../model/journal';
 import { type ExecutionReport } from '../model/report';
 import { type ClosePositionCommand, type TradeSignal } from '../model/signal';
 import { type PaperInspector } from '../paper/inspect';
@@ -20,6 +21,12 @@ export interface TestHandlerOptions extends VirtualExchangeOptions {
   /** HALT switch; merged with the returned `halted` Subject (the latest value of either counts). */
   readonly halted$?: Observable<boolean>;
   readonly tuning?: Partial<StreamTuning>;
+  /**
+   * The handler's journal, e.g. `openMemoryJournal({ account, store })` on a store shared by two handlers to play a
+   * restart. Default: the handler's (a fresh in-memory journal per run). Two handlers on one store need different
+   * `seed`s, or their seeded client order ids collide.
+   */
+  readonly journal?: Journal;
   /** Default: silent. */
   readonly log?: Logger;
   /**
@@ -84,6 +91,7 @@ export function createTestHandler(options: TestHandlerOptions): TestHandler {
     newId: seededUuids(seededRandom(seed + 1)),
     ...(options.log !== undefined ? { log: options.log } : {}),
     ...(options.tuning !== undefined ? { tuning: options.tuning } : {}),
+    ...(options.journal !== undefined ? { journal: options.journal } : {}),
   }).connect({
     signals$: options.signals$ ? merge(options.signals$, signals) : signals,
     commands$: options.commands$ ? merge(options.commands$, commands) : commands,
