@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { afterEach, describe, expect, it, jest } from '@jest/globals';
+import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { NEVER } from 'rxjs';
 import { type CliIo } from '../../src/cli/io';
 import { main } from '../../src/cli/main';
@@ -24,14 +24,14 @@ const writeFile = (name: string, content: string): string => {
 };
 
 /** A CliIo on an idle clock that records what the program writes. */
-function testIo(clock: IdleClock): CliIo & { out: () => string; err: () => string } {
+function testIo(clock: IdleClock, env: Record<string, string> = {}): CliIo & { out: () => string; err: () => string } {
   let out = '';
   let err = '';
   return {
     stdout: { write: (text: string) => (out += text) },
     stderr: { write: (text: string) => (err += text) },
     stdin: Readable.from([]),
-    env: {},
+    env,
     stopRequests: NEVER,
     now: Date.now,
     clock,
@@ -114,5 +114,44 @@ describe('kraken-rx run --paper: the feed', () => {
     expect(rest.paper.inspect.requestCount('GetWebSocketsToken')).toBe(0);
     expect(rest.io.err()).toContain('feed: REST polling (config feed.mode is rest)');
     expect(rest.io.err()).not.toContain('feed: WebSocket');
+  });
+});
+
+describe('kraken-rx run --url: the feed', () => {
+  let clock: IdleClock;
+  let paper: PaperExchange;
+  beforeEach(async () => {
+    clock = new IdleClock();
+    paper = await paperModule.startPaperExchange({ seed: 9, clock: () => clock.now(), timers: clock.waitTimers, wsTimers: clock.timers, links: clock.links });
+  });
+  afterEach(async () => {
+    await clock.settle();
+    await paper.close();
+  });
+  const keys = (): Record<string, string> => ({ KRAKEN_API_KEY: paper.apiKey, KRAKEN_API_SECRET: paper.apiSecret });
+  const run = (io: CliIo): Promise<number> =>
+    clock.drive(main(['run', '--url', paper.url, '--no-journal', '--config', configWith('url.json', {}), '--signals', signals], io), 3_600_000);
+
+  it('uses the WebSocket at KRAKEN_WS_URL (a standalone paper exchange): the token is asked for, the polling is gone', async () => {
+    const io = testIo(clock, { ...keys(), KRAKEN_WS_URL: paper.wsUrl });
+    await expect(run(io)).resolves.toBe(0);
+    expect(io.err()).toContain(`feed: WebSocket v2 ${paper.wsUrl}`);
+    expect(lines(io.out(), 'm1').join('\n')).toMatch(/FILLED/);
+    expect(paper.inspect.requestCount('GetWebSocketsToken')).toBeGreaterThanOrEqual(1);
+    expect(paper.inspect.requestCount('OpenOrders')).toBeLessThanOrEqual(1);
+  });
+
+  it('polls REST for another exchange URL without KRAKEN_WS_URL, and says why', async () => {
+    const io = testIo(clock, keys());
+    await expect(run(io)).resolves.toBe(0);
+    expect(io.err()).toContain(`feed: REST polling (no WebSocket URL known for ${paper.url}; set KRAKEN_WS_URL to use one)`);
+    expect(paper.inspect.requestCount('GetWebSocketsToken')).toBe(0);
+  });
+
+  it('names the variable of a WebSocket URL it cannot use', async () => {
+    const io = testIo(clock, { ...keys(), KRAKEN_WS_URL: 'http://127.0.0.1:1/v2' });
+    await expect(run(io)).resolves.toBe(1);
+    expect(io.err()).toContain('KRAKEN_WS_URL: expected a ws:// or wss:// URL without user name or password');
+    expect(io.err()).not.toContain(paper.apiSecret);
   });
 });

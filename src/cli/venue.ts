@@ -61,14 +61,13 @@ const KRAKEN_REST_URL = 'https://api.kraken.com';
  * endpoint is not guessed.
  */
 function liveFeedUrls(config: ExecutionConfig, env: VenueOptions['env']): FeedUrls | null {
+  for (const name of ['KRAKEN_WS_AUTH_URL', 'KRAKEN_WS_URL']) {
+    const url = env[name];
+    if (url !== undefined && !/^wss?:\/\/[^\s@/]+(\/\S*)?$/.test(url)) throw new Error(`${name}: expected a ws:// or wss:// URL without user name or password`);
+  }
   const privateUrl = env['KRAKEN_WS_AUTH_URL'] ?? env['KRAKEN_WS_URL'];
   const publicUrl = env['KRAKEN_WS_URL'] ?? env['KRAKEN_WS_AUTH_URL'];
-  if (privateUrl !== undefined && publicUrl !== undefined) {
-    for (const [name, url] of [['KRAKEN_WS_AUTH_URL', privateUrl], ['KRAKEN_WS_URL', publicUrl]] as const) {
-      if (!/^wss?:\/\/[^\s@]+$/.test(url)) throw new Error(`${name}: expected a ws:// or wss:// URL without user name or password`);
-    }
-    return { privateUrl, publicUrl };
-  }
+  if (privateUrl !== undefined && publicUrl !== undefined) return { privateUrl, publicUrl };
   return config.exchange.url === KRAKEN_REST_URL ? { privateUrl: KRAKEN_WS_PRIVATE_URL, publicUrl: KRAKEN_WS_PUBLIC_URL } : null;
 }
 
