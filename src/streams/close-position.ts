@@ -28,12 +28,11 @@ import { decimalOf } from '../operators/translate';
 import { type StreamDeps } from './deps';
 import { exchangeCall } from './exchange-call';
 import { journalProblem } from './journaling';
-import { checkExitMinimums, dustReport, marketExit, protectiveOrder } from './exits';
+import { checkExitMinimums, dustReport, marketExit, protectiveOrder, withFirstReason } from './exits';
 import { type CancelReason, type OrderFinal } from './order-lifecycle';
 import { queueMap } from '../operators/queue-map';
 import { type CloseSnapshot, signedQuantity } from './positions';
 import { type OrderContext, contextOfRequest } from './reports';
-import { type ExecutionReport } from '../model/report';
 import { type Step, reportStep } from './step';
 
 /** A command comes from outside and may be anything: its fields, read without trusting its type. */
@@ -145,14 +144,6 @@ type CloseItem = Step<OrderFinal> | { readonly kind: 'protect-remainder'; readon
 
 const ZERO = new Decimal(0);
 
-/** Puts `reason` on the order's first report when that is its PENDING_NEW (a dust report keeps its own). */
-const withFirstReason = (reason: string) =>
-  map((step: Step<OrderFinal>, index: number): Step<OrderFinal> => {
-    if (index !== 0 || step.kind !== 'report' || step.report.status !== 'PENDING_NEW') return step;
-    const report: ExecutionReport = { ...step.report, reason };
-    return { kind: 'report', report };
-  });
-
 function closePosition(command: ClosePositionCommand, book: PairBook | null, deps: StreamDeps): Observable<CloseItem> {
   return defer(() => {
     const fields = fieldsOf(command);
@@ -244,6 +235,9 @@ function closePosition(command: ClosePositionCommand, book: PairBook | null, dep
         const reason =
           `close not sent: protective orders or entries not confirmed gone (${ids}): not confirmed within ${timeoutMs} ms` +
           `${restore ? `; protection restored for ${uncovered.toFixed()}` : ''}; needs manual attention`;
+        // What it could not cancel is left as it is, covering what it covers: no attempt after this, and if one on
+        // its way lands anyway, that stop is put back (`protectiveOrder`). The pair's next close cancels them again.
+        positions.withdrawCloseCancels(stillProtecting.map((order) => order.clientOrderId), positions.closeEpoch(pair));
         const error = of<CloseItem>(reportStep(deps.report(context(side, pair), 'ERROR', { reason })));
         if (!restore) return error;
         const protection$ = defer(() => protectRemainder(rules, snapshot, side, uncovered, commandId, `protection restored: the close timed out`, deps));
