@@ -88,6 +88,14 @@ function parseQuantity(value: unknown): { ok: true; quantity: Decimal | null } |
  * protective orders are all placed, or their state is known to be unknown: a placement under way is waited for), nothing is sold
  * (selling while a stop may still sell would sell twice): ERROR with the orders' ids, and a stop is put back for
  * what the confirmed-cancelled stops covered (held minus what the unconfirmed ones still cover), said in the reason.
+ * It then withdraws its cancels of the unconfirmed ones (`PositionBook.withdrawCloseCancels`): they keep covering
+ * what they cover, no attempt is sent after it (a refusal lifted later removes nothing), and the pair's next close
+ * cancels them again. One that ends cancelled anyway (an attempt on its way then lands) is put back at its trigger
+ * for what it did not fill, its first report saying `protection restored: the close had given up …` (`protectiveOrder`).
+ *
+ * stop-loss A:  ──X──C                      (0.02: cancelled, confirmed)
+ * stop-loss B:  ──X─#─X─#─X─#─…─|w          (0.03: refused; withdrawn at the limit, nothing sent after it)
+ * result:       ──────────────────E─PN      (ERROR close not sent …; 0.02 put back at A's trigger)
  *
  * A close that finds no tracked position never sells from the account: with a quantity it is REJECTED unless
  * the command opts in with `sellUntracked: true`; then the quantity is sold, and the close's first report says

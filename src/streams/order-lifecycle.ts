@@ -109,7 +109,7 @@ const isFinalSnapshot = (snapshot: OrderSnapshot): boolean =>
  * final state's `cancelReason` still says why the handler wanted it gone, for what follows) — unless an earlier
  * attempt of the handler's cancel failed ambiguously (its answer lost): then that attempt is what removed it, and
  * the cancellation is the handler's. A cancel answered as done calls `onCancelConfirmed`. A cancel that fails otherwise
- * is logged and tried again after a monitor interval as long as the order is followed, after `stop()` too (an entry
+ * is logged and tried again after a monitor interval as long as the order is followed and the cancel not withdrawn, after `stop()` too (an entry
  * cancelled at stop is not left working). Fills also update the positions registry as they are reported.
  * Each fill (under `snapshotTradeId`: snapshots name no trades), the cancel sent, a cancel that missed and the final
  * state are journaled as they are seen (`noteTransition`); a journal failure is logged and changes nothing here.
