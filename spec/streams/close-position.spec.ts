@@ -4,10 +4,12 @@ import { type Subscription } from 'rxjs';
 import { type TestScheduler } from 'rxjs/testing';
 import { type RunHelpers } from 'rxjs/internal/testing/TestScheduler';
 import { type ExecutionConfig } from '../../src/model/config';
+import { openMemoryJournal } from '../../src/journal/memory';
 import { type TradeSignal } from '../../src/model/signal';
 import { type VirtualExchange } from '../../src/testing';
 import { config as baseConfig, marbles } from './fake-exchange';
 import { type Inputs, type Run, type RunOptions, ordersOfType, run as runOn, sentAt } from './scenario';
+import { ordersIn } from './support-reconcile';
 
 /**
  * Issue 10, items 1–3, and issue 11's untracked sell: what a close owns is the snapshot of lots and stops it
@@ -214,6 +216,18 @@ describe('close-position owns the snapshot it started with', () => {
       // At stop() (120 s) no cancel is under way: every stop is left resting at once and the run ends.
       expect(exchange.sent().filter((request) => request.frame > 120_000)).toEqual([]);
       expect(completedAt()).toBe(120_000);
+    });
+  });
+
+  it('a withdrawn cancel is journaled: the stuck stop is working again in the journal, so a restart does not cancel it', () => {
+    marbles(({ hot, scheduler, flush }) => {
+      const journal = openMemoryJournal({ account: 'in-memory' });
+      const { run: { reports }, stuck } = stuckSecondStop(scheduler, hot, { endAt: 250_000, journal });
+      flush();
+      expect(reports.find((r) => r.role === 'close' && r.status === 'ERROR')).toBeDefined();
+      const stuckStop = [...ordersIn(journal).values()].find((order) => order.state.txid === stuck());
+      expect(stuckStop?.events.map((entry) => entry.event.kind)).toEqual(['sent', 'accepted', 'cancel-sent', 'cancel-withdrawn']);
+      expect(stuckStop?.state.status).toBe('accepted');
     });
   });
 

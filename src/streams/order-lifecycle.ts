@@ -328,6 +328,9 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
         cancelProgress = 'none';
         // Nothing of ours can have removed it: a cancellation seen later is not the handler's.
         if (!cancelMayHaveLanded) cancelReason = null;
+        // Journaled so that a restart does not send the withdrawn cancel again (it would take the protection the
+        // close could not replace).
+        journal({ kind: 'cancel-withdrawn', reason: `${rearm.reason} gave up` });
         deps.log.info(`${txid}: cancel (${rearm.reason}) withdrawn, its reason is gone; the order stays followed`);
         deps.monitor.lookNow(txid);
       }
