@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createMemoryJournalStore, openMemoryJournal } from '../../src/journal/memory';
 import { openSqliteJournal } from '../../src/journal/sqlite';
+import { RESUMED_CLOSE } from '../../src/streams/close-position';
 import { isReconcileError } from '../../src/streams/reconcile';
 import { intentOf, seed, sent } from './support-reconcile';
 import { type Journal } from '../../src/model/journal';
@@ -137,6 +138,41 @@ describe('restart: what the journal restores', () => {
     expect(closed[2]?.quantityFilled.toFixed()).toBe('0.01');
     expect(open(ex)).toEqual([]);
     expect(two.completed).toBe(true);
+  });
+
+  it('a close cut short by a crash (journaled, nothing sold) is finished at the next start; the replayed command is a duplicate', () => {
+    const lives: Life[] = [];
+    world((w) => {
+      // Killed 1 ms after the close arrives: journaled, its stop's cancel on its way, nothing sold.
+      lives.push(w.life({ startAt: 0, signals: [[1, buy('s1')]], commands: [[10_000, close('c1')]], end: { at: 10_001, how: 'kill' } }));
+      lives.push(w.life({ startAt: 20_000, commands: [[40_000, close('c1')]], end: { at: 80_000, how: 'stop' } }));
+    });
+    const [one, two] = lives as [Life, Life];
+    const ex = one.kit.exchange;
+    expect([...one.failures, ...two.failures]).toEqual([]);
+    expect(of(one.reports, 'c1').filter((r) => r.orderType === 'market')).toEqual([]);
+    const sells = of(two.reports, 'c1').filter((r) => r.role === 'close' && r.orderType === 'market' && r.status !== 'REJECTED');
+    expect(statuses(sells)).toEqual(['PENDING_NEW', 'NEW', 'FILLED']);
+    expect(sells[0]?.reason).toBe(RESUMED_CLOSE);
+    expect(sells[2]?.quantityFilled.toFixed()).toBe('0.01');
+    // The replayed line is recognised, not closed twice.
+    const replayed = of(two.reports, 'c1').filter((r) => r.status === 'REJECTED');
+    expect(replayed.map((r) => r.reason)).toEqual([expect.stringMatching(/^commandId: duplicate commandId: already journaled/)]);
+    expect(ex.inspect.orders().filter((o) => o.orderType === 'market' && o.side === 'sell')).toHaveLength(1);
+    expect(open(ex)).toEqual([]);
+    expect(two.kit.handler.positions().filter((p) => !p.quantity.isZero())).toEqual([]);
+    expect(two.warnings.some((line) => line.includes('c1: a close of XXBTZUSD journaled before the restart had sold nothing; closing now'))).toBe(true);
+  });
+
+  it('a close that found nothing to close is not taken up again at the next start', () => {
+    const lives: Life[] = [];
+    world((w) => {
+      lives.push(w.life({ startAt: 0, commands: [[1_000, close('c0')]], end: { at: 15_000, how: 'kill' } }));
+      lives.push(w.life({ startAt: 20_000, end: { at: 40_000, how: 'stop' } }));
+    });
+    const [one, two] = lives as [Life, Life];
+    expect(statuses(of(one.reports, 'c0'))).toEqual(['REJECTED']);
+    expect(of(two.reports, 'c0')).toEqual([]);
   });
 
   it('a close of part of the position after the restart cancels the old stop, sells that part and puts a stop on the rest', () => {

@@ -20,6 +20,7 @@ import {
   timer,
   withLatestFrom,
 } from 'rxjs';
+import { type JournaledCloseCommand, type JournaledOrder } from '../model/journal';
 import { type OrderRequest } from '../model/order';
 import { type PairBook, type PairRules } from '../model/pair';
 import { roundVolumeDown } from '../model/pair-rules';
@@ -109,26 +110,36 @@ function parseQuantity(value: unknown): { ok: true; quantity: Decimal | null } |
  * back a short). Completes when the commands have completed and every close has (with a stop put back: once it has ended, or `stop()` left it
  * resting); never errors.
  *
+ * A close cut short by a restart (journaled, nothing sold yet) comes back in `resumed$` at the next start: it is
+ * not journaled again (its `commandId` is), it closes what the restored position holds, and its market order's
+ * first report says `resumed after a restart: …`.
+ *
  * @param commands$ Close-position commands.
  * @param book$ The pairs' rules (loaded once per run).
  * @param deps The run's streams.
+ * @param resumed$ Journaled closes to finish (`resumableCloses`), ahead of the new commands.
  * @returns Reports of the cancels and closes.
  */
 export function closePositions(
   commands$: Observable<ClosePositionCommand>,
   book$: Observable<PairBook>,
   deps: StreamDeps,
+  resumed$: Observable<JournaledCloseCommand> = EMPTY,
 ): Observable<Step<OrderFinal>> {
-  return commands$.pipe(
+  const inputs$: Observable<CloseInput> = merge(
+    resumed$.pipe(map((journaled): CloseInput => ({ command: commandOf(journaled), resumed: true }))),
+    commands$.pipe(map((command): CloseInput => ({ command, resumed: false }))),
+  );
+  return inputs$.pipe(
     // queueMap, one at a time: the book is needed to group by the canonical pair; commands keep their order, and
     // a burst queued behind the pair list is started from a loop, not one command inside another (concatMap's
     // nesting overflowed the stack after a few hundred).
-    queueMap((command) =>
+    queueMap((input) =>
       book$.pipe(
         take(1),
-        map((book): { command: ClosePositionCommand; book: PairBook | null } => ({ command, book })),
+        map((book): CloseInput & { book: PairBook | null } => ({ ...input, book })),
         // Without the book nothing can be closed safely: the command is rejected, the next one tries again.
-        catchError(() => of({ command, book: null })),
+        catchError(() => of({ ...input, book: null })),
       ),
       1,
     ),
@@ -138,7 +149,7 @@ export function closePositions(
     }),
     mergeMap((commandsOfPair$) =>
       commandsOfPair$.pipe(
-        queueMap(({ command, book }) => closePosition(command, book, deps), 1),
+        queueMap(({ command, book, resumed }) => closePosition(command, book, deps, resumed), 1),
         // The stop put back after a partial close rests until something ends it: followed here, beside the
         // pair's queue, so the next close of the pair is not held up behind it (and can cancel it).
         mergeMap((item) => (item.kind === 'protect-remainder' ? item.protection$ : of(item))),
@@ -152,7 +163,37 @@ type CloseItem = Step<OrderFinal> | { readonly kind: 'protect-remainder'; readon
 
 const ZERO = new Decimal(0);
 
-function closePosition(command: ClosePositionCommand, book: PairBook | null, deps: StreamDeps): Observable<CloseItem> {
+/** A command to close, and whether it is one a restart cut short (journaled already). */
+interface CloseInput {
+  readonly command: ClosePositionCommand;
+  readonly resumed: boolean;
+}
+
+/** A journaled close command as the command it was. */
+const commandOf = (journaled: JournaledCloseCommand): ClosePositionCommand => ({
+  commandId: journaled.commandId,
+  pair: journaled.pair,
+  ...(journaled.quantity === null ? {} : { quantity: journaled.quantity }),
+});
+
+/** The first report's reason of a close resumed after a restart. */
+export const RESUMED_CLOSE = 'resumed after a restart: the close was journaled and had sold nothing when the handler stopped';
+
+/**
+ * The journaled closes a restart cut short: journaled, no close order journaled for them (nothing was sold), and
+ * their pair still held according to the restored position book. A close that found nothing to close or was
+ * rejected left no order either, but its pair was flat, so it is not taken up again.
+ */
+export function resumableCloses(
+  commands: readonly JournaledCloseCommand[],
+  orders: readonly JournaledOrder[],
+  held: (pair: string) => Decimal,
+): JournaledCloseCommand[] {
+  const withOrder = new Set(orders.filter((order) => order.intent.role === 'close').map((order) => order.intent.signalId));
+  return commands.filter((command) => !withOrder.has(command.commandId) && !held(command.pair).isZero());
+}
+
+function closePosition(command: ClosePositionCommand, book: PairBook | null, deps: StreamDeps, resumed = false): Observable<CloseItem> {
   return defer(() => {
     const fields = fieldsOf(command);
     const commandId = typeof fields.commandId === 'string' ? fields.commandId : '';
@@ -207,7 +248,10 @@ function closePosition(command: ClosePositionCommand, book: PairBook | null, dep
           );
         }
         const quantity = parsed.quantity === null ? tracked : Decimal.min(parsed.quantity, tracked);
-        const close$ = referencePrice(rules, deps).pipe(concatMap((price) => marketExit(rules, side, quantity, 'close', commandId, price, deps)));
+        const close$ = referencePrice(rules, deps).pipe(
+          concatMap((price) => marketExit(rules, side, quantity, 'close', commandId, price, deps)),
+          resumed ? withFirstReason(RESUMED_CLOSE) : map((step: Step<OrderFinal>) => step),
+        );
         // connect: the steps go on as they come, and what the close sold (its final state, if any) is folded
         // from the same steps for what comes after it.
         return close$.pipe(
@@ -273,7 +317,9 @@ function closePosition(command: ClosePositionCommand, book: PairBook | null, dep
         concatMap(([settled, held]) => (settled ? sell(held) : timedOut(held))),
       );
     };
-    return admitCommand(commandId, rules.key, parsed.quantity, deps).pipe(
+    // A resumed close was journaled by the run it was cut short in.
+    const admitted$ = resumed ? of(null) : admitCommand(commandId, rules.key, parsed.quantity, deps);
+    return admitted$.pipe(
       concatMap((refusal) => (refusal === null ? act() : rejected('sell', refusal))),
     );
   });

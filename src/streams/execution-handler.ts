@@ -15,6 +15,7 @@ import {
   filter,
   finalize,
   firstValueFrom,
+  forkJoin,
   ignoreElements,
   interval,
   map,
@@ -27,14 +28,14 @@ import {
 } from 'rxjs';
 import { type CostModel, type RateBudget } from '../model/budget';
 import { type ExecutionConfig } from '../model/config';
-import { type Journal } from '../model/journal';
+import { type Journal, type JournaledCloseCommand } from '../model/journal';
 import { type ExecutionFeed } from '../model/feed';
 import { type PairBook } from '../model/pair';
 import { type ExchangePort } from '../model/port';
 import { type ExecutionReport } from '../model/report';
 import { type ClosePositionCommand, type TradeSignal } from '../model/signal';
 import { type EntryIntent } from '../operators/intent';
-import { closePositions } from './close-position';
+import { closePositions, resumableCloses } from './close-position';
 import { type Logger, type StreamDeps, type StreamTuning, createExchangeDeps } from './deps';
 import { exchangeCall } from './exchange-call';
 import { type CancelTrigger, type OrderFinal, followOrder } from './order-lifecycle';
@@ -186,15 +187,17 @@ export function createExecutionHandler(config: ExecutionConfig, deps: HandlerDep
         );
         // New signals and commands wait (queued, in order) until the start-up work says they may go.
         const ready = new ReplaySubject<void>(1);
+        // Closes a restart cut short, found at start: finished ahead of the new commands.
+        const resumedCloses = new ReplaySubject<JournaledCloseCommand>();
         const restored = deps.journal !== undefined;
         if (!restored) ready.next();
         activeRuns.next(activeRuns.value + 1);
         return concat(
           merge(
-            restored ? startUp(book$, streams, deps.budget, ready) : EMPTY,
+            restored ? startUp(book$, streams, deps.budget, ready, resumedCloses) : EMPTY,
             restored ? recordCountersEvery(streams, deps.budget) : EMPTY,
             entries(inputs, book$, streams, ready),
-            closes(inputs.commands$ ?? EMPTY, book$, streams, ready),
+            closes(inputs.commands$ ?? EMPTY, book$, streams, ready, restored ? resumedCloses : EMPTY),
           ),
           restored ? recordCounters(streams, deps.budget) : EMPTY,
         ).pipe(
@@ -287,7 +290,13 @@ function entries(inputs: HandlerInputs, book$: Observable<PairBook>, deps: Strea
 }
 
 /** Close-position commands; the intake ends at stop(), closes under way go on. */
-function closes(commands$: Observable<ClosePositionCommand>, book$: Observable<PairBook>, deps: StreamDeps, ready: Observable<void>): Observable<ExecutionReport> {
+function closes(
+  commands$: Observable<ClosePositionCommand>,
+  book$: Observable<PairBook>,
+  deps: StreamDeps,
+  ready: Observable<void>,
+  resumed$: Observable<JournaledCloseCommand>,
+): Observable<ExecutionReport> {
   return closePositions(
     commands$.pipe(
       takeUntil(deps.stopping$),
@@ -295,6 +304,8 @@ function closes(commands$: Observable<ClosePositionCommand>, book$: Observable<P
     ),
     book$,
     deps,
+    // Completes at `ready` (all are known by then), so the closes' stream can complete with the commands'.
+    resumed$.pipe(takeUntil(ready)),
   ).pipe(reportsOf());
 }
 
@@ -306,7 +317,13 @@ function closes(commands$: Observable<ClosePositionCommand>, book$: Observable<P
  * journal:   c                          c: last rate counters
  * result:    ──r──r────PN─(ready)──F…   r: what changed while down; then the restored orders' reports
  */
-function startUp(book$: Observable<PairBook>, deps: StreamDeps, budget: RateBudget, ready: ReplaySubject<void>): Observable<ExecutionReport> {
+function startUp(
+  book$: Observable<PairBook>,
+  deps: StreamDeps,
+  budget: RateBudget,
+  ready: ReplaySubject<void>,
+  resumedCloses: ReplaySubject<JournaledCloseCommand>,
+): Observable<ExecutionReport> {
   return deps.journal.lastRateCounters().pipe(
     tap((counters) => budget.seed?.(counters, deps.scheduler.now())),
     concatMap(() => book$),
@@ -315,10 +332,24 @@ function startUp(book$: Observable<PairBook>, deps: StreamDeps, budget: RateBudg
         andThen((plan) => deps.journal.orders().pipe(concatMap((orders) => restoreDuties(plan, orders, pairs, deps)))),
       ),
     ),
+    // The position book holds the restored positions now: the closes cut short are those of pairs still held.
+    concatMap((step) => (step.kind === 'done' ? findResumableCloses(deps, resumedCloses).pipe(map(() => step)) : of(step))),
     tap((step) => {
       if (step.kind === 'done') ready.next();
     }),
     reportsOf(),
+  );
+}
+
+/** Hands on the journaled closes a restart cut short (`resumableCloses`), each said in the log. */
+function findResumableCloses(deps: StreamDeps, resumed: ReplaySubject<JournaledCloseCommand>): Observable<void> {
+  return forkJoin([deps.journal.closeCommands(), deps.journal.orders()]).pipe(
+    map(([commands, orders]) => {
+      for (const command of resumableCloses(commands, orders, (pair) => deps.positions.net(pair))) {
+        deps.log.warn(`${command.commandId}: a close of ${command.pair} journaled before the restart had sold nothing; closing now`);
+        resumed.next(command);
+      }
+    }),
   );
 }
 
