@@ -12,13 +12,16 @@ import { CrashRun, type KillPlan, type KillRecord, StallError } from './crash-ru
 
 /**
  * The scripted scenario of the crash test, and what is checked against the exchange after it. Each signal has its
- * own quantity and stop price, so its orders are told apart on the exchange without asking the journal.
+ * own quantity and stop price, so its orders are told apart on the exchange without asking the journal. The entries
+ * are limits that rest and are then filled by moving the price (the paper exchange's `setPrice`): a fill is seen at the
+ * next OpenOrders poll, where an order that fills on arrival waits out the handler's 2 s OpenOrders lag first.
  *
- * 1. s1: market buy 0.011, stop-loss 29100            → filled, protected by a resting stop of 0.011
+ * 1. s1: limit buy 0.011 @ 29950, stop-loss 29100     → the price comes down to it: filled, protected by a
+ *                                                         resting stop of 0.011
  * 2. s2: limit buy 0.012 @ 29900, timeout 2 s, stop 29200 → 0.005 fills, the rest is cancelled at its timeout,
  *                                                         the 0.005 protected
- * 3. s3: market buy 0.013, stop 29300, take-profit 30400 → protected; the price goes to 30500: the stop is
- *                                                         cancelled and the 0.013 sold
+ * 3. s3: limit buy 0.013 @ 29980, stop 29300, take-profit 30400 → filled, protected; the price goes to 30500:
+ *                                                         the stop is cancelled and the 0.013 sold (market)
  * 4. c1: close BTC/USD                                  → both stops cancelled, the rest sold: flat, nothing open
  * 5. end of input                                       → the run ends on its own, exit code 0
  */
@@ -32,9 +35,9 @@ export const S2_TIMEOUT_MS = 2000;
 export const NORMAL_LATENESS_MS = 1500;
 
 const SIGNALS = {
-  s1: { signalId: 's1', pair: 'BTC/USD', side: 'buy', orderType: 'market', quantity: '0.011', stopLoss: '29100' },
+  s1: { signalId: 's1', pair: 'BTC/USD', side: 'buy', orderType: 'limit', quantity: '0.011', limitPrice: '29950', stopLoss: '29100' },
   s2: { signalId: 's2', pair: 'BTC/USD', side: 'buy', orderType: 'limit', quantity: '0.012', limitPrice: '29900', stopLoss: '29200', timeoutMs: S2_TIMEOUT_MS },
-  s3: { signalId: 's3', pair: 'BTC/USD', side: 'buy', orderType: 'market', quantity: '0.013', stopLoss: '29300', takeProfit: '30400' },
+  s3: { signalId: 's3', pair: 'BTC/USD', side: 'buy', orderType: 'limit', quantity: '0.013', limitPrice: '29980', stopLoss: '29300', takeProfit: '30400' },
   c1: { type: 'close', commandId: 'c1', pair: 'BTC/USD' },
 } as const;
 
@@ -103,6 +106,16 @@ function guarded(orders: readonly InspectedOrder[], price: string, volume: strin
   return is(stop.volume, volume) ? null : `the stop-loss at ${price} is for ${stop.volume.toFixed()}, want ${volume}`;
 }
 
+/**
+ * Waits until the handler has polled OpenOrders twice more (so one poll began after the order rested): it knows the
+ * order is open, and sees its fill at the next poll instead of after its OpenOrders lag. If the child is down
+ * meanwhile, the restarted one polls too.
+ */
+function seenOpen(run: CrashRun, exchange: PaperExchange): Promise<void> {
+  const polled = exchange.inspect.requestCount('OpenOrders');
+  return run.until('the handler to poll OpenOrders', () => (exchange.inspect.requestCount('OpenOrders') >= polled + 2 ? null : 'not polled yet'));
+}
+
 export interface ScenarioOptions {
   readonly cli: CompiledCli;
   readonly plan: KillPlan;
@@ -132,6 +145,10 @@ export async function runScenario(options: ScenarioOptions): Promise<CrashOutcom
   try {
     run.start();
     run.send(JSON.stringify(SIGNALS.s1));
+    await run.until('the s1 limit entry to rest', () => (entryOf(orders(), '0.011').some(isOpen) ? null : 'no open s1 entry'));
+    await seenOpen(run, exchange);
+    exchange.setPrice('XBTUSD', '29950', { liquidity: '0.011' });
+    exchange.setPrice('XBTUSD', '30000');
     await run.until('the s1 entry to fill', () => filled(entryOf(orders(), '0.011'), 's1 entry', '0.011'));
     await run.until('a stop-loss guarding s1', () => guarded(orders(), '29100', '0.011'));
     met.add('protect-s1');
@@ -150,6 +167,10 @@ export async function runScenario(options: ScenarioOptions): Promise<CrashOutcom
     met.add('protect-s2');
 
     run.send(JSON.stringify(SIGNALS.s3));
+    await run.until('the s3 limit entry to rest', () => (entryOf(orders(), '0.013').some(isOpen) ? null : 'no open s3 entry'));
+    await seenOpen(run, exchange);
+    exchange.setPrice('XBTUSD', '29980', { liquidity: '0.013' });
+    exchange.setPrice('XBTUSD', '30000');
     await run.until('the s3 entry to fill', () => filled(entryOf(orders(), '0.013'), 's3 entry', '0.013'));
     await run.until('a stop-loss guarding s3', () => guarded(orders(), '29300', '0.013'));
     met.add('protect-s3');
