@@ -1,3 +1,4 @@
+import { type PaperInspector } from '../../../src/paper';
 import { type ChildExit, ChildRun, type OutputLine } from './crash-child';
 
 /**
@@ -16,6 +17,11 @@ export interface KillTrigger {
   readonly afterLines?: number;
   /** A stderr line of this start that matches (its log). */
   readonly stderr?: RegExp;
+  /**
+   * Called when this start is spawned; the predicate it returns is polled (every few ms) and the kill fires once it
+   * holds — e.g. "the exchange has seen this start's first OpenOrders".
+   */
+  readonly when?: (inspect: PaperInspector) => () => boolean;
   /** Real ms after the match; 0 or absent: at once. */
   readonly delayMs?: number;
 }
@@ -57,6 +63,8 @@ export interface CrashRunOptions {
   readonly plan: KillPlan;
   /** Real ms a single wait may take before it is a stall. */
   readonly deadlineMs: number;
+  /** The exchange the child talks to, for `KillTrigger.when`. */
+  readonly inspect: PaperInspector;
 }
 
 export class CrashRun {
@@ -160,25 +168,31 @@ export class CrashRun {
     const previous = this.kills[this.kills.length - 1];
     const trigger = this.options.plan.kills[index];
     let armed = trigger !== undefined;
+    const holds = trigger?.when?.(this.options.inspect);
+    const check = (): void => {
+      if (!armed || trigger === undefined || !(fires(trigger, child) || holds?.() === true)) return;
+      armed = false;
+      clearInterval(poll);
+      const kill = (): void => {
+        if (!child.alive || this.stopped) return;
+        this.kills.push({ label: trigger.label, start: index, at: Date.now(), downtimeMs: null });
+        void child.kill().then(() => {
+          if (!this.stopped) this.spawn();
+        });
+      };
+      if ((trigger.delayMs ?? 0) > 0) setTimeout(kill, trigger.delayMs);
+      else kill();
+    };
+    const poll = holds === undefined ? undefined : setInterval(check, 5);
     child.onChange(() => {
       if (previous !== undefined && previous.downtimeMs === null && child.stderr.some((line) => READING_INPUT.test(line))) {
         previous.downtimeMs = Date.now() - previous.at;
       }
-      if (armed && trigger !== undefined && fires(trigger, child)) {
-        armed = false;
-        const kill = (): void => {
-          if (!child.alive || this.stopped) return;
-          this.kills.push({ label: trigger.label, start: index, at: Date.now(), downtimeMs: null });
-          void child.kill().then(() => {
-            if (!this.stopped) this.spawn();
-          });
-        };
-        if ((trigger.delayMs ?? 0) > 0) setTimeout(kill, trigger.delayMs);
-        else kill();
-      }
+      check();
       for (const watcher of [...this.watchers]) watcher();
     });
     void child.exited.then((exit) => {
+      clearInterval(poll);
       const killedHere = this.kills.some((kill) => kill.start === index);
       if (!killedHere && !this.stopped) this.finalExit = exit;
       for (const watcher of [...this.watchers]) watcher();

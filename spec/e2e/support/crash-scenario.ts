@@ -138,6 +138,7 @@ export async function runScenario(options: ScenarioOptions): Promise<CrashOutcom
     env: { KRAKEN_API_KEY: exchange.apiKey, KRAKEN_API_SECRET: exchange.apiSecret },
     plan: options.plan,
     deadlineMs: options.deadlineMs,
+    inspect: exchange.inspect,
   });
   const met = new Set<Duty>();
   let stall: string | null = null;
