@@ -99,6 +99,8 @@ describe.each(plans)('crash: $name', (plan) => {
 
   restartIt('cancels every limit entry at its timeout, late by at most the downtime', () => {
     expect(duty(outcome, 'timeout-s2')).toEqual([]);
+    // Killed before its AddOrder left, and proven so by the restart: nothing to time out.
+    if (outcome.absent.has('s2')) return;
     const entry = outcome.orders.find((order) => order.side === 'buy' && order.volume.eq('0.012'));
     expect(entry?.status).toBe('canceled');
     const lateMs = (entry?.closedAt ?? Number.POSITIVE_INFINITY) - (entry?.openedAt ?? 0) - S2_TIMEOUT_MS;
@@ -112,6 +114,7 @@ describe.each(plans)('crash: $name', (plan) => {
 
   restartIt('acts on every take-profit: the stop-loss cancelled and the position sold once', () => {
     expect(duty(outcome, 'take-profit-s3')).toEqual([]);
+    if (outcome.absent.has('s3')) return;
     const sells = outcome.orders.filter((order) => order.side === 'sell' && order.orderType !== 'stop-loss' && order.volume.eq('0.013'));
     expect(sells.map((order) => `${order.status} ${order.volumeExecuted.toFixed()}`)).toEqual(['closed 0.013']);
   });

@@ -44,7 +44,11 @@ const filledOnExchange = (label: string, volume: string, executed: string): Kill
 
 /** The named points, one kill each: the points the issue names, at the reports that mark them. */
 export const NAMED = {
-  entrySent: at('s1 entry sent, before its AddOrder answer', 's1', 'entry', 'PENDING_NEW'),
+  entrySent: at('s1 entry PENDING_NEW reported (its AddOrder may not have left)', 's1', 'entry', 'PENDING_NEW'),
+  entryAccepted: {
+    label: 's1 entry accepted by the exchange, before its answer is read',
+    when: (inspect) => () => inspect.orders().some((order) => order.side === 'buy' && order.volume.eq('0.011')),
+  },
   fillUnseen: filledOnExchange('s1 filled on the exchange, before the handler saw it', '0.011', '0.011'),
   fillBeforeStop: at('s1 FILLED reported, its stop-loss about to be sent', 's1', 'entry', 'FILLED'),
   partialUnseen: filledOnExchange('s2 partly filled on the exchange, before the handler saw it', '0.012', '0.005'),
@@ -73,8 +77,8 @@ export function namedPlans(alone: boolean): KillPlan[] {
       kills: [NAMED.fillUnseen, duringReconciliation(), NAMED.cancelledBeforeStop, NAMED.takeProfitCancel],
     },
     {
-      name: 'named: FILLED before its stop, partly filled unseen, stop-loss in flight, close cancel in flight, during that reconciliation',
-      kills: [NAMED.fillBeforeStop, NAMED.partialUnseen, NAMED.stopSent, NAMED.closeCancel, duringReconciliation(20)],
+      name: 'named: accepted before the answer, FILLED before its stop, partly filled unseen, stop-loss in flight, close cancel in flight, during that reconciliation',
+      kills: [NAMED.entryAccepted, NAMED.fillBeforeStop, NAMED.partialUnseen, NAMED.stopSent, NAMED.closeCancel, duringReconciliation(20)],
     },
   ];
   if (!alone) return groups;

@@ -60,6 +60,8 @@ export type Duty = 'protect-s1' | 'timeout-s2' | 'protect-s2' | 'protect-s3' | '
 export interface CrashOutcome {
   readonly plan: KillPlan;
   readonly met: ReadonlySet<Duty>;
+  /** Signals whose entry a restart proved never reached the exchange (killed before its AddOrder left): no duties. */
+  readonly absent: ReadonlySet<string>;
   /** The wait that ran out, if one did. */
   readonly stall: string | null;
   readonly exit: ChildExit | null;
@@ -116,6 +118,38 @@ function seenOpen(run: CrashRun, exchange: PaperExchange): Promise<void> {
   return run.until('the handler to poll OpenOrders', () => (exchange.inspect.requestCount('OpenOrders') >= polled + 2 ? null : 'not polled yet'));
 }
 
+const FINAL = new Set(['FILLED', 'CANCELED', 'EXPIRED', 'REJECTED', 'ERROR']);
+
+/** Whether some start reported `signalId`'s entry final without an exchange order, other than as a duplicate signal. */
+function reportedAbsent(run: CrashRun, signalId: string): boolean {
+  return run.starts.some((child) =>
+    child.lines.some(
+      (line) =>
+        line['signalId'] === signalId &&
+        line['role'] === 'entry' &&
+        FINAL.has(String(line['status'])) &&
+        line['exchangeOrderId'] === null &&
+        !/duplicate/.test(String(line['reason'] ?? '')),
+    ),
+  );
+}
+
+/**
+ * Waits until the entry of `volume` rests on the exchange (true), or — when the child was killed before its AddOrder
+ * reached the exchange — a restart proved it absent and said so (false, and `signalId` joins `absent`).
+ */
+async function rests(run: CrashRun, exchange: PaperExchange, signalId: string, volume: string, absent: Set<string>): Promise<boolean> {
+  const placed = (): boolean => entryOf(exchange.inspect.orders(), volume).length > 0;
+  await run.until(`the ${signalId} limit entry to rest (or be proven never placed)`, () => {
+    if (entryOf(exchange.inspect.orders(), volume).some(isOpen)) return null;
+    if (!placed() && reportedAbsent(run, signalId)) return null;
+    return placed() ? `the ${signalId} entry is not open` : `no ${signalId} entry on the exchange`;
+  });
+  if (placed()) return true;
+  absent.add(signalId);
+  return false;
+}
+
 export interface ScenarioOptions {
   readonly cli: CompiledCli;
   readonly plan: KillPlan;
@@ -141,47 +175,28 @@ export async function runScenario(options: ScenarioOptions): Promise<CrashOutcom
     inspect: exchange.inspect,
   });
   const met = new Set<Duty>();
+  const absent = new Set<string>();
   let stall: string | null = null;
   const orders = (): readonly InspectedOrder[] => exchange.inspect.orders();
   try {
     run.start();
     run.send(JSON.stringify(SIGNALS.s1));
-    await run.until('the s1 limit entry to rest', () => (entryOf(orders(), '0.011').some(isOpen) ? null : 'no open s1 entry'));
-    await seenOpen(run, exchange);
-    exchange.setPrice('XBTUSD', '29950', { liquidity: '0.011' });
-    exchange.setPrice('XBTUSD', '30000');
-    await run.until('the s1 entry to fill', () => filled(entryOf(orders(), '0.011'), 's1 entry', '0.011'));
-    await run.until('a stop-loss guarding s1', () => guarded(orders(), '29100', '0.011'));
+    if (await rests(run, exchange, 's1', '0.011', absent)) {
+      await seenOpen(run, exchange);
+      exchange.setPrice('XBTUSD', '29950', { liquidity: '0.011' });
+      exchange.setPrice('XBTUSD', '30000');
+      await run.until('the s1 entry to fill', () => filled(entryOf(orders(), '0.011'), 's1 entry', '0.011'));
+      await run.until('a stop-loss guarding s1', () => guarded(orders(), '29100', '0.011'));
+    }
     met.add('protect-s1');
 
     run.send(JSON.stringify(SIGNALS.s2));
-    await run.until('the s2 limit entry to rest', () => (entryOf(orders(), '0.012').some(isOpen) ? null : 'no open s2 entry'));
-    exchange.setPrice('XBTUSD', '29900', { liquidity: '0.005' });
-    exchange.setPrice('XBTUSD', '30000');
-    await run.until('the s2 entry to be cancelled at its timeout', () => {
-      const entry = single(entryOf(orders(), '0.012'), 's2 entry');
-      if (typeof entry === 'string') return entry;
-      return entry.status === 'canceled' && is(entry.volumeExecuted, '0.005') ? null : `s2 entry is ${entry.status}, ${entry.volumeExecuted.toFixed()} executed`;
-    });
-    met.add('timeout-s2');
-    await run.until('a stop-loss guarding the 0.005 of s2', () => guarded(orders(), '29200', '0.005'));
-    met.add('protect-s2');
+    if (await rests(run, exchange, 's2', '0.012', absent)) await s2(run, exchange, met);
+    else met.add('timeout-s2').add('protect-s2');
 
     run.send(JSON.stringify(SIGNALS.s3));
-    await run.until('the s3 limit entry to rest', () => (entryOf(orders(), '0.013').some(isOpen) ? null : 'no open s3 entry'));
-    await seenOpen(run, exchange);
-    exchange.setPrice('XBTUSD', '29980', { liquidity: '0.013' });
-    exchange.setPrice('XBTUSD', '30000');
-    await run.until('the s3 entry to fill', () => filled(entryOf(orders(), '0.013'), 's3 entry', '0.013'));
-    await run.until('a stop-loss guarding s3', () => guarded(orders(), '29300', '0.013'));
-    met.add('protect-s3');
-    exchange.setPrice('XBTUSD', '30500');
-    await run.until('the s3 take-profit to be acted on', () => {
-      if (stopsAt(orders(), '29300').some(isOpen)) return 's3 stop-loss still open';
-      const sold = orders().filter((order) => order.side === 'sell' && order.orderType !== 'stop-loss' && is(order.volume, '0.013'));
-      return filled(sold, 's3 take-profit sell', '0.013');
-    });
-    met.add('take-profit-s3');
+    if (await rests(run, exchange, 's3', '0.013', absent)) await s3(run, exchange, met);
+    else met.add('protect-s3').add('take-profit-s3');
 
     run.send(JSON.stringify(SIGNALS.c1));
     await run.until('the close to leave the account flat with nothing open', () => {
@@ -205,6 +220,7 @@ export async function runScenario(options: ScenarioOptions): Promise<CrashOutcom
     return {
       plan: options.plan,
       met,
+      absent,
       stall,
       exit: run.exit,
       kills: run.kills,
@@ -219,6 +235,40 @@ export async function runScenario(options: ScenarioOptions): Promise<CrashOutcom
     await exchange.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** s2 once it rests: 0.005 fills, the rest is cancelled at its timeout, the 0.005 protected. */
+async function s2(run: CrashRun, exchange: PaperExchange, met: Set<Duty>): Promise<void> {
+  const orders = (): readonly InspectedOrder[] => exchange.inspect.orders();
+  // Still open after the partial fill: no need to wait for the handler to have seen it open.
+  exchange.setPrice('XBTUSD', '29900', { liquidity: '0.005' });
+  exchange.setPrice('XBTUSD', '30000');
+  await run.until('the s2 entry to be cancelled at its timeout', () => {
+    const entry = single(entryOf(orders(), '0.012'), 's2 entry');
+    if (typeof entry === 'string') return entry;
+    return entry.status === 'canceled' && is(entry.volumeExecuted, '0.005') ? null : `s2 entry is ${entry.status}, ${entry.volumeExecuted.toFixed()} executed`;
+  });
+  met.add('timeout-s2');
+  await run.until('a stop-loss guarding the 0.005 of s2', () => guarded(orders(), '29200', '0.005'));
+  met.add('protect-s2');
+}
+
+/** s3 once it rests: filled, protected, then the price passes its take-profit: the stop cancelled, the 0.013 sold. */
+async function s3(run: CrashRun, exchange: PaperExchange, met: Set<Duty>): Promise<void> {
+  const orders = (): readonly InspectedOrder[] => exchange.inspect.orders();
+  await seenOpen(run, exchange);
+  exchange.setPrice('XBTUSD', '29980', { liquidity: '0.013' });
+  exchange.setPrice('XBTUSD', '30000');
+  await run.until('the s3 entry to fill', () => filled(entryOf(orders(), '0.013'), 's3 entry', '0.013'));
+  await run.until('a stop-loss guarding s3', () => guarded(orders(), '29300', '0.013'));
+  met.add('protect-s3');
+  exchange.setPrice('XBTUSD', '30500');
+  await run.until('the s3 take-profit to be acted on', () => {
+    if (stopsAt(orders(), '29300').some(isOpen)) return 's3 stop-loss still open';
+    const sold = orders().filter((order) => order.side === 'sell' && order.orderType !== 'stop-loss' && is(order.volume, '0.013'));
+    return filled(sold, 's3 take-profit sell', '0.013');
+  });
+  met.add('take-profit-s3');
 }
 
 /** Every journaled order, read after the last start is dead (as `kraken-rx status` reads it). */
