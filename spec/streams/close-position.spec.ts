@@ -149,14 +149,19 @@ describe('close-position owns the snapshot it started with', () => {
 
   /**
    * Two stops (0.02 @ 57000, 0.03 @ 56000); a close at 5 s whose cancel of the second never gets an answer that
-   * proves anything (EGeneral:Internal error: a cancel that may have happened), so it stays resting; stop() at 120 s.
+   * proves anything (EGeneral:Internal error: a cancel that may have happened), so it stays resting; stop() at 120 s
+   * unless told otherwise.
    */
-  const stuckSecondStop = (scheduler: TestScheduler, hot: RunHelpers['hot'], options: RunOptions): { run: Run; stuck: () => string | undefined } => {
+  const stuckSecondStop = (
+    scheduler: TestScheduler,
+    hot: RunHelpers['hot'],
+    { stopAt = 120_000, ...options }: RunOptions & { stopAt?: number },
+  ): { run: Run; stuck: () => string | undefined } => {
     const small: TradeSignal = { ...first, signalId: 'small', quantity: '0.02' };
     const stuckRun = run(scheduler, { signals$: hot('a b', { a: small, b: later }), commands$: hot('5000ms c', { c: { commandId: 'close-1', pair: 'XBTUSD' } }) }, options);
     const stuck = (): string | undefined => ordersOfType(stuckRun.exchange, 'stop-loss')[1]?.txid;
     stuckRun.exchange.refuse('CancelOrder', 'EGeneral:Internal error', { when: (params) => params['txid'] !== undefined && params['txid'] === stuck() });
-    scheduler.schedule(() => void stuckRun.handler.stop(), 120_000);
+    scheduler.schedule(() => void stuckRun.handler.stop(), stopAt);
     return { run: stuckRun, stuck };
   };
 
@@ -174,15 +179,41 @@ describe('close-position owns the snapshot it started with', () => {
     });
   });
 
-  // Known bug (src/streams): the stuck stop's cancel is retried (CancelOrder every ~1 s, with OpenOrders polls) long
-  // after the close gave up at 37 s and after stop() at 120 s, so reports$ never completes and stop() never resolves.
-  // The SimExchange version of the case did so too, unseen (calls until its 300 000-frame cut-off). Drop `.failing` once fixed.
-  it.failing('…and after stop() that run ends: nothing is sent after it and reports$ completes', () => {
+  // Until the close gives up (37 s) and after, the stuck stop's cancel keeps being retried: the stop was cancelled
+  // for a reason. At stop() (120 s) the stop is left resting like any protective order: the cancel attempt under
+  // way (its backoff ends at 120.68 s) is the last, its follower ends, and so does the run.
+  it('…and after stop() that run ends: no cancel after the one under way, nothing sent after it, reports$ completes', () => {
     marbles(({ hot, scheduler, flush }) => {
-      const { run: { exchange, completedAt } } = stuckSecondStop(scheduler, hot, { endAt: 250_000 });
+      const { run: { exchange, completedAt, handler }, stuck } = stuckSecondStop(scheduler, hot, { endAt: 250_000 });
       flush();
-      expect(exchange.sent().filter((request) => request.frame > 150_000)).toEqual([]);
-      expect(completedAt()).not.toBeNull();
+      const cancels = exchange.sent('CancelOrder').filter((request) => request.frame > 100_000).map((request) => request.frame);
+      // Retried about every second while the run goes on, up to stop().
+      expect(cancels.filter((frame) => frame < 120_000).length).toBeGreaterThan(15);
+      expect(cancels.filter((frame) => frame >= 120_000)).toEqual([120_680]);
+      expect(exchange.sent().filter((request) => request.frame > 120_690)).toEqual([]);
+      expect(completedAt()).toBe(120_690);
+      // Left resting, and still listed: it protects its 0.03, and the stop put back covers the other 0.02.
+      expect(restingStops(exchange).sort()).toEqual(['sell 0.02 @ 57000', 'sell 0.03 @ 56000']);
+      expect(handler.positions().flatMap((p) => p.protectiveOrders.map((o) => o.txid)).sort()).toContain(stuck());
+    });
+  });
+
+  it('stop() while the close waits for the stuck stop: the close still ends at its time limit, puts protection back, and the run ends', () => {
+    marbles(({ hot, scheduler, flush }) => {
+      const { run: { reports, exchange, completedAt }, stuck } = stuckSecondStop(scheduler, hot, { endAt: 250_000, stopAt: 10_000 });
+      flush();
+      // The stuck stop's cancel: retried until stop(), then only the attempt under way (due at 10.59 s).
+      const stuckCancels = exchange.sent('CancelOrder').filter((request) => request.params['txid'] === stuck()).map((request) => request.frame);
+      expect(stuckCancels.filter((frame) => frame > 10_000)).toEqual([10_590]);
+      // The close under way at stop() goes on: at its time limit (32 s after 5 s) ERROR, and the 0.02 covered again.
+      const error = reports.find((r) => r.role === 'close' && r.status === 'ERROR');
+      expect(error?.timestamp).toBe(37_000);
+      expect(error?.reason).toContain('protection restored for 0.02');
+      expect(restingStops(exchange).sort()).toEqual(['sell 0.02 @ 57000', 'sell 0.03 @ 56000']);
+      expect(marketOrders(exchange)).toEqual(['buy 0.02', 'buy 0.03']);
+      // The stop put back is accepted and left resting: nothing is sent after it, and reports$ completes then.
+      expect(exchange.sent().filter((request) => request.frame > 37_010)).toEqual([]);
+      expect(completedAt()).toBe(37_010);
     });
   });
 });

@@ -94,4 +94,20 @@ describe('exchangeCall and the private-call slot', () => {
       expect([...outcomes].sort()).toEqual(['10 OpenOrders', '10 circuit breaker open', '10 circuit breaker open']);
     });
   });
+
+  it('a persistent call retries a lost answer past the limit until persistUntil$ emits; then its next failure is its last', () => {
+    marbles(({ cold, hot, scheduler, expectObservable, flush }) => {
+      const port = new FakePort({ cancelOrder: () => cold('10ms #', {}, exchangeError('ambiguous', 'EGeneral:Internal error', 'CancelOrder')) }, scheduler);
+      // A breaker that stays closed: this is about the retry limit alone.
+      const deps = exchangeDeps(port, scheduler, { config: { ...config, breaker: { failureThreshold: 1_000, cooldownMs: 60_000 } } });
+      const cancel$ = exchangeCall(deps, 'cancel', () => ({ kind: 'cancelOrder', pair: XBT.key, orderAgeMs: 1000 }), () => port.cancelOrder({ txid: 'OTX-1' }), 'idempotent', {
+        persistUntil$: hot('5000ms s'),
+      });
+      // Backoff 100, 200, 400, 800, then capped at 1000 ms; nine attempts where retry.maxAttempts is 4. At 5000 the
+      // limit applies again: the retry already due (5580) is sent, fails, and the error ends the call.
+      expectObservable(cancel$).toBe('5590ms #', undefined, exchangeError('ambiguous', 'EGeneral:Internal error', 'CancelOrder'));
+      flush();
+      expect(port.callsOf('cancelOrder').map((call) => call.at)).toEqual([0, 110, 320, 730, 1540, 2550, 3560, 4570, 5580]);
+    });
+  });
 });

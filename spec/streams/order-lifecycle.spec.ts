@@ -1,12 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import { Decimal } from 'decimal.js';
-import { type Observable, map, takeUntil, tap, timer } from 'rxjs';
+import { BehaviorSubject, type Observable, filter, map, takeUntil, tap, timer } from 'rxjs';
+import { type TestScheduler } from 'rxjs/testing';
 import { type OrderRequest } from '../../src/model/order';
 import { type StreamDeps } from '../../src/streams/deps';
 import { type CancelReason, type LiveOrder, type OrderFinal, followOrder } from '../../src/streams/order-lifecycle';
 import { contextOfRequest } from '../../src/streams/reports';
 import { type Step } from '../../src/streams/step';
-import { FakePort, XBT, exchangeError, marbles, ordersOf, snapshot } from './fake-exchange';
+import { FakePort, XBT, config, exchangeError, marbles, ordersOf, snapshot } from './fake-exchange';
 import { streamDeps } from './stream-deps';
 
 const request: OrderRequest = {
@@ -31,6 +32,20 @@ function record(steps$: Observable<Step<OrderFinal>>, deps: StreamDeps): string[
 }
 
 const timeoutAfter = (ms: number, deps: StreamDeps): Observable<CancelReason> => timer(ms, deps.scheduler).pipe(map((): CancelReason => 'timeout'));
+
+/** `stop()` at frame `at`, as the handler's `stopping$`: emits then, and at once to later subscribers. */
+function stopAt(at: number, scheduler: TestScheduler): Observable<unknown> {
+  const requested = new BehaviorSubject(false);
+  scheduler.schedule(() => requested.next(true), at);
+  return requested.pipe(filter(Boolean));
+}
+
+/** A breaker that stays closed through the many refusals these cases script. */
+const patientBreaker = { ...config, breaker: { failureThreshold: 1_000, cooldownMs: 60_000 } };
+
+/** X PENDING_CANCEL, C CANCELED, F FILLED, p PARTIALLY_FILLED, d done; other reports by their status' first letter. */
+const letters = (steps$: Observable<Step<OrderFinal>>): Observable<string> =>
+  steps$.pipe(map((step) => (step.kind === 'done' ? 'd' : step.report.status === 'PENDING_CANCEL' ? 'X' : step.report.status === 'PARTIALLY_FILLED' ? 'p' : step.report.status.charAt(0))));
 
 describe('order lifecycle', () => {
   it('cancel racing a fill: the cancel says "unknown order", the order is looked up, found filled and reported once', () => {
@@ -232,6 +247,137 @@ describe('order lifecycle', () => {
       expect(cancels).toHaveLength(2);
       expect(cancels[1]!.at - cancels[0]!.at).toBe(deps.config.monitor.maxIntervalMs);
       expect(seen.slice(-2).map((line) => line.replace(/^\d+ /, ''))).toEqual(['CANCELED 0', 'done canceled timeout']);
+    });
+  });
+});
+
+describe('order lifecycle at stop() (issue 10: a stuck cancel kept the run alive)', () => {
+  const open = state('open');
+  const refused = exchangeError('refused', 'EGeneral:Invalid arguments', 'CancelOrder');
+  const ambiguous = exchangeError('ambiguous', 'EGeneral:Internal error', 'CancelOrder');
+
+  it('leaveRestingOnStop, no cancel asked: the follower ends at stop(), the order left resting and no longer polled', () => {
+    marbles(({ cold, scheduler, expectObservable, flush }) => {
+      const port = new FakePort({ openOrders: () => cold('(a|)', { a: ordersOf(open) }) }, scheduler);
+      const deps = streamDeps(port, scheduler, { stopping$: stopAt(5_000, scheduler) });
+      expectObservable(letters(followOrder(order, deps, { leaveRestingOnStop: true })), '^ 60000ms !').toBe('5000ms |');
+      flush();
+      expect(port.callsOf('openOrders').map((call) => call.at)).toEqual([1000, 2000, 3000, 4000]);
+      expect(deps.monitor.trackedCount).toBe(0);
+    });
+  });
+
+  it('leaveRestingOnStop, followed only after stop(): left resting at once, not cancelled even by a trigger already fired', () => {
+    marbles(({ cold, scheduler, expectObservable, flush }) => {
+      const port = new FakePort({ openOrders: () => cold('(a|)', { a: ordersOf(open) }) }, scheduler);
+      const deps = streamDeps(port, scheduler, { stopping$: stopAt(0, scheduler) });
+      const steps$ = followOrder(order, deps, { cancelWhen$: cold('(c|)', { c: 'close-position' as const }), leaveRestingOnStop: true });
+      expectObservable(letters(steps$), '^ 60000ms !').toBe('|');
+      flush();
+      expect(port.calls).toEqual([]);
+      expect(deps.monitor.trackedCount).toBe(0);
+    });
+  });
+
+  it('leaveRestingOnStop, a refused cancel waiting to be re-armed at stop(): no attempt after it, the follower ends at once', () => {
+    marbles(({ cold, scheduler, expectObservable, flush }) => {
+      const port = new FakePort({ openOrders: () => cold('(a|)', { a: ordersOf(open) }), cancelOrder: () => cold('10ms #', {}, refused) }, scheduler);
+      const deps = streamDeps(port, scheduler, { config: patientBreaker, stopping$: stopAt(20_000, scheduler) });
+      const steps$ = followOrder(order, deps, { cancelWhen$: timeoutAfter(500, deps), leaveRestingOnStop: true });
+      expectObservable(letters(steps$), '^ 60000ms !').toBe('500ms X 19499ms |');
+      flush();
+      // Re-armed a monitor interval (8 s) after each answer while the run goes on; none after stop().
+      expect(port.callsOf('cancelOrder').map((call) => call.at)).toEqual([500, 8510, 16520]);
+      expect(port.calls.filter((call) => call.at > 20_000)).toEqual([]);
+      expect(deps.monitor.trackedCount).toBe(0);
+    });
+  });
+
+  it('leaveRestingOnStop, a cancel retried at stop() (answers lost): the attempt under way is the last, the follower ends with it', () => {
+    marbles(({ cold, scheduler, expectObservable, flush }) => {
+      const port = new FakePort({ openOrders: () => cold('(a|)', { a: ordersOf(open) }), cancelOrder: () => cold('10ms #', {}, ambiguous) }, scheduler);
+      const deps = streamDeps(port, scheduler, { config: patientBreaker, stopping$: stopAt(5_000, scheduler) });
+      const steps$ = followOrder(order, deps, { cancelWhen$: timeoutAfter(500, deps), leaveRestingOnStop: true });
+      // Persistent until stop(): backoff 100, 200, 400, 800, then 1000 ms capped; at stop() the retry limit applies
+      // again, so the retry already due at 5070 fails for good at 5080, and is not re-armed.
+      expectObservable(letters(steps$), '^ 60000ms !').toBe('500ms X 4579ms |');
+      flush();
+      expect(port.callsOf('cancelOrder').map((call) => call.at)).toEqual([500, 610, 820, 1230, 2040, 3050, 4060, 5070]);
+      expect(port.calls.filter((call) => call.at > 5_080)).toEqual([]);
+    });
+  });
+
+  it('leaveRestingOnStop, a cancel in flight at stop() that lands: followed to its final state, so what follows it can happen', () => {
+    marbles(({ cold, scheduler, expectObservable, flush }) => {
+      let cancelled = false;
+      const port = new FakePort(
+        {
+          openOrders: () => cold('(a|)', { a: cancelled ? ordersOf() : ordersOf(open) }),
+          cancelOrder: () => cold('1000ms (a|)', { a: { count: 1, pending: false } }).pipe(tap(() => (cancelled = true))),
+          queryOrders: () => cold('(a|)', { a: ordersOf(cancelled ? state('canceled') : open) }),
+        },
+        scheduler,
+      );
+      const deps = streamDeps(port, scheduler, { stopping$: stopAt(1_000, scheduler) });
+      const steps$ = followOrder(order, deps, { cancelWhen$: timeoutAfter(500, deps), leaveRestingOnStop: true });
+      // Answered at 1500, after stop(): the monitor looks at once and finds it cancelled.
+      expectObservable(letters(steps$), '^ 60000ms !').toBe('500ms X 999ms (Cd|)');
+      flush();
+    });
+  });
+
+  it('leaveRestingOnStop, a cancel at stop() answered "unknown order": followed to its end, and whose cancel it was is said right (issue 10 item 5)', () => {
+    const unknownOrder = exchangeError('refused', 'EOrder:Unknown order', 'CancelOrder');
+    const canceled = snapshot({ txid: 'OTX-1', status: 'canceled', reason: 'User requested' });
+    /** The cancel's answers in turn; the order is gone once the first attempt has been sent. */
+    const reasonAfter = (answers: ReadonlyArray<Error | null>): Array<string | null> => {
+      const reasons: Array<string | null> = [];
+      marbles(({ cold, scheduler, flush }) => {
+        let sent = false;
+        const port = new FakePort(
+          {
+            openOrders: () => cold('(a|)', { a: sent ? ordersOf() : ordersOf(open) }),
+            cancelOrder: (_, call) => {
+              sent = true;
+              const answer = answers[call - 1] ?? null;
+              return answer ? cold('10ms #', {}, answer) : cold('10ms (a|)', { a: { count: 1, pending: false } });
+            },
+            queryOrders: () => cold('(a|)', { a: ordersOf(canceled) }),
+          },
+          scheduler,
+        );
+        const deps = streamDeps(port, scheduler, { stopping$: stopAt(1_505, scheduler) });
+        const steps$ = followOrder(order, deps, { cancelWhen$: timeoutAfter(1500, deps), leaveRestingOnStop: true });
+        steps$.pipe(takeUntil(timer(60_000, scheduler))).subscribe((step) => step.kind === 'report' && reasons.push(step.report.reason));
+        flush();
+      });
+      return reasons;
+    };
+    // Cancelled elsewhere before ours: not the handler's doing.
+    expect(reasonAfter([unknownOrder])).toEqual(['cancel: timeout', 'cancelled outside the handler (User requested)']);
+    // Our first attempt's answer was lost (it landed), the retry after stop() finds it gone: ours.
+    expect(reasonAfter([ambiguous, unknownOrder])).toEqual(['cancel: timeout', 'cancelled: timeout']);
+  });
+
+  it('an entry (not left resting) whose cancel at stop() is refused: re-armed until the order is cancelled, then it ends', () => {
+    marbles(({ cold, scheduler, expectObservable, flush }) => {
+      let cancelled = false;
+      const port = new FakePort(
+        {
+          openOrders: () => cold('(a|)', { a: cancelled ? ordersOf() : ordersOf(open) }),
+          cancelOrder: () =>
+            scheduler.now() < 12_000 ? cold('10ms #', {}, refused) : cold('10ms (a|)', { a: { count: 1, pending: false } }).pipe(tap(() => (cancelled = true))),
+          queryOrders: () => cold('(a|)', { a: ordersOf(cancelled ? state('canceled') : open) }),
+        },
+        scheduler,
+      );
+      const stopping$ = stopAt(1_000, scheduler);
+      const deps = streamDeps(port, scheduler, { config: patientBreaker, stopping$ });
+      const steps$ = followOrder(order, deps, { cancelOn: [{ when$: stopping$, reason: 'stop' }] });
+      expectObservable(letters(steps$), '^ 60000ms !').toBe('1000ms X 16029ms (Cd|)');
+      flush();
+      // An entry left working at stop() could fill unprotected once the process is gone: its cancel is not dropped.
+      expect(port.callsOf('cancelOrder').map((call) => call.at)).toEqual([1000, 9010, 17020]);
     });
   });
 });

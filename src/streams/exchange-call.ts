@@ -34,9 +34,11 @@ const isPrivate = (call: PortCall): boolean => call.kind !== 'ticker' && call.ki
  * is tried again after the cool-down when it reduces risk (a cancel, a protective or closing order).
  *
  * A persistent call (`persisting()` says whether it still is) retries every refusal that proves nothing was
- * done (retryable, rate-limited, invalid nonce, open breaker) with no limit on attempts: giving up on a
- * protective order leaves a position unprotected. Once it stops persisting (the run is stopping), the usual
- * limits apply again.
+ * done (retryable, rate-limited, invalid nonce, open breaker), and for an idempotent call an ambiguous failure
+ * too, with no limit on attempts: giving up on a protective order leaves a position unprotected. Once it stops
+ * persisting (the run is stopping), the usual limits apply again, from its next failure: a call past them then
+ * ends with that failure (the retry already waiting is still sent: for a protective order's placement, that
+ * last try may be what protects the position).
  */
 function retryPolicyOf(deps: ExchangeDeps, effect: CallEffect, waitOutBreaker: boolean, persisting: () => boolean): BackoffPolicy {
   const { maxAttempts } = deps.config.retry;
@@ -76,9 +78,9 @@ export interface CallOptions {
    */
   readonly waitOutBreaker?: boolean;
   /**
-   * Keep retrying refusals that prove nothing was done (retryable, rate-limited, invalid nonce, open breaker),
-   * with the capped backoff and no limit on attempts, until this emits (the run is stopping); from then on
-   * the run's `retry.maxAttempts` applies. For protective and exit orders: giving up leaves a position
+   * Keep retrying refusals that prove nothing was done (retryable, rate-limited, invalid nonce, open breaker;
+   * for an idempotent call, ambiguous failures too), with the capped backoff and no limit on attempts, until
+   * this emits (the run is stopping); from then on the run's `retry.maxAttempts` applies, from the next failure. For protective and exit orders: giving up leaves a position
    * unprotected.
    */
   readonly persistUntil$?: Observable<unknown>;

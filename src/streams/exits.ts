@@ -1,5 +1,5 @@
 import { type Decimal } from 'decimal.js';
-import { EMPTY, type Observable, defer, filter, of, takeUntil, tap } from 'rxjs';
+import { EMPTY, type Observable, defer, of, tap } from 'rxjs';
 import { type OrderRequest } from '../model/order';
 import { type PairRules } from '../model/pair';
 import { type MinimumCheck, checkMinimums, roundVolumeDown } from '../model/pair-rules';
@@ -33,7 +33,8 @@ export interface ProtectiveOptions {
   readonly lane: 'protect' | 'close';
   /**
    * At `stop()`, stop following it and leave it resting on the exchange (stops and take-profits), unless a
-   * cancel of it is already under way (then it is followed to its end, so what comes next can still happen).
+   * cancel of it is under way or landed (then it is followed to its end, so what comes next can still happen;
+   * a cancel under way that fails is not tried again: it is left resting then). See `followOrder`.
    */
   readonly leaveRestingOnStop: boolean;
   /** The entry it protects or closes, journaled with its intent; `null` or omitted: none (a close). */
@@ -57,7 +58,6 @@ export function protectiveOrder(request: OrderRequest, context: OrderContext, de
   return defer(() => {
     const { positions } = deps;
     const clientOrderId = request.clientOrderId;
-    let cancelling = false;
     positions.addProtective({
       clientOrderId,
       txid: null,
@@ -68,8 +68,7 @@ export function protectiveOrder(request: OrderRequest, context: OrderContext, de
       quantity: request.volume,
       stopPrice: context.stopPrice,
     });
-    const cancelWhen$ = (options.cancelWhen$ ?? EMPTY).pipe(tap(() => (cancelling = true)));
-    const leaveResting$: Observable<unknown> = options.leaveRestingOnStop ? deps.stopping$.pipe(filter(() => !cancelling)) : EMPTY;
+    const cancelWhen$ = options.cancelWhen$ ?? EMPTY;
     // Persistent: a protective or exit order given up on leaves the position unprotected.
     return placeOrder(request, context, deps, options.lane, {
       persistUntil$: deps.stopping$,
@@ -93,11 +92,11 @@ export function protectiveOrder(request: OrderRequest, context: OrderContext, de
           cancelWhen$,
           ...(placed.adopted ? { adopted: placed.adopted } : {}),
           ...(onCancelConfirmed ? { onCancelConfirmed } : {}),
+          leaveRestingOnStop: options.leaveRestingOnStop,
         }).pipe(
           tap((step) => {
             if (step.kind === 'done') positions.removeProtective(clientOrderId);
           }),
-          takeUntil(leaveResting$),
         );
       }),
     );

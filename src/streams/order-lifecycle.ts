@@ -5,9 +5,10 @@ import {
   catchError,
   concat,
   concatMap,
+  defer,
   ignoreElements,
   of,
-  takeUntil,
+  take,
   tap,
   timer,
 } from 'rxjs';
@@ -63,7 +64,17 @@ export interface FollowOptions {
   readonly adopted?: OrderSnapshot;
   /** The exchange answered the handler's cancel as done (not pending); the order is still followed to its end. */
   readonly onCancelConfirmed?: () => void;
+  /**
+   * At `stop()` (`deps.stopping$`), stop following it and leave it resting on the exchange (a protective order):
+   * at once unless a cancel attempt is under way or has landed; an attempt under way that fails is not tried
+   * again (the follower ends with it); one that landed (answered, or "gone") is followed to the final state, so
+   * what comes after it (a take-profit's exit, a close) can still happen. Ends without a `done` step.
+   */
+  readonly leaveRestingOnStop?: boolean;
 }
+
+/** Where the handler's cancel of an order stands: at `stop()` a protective order is left resting unless it is under way or landed. */
+type CancelProgress = 'none' | 'in-flight' | 'waiting' | 'landed';
 
 const isFinalSnapshot = (snapshot: OrderSnapshot): boolean =>
   snapshot.status === 'closed' || snapshot.status === 'canceled' || snapshot.status === 'expired';
@@ -83,10 +94,19 @@ const isFinalSnapshot = (snapshot: OrderSnapshot): boolean =>
  * final state's `cancelReason` still says why the handler wanted it gone, for what follows) — unless an earlier
  * attempt of the handler's cancel failed ambiguously (its answer lost): then that attempt is what removed it, and
  * the cancellation is the handler's. A cancel answered as done calls `onCancelConfirmed`. A cancel that fails otherwise
- * is logged and the order is still followed. Fills also update the positions registry as they are reported.
+ * is logged and tried again after a monitor interval as long as the order is followed, after `stop()` too (an entry
+ * cancelled at stop is not left working). Fills also update the positions registry as they are reported.
  * Each fill (under `snapshotTradeId`: snapshots name no trades), the cancel sent, a cancel that missed and the final
  * state are journaled as they are seen (`noteTransition`); a journal failure is logged and changes nothing here.
  * Completes after the final state with one `done` step; never errors (the monitor retries on its own).
+ *
+ * With `leaveRestingOnStop` (a protective order) the follower ends at `stop()` instead, without a `done` step,
+ * leaving the order resting: at once, or once a cancel attempt under way at stop fails (it is not re-armed); a
+ * cancel that landed is followed to the final state.
+ *
+ * cancel:    ──X──#───────X──#        X attempt, # refused (re-armed after a monitor interval)
+ * stopping$: ──────────────s
+ * result:    ──X─────────────|        the attempt under way at stop() fails: left resting, no attempt after it
  *
  * @param order The accepted order.
  * @param deps The run's monitor, exchange access and registry.
@@ -105,6 +125,9 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
     /** An attempt of our cancel failed ambiguously: it may have landed, so a later "gone" may be our own doing. */
     let cancelMayHaveLanded = false;
     let finalReported = false;
+    let cancelProgress: CancelProgress = 'none';
+    /** `stop()` was asked for, seen only with `leaveRestingOnStop`. */
+    let stopped = false;
     let latest: OrderSnapshot | null = options.adopted ?? null;
     let progress: FillProgress = NO_FILLS;
     const clientOrderId = context.clientOrderId;
@@ -169,8 +192,13 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
       // A cancel is idempotent (at worst "unknown order"), and an order must not stay working past the reason it
       // was cancelled for: refusals that prove nothing was done are retried without limit until the run stops,
       // and any other failure re-arms the cancel after a monitor interval. The final state ends it all (below),
-      // whoever made the order final.
+      // whoever made the order final; with `leaveRestingOnStop`, a failure after stop() ends the follower.
       const attemptCancel = (): Observable<Step<OrderFinal>> =>
+        defer(() => {
+          cancelProgress = 'in-flight';
+          return sendCancel();
+        });
+      const sendCancel = (): Observable<Step<OrderFinal>> =>
         exchangeCall(
           deps,
           reason === 'close-position' ? 'close' : 'cancel',
@@ -183,6 +211,7 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
           { waitOutBreaker: true, persistUntil$: deps.stopping$ },
         ).pipe(
           tap((outcome) => {
+            cancelProgress = 'landed';
             if (outcome.count > 0 && !outcome.pending) options.onCancelConfirmed?.();
             deps.monitor.lookNow(txid);
           }),
@@ -191,14 +220,21 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
             // Either way the monitor finds out what became of it; "gone" only means it is no longer open.
             deps.monitor.lookNow(txid);
             if (isOrderGone(error)) {
+              cancelProgress = 'landed';
               // After an attempt whose answer was lost, "unknown order" is most likely that attempt having landed.
               cancelMissed = !cancelMayHaveLanded;
               if (cancelMissed) journal({ kind: 'cancel-missed' });
               deps.log.info(`${txid}: cancel says the order is gone; looking up its final state`);
               return EMPTY;
             }
+            cancelProgress = 'waiting';
+            if (stopped) {
+              deps.log.warn(`${txid}: cancel failed after stop(); left resting on the exchange, not tried again:`, String(error));
+              leaveResting();
+              return EMPTY;
+            }
             deps.log.warn(`${txid}: cancel failed, trying again in ${retryDelayMs} ms unless the order ends first:`, String(error));
-            return timer(retryDelayMs, deps.scheduler).pipe(takeUntil(deps.stopping$), concatMap(attemptCancel));
+            return timer(retryDelayMs, deps.scheduler).pipe(concatMap(attemptCancel));
           }),
         );
       return concat(of(reportStep(pendingCancel)), attemptCancel());
@@ -212,6 +248,7 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
     let triggers: Subscription[] | null = [];
     let cancelling: Subscription | null = null;
     let following: Subscription | null = null;
+    let stopWatch: Subscription | null = null;
     const dropTriggers = (): void => {
       const watched = triggers;
       triggers = null;
@@ -228,7 +265,18 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
       if (!triggers) return;
       dropTriggers();
       cancelling = cancel(reason).subscribe(forward);
+      // A cancel that ended the follower while being subscribed (refused at once after stop()) is dropped with it.
+      if (subscriber.closed) dropCancel();
     };
+    /** Ends the follower without a final state: the order is left resting on the exchange, and still listed. */
+    function leaveResting(): void {
+      dropCancel();
+      stopWatch?.unsubscribe();
+      stopWatch = null;
+      following?.unsubscribe();
+      following = null;
+      subscriber.complete();
+    }
     const watch = <V>(when$: Observable<V>, reasonOf: (value: V) => CancelReason): void => {
       if (!triggers) return;
       const trigger = when$.subscribe({ next: (value) => cancelFor(reasonOf(value)), error: forward.error });
@@ -236,6 +284,14 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
       if (triggers) triggers.push(trigger);
       else trigger.unsubscribe();
     };
+    // First: after a stop already asked for (it replays), an order to leave resting is not followed, nor cancelled.
+    if (options.leaveRestingOnStop) {
+      stopWatch = deps.stopping$.pipe(take(1)).subscribe(() => {
+        stopped = true;
+        if (cancelProgress === 'none' || cancelProgress === 'waiting') leaveResting();
+      });
+      if (subscriber.closed) stopWatch.unsubscribe();
+    }
     const cancelWhen$ = options.cancelWhen$;
     if (cancelWhen$) watch(cancelWhen$, (reason) => reason);
     for (const trigger of options.cancelOn ?? []) watch(trigger.when$, () => trigger.reason);
@@ -253,10 +309,12 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
       }
     };
 
-    if (options.adopted) onSnapshot(options.adopted);
+    if (options.adopted && !subscriber.closed) onSnapshot(options.adopted);
     if (!subscriber.closed) following = deps.monitor.track(txid).subscribe({ next: onSnapshot, error: forward.error });
     return () => {
       dropCancel();
+      stopWatch?.unsubscribe();
+      stopWatch = null;
       following?.unsubscribe();
       following = null;
     };
