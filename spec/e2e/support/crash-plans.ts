@@ -64,22 +64,24 @@ export const NAMED = {
 
 /**
  * The named points each alone (opt-in), and grouped into a few runs of successive kills (every run, CI included):
- * together the groups hit every named point, one of them killing a restarted start during its reconciliation.
+ * together the groups hit every named point, two of them killing a restarted start during its reconciliation; the
+ * points during a close have their own run.
  */
 export function namedPlans(alone: boolean): KillPlan[] {
   const groups: KillPlan[] = [
     {
-      name: 'named: AddOrder in flight, partly filled, timeout cancel in flight, take-profit sell in flight, close sell in flight',
-      kills: [NAMED.entrySent, NAMED.partialFill, NAMED.timeoutCancel, NAMED.takeProfitSell, NAMED.closeSell],
+      name: 'named: AddOrder in flight, partly filled, timeout cancel in flight, take-profit sell in flight',
+      kills: [NAMED.entrySent, NAMED.partialFill, NAMED.timeoutCancel, NAMED.takeProfitSell],
     },
     {
       name: 'named: filled unseen, during that reconciliation, cancelled before the stop of a partial fill, take-profit cancel in flight',
       kills: [NAMED.fillUnseen, duringReconciliation(), NAMED.cancelledBeforeStop, NAMED.takeProfitCancel],
     },
     {
-      name: 'named: accepted before the answer, FILLED before its stop, partly filled unseen, stop-loss in flight, close cancel in flight, during that reconciliation',
-      kills: [NAMED.entryAccepted, NAMED.fillBeforeStop, NAMED.partialUnseen, NAMED.stopSent, NAMED.closeCancel, duringReconciliation(20)],
+      name: 'named: accepted before the answer, FILLED before its stop, partly filled unseen, stop-loss in flight, during that reconciliation',
+      kills: [NAMED.entryAccepted, NAMED.fillBeforeStop, NAMED.partialUnseen, NAMED.stopSent, duringReconciliation(20)],
     },
+    { name: 'named: during a close: a stop-loss cancel in flight, then its sell in flight', kills: [NAMED.closeCancel, NAMED.closeSell] },
   ];
   if (!alone) return groups;
   const single = Object.values(NAMED).map((trigger): KillPlan => ({ name: `named alone: ${trigger.label}`, kills: [trigger] }));
