@@ -15,9 +15,17 @@ import { type CrashOutcome, type Duty, NORMAL_LATENESS_MS, S2_TIMEOUT_MS, exchan
  * KRX_CRASH_SEED=S picks the seed (each random run's name repeats it).
  */
 
-const EXTRA = process.env['KRX_CRASH_POINTS'];
-const RANDOM_POINTS = EXTRA === undefined ? 1 : Number.parseInt(EXTRA, 10);
-const SEED = Number.parseInt(process.env['KRX_CRASH_SEED'] ?? '13', 10);
+/** A whole number ≥ 0 from the environment, or `fallback` when unset; anything else stops the suite naming the variable. */
+function wholeFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(Number(raw))) throw new Error(`${name} must be a whole number ≥ 0, got ${JSON.stringify(raw)}`);
+  return Number(raw);
+}
+
+const EXTRA = process.env['KRX_CRASH_POINTS'] !== undefined;
+const RANDOM_POINTS = wholeFromEnv('KRX_CRASH_POINTS', 1);
+const SEED = wholeFromEnv('KRX_CRASH_SEED', 13);
 /** Real ms one wait of the scenario may take: the longest (a 2 s timeout, a restart, its reconciliation) with room. */
 const DEADLINE_MS = 8000;
 /** A whole run: its steps' waits at most, and the child's starts. */
@@ -32,8 +40,8 @@ const RECONCILES_AT_START = false;
 
 const plans: KillPlan[] = [
   { name: 'no crash', kills: [] },
-  ...namedPlans(EXTRA !== undefined),
-  ...randomPlans(SEED, Number.isSafeInteger(RANDOM_POINTS) && RANDOM_POINTS >= 0 ? RANDOM_POINTS : 1),
+  ...namedPlans(EXTRA),
+  ...randomPlans(SEED, RANDOM_POINTS),
 ];
 
 let cli: CompiledCli;
