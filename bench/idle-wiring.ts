@@ -1,7 +1,7 @@
 import crossFetch from 'cross-fetch';
 import { type Observable, defer, finalize, tap } from 'rxjs';
 import { Credentials } from '../src/kraken/credentials';
-import { createKrakenExchange } from '../src/kraken/exchange';
+import { type KrakenExchange, createKrakenExchange } from '../src/kraken/exchange';
 import { NonceSource } from '../src/kraken/nonce';
 import { PrivateLane } from '../src/kraken/private-lane';
 import { type FetchLike, type FetchResponseLike } from '../src/kraken/transport';
@@ -50,7 +50,11 @@ const errorKind = (error: unknown): string => {
  * bench can say where an order's time went. The paper exchange must run on the same clock (`clock.now`,
  * `clock.waitTimers`).
  */
-export function idleClockPort(paper: PaperExchange, clock: IdleClock, timeoutMs: number): { readonly port: ExchangePort; readonly recording: Recording } {
+export function idleClockPort(
+  paper: PaperExchange,
+  clock: IdleClock,
+  timeoutMs: number,
+): { readonly port: ExchangePort; readonly recording: Recording; readonly kraken: KrakenExchange } {
   const recording: Recording = { wire: [], port: [] };
   const fetch: FetchLike = (url, init) =>
     clock.io(async () => {
@@ -105,5 +109,5 @@ export function idleClockPort(paper: PaperExchange, clock: IdleClock, timeoutMs:
     ticker: (pairs) => kraken.ticker(pairs),
     pairs: () => kraken.pairs(),
   };
-  return { port, recording };
+  return { port, recording, kraken };
 }

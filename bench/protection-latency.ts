@@ -1,8 +1,10 @@
 import { Decimal } from 'decimal.js';
 import { createHash } from 'node:crypto';
-import { Subject, type Subscription } from 'rxjs';
+import { Subject, type Subscription, lastValueFrom, map } from 'rxjs';
 import { defaultConfig } from '../src/config/config';
 import { clientRateBudget, krakenCostModel } from '../src/kraken/budget';
+import { KrakenWsFeed } from '../src/kraken/ws-feed';
+import { type FeedMode } from '../src/model/config';
 import { type ExecutionReport, isFinalStatus } from '../src/model/report';
 import { type TradeSignal } from '../src/model/signal';
 import { type FaultRates, NETWORK_FAULT_KINDS, evenFaultRates, startPaperExchange } from '../src/paper';
@@ -57,6 +59,8 @@ export interface StopTrace {
 
 export interface LatencyRun {
   readonly label: string;
+  /** Where fills come from: REST polling, or the WebSocket feed with REST as the safety net. */
+  readonly feed: FeedMode;
   readonly faults: boolean;
   readonly seed: number;
   readonly filled: number;
@@ -131,7 +135,7 @@ function traceStop(signalId: string, ids: ReadonlySet<string>, fillAt: number, d
  * machine's load. For every entry that filled: its first trade's time on the exchange, and when the exchange
  * accepted its stop.
  */
-async function runOnce(label: string, faults: boolean, seed: number): Promise<LatencyRun> {
+async function runOnce(label: string, faults: boolean, seed: number, feedMode: FeedMode): Promise<LatencyRun> {
   const clock = new IdleClock();
   const rates: FaultRates = evenFaultRates(NETWORK_FAULT_KINDS, FAULT_RATE);
   const paper = await startPaperExchange({
@@ -141,12 +145,27 @@ async function runOnce(label: string, faults: boolean, seed: number): Promise<La
     prices: Object.fromEntries(PAIRS.map((pair) => [pair.key, pair.price.toFixed()])),
     clock: () => clock.now(),
     timers: clock.waitTimers,
+    wsTimers: clock.timers,
+    links: clock.links,
     faults: faults ? { seed, rates: { '*': rates }, timeoutHoldMs: TIMEOUT_HOLD_MS } : { timeoutHoldMs: TIMEOUT_HOLD_MS },
   });
   const subscriptions: Subscription[] = [];
   try {
-    const config = { ...defaultConfig(), logLevel: 'silent' as const };
-    const { port, recording } = idleClockPort(paper, clock, config.exchange.requestTimeoutMs);
+    const config = { ...defaultConfig(), logLevel: 'silent' as const, feed: { mode: feedMode, auditIntervalMs: 60_000 } };
+    const { port, recording, kraken } = idleClockPort(paper, clock, config.exchange.requestTimeoutMs);
+    // As the CLI builds it: the pair list first, a fresh token per connection through the same client.
+    const feed =
+      feedMode === 'websocket'
+        ? new KrakenWsFeed({
+            privateUrl: paper.wsUrl,
+            publicUrl: paper.wsUrl,
+            token: () => kraken.client.getWebSocketsToken().pipe(map((t) => t.token)),
+            pairs: await clock.drive(lastValueFrom(kraken.pairs()), RUN_LIMIT_MS),
+            links: clock.links,
+            scheduler: clock,
+            random: seededRandom(seed + 2),
+          })
+        : undefined;
     const signals = new Subject<TradeSignal>();
     const t0 = clock.now();
     const say = (...args: unknown[]): void => console.error(clock.now() - t0, ...args);
@@ -158,6 +177,7 @@ async function runOnce(label: string, faults: boolean, seed: number): Promise<La
       scheduler: clock,
       random: seededRandom(seed),
       newId: seededUuids(seededRandom(seed + 1)),
+      ...(feed ? { feed } : {}),
       ...(log ? { log } : {}),
     }).connect({ signals$: signals });
     const reports: Array<{ readonly at: number; readonly report: ExecutionReport }> = [];
@@ -220,6 +240,7 @@ async function runOnce(label: string, faults: boolean, seed: number): Promise<La
     for (const w of recording.wire) hash.update(`${w.method}|${w.clOrdId ?? ''}|${w.sentAt - t0}|${(w.answeredAt ?? 0) - t0}|${w.outcome ?? ''}\n`);
     return {
       label,
+      feed: feedMode,
       faults,
       seed,
       filled,
@@ -243,8 +264,17 @@ async function runOnce(label: string, faults: boolean, seed: number): Promise<La
 /** The q-quantile of sorted values (nearest rank). */
 const quantile = (sorted: readonly number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? Number.NaN;
 
-export async function measureProtectionLatency(): Promise<LatencyRun[]> {
-  return [await runOnce('none', false, 4100), await runOnce('20 %, seed A (4101)', true, 4101), await runOnce('20 %, seed B (4102)', true, 4102)];
+const RUNS = [
+  { label: 'none', faults: false, seed: 4100 },
+  { label: '20 %, seed A (4101)', faults: true, seed: 4101 },
+  { label: '20 %, seed B (4102)', faults: true, seed: 4102 },
+] as const;
+
+/** Each seed with REST polling and with the WebSocket feed, side by side (`feeds` to run only some). */
+export async function measureProtectionLatency(feeds: readonly FeedMode[] = ['rest', 'websocket']): Promise<LatencyRun[]> {
+  const runs: LatencyRun[] = [];
+  for (const run of RUNS) for (const feed of feeds) runs.push(await runOnce(run.label, run.faults, run.seed, feed));
+  return runs;
 }
 
 const secs = (ms: number): string => (Number.isFinite(ms) ? `${fixed(ms / 1000, 1)} s` : '—');
@@ -252,9 +282,10 @@ const secs = (ms: number): string => (Number.isFinite(ms) ? `${fixed(ms / 1000, 
 export function protectionLatencyTable(runs: readonly LatencyRun[]): Table {
   return {
     title: `Protection latency: an entry's fill on the exchange to its stop-loss accepted, ${count(SIGNALS)} entries, shipped config, starter tier, idle clock`,
-    columns: ['paper faults', 'faults applied', 'entries filled', 'stops accepted', 'p50', 'p90', 'max', 'client timeouts', 'wire digest'],
+    columns: ['paper faults', 'feed', 'faults applied', 'entries filled', 'stops accepted', 'p50', 'p90', 'max', 'client timeouts', 'wire digest'],
     rows: runs.map((run) => [
       run.label,
+      run.feed,
       count(run.faultsApplied),
       count(run.filled),
       count(run.protectedCount),
@@ -268,7 +299,9 @@ export function protectionLatencyTable(runs: readonly LatencyRun[]): Table {
       'Exchange time on the e2e harness\'s idle clock (real loopback HTTP, virtual waiting): the same seeds give the same figures and wire digest on any load.',
       'The entry\'s first trade to the stop-loss order\'s acceptance, both read from the paper exchange. Faults: the e2e soak\'s mix on 20 % of private calls',
       '(answers dropped after acting, answers held past the 10 s client timeout, resets, HTML 502/503, EService:Unavailable/Busy, invalid nonce), seeded.',
-      'One market or marketable-limit buy a clock second over BTC, ETH and SOL; every fill detected by the shared monitor, then the stop placed.',
+      'One market or marketable-limit buy a clock second over BTC, ETH and SOL; each fill detected by the shared monitor, then the stop placed.',
+      'feed rest: the monitor polls REST. websocket: fills, and orders whose AddOrder outcome was unknown, come from the paper exchange\'s WebSocket v2',
+      '(KrakenWsFeed over loopback; its frames take no clock time, hence 0.0 s), REST polls at the audit pace and proves absence. WS frames are not in the digest.',
     ],
   };
 }
@@ -283,6 +316,7 @@ export function protectionBreakdownTable(runs: readonly LatencyRun[]): Table {
     const avg = (pick: (trace: StopTrace) => number): string => secs(mean(slow.map(pick)));
     return [
       run.label,
+      run.feed,
       count(slow.length),
       avg((t) => t.latency),
       avg((t) => t.detect),
@@ -296,7 +330,7 @@ export function protectionBreakdownTable(runs: readonly LatencyRun[]): Table {
   });
   return {
     title: 'Protection latency, the slowest stops (≥ p90): where the time went, mean per stop',
-    columns: ['paper faults', 'stops', 'fill → accepted', 'fill → detected', 'detected → 1st AddOrder', 'AddOrder lane wait', 'AddOrder on wire', 'lookups', 'other', 'AddOrder attempts'],
+    columns: ['paper faults', 'feed', 'stops', 'fill → accepted', 'fill → detected', 'detected → 1st AddOrder', 'AddOrder lane wait', 'AddOrder on wire', 'lookups', 'other', 'AddOrder attempts'],
     rows,
     notes: [
       'detected: the handler\'s first report of the entry\'s fill. 1st AddOrder: the stop\'s first placement call on the port (REST budget, placement slots).',
@@ -309,19 +343,20 @@ export function protectionBreakdownTable(runs: readonly LatencyRun[]): Table {
 /** The slowest stops of a run, one line each: segments in seconds and how each AddOrder attempt ended. */
 export function slowestStops(run: LatencyRun, n: number): string[] {
   return run.traces.slice(0, n).map((t) =>
-    `${run.label} ${t.signalId}: ${secs(t.latency)} = detect ${secs(t.detect)} + before 1st ${secs(t.beforeFirstPlace)} + lane ${secs(t.placeLane)} + wire ${secs(t.placeWire)}` +
+    `${run.label} ${run.feed} ${t.signalId}: ${secs(t.latency)} = detect ${secs(t.detect)} + before 1st ${secs(t.beforeFirstPlace)} + lane ${secs(t.placeLane)} + wire ${secs(t.placeWire)}` +
     ` + lookups ${secs(t.lookups)} (${t.lookupCount}) + other ${secs(t.other)}; attempts [${t.attempts.join(', ')}]`,
   );
 }
 
 if (require.main === module) {
   void (async () => {
-    const runs = await measureProtectionLatency();
+    const only = process.env['BENCH_FEED'];
+    const runs = await measureProtectionLatency(only === 'rest' || only === 'websocket' ? [only] : undefined);
     printTable(protectionLatencyTable(runs));
     printTable(protectionBreakdownTable(runs));
     for (const run of runs) {
       for (const line of slowestStops(run, Number(process.env['BENCH_SLOWEST'] ?? '6'))) process.stdout.write(`${line}\n`);
-      process.stdout.write(`${run.label}: ${fixed(run.runMs / 1000, 1)} s, requests ${JSON.stringify(run.byMethod)}\n`);
+      process.stdout.write(`${run.label} ${run.feed}: ${fixed(run.runMs / 1000, 1)} s, requests ${JSON.stringify(run.byMethod)}\n`);
       for (const [signalId, lines] of run.timelines) process.stdout.write(`${run.label} ${signalId}:\n${lines.join('\n')}\n`);
     }
   })();

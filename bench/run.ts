@@ -8,6 +8,7 @@ import { callsPerTickTable, compareDesigns, loopbackTable, starterTierTable } fr
 import { measureSignalPath, signalPathTable } from './signal-path';
 import { measureAtStarter, starterRunTable } from './starter-tier';
 import { measureProtectionLatency, protectionBreakdownTable, protectionLatencyTable } from './protection-latency';
+import { measureOrderState, orderStateTable } from './order-state';
 import { measureReconcile, reconcileCallsTable, reconcilePlanTable } from './reconcile';
 import { printTable } from './table';
 import { fillLatencyTable, measureFillLatency } from './ws-latency';
@@ -72,6 +73,9 @@ async function main(): Promise<void> {
 
   progress('journal: µs per intent and per fill, SQLite synchronous=FULL vs NORMAL, in-memory as the floor …');
   printTable(journalTable(measureJournal()));
+
+  progress('order state machine: µs per transition, and the in-memory journal append against the order history …');
+  printTable(orderStateTable(measureOrderState()));
 
   progress('reconciliation at start: 1,000 journaled orders settled with the paper exchange, starter-tier budget, idle clock …');
   const reconcileRuns = await measureReconcile();

@@ -85,6 +85,16 @@ describe('openRunJournal', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
+  it('starts a temporary journal with empty rate counters: the embedded exchange is new, so they are known, not unknown', async () => {
+    const opened = openRunJournal({ kind: 'temporary' }, ACCOUNT, dir);
+    const file = openRunJournal({ kind: 'file', path: join(dir, 'kept.db') }, ACCOUNT);
+    expect(await firstValueFrom(opened.journal.lastRateCounters())).toEqual({ at: 0, rest: 0, trading: [] });
+    // A real account's earlier use is not known: no record, so the run starts from full counters.
+    expect(await firstValueFrom(file.journal.lastRateCounters())).toBeNull();
+    await opened.close();
+    await file.close();
+  });
+
   it('keeps nothing for memory', async () => {
     const opened = openRunJournal({ kind: 'memory', why: 'no-journal' }, ACCOUNT, dir);
     expect(opened.path).toBeNull();

@@ -392,6 +392,10 @@ export function journalContract(implementation: JournalImplementation): void {
         await run(journal.close());
         opened.splice(opened.indexOf(journal), 1);
       }
-    });
+      // Three child processes, each transpiling the journal's sources on load: seconds on an idle machine, many
+      // times that on a loaded one. Nothing here is timed; this bound only catches a writer that hangs.
+    }, CRASH_TEST_BOUND_MS);
   });
 }
+
+const CRASH_TEST_BOUND_MS = 180_000;

@@ -273,6 +273,22 @@ describe('transition: odd but real', () => {
     expect(step.kind === 'moved' && step.reports[0]?.lastFillQuantity?.toFixed()).toBe('0.5');
   });
 
+  it('ignores a fill repeated after the order ended, by trade id or by an older executed volume', () => {
+    expect(transition(IN.filled, fillTo('1', 'T1'))).toEqual({ kind: 'ignored', state: IN.filled, why: 'trade T1 already counted' });
+    expect(transition(IN.canceled, fillTo('0.4', `${TXID}/0.4`))).toEqual({
+      kind: 'ignored',
+      state: IN.canceled,
+      why: 'executed volume already at 0.4',
+    });
+  });
+
+  it('says how an ambiguous placement was settled: by a late acceptance or by the lookup', () => {
+    const late = transition(IN.ambiguous, accepted);
+    expect(late.kind === 'moved' && late.reports[0]?.reason).toBe('accepted after the placement looked ambiguous');
+    const looked = transition(IN.ambiguous, found);
+    expect(looked.kind === 'moved' && looked.reports[0]?.reason).toBe('found by its client order id after an ambiguous placement');
+  });
+
   it('settles an order still `sent` after a restart by lookup: found, or proven absent and sent again', () => {
     expect(outcome(transition(IN.sent, found))).toBe('→ accepted [NEW]');
     expect(outcome(transition(reach([sent, provenAbsent]), sent))).toBe('→ sent []');
@@ -309,6 +325,16 @@ describe('transition: refusals that protect the account', () => {
     const step = transition(IN.sent, fillTo('0', 'T0'));
     expect(step.kind === 'invalid' && step.reason).toBe('a fill that executes nothing: 0 executed, 0 already filled');
     expect(step.state).toBe(IN.sent);
+  });
+
+  it('refuses an order closed with nothing executed', () => {
+    const step = transition(IN.accepted, closedAt('0'));
+    expect(step).toEqual({ kind: 'invalid', state: IN.accepted, event: closedAt('0'), reason: 'closed with nothing executed' });
+  });
+
+  it('refuses the end told again with another executed volume', () => {
+    const step = transition(IN.canceled, canceledAt('0.2'));
+    expect(step.kind === 'invalid' && step.reason).toBe('already canceled with 0.4 executed');
   });
 
   it('names the status and the event of every other combination', () => {

@@ -119,6 +119,9 @@ export async function demoCommand(args: DemoArgs, io: CliIo, speed: number = DEM
     env: io.env,
     log,
     ...(io.clock ? { clock: io.clock } : {}),
+    scheduler,
+    // The paper exchange's heartbeats run on real timers, a second apart: `speed` seconds on the demo's clock.
+    ...(io.clock ? {} : { feedWatchdogMs: 10_000 * speed }),
     // No random walk: the script moves the price, so every run tells the same story.
     paper: { clock: () => scheduler.now(), balances: { ZUSD: '250000', XXBT: '5' }, autoTick: 0 },
   });
@@ -145,6 +148,7 @@ export async function demoCommand(args: DemoArgs, io: CliIo, speed: number = DEM
       costs: venue.costs,
       log,
       journal: journal.journal,
+      ...(venue.feed ? { feed: venue.feed } : {}),
       scheduler,
       input: splitInput(lines$),
       onReport: (report) => {

@@ -62,6 +62,7 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
   const plan = planJournal(args, config);
   const log = createCliLogger(config.logLevel, io.stderr, runNow(io));
   const venue = await openVenue(config, { env: io.env, log, ...(io.clock ? { clock: io.clock } : {}) });
+  // The feed (if any) is ended by `venue.close()`, after the handler has stopped.
   let journal: RunJournal | null = null;
   try {
     journal = openRunJournal(plan, venue.account);
@@ -74,6 +75,7 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
       costs: venue.costs,
       log,
       journal: journal.journal,
+      ...(venue.feed ? { feed: venue.feed } : {}),
       ...(io.clock ? { scheduler: io.clock } : {}),
       input: splitInput(readInput(args.signals, io)),
       onReport: (report) => io.stdout.write(`${args.json ? formatReportJson(report) : formatReportText(report)}\n`),

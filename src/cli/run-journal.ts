@@ -94,6 +94,7 @@ export function openRunJournal(plan: JournalPlan, account: string, tempRoot: str
       let journal: Journal;
       try {
         journal = openSqliteJournal({ path, account });
+        recordEmptyCounters(journal);
       } catch (error: unknown) {
         removeDir();
         throw error;
@@ -130,4 +131,17 @@ function once(close: () => Promise<void>): () => Promise<void> {
     closing ??= close();
     return closing;
   };
+}
+
+/**
+ * The embedded paper exchange was started by this process, so its rate counters are known to be empty, not
+ * unknown: recorded as such, the run's rate model starts from them instead of from full counters (which is
+ * right for a real account whose earlier use is not known, and would hold this run's first calls for seconds).
+ * The SQLite journal writes synchronously on subscription; a failed write throws here.
+ */
+function recordEmptyCounters(journal: Journal): void {
+  const failures: unknown[] = [];
+  // Completes (or fails) before subscribe returns: nothing is left subscribed.
+  journal.recordRateCounters({ at: 0, rest: 0, trading: [] }).subscribe({ error: (error: unknown) => failures.push(error) });
+  if (failures.length > 0) throw failures[0];
 }

@@ -17,6 +17,7 @@ import {
 } from 'rxjs';
 import { type CostModel, type RateBudget } from '../model/budget';
 import { type ExecutionConfig } from '../model/config';
+import { type ExecutionFeed } from '../model/feed';
 import { type Journal } from '../model/journal';
 import { type ExchangePort } from '../model/port';
 import { type ExecutionReport } from '../model/report';
@@ -34,6 +35,8 @@ export interface SessionOptions {
   readonly log: Logger;
   /** Where the handler journals its orders; without it, the handler's default (in memory). */
   readonly journal?: Journal;
+  /** The exchange's push feed (`HandlerDeps.feed`); without it, REST polling only. */
+  readonly feed?: ExecutionFeed;
   /** The handler's clock (the demo passes a scaled one). */
   readonly scheduler?: SchedulerLike;
   readonly input: InputStreams;
@@ -90,6 +93,7 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
     scheduler,
     log,
     ...(options.journal ? { journal: options.journal } : {}),
+    ...(options.feed ? { feed: options.feed } : {}),
   }).connect({
     signals$: input.signals$.pipe(tap((signal) => tracker.expectSignal(signal))),
     commands$: input.commands$.pipe(tap((command) => tracker.expectCommand(command))),

@@ -1,6 +1,10 @@
+import { type Observable, type SchedulerLike, Subject, asyncScheduler, defer, map, shareReplay, switchMap, takeUntil } from 'rxjs';
 import { clientRateBudget, krakenCostModel } from '../kraken/budget';
 import { Credentials } from '../kraken/credentials';
-import { createKrakenExchange } from '../kraken/exchange';
+import { type KrakenExchange, createKrakenExchange } from '../kraken/exchange';
+import { KRAKEN_WS_PRIVATE_URL, KRAKEN_WS_PUBLIC_URL, KrakenWsFeed } from '../kraken/ws-feed';
+import { type ExecutionFeed } from '../model/feed';
+import { type PairBook } from '../model/pair';
 import { type KrakenClientOptions } from '../kraken/client';
 import { fetchThrough } from '../kraken/transport';
 import { accountFingerprint } from '../journal/account';
@@ -19,6 +23,8 @@ export interface Venue {
   readonly costs: CostModel;
   /** The embedded paper exchange, when the run started one. */
   readonly paper: PaperExchange | null;
+  /** The WebSocket v2 feed (`HandlerDeps.feed`), or `null` when the run polls REST only (`feed.mode: rest`, no URL). */
+  readonly feed: ExecutionFeed | null;
   /** The fingerprint of the API key in use (`accountFingerprint`): whose journal this run may open. Never the key. */
   readonly account: string;
   close(): Promise<void>;
@@ -31,6 +37,97 @@ export interface VenueOptions {
   readonly paper?: Partial<PaperOptions>;
   /** The run's virtual clock, if any (`CliIo.clock`): the paper exchange and the client run on it. */
   readonly clock?: IdleClock;
+  /** The handler's clock, which the feed's watchdog, backoff and request timeouts run on; default `clock`, else real time. */
+  readonly scheduler?: SchedulerLike;
+  /**
+   * The feed's watchdog (ms on `scheduler`; default 10 000). The demo's clock runs faster than the paper exchange's
+   * heartbeat timers, so it allows more.
+   */
+  readonly feedWatchdogMs?: number;
+}
+
+/** Where the feed connects: Kraken's two endpoints, or one URL serving both (a paper exchange's `/v2`). */
+interface FeedUrls {
+  readonly privateUrl: string;
+  readonly publicUrl: string;
+}
+
+/** Kraken's REST base URL, the one whose WebSocket endpoints are known (kraken-api.md §8.1). */
+const KRAKEN_REST_URL = 'https://api.kraken.com';
+
+/**
+ * The feed's URLs in live mode: `KRAKEN_WS_AUTH_URL` / `KRAKEN_WS_URL` from the environment when set (one of them
+ * serves both), else Kraken's own when `exchange.url` is Kraken's, else none: another exchange's WebSocket
+ * endpoint is not guessed.
+ */
+function liveFeedUrls(config: ExecutionConfig, env: VenueOptions['env']): FeedUrls | null {
+  for (const name of ['KRAKEN_WS_AUTH_URL', 'KRAKEN_WS_URL']) {
+    const url = env[name];
+    if (url !== undefined && !/^wss?:\/\/[^\s@/]+(\/\S*)?$/.test(url)) throw new Error(`${name}: expected a ws:// or wss:// URL without user name or password`);
+  }
+  const privateUrl = env['KRAKEN_WS_AUTH_URL'] ?? env['KRAKEN_WS_URL'];
+  const publicUrl = env['KRAKEN_WS_URL'] ?? env['KRAKEN_WS_AUTH_URL'];
+  if (privateUrl !== undefined && publicUrl !== undefined) return { privateUrl, publicUrl };
+  return config.exchange.url === KRAKEN_REST_URL ? { privateUrl: KRAKEN_WS_PRIVATE_URL, publicUrl: KRAKEN_WS_PUBLIC_URL } : null;
+}
+
+/**
+ * The Kraken WebSocket v2 feed for a run, built once the pair list is in (on first use: the start does not wait
+ * for it, and a failed load is tried again by the next subscriber). Its token is a fresh GetWebSocketsToken per
+ * connection, through the client. Everything it opens ends at `close()` at the latest.
+ */
+function openFeed(exchange: KrakenExchange, urls: FeedUrls, options: VenueOptions): { feed: ExecutionFeed; close: () => void } {
+  const closed$ = new Subject<void>();
+  const client = exchange.client;
+  const scheduler = options.scheduler ?? options.clock ?? asyncScheduler;
+  const built$: Observable<KrakenWsFeed> = defer(() => exchange.pairs()).pipe(
+    map(
+      (pairs: PairBook) =>
+        new KrakenWsFeed({
+          ...urls,
+          token: () => client.getWebSocketsToken().pipe(map((t) => t.token)),
+          pairs,
+          ...(options.clock ? { links: options.clock.links } : {}),
+          scheduler,
+          ...(options.feedWatchdogMs !== undefined ? { watchdogMs: options.feedWatchdogMs } : {}),
+        }),
+    ),
+    shareReplay({ bufferSize: 1, refCount: false }),
+  );
+  const through = <T>(use: (feed: KrakenWsFeed) => Observable<T>): Observable<T> => built$.pipe(switchMap(use), takeUntil(closed$));
+  const feed: ExecutionFeed = {
+    executions: () => through((f) => f.executions()),
+    quotes: (pairs) => through((f) => f.quotes(pairs)),
+    placeOrder: (request) => through((f) => f.placeOrder(request)),
+    cancelOrder: (ref) => through((f) => f.cancelOrder(ref)),
+  };
+  return {
+    feed,
+    close: () => {
+      closed$.next();
+      closed$.complete();
+    },
+  };
+}
+
+/** The feed the config asks for (`feed.mode` absent or `websocket`), with the start-up line that says which. */
+function chooseFeed(
+  config: ExecutionConfig,
+  exchange: KrakenExchange,
+  urls: FeedUrls | null,
+  options: VenueOptions,
+): { feed: ExecutionFeed | null; close: () => void } {
+  const none = { feed: null, close: () => undefined };
+  if (config.feed?.mode === 'rest') {
+    options.log.info('feed: REST polling (config feed.mode is rest)');
+    return none;
+  }
+  if (urls === null) {
+    options.log.info(`feed: REST polling (no WebSocket URL known for ${config.exchange.url}; set KRAKEN_WS_URL to use one)`);
+    return none;
+  }
+  options.log.info(`feed: WebSocket v2 ${urls.privateUrl} for fills and prices, REST polling as the safety net`);
+  return openFeed(exchange, urls, options);
 }
 
 /** The client options that put requests, timeouts and deadline checks on the run's virtual clock. */
@@ -52,24 +149,33 @@ export async function openVenue(config: ExecutionConfig, options: VenueOptions):
       seed: config.paper.seed,
       tier: config.paper.tier,
       autoTick: PAPER_PRICE_STEP_MS,
-      ...(options.clock ? { clock: () => (options.clock as IdleClock).now(), timers: options.clock.waitTimers } : {}),
+      // The socket's frames are counted by the clock, and its heartbeats run on plain timers (never parking a request).
+      ...(options.clock
+        ? { clock: () => (options.clock as IdleClock).now(), timers: options.clock.waitTimers, wsTimers: options.clock.timers, links: options.clock.links }
+        : {}),
       ...options.paper,
     });
     log.info(`paper exchange started on ${paper.url} (tier ${paper.tier})`);
+    const port = createKrakenExchange({
+      url: paper.url,
+      credentials: new Credentials(paper.apiKey, paper.apiSecret),
+      timeoutMs: config.exchange.requestTimeoutMs,
+      // The demo runs the paper exchange on an accelerated clock: deadlines are checked on that clock too.
+      ...(options.paper?.clock ? { clock: options.paper.clock } : {}),
+      ...clientOnClock(options.clock),
+    });
+    const feed = chooseFeed(config, port, { privateUrl: paper.wsUrl, publicUrl: paper.wsUrl }, options);
     return {
-      port: createKrakenExchange({
-        url: paper.url,
-        credentials: new Credentials(paper.apiKey, paper.apiSecret),
-        timeoutMs: config.exchange.requestTimeoutMs,
-        // The demo runs the paper exchange on an accelerated clock: deadlines are checked on that clock too.
-        ...(options.paper?.clock ? { clock: options.paper.clock } : {}),
-        ...clientOnClock(options.clock),
-      }),
+      port,
       budget: clientRateBudget(config.paper.tier),
       costs: krakenCostModel,
       paper,
+      feed: feed.feed,
       account: accountFingerprint(paper.apiKey),
-      close: () => paper.close(),
+      close: () => {
+        feed.close();
+        return paper.close();
+      },
     };
   }
   let credentials: Credentials;
@@ -82,12 +188,19 @@ export async function openVenue(config: ExecutionConfig, options: VenueOptions):
     );
   }
   log.info(`exchange ${config.exchange.url} with key ${String(credentials)}${config.exchange.validateOnly ? ' (validate only: nothing is placed)' : ''}`);
+  const urls = config.feed?.mode === 'rest' ? null : liveFeedUrls(config, options.env);
+  const port = createKrakenExchange({ url: config.exchange.url, credentials, timeoutMs: config.exchange.requestTimeoutMs, ...clientOnClock(options.clock) });
+  const feed = chooseFeed(config, port, urls, options);
   return {
-    port: createKrakenExchange({ url: config.exchange.url, credentials, timeoutMs: config.exchange.requestTimeoutMs, ...clientOnClock(options.clock) }),
+    port,
     budget: clientRateBudget(config.exchange.tier),
     costs: krakenCostModel,
     paper: null,
+    feed: feed.feed,
     account: accountFingerprint(credentials.apiKey),
-    close: () => Promise.resolve(),
+    close: () => {
+      feed.close();
+      return Promise.resolve();
+    },
   };
 }

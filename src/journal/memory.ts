@@ -15,7 +15,7 @@ import {
   type Sequenced,
   type SignalRecord,
 } from '../model/journal';
-import { type LifecycleEvent, isFinalOrderStatus, transition } from '../model/order-state';
+import { type LifecycleEvent, type OrderState, initialOrderState, isFinalOrderStatus, transition } from '../model/order-state';
 import { encodeCloseCommand, encodeEvent, encodeHalt, encodeIntent, encodeRateCounters, encodeSignal } from './codec';
 import { journalCall } from './journal-call';
 import { foldJournaledOrder } from './order-fold';
@@ -24,6 +24,11 @@ interface StoredOrder {
   readonly intent: OrderIntentRecord;
   readonly intentSeq: number;
   readonly events: JournaledEvent[];
+  /**
+   * The fold of `events`, kept as each is appended: an append checks one event against it instead of folding
+   * the order's whole history again. Reads still fold, as the SQL stores do.
+   */
+  state: OrderState;
 }
 
 interface Contents {
@@ -100,7 +105,8 @@ export function openMemoryJournal(options: MemoryJournalOptions): Journal {
   const check = <T>(encode: (record: T) => string, record: T): void => {
     encode(record);
   };
-  const read = (order: StoredOrder): JournaledOrder => foldJournaledOrder(order.intent, order.intentSeq, order.events);
+  // A copy of the events: a caller's read must not grow with later appends while its state stays put.
+  const read = (order: StoredOrder): JournaledOrder => foldJournaledOrder(order.intent, order.intentSeq, [...order.events]);
 
   return {
     account: options.account,
@@ -122,7 +128,7 @@ export function openMemoryJournal(options: MemoryJournalOptions): Journal {
           throw new JournalError('misuse', `an intent for client order id ${intent.clientOrderId} is already journaled`);
         }
         const seq = next();
-        store.orders.set(intent.clientOrderId, { intent, intentSeq: seq, events: [] });
+        store.orders.set(intent.clientOrderId, { intent, intentSeq: seq, events: [], state: initialOrderState(intent.clientOrderId, intent.volume) });
         return { seq };
       }),
 
@@ -130,7 +136,7 @@ export function openMemoryJournal(options: MemoryJournalOptions): Journal {
       call('recordTransition', () => {
         const order = store.orders.get(clientOrderId);
         if (!order) throw new JournalError('misuse', `no intent journaled for client order id ${clientOrderId}`);
-        const step = transition(read(order).state, event);
+        const step = transition(order.state, event);
         if (step.kind !== 'moved') return step;
         check(encodeEvent, event);
         if (!Number.isSafeInteger(at)) throw new JournalError('misuse', `journal record field at: expected an integer, given ${at}`);
@@ -141,6 +147,7 @@ export function openMemoryJournal(options: MemoryJournalOptions): Journal {
         }
         const seq = next();
         order.events.push({ seq, at, event });
+        order.state = step.state;
         return { ...step, seq };
       }),
 

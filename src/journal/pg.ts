@@ -33,6 +33,7 @@ import {
   encodeRateCounters,
   encodeSignal,
 } from './codec';
+import { storeErrorCode, storeErrorMessage } from './journal-call';
 import { foldJournaledOrder } from './order-fold';
 
 /** `meta.schema_version` of the tables below; a schema with a higher one was written by a newer version. */
@@ -103,7 +104,7 @@ export function quotedSchema(schema: string): string {
   return `"${schema}"`;
 }
 
-const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+const message = storeErrorMessage;
 
 /** A store failure as the port promises it: a `JournalError`, `storage` unless it is one already. */
 export const asJournalError = (what: string, error: unknown): JournalError =>
@@ -191,7 +192,7 @@ function entryOf(row: EntryRow, kind: string): Entry {
   return { seq, at: integer(row.at, `${where}, column at`), body: BodyReader.parse(`${where}, column body`, row.body) };
 }
 
-const isUniqueViolation = (error: unknown): boolean => error instanceof Error && 'code' in error && error.code === '23505';
+const isUniqueViolation = (error: unknown): boolean => storeErrorCode(error) === '23505';
 
 /**
  * Opens the shared journal: the account's schema on a PostgreSQL server (created on first open), one

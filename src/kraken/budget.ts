@@ -1,5 +1,6 @@
 import { type CostModel, type PortCall, type RateBudget, type RateCost } from '../model/budget';
 import { type Tier } from '../model/config';
+import { type RateCountersRecord } from '../model/journal';
 
 /** One leaky-bucket counter's limits: it may rise to `max`, and falls by `decayPerSecond` continuously. */
 export interface CounterLimits {
@@ -149,6 +150,15 @@ class DecayingCounter {
     this.at = Math.max(now, this.at);
   }
 
+  /** Raises the level to `units` read at `at` and decayed since, when that is higher than the level at `now`. */
+  raiseTo(units: number, at: number, now: number): void {
+    const read = Math.min(this.maxMicro, Math.max(0, Math.round(units * MICRO)));
+    const decayed = Math.max(0, read - this.decayMicroPerMs * Math.max(0, now - at));
+    if (decayed <= this.levelAt(now)) return;
+    this.levelMicro = decayed;
+    this.at = Math.max(now, this.at);
+  }
+
   isEmpty(now: number): boolean {
     return this.levelAt(now) === 0;
   }
@@ -184,6 +194,8 @@ export class KrakenRateBudget implements RateBudget {
   private readonly rest: DecayingCounter | null;
   private readonly trading = new Map<string, DecayingCounter>();
   private readonly publicCalls: DecayingCounter | null;
+  /** Since `seed(null, at)`: trading counters not seen yet start full at that time (unknown is not empty). */
+  private tradingFullSince: number | null = null;
 
   constructor(
     readonly tier: Tier,
@@ -251,11 +263,36 @@ export class KrakenRateBudget implements RateBudget {
     return { rest: this.rest ? this.rest.level(now) : 0, trading, public: this.publicCalls ? this.publicCalls.level(now) : 0 };
   }
 
+  /** The REST and trading counters at `now`, as journaled (`rest: null` when the tier has none). */
+  counters(now: number): RateCountersRecord {
+    const levels = this.level(now);
+    return { at: now, rest: this.rest ? levels.rest : null, trading: [...levels.trading].map(([pair, units]) => ({ pair, units })) };
+  }
+
+  /**
+   * Starts from journaled counters, decayed from their `at`; with `null` (none journaled), from full ones: the
+   * REST counter full at `now`, and each pair's trading counter full at `now` when first used. The per-IP public
+   * counter is not the key's and is not journaled: left as it is. Never lowers a counter this model already holds
+   * higher (another run on the same key may have spent since).
+   */
+  seed(counters: RateCountersRecord | null, now: number): void {
+    if (counters === null) {
+      this.rest?.fill(now);
+      this.tradingFullSince = now;
+      for (const counter of this.trading.values()) counter.fill(now);
+      return;
+    }
+    this.tradingFullSince = null;
+    if (this.rest && counters.rest !== null) this.rest.raiseTo(counters.rest, counters.at, now);
+    for (const { pair, units } of counters.trading) this.tradingCounter(pair, true)?.raiseTo(units, counters.at, now);
+  }
+
   private tradingCounter(pair: string, create: boolean): DecayingCounter | undefined {
     if (!this.limits.trading) return undefined;
     const existing = this.trading.get(pair);
     if (existing || !create) return existing;
     const counter = new DecayingCounter(this.limits.trading, this.headroomUnits);
+    if (this.tradingFullSince !== null) counter.fill(this.tradingFullSince);
     this.trading.set(pair, counter);
     return counter;
   }

@@ -1,3 +1,5 @@
+import { type RateCountersRecord } from './journal';
+
 /** What one call costs on the exchange's rate limiters. */
 export interface RateCost {
   /** Units on the per-key REST counter (Kraken: 1, history calls 2, AddOrder/CancelOrder 0). */
@@ -19,6 +21,13 @@ export interface RateBudget {
   record(cost: RateCost, now: number): void;
   /** The exchange said a limit was exceeded: set the counters that `cost` touches to their cap. */
   snap(cost: RateCost, now: number): void;
+  /** The counters' levels at `now`, to journal (a restart starts from them). Absent: the model cannot tell. */
+  counters?(now: number): RateCountersRecord;
+  /**
+   * Starts from journaled levels (decayed from their `at` to `now`, as the exchange's did), or, given `null`
+   * (nothing journaled), from full counters: a process that cannot know what was spent assumes all of it was.
+   */
+  seed?(counters: RateCountersRecord | null, now: number): void;
 }
 
 /** A call the streams make through the `ExchangePort`, as far as its rate cost is concerned. */

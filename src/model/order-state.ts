@@ -1,5 +1,4 @@
 import { Decimal } from 'decimal.js';
-import { P, match } from 'ts-pattern';
 import { type ReportStatus } from './report';
 
 /**
@@ -212,9 +211,212 @@ function endSeenAgain(state: OrderState, event: Extract<LifecycleEvent, { kind: 
     : invalid(state, event, `already ${state.status} with ${state.filled.toFixed()} executed`);
 }
 
-const WORKING = P.union('accepted', 'partially-filled', 'pending-cancel');
-const ENDED_ON_EXCHANGE = P.union('filled', 'canceled', 'expired');
-const ACCEPTED_OR_LATER = P.union('accepted', 'partially-filled', 'pending-cancel', 'filled', 'canceled', 'expired');
+type EventOf<K extends LifecycleEventKind> = Extract<LifecycleEvent, { kind: K }>;
+
+/** The rows of one status: what each event does to an order there. */
+type Rows = (state: OrderState, event: LifecycleEvent) => Transition;
+
+/** Every (status, event) pair without a row of its own. */
+const cannotHappen: Rows = (state, event) => invalid(state, event, `${event.kind} cannot happen to an order that is ${state.status}`);
+
+/** Journaled, not sent. */
+function fromIntended(state: OrderState, event: LifecycleEvent): Transition {
+  switch (event.kind) {
+    case 'sent': {
+      const next: OrderState = { ...state, status: 'sent', attempts: 1, deadline: event.deadline };
+      return moved(next, report(next, 'PENDING_NEW'));
+    }
+    // Refused before it left (an open breaker, a signal turned away after its intent was journaled).
+    case 'rejected':
+      return rejected(state, event.reason);
+    case 'failed':
+      return failed(state, event.reason);
+    default:
+      return cannotHappen(state, event);
+  }
+}
+
+function fromSent(state: OrderState, event: LifecycleEvent): Transition {
+  switch (event.kind) {
+    // A retry after a refusal that proved nothing was placed (rate limit, busy, bad nonce): same client order
+    // id, a fresh deadline, and nothing new to report.
+    case 'sent':
+      return moved({ ...state, attempts: state.attempts + 1, deadline: event.deadline });
+    case 'accepted': {
+      const next: OrderState = { ...state, status: 'accepted', txid: event.txid };
+      return moved(next, report(next, 'NEW'));
+    }
+    case 'ambiguous': {
+      const next: OrderState = { ...state, status: 'ambiguous' };
+      return moved(next, report(next, 'UNKNOWN', { reason: `ambiguous: ${event.reason}; looking the order up by its client order id` }));
+    }
+    // A definitive refusal: nothing was placed. REJECTED for an entry; ERROR for a protective order or an
+    // exit, which a person must now act on.
+    case 'rejected':
+      return rejected(state, event.reason);
+    case 'failed':
+      return failed(state, event.reason);
+    default:
+      return settledByLookup(state, event);
+  }
+}
+
+function fromAmbiguous(state: OrderState, event: LifecycleEvent): Transition {
+  switch (event.kind) {
+    // A late answer after the send was declared ambiguous proves the acceptance as well as a lookup would.
+    case 'accepted':
+      return found(state, event.txid, 'accepted after the placement looked ambiguous');
+    // Never REJECTED nor given up while it may be live: an ambiguous order stays so until a lookup settles it
+    // (at the next start, if this run cannot).
+    case 'rejected':
+    case 'failed':
+      return invalid(state, event, 'the order may be live: only a lookup (found or proven absent) settles an ambiguous placement');
+    case 'sent':
+      return invalid(state, event, 'never blind-retry a write: resend only once absence is proven');
+    default:
+      return settledByLookup(state, event);
+  }
+}
+
+/** The rows `sent` and `ambiguous` share. */
+function settledByLookup(state: OrderState, event: LifecycleEvent): Transition {
+  switch (event.kind) {
+    // Found or proven absent while still `sent`: the process stopped before the answer, and the start-up
+    // lookup settles it.
+    case 'found':
+      return found(state, event.txid, FOUND_REASON);
+    case 'proven-absent':
+      return moved({ ...state, status: 'absent' });
+    // The socket's execution can come before the AddOrder answer or the lookup: it proves acceptance too.
+    case 'fill': {
+      const accepted: OrderState = { ...state, status: 'accepted', txid: event.txid };
+      const step = fill(accepted, event, 'partially-filled', [report(accepted, 'NEW')]);
+      return step.kind === 'invalid' ? invalid(state, event, step.reason) : step;
+    }
+    default:
+      return cannotHappen(state, event);
+  }
+}
+
+/** Proven absent: sending again with the same client order id is safe, and so is giving up. */
+function fromAbsent(state: OrderState, event: LifecycleEvent): Transition {
+  switch (event.kind) {
+    case 'sent':
+      return moved({ ...state, status: 'sent', attempts: state.attempts + 1, deadline: event.deadline });
+    case 'rejected':
+      return rejected(state, event.reason);
+    case 'failed':
+      return failed(state, event.reason);
+    default:
+      return cannotHappen(state, event);
+  }
+}
+
+/** Accepted or partially filled, no cancel asked for. */
+function fromOpen(state: OrderState, event: LifecycleEvent): Transition {
+  switch (event.kind) {
+    case 'fill':
+      return alreadyCounted(state, event) ?? fill(state, event, 'partially-filled');
+    case 'cancel-sent': {
+      const next: OrderState = { ...state, status: 'pending-cancel', cancelReason: event.reason };
+      return moved(next, report(next, 'PENDING_CANCEL', { reason: `cancel: ${event.reason}` }));
+    }
+    default:
+      return working(state, event);
+  }
+}
+
+function fromPendingCancel(state: OrderState, event: LifecycleEvent): Transition {
+  switch (event.kind) {
+    // A fill after a cancel was sent: the fill won the race for that part; the order stays pending-cancel,
+    // or is filled if it won for all of it.
+    case 'fill':
+      return alreadyCounted(state, event) ?? fill(state, event, 'pending-cancel');
+    // The cancel tried again after a failure: one PENDING_CANCEL is enough.
+    case 'cancel-sent':
+      return ignored(state, 'a cancel is already pending');
+    // "Unknown order": the order is already gone; its final state, looked up next, says how.
+    case 'cancel-missed':
+      return moved({ ...state, cancelMissed: true });
+    default:
+      return working(state, event);
+  }
+}
+
+/** The rows every order working on the exchange shares (accepted, partially-filled, pending-cancel). */
+function working(state: OrderState, event: LifecycleEvent): Transition {
+  switch (event.kind) {
+    // Closed is executed: with a cancel pending, the cancel lost the race with the fills. Closed short of the
+    // ordered volume (a market order the book could not fill) is FILLED with what executed.
+    case 'final':
+      return event.outcome === 'closed' ? ended(state, event, 'filled', null) : ended(state, event, 'canceled', cancelledReason(state, event.reason));
+    case 'expired':
+      return ended(state, event, 'expired', event.reason);
+    default:
+      return acceptedOrLater(state, event);
+  }
+}
+
+/** Filled, canceled or expired: the exchange told the order's end. */
+function fromEnded(state: OrderState, event: LifecycleEvent): Transition {
+  switch (event.kind) {
+    case 'fill':
+      return alreadyCounted(state, event) ?? cannotHappen(state, event);
+    // The end seen again, a cancel decided while the end was on its way, or its "unknown order" answer.
+    case 'final':
+    case 'expired':
+      return endSeenAgain(state, event);
+    case 'cancel-sent':
+    case 'cancel-missed':
+      return ignored(state, `already ${state.status}`);
+    default:
+      return acceptedOrLater(state, event);
+  }
+}
+
+/** The rows every order the exchange has accepted shares, whether still working or ended there. */
+function acceptedOrLater(state: OrderState, event: LifecycleEvent): Transition {
+  switch (event.kind) {
+    // An acceptance seen after a lookup found the order (or a lookup answered after the acceptance, or the
+    // answer arriving after the socket told the order's end): the same order, confirmed again.
+    case 'accepted':
+    case 'found':
+      return sameOrder(state, event, event.txid, 'the order is already known');
+    default:
+      return cannotHappen(state, event);
+  }
+}
+
+/**
+ * A fill to an order the exchange has accepted is first checked against what was counted; these two rows come
+ * before any other fill row, whatever the status.
+ */
+function alreadyCounted(state: OrderState, event: EventOf<'fill'>): Transition | null {
+  // A fill already counted (the socket and REST both told it, or a journal replay): one fill, one report.
+  if (state.tradeIds.has(event.tradeId)) return ignored(state, `trade ${event.tradeId} already counted`);
+  // A snapshot older than what was seen (executed volume at or below the count) never rolls state back.
+  if (event.volumeExecuted.lte(state.filled)) return ignored(state, `executed volume already at ${state.filled.toFixed()}`);
+  return null;
+}
+
+/**
+ * Each status's rows. A switch per status rather than one pattern match over (status, event): `transition` runs
+ * for every journaled event, and a match chain built afresh on each call cost tens of µs.
+ */
+const ROWS: Readonly<Record<OrderStatus, Rows>> = {
+  intended: fromIntended,
+  sent: fromSent,
+  ambiguous: fromAmbiguous,
+  absent: fromAbsent,
+  accepted: fromOpen,
+  'partially-filled': fromOpen,
+  'pending-cancel': fromPendingCancel,
+  filled: fromEnded,
+  canceled: fromEnded,
+  expired: fromEnded,
+  rejected: cannotHappen,
+  failed: cannotHappen,
+};
 
 /**
  * The order lifecycle, one row per (status, event) that can happen; every other pair is `invalid`.
@@ -234,93 +436,7 @@ const ACCEPTED_OR_LATER = P.union('accepted', 'partially-filled', 'pending-cance
  * @returns The next state with its reports, or why nothing changed, or why the event cannot be.
  */
 export function transition(state: OrderState, event: LifecycleEvent): Transition {
-  return (
-    match<[OrderStatus, LifecycleEvent], Transition>([state.status, event])
-      // A fill already counted (the socket and REST both told it, or a journal replay): one fill, one report.
-      .with([ACCEPTED_OR_LATER, { kind: 'fill', tradeId: P.when((id) => state.tradeIds.has(id)) }], ([, e]) =>
-        ignored(state, `trade ${e.tradeId} already counted`),
-      )
-      // A snapshot older than what was seen (executed volume at or below the count) never rolls state back.
-      .with([ACCEPTED_OR_LATER, { kind: 'fill', volumeExecuted: P.when((v) => v.lte(state.filled)) }], () =>
-        ignored(state, `executed volume already at ${state.filled.toFixed()}`),
-      )
-
-      .with(['intended', { kind: 'sent' }], ([, e]) => {
-        const next: OrderState = { ...state, status: 'sent', attempts: 1, deadline: e.deadline };
-        return moved(next, report(next, 'PENDING_NEW'));
-      })
-      // Refused before it left (an open breaker, a signal turned away after its intent was journaled).
-      .with(['intended', { kind: 'rejected' }], ([, e]) => rejected(state, e.reason))
-      .with(['intended', { kind: 'failed' }], ([, e]) => failed(state, e.reason))
-
-      // A retry after a refusal that proved nothing was placed (rate limit, busy, bad nonce): same client order
-      // id, a fresh deadline, and nothing new to report.
-      .with(['sent', { kind: 'sent' }], ([, e]) => moved({ ...state, attempts: state.attempts + 1, deadline: e.deadline }))
-      .with(['sent', { kind: 'accepted' }], ([, e]) => {
-        const next: OrderState = { ...state, status: 'accepted', txid: e.txid };
-        return moved(next, report(next, 'NEW'));
-      })
-      .with(['sent', { kind: 'ambiguous' }], ([, e]) => {
-        const next: OrderState = { ...state, status: 'ambiguous' };
-        return moved(next, report(next, 'UNKNOWN', { reason: `ambiguous: ${e.reason}; looking the order up by its client order id` }));
-      })
-      // Found or proven absent while still `sent`: the process stopped before the answer, and the start-up
-      // lookup settles it.
-      .with([P.union('sent', 'ambiguous'), { kind: 'found' }], ([, e]) => found(state, e.txid, FOUND_REASON))
-      .with([P.union('sent', 'ambiguous'), { kind: 'proven-absent' }], () => moved({ ...state, status: 'absent' }))
-      // A late answer after the send was declared ambiguous proves the acceptance as well as a lookup would.
-      .with(['ambiguous', { kind: 'accepted' }], ([, e]) => found(state, e.txid, 'accepted after the placement looked ambiguous'))
-      // The socket's execution can come before the AddOrder answer or the lookup: it proves acceptance too.
-      .with([P.union('sent', 'ambiguous'), { kind: 'fill' }], ([, e]) => {
-        const accepted: OrderState = { ...state, status: 'accepted', txid: e.txid };
-        const step = fill(accepted, e, 'partially-filled', [report(accepted, 'NEW')]);
-        return step.kind === 'invalid' ? invalid(state, e, step.reason) : step;
-      })
-      // A definitive refusal: nothing was placed. REJECTED for an entry; ERROR for a protective order or an
-      // exit, which a person must now act on.
-      .with(['sent', { kind: 'rejected' }], ([, e]) => rejected(state, e.reason))
-      .with(['sent', { kind: 'failed' }], ([, e]) => failed(state, e.reason))
-      // Never REJECTED nor given up while it may be live: an ambiguous order stays so until a lookup settles it
-      // (at the next start, if this run cannot).
-      .with(['ambiguous', { kind: P.union('rejected', 'failed') }], ([, e]) =>
-        invalid(state, e, 'the order may be live: only a lookup (found or proven absent) settles an ambiguous placement'),
-      )
-      .with(['ambiguous', { kind: 'sent' }], ([, e]) => invalid(state, e, 'never blind-retry a write: resend only once absence is proven'))
-
-      // Proven absent: sending again with the same client order id is safe, and so is giving up.
-      .with(['absent', { kind: 'sent' }], ([, e]) => moved({ ...state, status: 'sent', attempts: state.attempts + 1, deadline: e.deadline }))
-      .with(['absent', { kind: 'rejected' }], ([, e]) => rejected(state, e.reason))
-      .with(['absent', { kind: 'failed' }], ([, e]) => failed(state, e.reason))
-
-      // An acceptance seen after a lookup found the order (or a lookup answered after the acceptance, or the
-      // answer arriving after the socket told the order's end): the same order, confirmed again.
-      .with([ACCEPTED_OR_LATER, { kind: P.union('accepted', 'found') }], ([, e]) =>
-        sameOrder(state, e, e.txid, 'the order is already known'),
-      )
-      .with([P.union('accepted', 'partially-filled'), { kind: 'fill' }], ([, e]) => fill(state, e, 'partially-filled'))
-      // A fill after a cancel was sent: the fill won the race for that part; the order stays pending-cancel,
-      // or is filled if it won for all of it.
-      .with(['pending-cancel', { kind: 'fill' }], ([, e]) => fill(state, e, 'pending-cancel'))
-      .with([P.union('accepted', 'partially-filled'), { kind: 'cancel-sent' }], ([, e]) => {
-        const next: OrderState = { ...state, status: 'pending-cancel', cancelReason: e.reason };
-        return moved(next, report(next, 'PENDING_CANCEL', { reason: `cancel: ${e.reason}` }));
-      })
-      // The cancel tried again after a failure: one PENDING_CANCEL is enough.
-      .with(['pending-cancel', { kind: 'cancel-sent' }], () => ignored(state, 'a cancel is already pending'))
-      // "Unknown order": the order is already gone; its final state, looked up next, says how.
-      .with(['pending-cancel', { kind: 'cancel-missed' }], () => moved({ ...state, cancelMissed: true }))
-      // Closed is executed: with a cancel pending, the cancel lost the race with the fills. Closed short of the
-      // ordered volume (a market order the book could not fill) is FILLED with what executed.
-      .with([WORKING, { kind: 'final', outcome: 'closed' }], ([, e]) => ended(state, e, 'filled', null))
-      .with([WORKING, { kind: 'final', outcome: 'canceled' }], ([, e]) => ended(state, e, 'canceled', cancelledReason(state, e.reason)))
-      .with([WORKING, { kind: 'expired' }], ([, e]) => ended(state, e, 'expired', e.reason))
-
-      // The end seen again, a cancel decided while the end was on its way, or its "unknown order" answer.
-      .with([ENDED_ON_EXCHANGE, { kind: P.union('final', 'expired') }], ([, e]) => endSeenAgain(state, e))
-      .with([ENDED_ON_EXCHANGE, { kind: P.union('cancel-sent', 'cancel-missed') }], () => ignored(state, `already ${state.status}`))
-
-      .otherwise(([status, e]) => invalid(state, e, `${e.kind} cannot happen to an order that is ${status}`))
-  );
+  return ROWS[state.status](state, event);
 }
 
 function found(state: OrderState, txid: string, reason: string): Transition {

@@ -8,16 +8,22 @@ import {
   type Subscription,
   asyncScheduler,
   catchError,
+  concat,
+  concatMap,
   defer,
+  delayWhen,
   filter,
   finalize,
   firstValueFrom,
+  ignoreElements,
+  interval,
   map,
   merge,
   of,
   ReplaySubject,
   share,
   takeUntil,
+  tap,
 } from 'rxjs';
 import { type CostModel, type RateBudget } from '../model/budget';
 import { type ExecutionConfig } from '../model/config';
@@ -36,6 +42,8 @@ import { createOrderMonitor } from './order-monitor';
 import { type PlacedEntry, placeEntries } from './placement';
 import { type Position, PositionBook } from './positions';
 import { protectEntry } from './protection';
+import { reconcile } from './reconcile';
+import { restoreDuties } from './restore';
 import { type Step, andThen, reportStep, reportsOf } from './step';
 
 /** What the handler needs from outside; all IO and time come through here. */
@@ -55,9 +63,13 @@ export interface HandlerDeps {
   readonly tuning?: Partial<StreamTuning>;
   /**
    * Where signals, order intents and every order transition are written before anything is sent and as it
-   * happens (design.md §8); a `signalId` found in it is a duplicate, across restarts too. Default: an in-memory
-   * journal (`openMemoryJournal`, account `in-memory`), fresh for each run: nothing outlives the process. The
-   * caller opens and closes a journal it gives; the handler never closes it.
+   * happens (design.md §8); a `signalId` found in it is a duplicate, across restarts too. With a journal given,
+   * each run starts by reconciling it with the exchange (`reconcile`) and taking up the duties it implies
+   * (`restoreDuties`) before the first new signal or command (they wait meanwhile), seeds the rate budget from
+   * the journaled counters (full ones when none are), and journals the counters every
+   * `RATE_COUNTERS_EVERY_MS` and at its end. Default: an in-memory journal (`openMemoryJournal`, account
+   * `in-memory`), fresh for each run: nothing outlives the process, nothing is reconciled. The caller opens and
+   * closes a journal it gives; the handler never closes it.
    */
   readonly journal?: Journal;
   /** The exchange's push feed (e.g. `KrakenWsFeed`); with it `config.feed.mode` defaults to `websocket`. */
@@ -77,7 +89,9 @@ export interface ExecutionHandler {
   /**
    * Every report of every order. Cold: subscribing starts a run (its own rate gate, breaker, monitor and
    * positions registry). A failure of one signal or order is a report, never the end of the stream. Completes
-   * after `stop()`, once in-flight work has ended. Errors only if something the whole run depends on breaks.
+   * after `stop()`, once in-flight work has ended. Errors only if something the whole run depends on breaks: a
+   * start-up reconciliation that cannot settle the journal with the exchange errors with its `ReconcileError` or
+   * `JournalError` (nothing is placed then).
    */
   readonly reports$: Observable<ExecutionReport>;
   /** Subscribes `reports$` (for callers that are not RxJS). Throws if already started. */
@@ -103,15 +117,19 @@ export function defaultTuning(config: ExecutionConfig): StreamTuning {
   };
 }
 
+/** How often a run with a journal records the rate counters (scheduler time); also once at its end. */
+export const RATE_COUNTERS_EVERY_MS = 10_000;
+
 const describeEntry = (intent: EntryIntent): string => `${intent.request.side} ${intent.request.volume.toFixed()} ${intent.rules.symbol}`;
 
 /**
  * The execution handler: approved trade signals in, orders placed, watched, protected and closed on the
  * exchange, execution reports out (design.md §1).
  *
- * signals$ ─ haltGate ─ translate ─ placeOrder ─┬─ REJECTED
+ * journal ─ seed budget ─ reconcile ─ restoreDuties ─┐ (with a journal given: before any new signal or command)
+ * signals$ ─ (wait for start) ─ haltGate ─ translate ─ placeOrder ─┬─ REJECTED
  *                                              └─ followOrder (monitor, timeout cancel) ─ protectEntry
- * commands$ ─ closePositions (cancel protection, confirm, market close)
+ * commands$ ─ (wait for start) ─ closePositions (cancel protection, confirm, market close)
  * reports$ = merge of all report streams
  *
  * Usage:
@@ -166,10 +184,19 @@ export function createExecutionHandler(config: ExecutionConfig, deps: HandlerDep
         const book$ = exchangeCall(exchange, 'monitor', () => ({ kind: 'pairs' }), () => deps.port.pairs(), 'idempotent').pipe(
           share({ connector: () => new ReplaySubject<PairBook>(1), resetOnError: true, resetOnComplete: false, resetOnRefCountZero: false }),
         );
+        // New signals and commands wait (queued, in order) until the start-up work says they may go.
+        const ready = new ReplaySubject<void>(1);
+        const restored = deps.journal !== undefined;
+        if (!restored) ready.next();
         activeRuns.next(activeRuns.value + 1);
-        return merge(
-          entries(inputs, book$, streams),
-          closes(inputs.commands$ ?? EMPTY, book$, streams),
+        return concat(
+          merge(
+            restored ? startUp(book$, streams, deps.budget, ready) : EMPTY,
+            restored ? recordCountersEvery(streams, deps.budget) : EMPTY,
+            entries(inputs, book$, streams, ready),
+            closes(inputs.commands$ ?? EMPTY, book$, streams, ready),
+          ),
+          restored ? recordCounters(streams, deps.budget) : EMPTY,
         ).pipe(
           finalize(() => {
             exchange.breaker.dispose();
@@ -207,10 +234,16 @@ export function createExecutionHandler(config: ExecutionConfig, deps: HandlerDep
  * of what filled (not when a close cancelled it: the close takes what it filled). While followed, an entry is
  * listed as working in the positions registry, so that a close waits for its final state.
  */
-function entries(inputs: HandlerInputs, book$: Observable<PairBook>, deps: StreamDeps): Observable<ExecutionReport> {
+function entries(inputs: HandlerInputs, book$: Observable<PairBook>, deps: StreamDeps, ready: Observable<void>): Observable<ExecutionReport> {
   // takeUntil on the input, not last, on purpose: stop() ends the intake, never the work already started.
-  const signals$ = inputs.signals$.pipe(takeUntil(deps.stopping$));
-  return placeEntries(signals$, inputs.halted$ ?? NEVER, book$, deps).pipe(
+  // delayWhen on a replayed `ready`: signals that came during the start wait, in order; later ones go at once.
+  // HALT waits the same way, so a signal that came while halted is still judged halted, and one after a release not.
+  const signals$ = inputs.signals$.pipe(
+    takeUntil(deps.stopping$),
+    delayWhen(() => ready),
+  );
+  const halted$ = (inputs.halted$ ?? NEVER).pipe(delayWhen(() => ready));
+  return placeEntries(signals$, halted$, book$, deps).pipe(
     // andThen starts this at the entry's `done` step, so the registry sees it working from that moment on (no
     // defer: it would only cost an operator per working entry).
     andThen<PlacedEntry, OrderFinal>(({ intent, placed }) => {
@@ -254,6 +287,57 @@ function entries(inputs: HandlerInputs, book$: Observable<PairBook>, deps: Strea
 }
 
 /** Close-position commands; the intake ends at stop(), closes under way go on. */
-function closes(commands$: Observable<ClosePositionCommand>, book$: Observable<PairBook>, deps: StreamDeps): Observable<ExecutionReport> {
-  return closePositions(commands$.pipe(takeUntil(deps.stopping$)), book$, deps).pipe(reportsOf());
+function closes(commands$: Observable<ClosePositionCommand>, book$: Observable<PairBook>, deps: StreamDeps, ready: Observable<void>): Observable<ExecutionReport> {
+  return closePositions(
+    commands$.pipe(
+      takeUntil(deps.stopping$),
+      delayWhen(() => ready),
+    ),
+    book$,
+    deps,
+  ).pipe(reportsOf());
+}
+
+/**
+ * The start of a run with a journal: the rate budget seeded from the journaled counters (full ones when none
+ * are), the journal reconciled with the exchange (its reports), then the plan's duties taken up; `ready` once the
+ * stops for fills left unprotected have their answer. Errors with the reconciliation's error.
+ *
+ * journal:   c                          c: last rate counters
+ * result:    ──r──r────PN─(ready)──F…   r: what changed while down; then the restored orders' reports
+ */
+function startUp(book$: Observable<PairBook>, deps: StreamDeps, budget: RateBudget, ready: ReplaySubject<void>): Observable<ExecutionReport> {
+  return deps.journal.lastRateCounters().pipe(
+    tap((counters) => budget.seed?.(counters, deps.scheduler.now())),
+    concatMap(() => book$),
+    concatMap((pairs) =>
+      reconcile(deps.journal, deps, { pairs }).pipe(
+        andThen((plan) => deps.journal.orders().pipe(concatMap((orders) => restoreDuties(plan, orders, pairs, deps)))),
+      ),
+    ),
+    tap((step) => {
+      if (step.kind === 'done') ready.next();
+    }),
+    reportsOf(),
+  );
+}
+
+/** Journals the budget's counters now; a failed write is logged (the next start then assumes fuller counters). */
+function recordCounters(deps: StreamDeps, budget: RateBudget): Observable<never> {
+  return defer(() => (budget.counters ? deps.journal.recordRateCounters(budget.counters(deps.scheduler.now())) : EMPTY)).pipe(
+    ignoreElements(),
+    catchError((error: unknown) => {
+      deps.log.warn('could not journal the rate counters:', error instanceof Error ? error.message : String(error));
+      return EMPTY;
+    }),
+  );
+}
+
+/** `recordCounters` every `RATE_COUNTERS_EVERY_MS` of scheduler time until `stop()`. */
+function recordCountersEvery(deps: StreamDeps, budget: RateBudget): Observable<never> {
+  if (!budget.counters) return EMPTY;
+  return interval(RATE_COUNTERS_EVERY_MS, deps.scheduler).pipe(
+    takeUntil(deps.stopping$),
+    concatMap(() => recordCounters(deps, budget)),
+  );
 }

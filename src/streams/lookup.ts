@@ -1,9 +1,13 @@
-import { type Observable, catchError, concatMap, defer, map, of, timer } from 'rxjs';
-import { type OrderSnapshot } from '../model/order';
+import { type Observable, catchError, combineLatest, concatMap, defer, map, of, race, take, timer } from 'rxjs';
+import { type OrderSnapshot, type PlacedOrder } from '../model/order';
 import { isBreakerOpenError } from '../operators/circuit-breaker';
 import { type ExchangeDeps } from './deps';
 import { exchangeCall } from './exchange-call';
 import { type Lane } from '../operators/rate-limit';
+import { type OrderMonitor } from './order-monitor';
+
+/** The run's exchange access, and its order monitor when there is one (the streams' deps have it; a reconcile's do not). */
+export type LookupDeps = ExchangeDeps & { readonly monitor?: Pick<OrderMonitor, 'seenByClientOrderId' | 'feedUp'> };
 
 /** What looking an order up by its client order id proved. */
 export type LookupResult =
@@ -35,13 +39,21 @@ const findByClientOrderId = (orders: ReadonlyMap<string, OrderSnapshot>, clientO
  * order that may be live into `unproven`. Calls go through `lane` (`monitor` by default). Emits once and
  * completes; never errors.
  *
+ * With the monitor's feed (`deps.monitor`, feed mode `websocket`), what the feed told of the client order id
+ * answers first: an order that was in fact placed shows on the executions channel with its `cl_ord_id`, usually
+ * before the AddOrder was given up on, so it is found at once with no REST call; it is watched for while the
+ * REST lookups run, and whichever finds it first wins. The feed never proves absence: only REST does, as above.
+ *
+ * feed:    ──f|                 f: the feed heard of it → found, the REST lookups are dropped
+ * lookups: ────(cut)
+ *
  * @param clientOrderId The order's client order id.
  * @param deadline Epoch ms of the placement's deadline (the exchange refuses it after that if still queued).
  * @param deps The run's exchange access.
  * @param lane The gate lane of the lookup calls.
  * @returns What the lookups proved.
  */
-export function lookUpOrder(clientOrderId: string, deadline: number, deps: ExchangeDeps, lane: Lane = 'monitor'): Observable<LookupResult> {
+export function lookUpOrder(clientOrderId: string, deadline: number, deps: LookupDeps, lane: Lane = 'monitor'): Observable<LookupResult> {
   const { port, scheduler, config } = deps;
   return defer(() => {
     const provenAfter = deadline + deps.tuning.openOrdersLagMs;
@@ -88,6 +100,43 @@ export function lookUpOrder(clientOrderId: string, deadline: number, deps: Excha
           return attempt(n + 1);
         }),
       );
-    return attempt(1);
+    if (!deps.monitor) return attempt(1);
+    // While the feed is up it finds a placed order by itself: REST rounds before the deadline could only find
+    // it too, so the first is when it can prove absence (the REST budget stays with the monitor and the stops).
+    const firstPauseMs = deps.monitor.feedUp ? Math.max(intervalMs, provenAfter - scheduler.now()) : intervalMs;
+    const seen$ = deps.monitor.seenByClientOrderId(clientOrderId).pipe(
+      take(1),
+      map((snapshot): LookupResult => ({ kind: 'found', snapshot })),
+    );
+    // `seen$` is silent until it finds the order, so the REST result wins whenever the feed has not heard of it.
+    return race(seen$, attempt(1, firstPauseMs));
   });
+}
+
+/**
+ * How long an AddOrder's own answer is waited for before what the feed told of the order is taken instead: an
+ * answer normally comes in well under this, so a request is only dropped when it is already late.
+ */
+export const FEED_PLACED_AFTER_MS = 1_000;
+
+/**
+ * An AddOrder raced with the feed: when the answer is `FEED_PLACED_AFTER_MS` late and the feed has told of the
+ * order by its client order id (an answer held past the client timeout would leave the order unadopted, its fill
+ * unprotected, for the whole timeout), the order is taken as placed with the feed's txid and the request is
+ * dropped. Without the monitor's feed, the AddOrder alone. The feed never makes it fail: a refusal or an
+ * ambiguous answer is the AddOrder's.
+ *
+ * add:    ────────────(10 s: no answer)
+ * feed:   ──o(c)                           o(c): the order's pending_new with our client id
+ * result: ─────p|                          p: placed at 1 s, txid from the feed
+ */
+export function placedOrSeen(deps: LookupDeps, clientOrderId: string, placement$: Observable<PlacedOrder>): Observable<PlacedOrder> {
+  if (!deps.monitor) return placement$;
+  const monitor = deps.monitor;
+  // Watched from the send (the feed is held, and hears the order, while the answer is awaited), taken once late.
+  const seen$ = combineLatest([monitor.seenByClientOrderId(clientOrderId), timer(FEED_PLACED_AFTER_MS, deps.scheduler)]).pipe(
+    take(1),
+    map(([snapshot]): PlacedOrder => ({ txid: snapshot.txid, clientOrderId, description: 'seen on the feed before the AddOrder answer' })),
+  );
+  return race(placement$, seen$);
 }

@@ -71,6 +71,11 @@ export interface FollowOptions {
    * what comes after it (a take-profit's exit, a close) can still happen. Ends without a `done` step.
    */
   readonly leaveRestingOnStop?: boolean;
+  /**
+   * What was already reported and journaled of it (an order followed again after a restart): only fills beyond
+   * this are reported, applied to the registry and journaled. Default: nothing.
+   */
+  readonly seen?: FillProgress;
 }
 
 /** Where the handler's cancel of an order stands: at `stop()` a protective order is left resting unless it is under way or landed. */
@@ -129,7 +134,7 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
     /** `stop()` was asked for, seen only with `leaveRestingOnStop`. */
     let stopped = false;
     let latest: OrderSnapshot | null = options.adopted ?? null;
-    let progress: FillProgress = NO_FILLS;
+    let progress: FillProgress = options.seen ?? NO_FILLS;
     const clientOrderId = context.clientOrderId;
     const journal = (event: LifecycleEvent): void => noteTransition(deps, clientOrderId, event);
 

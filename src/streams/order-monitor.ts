@@ -1,5 +1,6 @@
 import {
   EMPTY,
+  NEVER,
   Observable,
   type Subscriber,
   Subject,
@@ -47,6 +48,18 @@ export interface OrderMonitor {
    * while the feed is up, at once (the next tick is an audit away).
    */
   lookNow(txid: string): void;
+  /**
+   * The order with this client order id as the feed told it (an ambiguous placement that was in fact placed
+   * shows on the executions channel with its `cl_ord_id`): emits once the feed has heard enough to describe it
+   * (at once when it already has), then completes. While subscribed the feed is kept subscribed, even with
+   * nothing tracked. Never emits without a feed, and its silence proves nothing: absence is REST's to prove.
+   *
+   * feed:   ──o(c)──────       o(c): an event of the order with client id c (pending_new, a fill, the snapshot)
+   * seen(c): ─s|                s: its snapshot
+   */
+  seenByClientOrderId(clientOrderId: string): Observable<OrderSnapshot>;
+  /** The feed is subscribed and its snapshot is in (REST is at the audit pace). */
+  readonly feedUp: boolean;
   /** Orders tracked now. */
   readonly trackedCount: number;
   /** Ends the feed subscription now rather than `FEED_LINGER_MS` after the last order stopped being tracked. */
@@ -137,6 +150,10 @@ export function createOrderMonitor(deps: ExchangeDeps): OrderMonitor {
   let feedUp = false;
   /** What the feed told, per txid (tracked or not yet), while it is subscribed. */
   const heard = new Map<string, FeedKnowledge>();
+  /** The txid of each client order id the feed told of (the same orders as `heard`). */
+  const txidOfClientId = new Map<string, string>();
+  /** Lookups waiting for the feed to tell of a client order id (`seenByClientOrderId`). */
+  const watchers = new Map<string, Set<Subscriber<OrderSnapshot>>>();
   /** Orders to resolve with QueryOrders at once (resync point, gap, a final heard without its figures). */
   const resync = new Set<string>();
   let resyncFailed = false;
@@ -281,13 +298,32 @@ export function createOrderMonitor(deps: ExchangeDeps): OrderMonitor {
     deliver(order);
   };
 
+  /** Tells the lookups waiting for this order's client id, once the feed can describe it. */
+  const tellWatchers = (knowledge: FeedKnowledge): void => {
+    const waiting = knowledge.clientOrderId === null ? undefined : watchers.get(knowledge.clientOrderId);
+    if (!waiting || knowledge.clientOrderId === null) return;
+    const reading = feedReading(knowledge, tracked.get(knowledge.txid)?.known ?? null);
+    if (reading.kind === 'unknown') return;
+    watchers.delete(knowledge.clientOrderId);
+    for (const subscriber of waiting) {
+      subscriber.next(reading.snapshot);
+      subscriber.complete();
+    }
+  };
+
   const remember = (knowledge: FeedKnowledge): void => {
     heard.delete(knowledge.txid);
     heard.set(knowledge.txid, knowledge);
+    if (knowledge.clientOrderId !== null) txidOfClientId.set(knowledge.clientOrderId, knowledge.txid);
     if (heard.size > FEED_MEMORY) {
       const oldest = heard.keys().next();
-      if (!oldest.done) heard.delete(oldest.value);
+      if (!oldest.done) {
+        const forgotten = heard.get(oldest.value)?.clientOrderId;
+        heard.delete(oldest.value);
+        if (forgotten != null && txidOfClientId.get(forgotten) === oldest.value) txidOfClientId.delete(forgotten);
+      }
     }
+    tellWatchers(knowledge);
   };
 
   /** Orders tracked whose final state is not known yet. */
@@ -346,6 +382,7 @@ export function createOrderMonitor(deps: ExchangeDeps): OrderMonitor {
           finalize(() => {
             feedUp = false;
             heard.clear();
+            txidOfClientId.clear();
           }),
         )
       : EMPTY;
@@ -366,13 +403,23 @@ export function createOrderMonitor(deps: ExchangeDeps): OrderMonitor {
     ending?.unsubscribe();
   };
 
+  /** The feed subscribed (and no longer lingering towards its end): someone follows an order or waits for one. */
+  const holdFeed = (): void => {
+    lingering?.unsubscribe();
+    lingering = null;
+    if (feed && !feedSubscription) feedSubscription = feed$().subscribe(onFeed);
+  };
+
+  /** Nobody follows an order or waits for one: the feed ends `FEED_LINGER_MS` from now unless someone comes. */
+  const releaseFeed = (): void => {
+    if (tracked.size === 0 && watchers.size === 0 && feedSubscription && !lingering) lingering = scheduler.schedule(endFeed, FEED_LINGER_MS);
+  };
+
   const register = (txid: string, follower: Follower): void => {
     const order = tracked.get(txid);
     if (order) order.followers.push(follower);
     else tracked.set(txid, { since: scheduler.now(), followers: [follower], seenOpen: false, lookNow: false, known: null });
-    lingering?.unsubscribe();
-    lingering = null;
-    if (feed && !feedSubscription) feedSubscription = feed$().subscribe(onFeed);
+    holdFeed();
     loop ??= snapshots$.subscribe({
       next: route,
       // Not expected (a tick catches its own failures); if it happens, every follower hears of it, as it would
@@ -399,9 +446,29 @@ export function createOrderMonitor(deps: ExchangeDeps): OrderMonitor {
       const ending = loop;
       loop = null;
       ending.unsubscribe();
-      if (feedSubscription && !lingering) lingering = scheduler.schedule(endFeed, FEED_LINGER_MS);
+      releaseFeed();
     }
   };
+
+  const seenByClientOrderId = (clientOrderId: string): Observable<OrderSnapshot> =>
+    feed
+      ? new Observable<OrderSnapshot>((subscriber) => {
+          const waiting = watchers.get(clientOrderId) ?? new Set<Subscriber<OrderSnapshot>>();
+          watchers.set(clientOrderId, waiting);
+          waiting.add(subscriber);
+          holdFeed();
+          // Already heard of (its events often come before the AddOrder answer is given up on): told at once.
+          const txid = txidOfClientId.get(clientOrderId);
+          const knowledge = txid === undefined ? undefined : heard.get(txid);
+          if (knowledge) tellWatchers(knowledge);
+          return () => {
+            const still = watchers.get(clientOrderId);
+            still?.delete(subscriber);
+            if (still?.size === 0) watchers.delete(clientOrderId);
+            releaseFeed();
+          };
+        })
+      : NEVER;
 
   return {
     track: (txid) =>
@@ -416,6 +483,10 @@ export function createOrderMonitor(deps: ExchangeDeps): OrderMonitor {
       order.lookNow = true;
       // While the feed is up the next tick is an audit away: asked for at once instead.
       if (feedUp) askRest(txid);
+    },
+    seenByClientOrderId,
+    get feedUp() {
+      return feedUp;
     },
     get trackedCount() {
       return tracked.size;

@@ -29,7 +29,7 @@ import { exchangeCall } from './exchange-call';
 import { NO_DUTIES, journalProblem, journalTransition } from './journaling';
 import { type LiveOrder } from './order-lifecycle';
 import { type OrderContext, contextOfRequest, snapshotDetails } from './reports';
-import { lookUpOrder } from './lookup';
+import { lookUpOrder, placedOrSeen } from './lookup';
 import { type Step, doneStep, reportStep } from './step';
 
 /** An accepted order, and the snapshot a lookup found it with (after an ambiguous placement). */
@@ -202,7 +202,7 @@ export function placeOrder(
             defer(() => {
               sent = true;
               deadline = sendDeadline;
-              return deps.port.placeOrder({ ...request, deadline, ...(config.exchange.validateOnly ? { validate: true } : {}) });
+              return placedOrSeen(deps, request.clientOrderId, deps.port.placeOrder({ ...request, deadline, ...(config.exchange.validateOnly ? { validate: true } : {}) }));
             }),
           );
         });

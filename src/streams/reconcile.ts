@@ -2,6 +2,7 @@ import { Decimal } from 'decimal.js';
 import {
   EMPTY,
   type Observable,
+  catchError,
   concat,
   concatMap,
   connect,
@@ -18,6 +19,7 @@ import {
 } from 'rxjs';
 import { type ProtectionMode } from '../model/config';
 import { type Journal, type JournaledOrder, type OrderIntentRecord } from '../model/journal';
+import { isOrderGone } from '../model/errors';
 import { type ExchangeOrderType, type OrderSnapshot } from '../model/order';
 import { type DerivedReport, type LifecycleEvent, type OrderState, type OrderStatus, isFinalOrderStatus } from '../model/order-state';
 import { type PairBook } from '../model/pair';
@@ -170,7 +172,7 @@ const isTriggered = (orderType: ExchangeOrderType): boolean => orderType !== 'ma
 const opposite = (side: Side): Side => (side === 'buy' ? 'sell' : 'buy');
 
 /** What every report of a journaled order repeats. */
-function contextOfIntent(intent: OrderIntentRecord, pairs: PairBook): OrderContext {
+export function contextOfIntent(intent: OrderIntentRecord, pairs: PairBook): OrderContext {
   const triggered = isTriggered(intent.orderType);
   return {
     signalId: intent.signalId,
@@ -402,9 +404,15 @@ export function reconcile(journal: Journal, deps: ExchangeDeps, options: Reconci
         const known = unresolved.filter((order) => order.state.txid !== null);
         const unanswered = unresolved.filter((order) => order.state.txid === null);
         const toQuery = known.map((order) => order.state.txid ?? '').filter((txid) => !open.has(txid));
+        const cidOf = new Map(known.map((order) => [order.state.txid ?? '', order.intent.clientOrderId]));
         const snapshots$ = from(chunk(toQuery, QUERY_BATCH_SIZE)).pipe(
           // concatMap: one REST call at a time, as the monitor does.
-          concatMap(queryOrders),
+          concatMap((batch) =>
+            queryOrders(batch).pipe(
+              // Kraken answers a batch naming a txid it does not know with "Invalid order": the journal is not this account's.
+              catchError((error: unknown) => throwError(() => (isOrderGone(error) ? unknownTxids(batch, cidOf) : error))),
+            ),
+          ),
           reduce((found: Map<string, OrderSnapshot>, batch) => new Map([...found, ...batch]), new Map(open)),
         );
         const settled$ = snapshots$.pipe(
@@ -434,6 +442,12 @@ function givenUp(role: OrderRole, reason: string): LifecycleEvent {
     case 'close':
       return { kind: 'failed', reason: `${reason}; what it was to close is still held` };
   }
+}
+
+function unknownTxids(batch: readonly string[], cidOf: ReadonlyMap<string, string>): ReconcileError {
+  const first = batch[0] ?? '';
+  const which = batch.length === 1 ? first : `one of ${batch.length} journaled txids (${first}, …)`;
+  return new ReconcileError('unknown-to-exchange', cidOf.get(first) ?? first, `the exchange does not know ${which}: is this journal from another account?`);
 }
 
 /** Lookups in flight at once; the gate orders their calls anyway, this bounds the timers and subscriptions. */

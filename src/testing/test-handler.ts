@@ -27,6 +27,11 @@ export interface TestHandlerOptions extends VirtualExchangeOptions {
    * `seed`s, or their seeded client order ids collide.
    */
   readonly journal?: Journal;
+  /**
+   * The exchange to run against, e.g. the `exchange` of an earlier kit, to play a restart (a second handler run on
+   * the same journal store against the same account). Default: a fresh one from these options.
+   */
+  readonly exchange?: VirtualExchange;
   /** Default: silent. */
   readonly log?: Logger;
   /**
@@ -76,7 +81,7 @@ export interface TestHandler {
 export function createTestHandler(options: TestHandlerOptions): TestHandler {
   const seed = options.seed ?? 42;
   const config = testConfig({ ...options.config, exchange: { tier: options.tier ?? 'starter', ...options.config?.exchange } });
-  const exchange = createVirtualExchange({ requestTimeoutMs: config.exchange.requestTimeoutMs, ...options });
+  const exchange = options.exchange ?? createVirtualExchange({ requestTimeoutMs: config.exchange.requestTimeoutMs, ...options });
   const signals = new Subject<TradeSignal>();
   const commands = new Subject<ClosePositionCommand>();
   const halted = new Subject<boolean>();
