@@ -41,7 +41,7 @@ const SIGNALS = {
   c1: { type: 'close', commandId: 'c1', pair: 'BTC/USD' },
 } as const;
 
-/** What the child is told beyond the defaults: everything fast, on the paper exchange's unlimited tier. */
+/** What the child is told beyond the defaults: everything fast, on the paper exchange's unlimited tier, REST polling. */
 const CONFIG = {
   mode: 'live',
   logLevel: 'info',
@@ -49,6 +49,8 @@ const CONFIG = {
   entry: { deadlineMs: 3000 },
   protection: { mode: 'stop-resting', takeProfitPollMs: 100 },
   monitor: { minIntervalMs: 100, maxIntervalMs: 1000 },
+  // Polling only, whatever KRAKEN_WS_URL the environment has: the scenario paces itself by OpenOrders polls.
+  feed: { mode: 'rest', auditIntervalMs: 1000 },
   lookup: { attempts: 10, intervalMs: 200 },
   retry: { maxAttempts: 5, initialDelayMs: 100, maxDelayMs: 1000, multiplier: 2, jitter: 0.2 },
 };
