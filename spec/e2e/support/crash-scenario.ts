@@ -6,12 +6,14 @@ import { firstValueFrom } from 'rxjs';
 import { journalStatus } from '../../../src/cli/journal-status';
 import { openSqliteJournal, readJournalAccount } from '../../../src/journal/sqlite';
 import { type JournaledOrder } from '../../../src/model/journal';
-import { type InspectedOrder, type PaperExchange, startPaperExchange } from '../../../src/paper';
+import { type InspectedOrder, type InspectedTrade, type PaperExchange, startPaperExchange } from '../../../src/paper';
 import { type ChildExit, type CompiledCli } from './crash-child';
 import { CrashRun, type KillPlan, type KillRecord, StallError } from './crash-run';
 
 /**
- * The scripted scenario of the crash test, and what is checked against the exchange after it. Each signal has its
+ * The scripted scenario of the crash test, and what is checked against the exchange after it. The paper exchange runs
+ * in the test's own process (its HTTP server on 127.0.0.1, its prices moved and its orders read directly), the handler
+ * in a child process (`kraken-rx run --url`) with a SQLite journal in a temporary directory. Each signal has its
  * own quantity and stop price, so its orders are told apart on the exchange without asking the journal. The entries
  * are limits that rest and are then filled by moving the price (the paper exchange's `setPrice`): a fill is seen at the
  * next OpenOrders poll, where an order that fills on arrival waits out the handler's 2 s OpenOrders lag first.
@@ -55,7 +57,7 @@ const CONFIG = {
   retry: { maxAttempts: 5, initialDelayMs: 100, maxDelayMs: 1000, multiplier: 2, jitter: 0.2 },
 };
 
-/** The duties the scenario checks, each met (`true`) or not reached. */
+/** The duties the scenario checks: in `CrashOutcome.met` once met, absent when not reached (the run stalled before). */
 export type Duty = 'protect-s1' | 'timeout-s2' | 'protect-s2' | 'protect-s3' | 'take-profit-s3' | 'close-c1' | 'end';
 
 /** Everything a finished (or stalled) run leaves to check. */
@@ -71,7 +73,7 @@ export interface CrashOutcome {
   readonly starts: number;
   readonly downtimeMs: number;
   readonly orders: readonly InspectedOrder[];
-  readonly trades: ReturnType<PaperExchange['inspect']['trades']>;
+  readonly trades: readonly InspectedTrade[];
   readonly journal: readonly JournaledOrder[];
   readonly elapsedMs: number;
 }
