@@ -34,6 +34,7 @@ const fillTo = (volumeExecuted: string, tradeId: string, quantity = volumeExecut
 });
 const cancelSent: LifecycleEvent = { kind: 'cancel-sent', reason: 'timeout' };
 const cancelMissed: LifecycleEvent = { kind: 'cancel-missed' };
+const cancelWithdrawn: LifecycleEvent = { kind: 'cancel-withdrawn', reason: 'close-position gave up' };
 const closedAt = (volumeExecuted: string): LifecycleEvent => ({ kind: 'final', outcome: 'closed', volumeExecuted: d(volumeExecuted), reason: null });
 const canceledAt = (volumeExecuted: string, reason: string | null = 'User requested'): LifecycleEvent => ({
   kind: 'final',
@@ -79,6 +80,7 @@ const EVENTS = {
   fill: (state: OrderState) => fillTo(state.filled.plus('0.2').toFixed(), 'T-new', '0.2'),
   'cancel-sent': () => cancelSent,
   'cancel-missed': () => cancelMissed,
+  'cancel-withdrawn': () => cancelWithdrawn,
   'final closed': (state: OrderState) => closedAt(state.filled.toFixed()),
   'final canceled': (state: OrderState) => canceledAt(state.filled.toFixed()),
   expired: (state: OrderState) => expiredAt(state.filled.toFixed()),
@@ -101,55 +103,55 @@ const G = 'ignored';
 const TABLE: Readonly<Record<OrderStatus, Readonly<Record<EventName, string>>>> = {
   intended: {
     sent: '→ sent [PENDING_NEW]', accepted: I, ambiguous: I, found: I, 'proven-absent': I, fill: I, 'cancel-sent': I,
-    'cancel-missed': I, 'final closed': I, 'final canceled': I, expired: I, rejected: '→ rejected [REJECTED]', failed: '→ failed [ERROR]',
+    'cancel-missed': I, 'cancel-withdrawn': I, 'final closed': I, 'final canceled': I, expired: I, rejected: '→ rejected [REJECTED]', failed: '→ failed [ERROR]',
   },
   sent: {
     sent: '→ sent []', accepted: '→ accepted [NEW]', ambiguous: '→ ambiguous [UNKNOWN]', found: '→ accepted [NEW]',
-    'proven-absent': '→ absent []', fill: '→ partially-filled [NEW PARTIALLY_FILLED]', 'cancel-sent': I, 'cancel-missed': I,
+    'proven-absent': '→ absent []', fill: '→ partially-filled [NEW PARTIALLY_FILLED]', 'cancel-sent': I, 'cancel-missed': I, 'cancel-withdrawn': I,
     'final closed': I, 'final canceled': I, expired: I, rejected: '→ rejected [REJECTED]', failed: '→ failed [ERROR]',
   },
   ambiguous: {
     sent: I, accepted: '→ accepted [NEW]', ambiguous: I, found: '→ accepted [NEW]', 'proven-absent': '→ absent []',
-    fill: '→ partially-filled [NEW PARTIALLY_FILLED]', 'cancel-sent': I, 'cancel-missed': I, 'final closed': I, 'final canceled': I,
+    fill: '→ partially-filled [NEW PARTIALLY_FILLED]', 'cancel-sent': I, 'cancel-missed': I, 'cancel-withdrawn': I, 'final closed': I, 'final canceled': I,
     expired: I, rejected: I, failed: I,
   },
   absent: {
-    sent: '→ sent []', accepted: I, ambiguous: I, found: I, 'proven-absent': I, fill: I, 'cancel-sent': I, 'cancel-missed': I,
+    sent: '→ sent []', accepted: I, ambiguous: I, found: I, 'proven-absent': I, fill: I, 'cancel-sent': I, 'cancel-missed': I, 'cancel-withdrawn': I,
     'final closed': I, 'final canceled': I, expired: I, rejected: '→ rejected [REJECTED]', failed: '→ failed [ERROR]',
   },
   accepted: {
     sent: I, accepted: G, ambiguous: I, found: G, 'proven-absent': I, fill: '→ partially-filled [PARTIALLY_FILLED]',
-    'cancel-sent': '→ pending-cancel [PENDING_CANCEL]', 'cancel-missed': I, 'final closed': I, 'final canceled': '→ canceled [CANCELED]',
+    'cancel-sent': '→ pending-cancel [PENDING_CANCEL]', 'cancel-missed': I, 'cancel-withdrawn': G, 'final closed': I, 'final canceled': '→ canceled [CANCELED]',
     expired: '→ expired [EXPIRED]', rejected: I, failed: I,
   },
   'partially-filled': {
     sent: I, accepted: G, ambiguous: I, found: G, 'proven-absent': I, fill: '→ partially-filled [PARTIALLY_FILLED]',
-    'cancel-sent': '→ pending-cancel [PENDING_CANCEL]', 'cancel-missed': I, 'final closed': '→ filled [FILLED]',
+    'cancel-sent': '→ pending-cancel [PENDING_CANCEL]', 'cancel-missed': I, 'cancel-withdrawn': G, 'final closed': '→ filled [FILLED]',
     'final canceled': '→ canceled [CANCELED]', expired: '→ expired [EXPIRED]', rejected: I, failed: I,
   },
   'pending-cancel': {
     sent: I, accepted: G, ambiguous: I, found: G, 'proven-absent': I, fill: '→ pending-cancel [PARTIALLY_FILLED]', 'cancel-sent': G,
-    'cancel-missed': '→ pending-cancel []', 'final closed': '→ filled [FILLED]', 'final canceled': '→ canceled [CANCELED]',
+    'cancel-missed': '→ pending-cancel []', 'cancel-withdrawn': '→ partially-filled []', 'final closed': '→ filled [FILLED]', 'final canceled': '→ canceled [CANCELED]',
     expired: '→ expired [EXPIRED]', rejected: I, failed: I,
   },
   filled: {
-    sent: I, accepted: G, ambiguous: I, found: G, 'proven-absent': I, fill: I, 'cancel-sent': G, 'cancel-missed': G,
+    sent: I, accepted: G, ambiguous: I, found: G, 'proven-absent': I, fill: I, 'cancel-sent': G, 'cancel-missed': G, 'cancel-withdrawn': G,
     'final closed': G, 'final canceled': I, expired: I, rejected: I, failed: I,
   },
   canceled: {
-    sent: I, accepted: G, ambiguous: I, found: G, 'proven-absent': I, fill: I, 'cancel-sent': G, 'cancel-missed': G,
+    sent: I, accepted: G, ambiguous: I, found: G, 'proven-absent': I, fill: I, 'cancel-sent': G, 'cancel-missed': G, 'cancel-withdrawn': G,
     'final closed': I, 'final canceled': G, expired: I, rejected: I, failed: I,
   },
   expired: {
-    sent: I, accepted: G, ambiguous: I, found: G, 'proven-absent': I, fill: I, 'cancel-sent': G, 'cancel-missed': G,
+    sent: I, accepted: G, ambiguous: I, found: G, 'proven-absent': I, fill: I, 'cancel-sent': G, 'cancel-missed': G, 'cancel-withdrawn': G,
     'final closed': I, 'final canceled': I, expired: G, rejected: I, failed: I,
   },
   rejected: {
-    sent: I, accepted: I, ambiguous: I, found: I, 'proven-absent': I, fill: I, 'cancel-sent': I, 'cancel-missed': I,
+    sent: I, accepted: I, ambiguous: I, found: I, 'proven-absent': I, fill: I, 'cancel-sent': I, 'cancel-missed': I, 'cancel-withdrawn': I,
     'final closed': I, 'final canceled': I, expired: I, rejected: I, failed: I,
   },
   failed: {
-    sent: I, accepted: I, ambiguous: I, found: I, 'proven-absent': I, fill: I, 'cancel-sent': I, 'cancel-missed': I,
+    sent: I, accepted: I, ambiguous: I, found: I, 'proven-absent': I, fill: I, 'cancel-sent': I, 'cancel-missed': I, 'cancel-withdrawn': I,
     'final closed': I, 'final canceled': I, expired: I, rejected: I, failed: I,
   },
 };
@@ -160,7 +162,7 @@ const ROWS = (Object.keys(TABLE) as OrderStatus[]).flatMap((status) =>
 
 describe('transition: the table', () => {
   it('has a row for every status and every event', () => {
-    expect(ROWS).toHaveLength(12 * 13);
+    expect(ROWS).toHaveLength(12 * 14);
     expect(Object.keys(IN).map((status) => IN[status as OrderStatus].status)).toEqual(Object.keys(IN));
   });
 

@@ -1,11 +1,15 @@
 import { describe, expect, it } from '@jest/globals';
+import { Decimal } from 'decimal.js';
+import { type Subscription } from 'rxjs';
 import { type TestScheduler } from 'rxjs/testing';
 import { type RunHelpers } from 'rxjs/internal/testing/TestScheduler';
 import { type ExecutionConfig } from '../../src/model/config';
+import { openMemoryJournal } from '../../src/journal/memory';
 import { type TradeSignal } from '../../src/model/signal';
 import { type VirtualExchange } from '../../src/testing';
 import { config as baseConfig, marbles } from './fake-exchange';
 import { type Inputs, type Run, type RunOptions, ordersOfType, run as runOn, sentAt } from './scenario';
+import { ordersIn } from './support-reconcile';
 
 /**
  * Issue 10, items 1–3, and issue 11's untracked sell: what a close owns is the snapshot of lots and stops it
@@ -150,20 +154,32 @@ describe('close-position owns the snapshot it started with', () => {
   /**
    * Two stops (0.02 @ 57000, 0.03 @ 56000); a close at 5 s whose cancel of the second never gets an answer that
    * proves anything (EGeneral:Internal error: a cancel that may have happened), so it stays resting; stop() at 120 s
-   * unless told otherwise.
+   * unless told otherwise. `refusal` lifts the refusal; `commands$` replaces the one close.
    */
   const stuckSecondStop = (
     scheduler: TestScheduler,
     hot: RunHelpers['hot'],
-    { stopAt = 120_000, ...options }: RunOptions & { stopAt?: number },
-  ): { run: Run; stuck: () => string | undefined } => {
+    { stopAt = 120_000, commands$, ...options }: RunOptions & { stopAt?: number; commands$?: Inputs['commands$'] },
+  ): { run: Run; stuck: () => string | undefined; refusal: Subscription } => {
     const small: TradeSignal = { ...first, signalId: 'small', quantity: '0.02' };
-    const stuckRun = run(scheduler, { signals$: hot('a b', { a: small, b: later }), commands$: hot('5000ms c', { c: { commandId: 'close-1', pair: 'XBTUSD' } }) }, options);
+    const closes$ = commands$ ?? hot('5000ms c', { c: { commandId: 'close-1', pair: 'XBTUSD' } });
+    const stuckRun = run(scheduler, { signals$: hot('a b', { a: small, b: later }), commands$: closes$ }, options);
     const stuck = (): string | undefined => ordersOfType(stuckRun.exchange, 'stop-loss')[1]?.txid;
-    stuckRun.exchange.refuse('CancelOrder', 'EGeneral:Internal error', { when: (params) => params['txid'] !== undefined && params['txid'] === stuck() });
+    const refusal = stuckRun.exchange.refuse('CancelOrder', 'EGeneral:Internal error', { when: (params) => params['txid'] !== undefined && params['txid'] === stuck() });
     scheduler.schedule(() => void stuckRun.handler.stop(), stopAt);
-    return { run: stuckRun, stuck };
+    return { run: stuckRun, stuck, refusal };
   };
+
+  /** The CancelOrder requests of `txid`, by frame. */
+  const cancelsOf = (exchange: VirtualExchange, txid: string | undefined): number[] =>
+    exchange.sent('CancelOrder').filter((request) => request.params['txid'] === txid).map((request) => request.frame);
+
+  /** Sum of the resting stops' volumes on the exchange. */
+  const restingStopVolume = (exchange: VirtualExchange): string =>
+    ordersOfType(exchange, 'stop-loss')
+      .filter((order) => order.status === 'open')
+      .reduce((sum, order) => sum.add(order.volume), new Decimal(0))
+      .toFixed();
 
   it('a close that times out waiting for a stop that will not go puts back protection for what the cancelled stops covered', () => {
     marbles(({ hot, scheduler, flush }) => {
@@ -179,22 +195,97 @@ describe('close-position owns the snapshot it started with', () => {
     });
   });
 
-  // Until the close gives up (37 s) and after, the stuck stop's cancel keeps being retried: the stop was cancelled
-  // for a reason. At stop() (120 s) the stop is left resting like any protective order: the cancel attempt under
-  // way (its backoff ends at 120.68 s) is the last, its follower ends, and so does the run.
-  it('…and after stop() that run ends: no cancel after the one under way, nothing sent after it, reports$ completes', () => {
+  // Until the close gives up (37 s) the stuck stop's cancel is retried: the close still wants it gone. Once it has
+  // given up, the cancel is withdrawn: removing a stop the close cannot replace would leave the position bare.
+  it('a close that gave up withdraws the stuck cancel: none after 37 s, even once the refusal is lifted (60 s), and the position stays fully covered', () => {
     marbles(({ hot, scheduler, flush }) => {
-      const { run: { exchange, completedAt, handler }, stuck } = stuckSecondStop(scheduler, hot, { endAt: 250_000 });
+      const { run: { reports, exchange, completedAt, handler }, stuck, refusal } = stuckSecondStop(scheduler, hot, { endAt: 250_000 });
+      scheduler.schedule(() => refusal.unsubscribe(), 60_000);
       flush();
-      const cancels = exchange.sent('CancelOrder').filter((request) => request.frame > 100_000).map((request) => request.frame);
-      // Retried about every second while the run goes on, up to stop().
-      expect(cancels.filter((frame) => frame < 120_000).length).toBeGreaterThan(15);
-      expect(cancels.filter((frame) => frame >= 120_000)).toEqual([120_680]);
-      expect(exchange.sent().filter((request) => request.frame > 120_690)).toEqual([]);
-      expect(completedAt()).toBe(120_690);
-      // Left resting, and still listed: it protects its 0.03, and the stop put back covers the other 0.02.
+      const error = reports.find((r) => r.role === 'close' && r.status === 'ERROR');
+      expect(error?.timestamp).toBe(37_000);
+      const cancels = cancelsOf(exchange, stuck());
+      // Retried while the close waited; not one after it gave up.
+      expect(cancels.filter((frame) => frame < 37_000).length).toBeGreaterThan(15);
+      expect(cancels.filter((frame) => frame >= 37_000)).toEqual([]);
+      // Still resting, never reported cancelled: 0.02 (put back) + 0.03 (the stuck stop) cover the 0.05 held.
+      expect(reports.filter((r) => r.exchangeOrderId === stuck() && r.status === 'CANCELED')).toEqual([]);
       expect(restingStops(exchange).sort()).toEqual(['sell 0.02 @ 57000', 'sell 0.03 @ 56000']);
-      expect(handler.positions().flatMap((p) => p.protectiveOrders.map((o) => o.txid)).sort()).toContain(stuck());
+      expect(restingStopVolume(exchange)).toBe(exchange.inspect.balance('XBT').balance.toFixed());
+      expect(handler.positions().map((p) => [p.quantity.toFixed(), p.protectiveOrders.map((o) => o.quantity.toFixed()).sort()])).toEqual([['0.05', ['0.02', '0.03']]]);
+      // At stop() (120 s) no cancel is under way: every stop is left resting at once and the run ends.
+      expect(exchange.sent().filter((request) => request.frame > 120_000)).toEqual([]);
+      expect(completedAt()).toBe(120_000);
+    });
+  });
+
+  it('a withdrawn cancel is journaled: the stuck stop is working again in the journal, so a restart does not cancel it', () => {
+    marbles(({ hot, scheduler, flush }) => {
+      const journal = openMemoryJournal({ account: 'in-memory' });
+      const { run: { reports }, stuck } = stuckSecondStop(scheduler, hot, { endAt: 250_000, journal });
+      flush();
+      expect(reports.find((r) => r.role === 'close' && r.status === 'ERROR')).toBeDefined();
+      const stuckStop = [...ordersIn(journal).values()].find((order) => order.state.txid === stuck());
+      expect(stuckStop?.events.map((entry) => entry.event.kind)).toEqual(['sent', 'accepted', 'cancel-sent', 'cancel-withdrawn']);
+      expect(stuckStop?.state.status).toBe('accepted');
+    });
+  });
+
+  it('a stuck cancel on its way when the close gives up that lands anyway: the stop is put back at its trigger, and its report says why', () => {
+    marbles(({ hot, scheduler, flush }) => {
+      const { run: { reports, exchange, handler }, stuck, refusal } = stuckSecondStop(scheduler, hot, { endAt: 250_000 });
+      // From 36 s the exchange takes the cancel, but processes CancelOrder 5 s late: the attempt sent before 37 s
+      // lands after the close has given up.
+      scheduler.schedule(() => {
+        refusal.unsubscribe();
+        exchange.faults.setLatency('CancelOrder', 5_000);
+      }, 36_000);
+      flush();
+      const error = reports.find((r) => r.role === 'close' && r.status === 'ERROR');
+      expect(error?.timestamp).toBe(37_000);
+      expect(error?.reason).toContain('protection restored for 0.02');
+      // The attempt on its way at 37 s is the last one sent.
+      const cancels = cancelsOf(exchange, stuck());
+      expect(cancels.filter((frame) => frame >= 36_000)).toHaveLength(1);
+      expect(cancels.filter((frame) => frame >= 37_000)).toEqual([]);
+      const stuckFinal = reports.find((r) => r.exchangeOrderId === stuck() && r.status === 'CANCELED');
+      expect(stuckFinal?.reason).toBe('cancelled: close-position');
+      // Put back: the same 0.03 at the same trigger, the entry's signal, the reason on its first report.
+      const putBack = reports.filter((r) => r.role === 'stop-loss' && r.signalId === 'later' && r.clientOrderId !== stuckFinal?.clientOrderId);
+      expect(putBack.map((r) => [r.status, r.side, r.quantityOrdered?.toFixed(), r.stopPrice?.toFixed()])).toEqual([
+        ['PENDING_NEW', 'sell', '0.03', '56000'],
+        ['NEW', 'sell', '0.03', '56000'],
+      ]);
+      expect(putBack[0]?.reason).toBe("protection restored: the close had given up when this stop's cancel landed");
+      expect(putBack[0]!.timestamp).toBeGreaterThan(stuckFinal!.timestamp - 1);
+      expect(restingStops(exchange).sort()).toEqual(['sell 0.02 @ 57000', 'sell 0.03 @ 56000']);
+      expect(restingStopVolume(exchange)).toBe('0.05');
+      expect(handler.positions().map((p) => [p.quantity.toFixed(), p.protectiveOrders.map((o) => o.quantity.toFixed()).sort()])).toEqual([['0.05', ['0.02', '0.03']]]);
+    });
+  });
+
+  it('after a close gave up, a later close of the pair cancels the stuck stop and the one put back, and sells the position', () => {
+    marbles(({ hot, scheduler, flush }) => {
+      const { run: { reports, exchange, handler }, stuck, refusal } = stuckSecondStop(scheduler, hot, {
+        endAt: 250_000,
+        commands$: hot('5000ms c 64999ms d', { c: { commandId: 'close-1', pair: 'XBTUSD' }, d: { commandId: 'close-2', pair: 'XBTUSD' } }),
+      });
+      scheduler.schedule(() => refusal.unsubscribe(), 60_000);
+      flush();
+      // close-1 gave up at 37 s; nothing sent for the stuck stop until close-2 (70 s) cancels it again.
+      expect(cancelsOf(exchange, stuck()).filter((frame) => frame >= 37_000)).toEqual([70_000]);
+      const stuckFinal = reports.find((r) => r.exchangeOrderId === stuck() && r.status === 'CANCELED');
+      expect(stuckFinal?.reason).toBe('cancelled: close-position');
+      const close2 = reports.filter((r) => r.signalId === 'close-2' && r.role === 'close');
+      expect(close2.map((r) => [r.status, r.quantityFilled.toFixed()])).toEqual([
+        ['PENDING_NEW', '0'],
+        ['NEW', '0'],
+        ['FILLED', '0.05'],
+      ]);
+      expect(marketOrders(exchange)).toEqual(['buy 0.02', 'buy 0.03', 'sell 0.05']);
+      expect(restingStops(exchange)).toEqual([]);
+      expect(exchange.inspect.balance('XBT').balance.toFixed()).toBe('0');
+      expect(handler.positions()).toEqual([]);
     });
   });
 

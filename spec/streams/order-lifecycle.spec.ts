@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { Decimal } from 'decimal.js';
-import { BehaviorSubject, type Observable, filter, map, takeUntil, tap, timer } from 'rxjs';
+import { BehaviorSubject, type Observable, filter, ignoreElements, map, takeUntil, tap, timer } from 'rxjs';
 import { type TestScheduler } from 'rxjs/testing';
 import { type OrderRequest } from '../../src/model/order';
 import { type StreamDeps } from '../../src/streams/deps';
@@ -378,6 +378,97 @@ describe('order lifecycle at stop() (issue 10: a stuck cancel kept the run alive
       flush();
       // An entry left working at stop() could fill unprotected once the process is gone: its cancel is not dropped.
       expect(port.callsOf('cancelOrder').map((call) => call.at)).toEqual([1000, 9010, 17020]);
+    });
+  });
+});
+
+describe('order lifecycle: a cancel withdrawn (a close that gave up, issue 10 item 1)', () => {
+  const open = state('open');
+  const refused = exchangeError('refused', 'EGeneral:Invalid arguments', 'CancelOrder');
+  const ambiguous = exchangeError('ambiguous', 'EGeneral:Internal error', 'CancelOrder');
+  const closing = (frame: number): Observable<CancelReason> => timer(frame).pipe(map((): CancelReason => 'close-position'));
+
+  it('a refused cancel waiting to be re-armed, withdrawn: no attempt after it, the order stays followed, and the withdrawal\'s trigger cancels it again', () => {
+    marbles(({ cold, hot, scheduler, expectObservable, flush }) => {
+      let cancelled = false;
+      const port = new FakePort(
+        {
+          openOrders: () => cold('(a|)', { a: cancelled ? ordersOf() : ordersOf(open) }),
+          cancelOrder: () =>
+            scheduler.now() < 20_000 ? cold('10ms #', {}, refused) : cold('10ms (a|)', { a: { count: 1, pending: false } }).pipe(tap(() => (cancelled = true))),
+          queryOrders: () => cold('(a|)', { a: ordersOf(cancelled ? state('canceled') : open) }),
+        },
+        scheduler,
+      );
+      const deps = streamDeps(port, scheduler, { config: patientBreaker });
+      // Withdrawn at 5 s (a value for another reason is ignored); the trigger it hands on fires at 20 s.
+      const cancelWithdrawn$ = hot('4000ms t 999ms w', {
+        t: { when$: closing(20_000), reason: 'take-profit' as const },
+        w: { when$: closing(20_000 - 5_000), reason: 'close-position' as const },
+      });
+      const finals: OrderFinal[] = [];
+      const steps$ = followOrder(order, deps, { cancelWhen$: closing(500), cancelWithdrawn$ }).pipe(tap((step) => step.kind === 'done' && finals.push(step.value)));
+      expectObservable(letters(steps$), '^ 60000ms !').toBe('500ms X 19499ms X 9ms (Cd|)');
+      flush();
+      // 500 refused, re-armed at 8510 but withdrawn at 5000: nothing until the new close at 20 s.
+      expect(port.callsOf('cancelOrder').map((call) => call.at)).toEqual([500, 20_000]);
+      // Cancelled by the new close: not a landing after the withdrawal.
+      expect(finals.map((final) => [final.cancelReason, final.landedAfterWithdrawal ?? false])).toEqual([['close-position', false]]);
+    });
+  });
+
+  it('withdrawn while an attempt is on its way, which lands: no attempt after it, and the final state says it landed after the withdrawal', () => {
+    marbles(({ cold, hot, scheduler, flush }) => {
+      let cancelled = false;
+      const port = new FakePort(
+        {
+          openOrders: () => cold('(a|)', { a: cancelled ? ordersOf() : ordersOf(open) }),
+          // The first attempt is refused (nothing done); the second, re-armed at 8510, takes effect at 8900 and its
+          // answer is lost at 9510.
+          cancelOrder: (_, call) =>
+            call === 2 ? cold('390ms a 609ms #', { a: 0 }, ambiguous).pipe(tap(() => (cancelled = true)), ignoreElements()) : cold('10ms #', {}, refused),
+          queryOrders: () => cold('(a|)', { a: ordersOf(cancelled ? state('canceled') : open) }),
+        },
+        scheduler,
+      );
+      const deps = streamDeps(port, scheduler, { config: patientBreaker });
+      // Withdrawn at 9 s, while the second attempt is on its way: only it can have removed the order.
+      const cancelWithdrawn$ = hot('9000ms w', { w: { when$: closing(60_000), reason: 'close-position' as const } });
+      const reports: string[] = [];
+      const finals: OrderFinal[] = [];
+      followOrder(order, deps, { cancelWhen$: closing(500), cancelWithdrawn$ }).subscribe((step) =>
+        step.kind === 'done' ? finals.push(step.value) : reports.push(`${step.report.status} ${step.report.reason ?? ''}`),
+      );
+      flush();
+      expect(port.callsOf('cancelOrder').map((call) => call.at)).toEqual([500, 8510]);
+      expect(reports).toEqual(['PENDING_CANCEL cancel: close-position', 'CANCELED cancelled: close-position']);
+      expect(finals.map((final) => [final.cancelReason, final.landedAfterWithdrawal ?? false])).toEqual([['close-position', true]]);
+    });
+  });
+
+  it('withdrawn after refusals that prove nothing was done, then cancelled elsewhere: not the handler\'s cancel, nothing to put back', () => {
+    marbles(({ cold, hot, scheduler, flush }) => {
+      let cancelled = false;
+      scheduler.schedule(() => (cancelled = true), 10_000);
+      const port = new FakePort(
+        {
+          openOrders: () => cold('(a|)', { a: cancelled ? ordersOf() : ordersOf(open) }),
+          cancelOrder: () => cold('10ms #', {}, refused),
+          queryOrders: () => cold('(a|)', { a: ordersOf(cancelled ? snapshot({ txid: 'OTX-1', status: 'canceled', reason: 'User requested' }) : open) }),
+        },
+        scheduler,
+      );
+      const deps = streamDeps(port, scheduler, { config: patientBreaker });
+      const cancelWithdrawn$ = hot('3000ms w', { w: { when$: closing(60_000), reason: 'close-position' as const } });
+      const reports: string[] = [];
+      const finals: OrderFinal[] = [];
+      followOrder(order, deps, { cancelWhen$: closing(500), cancelWithdrawn$ }).subscribe((step) =>
+        step.kind === 'done' ? finals.push(step.value) : reports.push(`${step.report.status} ${step.report.reason ?? ''}`),
+      );
+      flush();
+      expect(port.callsOf('cancelOrder').map((call) => call.at)).toEqual([500]);
+      expect(reports).toEqual(['PENDING_CANCEL cancel: close-position', 'CANCELED User requested']);
+      expect(finals.map((final) => [final.cancelReason, final.landedAfterWithdrawal ?? false])).toEqual([[null, false]]);
     });
   });
 });

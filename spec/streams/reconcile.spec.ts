@@ -14,7 +14,7 @@ import { type ReconcilePlan, ReconcileError, reconcile } from '../../src/streams
 import { type Step } from '../../src/streams/step';
 import { FakePort, type PortScript, book, exchangeError, marbles, ordersOf, snapshot } from './fake-exchange';
 import { exchangeDeps } from './stream-deps';
-import { accepted, ambiguous, cancelSent, fillOf, intentOf, ordersIn, seed, sent } from './support-reconcile';
+import { type Seeded, accepted, ambiguous, cancelSent, fillOf, intentOf, ordersIn, seed, sent } from './support-reconcile';
 
 type Cold = <T>(marbles: string, values?: Record<string, T>, error?: unknown) => Observable<T>;
 
@@ -411,6 +411,26 @@ describe('reconcile', () => {
       ]);
       expect(plan?.toProtect).toEqual([]);
       expect(plan?.takeProfitWatches).toEqual([]);
+    });
+  });
+
+  it('does not cancel again a stop whose cancel a close withdrew when it gave up: it is resting protection again', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const journal = newJournal();
+      const entry = intentOf({ clientOrderId: 'e1', orderType: 'market', price: null });
+      const stop = intentOf({ clientOrderId: 's1', role: 'stop-loss', parentClientOrderId: 'e1', side: 'sell', orderType: 'stop-loss', price: new Decimal('90'), duties: { stopLoss: null, protectionMode: null } });
+      const withdrawn: Seeded = { event: { kind: 'cancel-withdrawn', reason: 'close-position gave up' }, at: 70 };
+      seed(journal, [
+        [entry, sent(0), accepted('OE1', 10), fillOf('OE1', 'T1', '1', 20)],
+        [stop, sent(30), accepted('OS1', 40), cancelSent('close-position', 50), withdrawn],
+      ]);
+      const exchange = [snapshot({ txid: 'OS1', clientOrderId: 's1', status: 'open', side: 'sell', orderType: 'stop-loss' })];
+      const run = start(journal, exchangeOf(cold, scheduler, () => exchange), scheduler);
+      flush();
+      const plan = run.plans[0];
+      expect(plan?.toCancel).toEqual([]);
+      expect(plan?.restingStops.map((r) => [r.clientOrderId, r.txid])).toEqual([['s1', 'OS1']]);
+      expect(plan?.toProtect).toEqual([]);
     });
   });
 

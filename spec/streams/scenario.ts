@@ -2,6 +2,7 @@ import { afterEach, expect } from '@jest/globals';
 import { type Observable } from 'rxjs';
 import { type TestScheduler } from 'rxjs/testing';
 import { type ExecutionConfig } from '../../src/model/config';
+import { type Journal } from '../../src/model/journal';
 import { type ExecutionReport } from '../../src/model/report';
 import { type ClosePositionCommand, type DecimalInput, type TradeSignal } from '../../src/model/signal';
 import { type InspectedOrder } from '../../src/paper/inspect';
@@ -56,6 +57,8 @@ export interface RunOptions {
   readonly endAt?: number;
   /** Scripts the exchange before the run's first request (at frame 0). */
   readonly before?: (exchange: VirtualExchange) => void;
+  /** Journal the run (it then reconciles at start); default the handler's fresh in-memory journal. */
+  readonly journal?: Journal;
 }
 
 /**
@@ -80,6 +83,7 @@ export function run(scheduler: TestScheduler, inputs: Inputs, options: RunOption
     config: options.config ?? baseConfig,
     log: quiet,
     runLimitMs: options.runLimitMs ?? 300_000,
+    ...(options.journal ? { journal: options.journal } : {}),
     ...inputs,
   });
   options.before?.(kit.exchange);

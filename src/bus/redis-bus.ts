@@ -10,6 +10,7 @@ import {
   createClient,
 } from 'redis';
 import { type MonoTypeOperatorFunction, type Observable, type SchedulerLike, asyncScheduler, defer, lastValueFrom, retry, throwError, timer } from 'rxjs';
+import { errorCode } from '../model/error-shape';
 import { type BackoffPolicy, backoffDelay } from '../operators/retry-backoff';
 
 /**
@@ -145,8 +146,9 @@ export function isConnectionError(error: unknown): boolean {
   if (CONNECTION_ERRORS.some((kind) => error instanceof kind)) return true;
   if (error instanceof ErrorReply) return error.message.startsWith('LOADING');
   // A socket's own failure: ECONNREFUSED, ECONNRESET, EPIPE, ETIMEDOUT, EHOSTUNREACH…
-  const code = error instanceof Error && 'code' in error ? error.code : undefined;
-  return typeof code === 'string' && /^E[A-Z]+$/.test(code);
+  // Read by shape: Node builds these in its own realm, where a vm context's `instanceof Error` fails.
+  const code = errorCode(error);
+  return code !== undefined && /^E[A-Z]+$/.test(code);
 }
 
 /** A reply saying the consumer group is gone: Redis restarted without its data, or someone destroyed the group. */

@@ -16,6 +16,7 @@ import {
   Observable as RxObservable,
 } from 'rxjs';
 import { Decimal } from 'decimal.js';
+import { errorCode } from '../model/error-shape';
 import { type ClosePositionCommand, type TradeSignal, idProblem } from '../model/signal';
 import { JsonNumber, type JsonObject, JsonSyntaxError, type JsonValue, parseJsonLine } from './json-line';
 
@@ -336,8 +337,7 @@ export function linesOf(openInput: () => Readable): Observable<string> {
 export const inputLines = (source: string, stdin: Readable = process.stdin): Observable<string> =>
   source === '-' ? linesOf(() => stdin) : linesOf(() => createReadStream(source, { encoding: 'utf8' }));
 
-const errorCode = (error: unknown): string =>
-  typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string' ? error.code : 'error';
+const codeOf = (error: unknown): string => errorCode(error) ?? 'error';
 
 const CODE_MEANINGS: Readonly<Record<string, string>> = {
   ENOENT: 'no such file',
@@ -360,7 +360,7 @@ export function signalsSourceProblem(source: string): string | null {
     else accessSync(source, constants.R_OK);
     return null;
   } catch (e) {
-    const code = errorCode(e);
+    const code = codeOf(e);
     return `cannot read ${JSON.stringify(source)}: ${CODE_MEANINGS[code] ?? 'unreadable'} (${code})`;
   }
 }

@@ -101,6 +101,7 @@ export function encodeEvent(e: LifecycleEvent): string {
         return { kind: e.kind, txid: id('txid', e.txid) };
       case 'ambiguous':
       case 'cancel-sent':
+      case 'cancel-withdrawn':
       case 'rejected':
       case 'failed':
         return { kind: e.kind, reason: e.reason };
@@ -275,6 +276,7 @@ const EVENT_KINDS = [
   'fill',
   'cancel-sent',
   'cancel-missed',
+  'cancel-withdrawn',
   'final',
   'expired',
   'rejected',
@@ -327,6 +329,7 @@ export function decodeEvent(r: BodyReader): LifecycleEvent {
       return { kind, txid: r.id('txid') };
     case 'ambiguous':
     case 'cancel-sent':
+    case 'cancel-withdrawn':
     case 'rejected':
     case 'failed':
       return { kind, reason: r.string('reason') };

@@ -33,7 +33,7 @@ import {
   encodeRateCounters,
   encodeSignal,
 } from './codec';
-import { storeErrorCode, storeErrorMessage } from './journal-call';
+import { errorCode, errorMessage } from '../model/error-shape';
 import { foldJournaledOrder } from './order-fold';
 
 /** `meta.schema_version` of the tables below; a schema with a higher one was written by a newer version. */
@@ -104,7 +104,7 @@ export function quotedSchema(schema: string): string {
   return `"${schema}"`;
 }
 
-const message = storeErrorMessage;
+const message = errorMessage;
 
 /** A store failure as the port promises it: a `JournalError`, `storage` unless it is one already. */
 export const asJournalError = (what: string, error: unknown): JournalError =>
@@ -192,7 +192,7 @@ function entryOf(row: EntryRow, kind: string): Entry {
   return { seq, at: integer(row.at, `${where}, column at`), body: BodyReader.parse(`${where}, column body`, row.body) };
 }
 
-const isUniqueViolation = (error: unknown): boolean => storeErrorCode(error) === '23505';
+const isUniqueViolation = (error: unknown): boolean => errorCode(error) === '23505';
 
 /**
  * Opens the shared journal: the account's schema on a PostgreSQL server (created on first open), one

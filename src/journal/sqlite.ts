@@ -32,7 +32,8 @@ import {
   encodeRateCounters,
   encodeSignal,
 } from './codec';
-import { journalCall, storeErrorCode, storeErrorMessage } from './journal-call';
+import { errorCode, errorMessage } from '../model/error-shape';
+import { journalCall } from './journal-call';
 import { foldJournaledOrder } from './order-fold';
 
 /** `PRAGMA user_version` of the schema below; a file with a higher one was written by a newer version. */
@@ -124,7 +125,7 @@ function entryOf(value: unknown, kind: string): Entry {
   return { seq, at: integerColumn(value, 'at', where), body: BodyReader.parse(`${where}, column body`, column(value, 'body', where)) };
 }
 
-const isConstraintError = (error: unknown): boolean => storeErrorCode(error)?.startsWith('SQLITE_CONSTRAINT') ?? false;
+const isConstraintError = (error: unknown): boolean => errorCode(error)?.startsWith('SQLITE_CONSTRAINT') ?? false;
 
 /**
  * The embedded journal: one SQLite file in WAL mode, `synchronous=FULL` by default, one transaction per
@@ -141,7 +142,7 @@ export function openSqliteJournal(options: SqliteJournalOptions): SqliteJournal 
   try {
     db = new Database(options.path);
   } catch (error: unknown) {
-    throw new JournalError('storage', `cannot open the journal ${options.path}: ${storeErrorMessage(error)}`, { cause: error });
+    throw new JournalError('storage', `cannot open the journal ${options.path}: ${errorMessage(error)}`, { cause: error });
   }
   try {
     configure(db, options);
@@ -149,7 +150,7 @@ export function openSqliteJournal(options: SqliteJournalOptions): SqliteJournal 
   } catch (error: unknown) {
     db.close();
     if (error instanceof JournalError) throw error;
-    throw new JournalError('schema', `${options.path} is not a kraken-rx journal: ${storeErrorMessage(error)}`, { cause: error });
+    throw new JournalError('schema', `${options.path} is not a kraken-rx journal: ${errorMessage(error)}`, { cause: error });
   }
 }
 
@@ -199,7 +200,7 @@ export function readJournalAccount(path: string): string {
   try {
     db = new Database(path, { readonly: true, fileMustExist: true });
   } catch (error: unknown) {
-    throw new JournalError('storage', `cannot open the journal ${path}: ${storeErrorMessage(error)}`, { cause: error });
+    throw new JournalError('storage', `cannot open the journal ${path}: ${errorMessage(error)}`, { cause: error });
   }
   try {
     const version: unknown = db.pragma('user_version', { simple: true });
@@ -211,7 +212,7 @@ export function readJournalAccount(path: string): string {
     return account;
   } catch (error: unknown) {
     if (error instanceof JournalError) throw error;
-    throw new JournalError('schema', `${path} is not a kraken-rx journal: ${storeErrorMessage(error)}`, { cause: error });
+    throw new JournalError('schema', `${path} is not a kraken-rx journal: ${errorMessage(error)}`, { cause: error });
   } finally {
     db.close();
   }

@@ -75,6 +75,12 @@ export type LifecycleEvent =
   | { readonly kind: 'cancel-sent'; readonly reason: string }
   /** The cancel was answered "unknown order" (it is already gone). */
   | { readonly kind: 'cancel-missed' }
+  /**
+   * The handler no longer wants it cancelled (a close that gave up withdrew its cancels): it is working again, so a
+   * restart does not send the cancel again. A request already on its way may still land; the exchange then shows
+   * the order cancelled, and its final state says so.
+   */
+  | { readonly kind: 'cancel-withdrawn'; readonly reason: string }
   /** The exchange shows the order closed (executed) or cancelled, with what executed in all. */
   | { readonly kind: 'final'; readonly outcome: 'closed' | 'canceled'; readonly volumeExecuted: Decimal; readonly reason: string | null }
   | { readonly kind: 'expired'; readonly volumeExecuted: Decimal; readonly reason: string | null }
@@ -321,6 +327,9 @@ function fromOpen(state: OrderState, event: LifecycleEvent): Transition {
       const next: OrderState = { ...state, status: 'pending-cancel', cancelReason: event.reason };
       return moved(next, report(next, 'PENDING_CANCEL', { reason: `cancel: ${event.reason}` }));
     }
+    // A withdrawal with no cancel pending (it was already withdrawn, or never journaled as sent): nothing to undo.
+    case 'cancel-withdrawn':
+      return ignored(state, 'no cancel is pending');
     default:
       return working(state, event);
   }
@@ -338,6 +347,10 @@ function fromPendingCancel(state: OrderState, event: LifecycleEvent): Transition
     // "Unknown order": the order is already gone; its final state, looked up next, says how.
     case 'cancel-missed':
       return moved({ ...state, cancelMissed: true });
+    // The cancel's reason is gone (a close that gave up): working again, as it was before the cancel was asked for.
+    // No report: the order did not change on the exchange; a later cancel reports PENDING_CANCEL again.
+    case 'cancel-withdrawn':
+      return moved({ ...state, status: state.filled.gt(0) ? 'partially-filled' : 'accepted', cancelReason: null });
     default:
       return working(state, event);
   }
@@ -368,6 +381,7 @@ function fromEnded(state: OrderState, event: LifecycleEvent): Transition {
       return endSeenAgain(state, event);
     case 'cancel-sent':
     case 'cancel-missed':
+    case 'cancel-withdrawn':
       return ignored(state, `already ${state.status}`);
     default:
       return acceptedOrLater(state, event);

@@ -28,12 +28,11 @@ import { decimalOf } from '../operators/translate';
 import { type StreamDeps } from './deps';
 import { exchangeCall } from './exchange-call';
 import { journalProblem } from './journaling';
-import { checkExitMinimums, dustReport, marketExit, protectiveOrder } from './exits';
+import { checkExitMinimums, dustReport, marketExit, protectiveOrder, withFirstReason } from './exits';
 import { type CancelReason, type OrderFinal } from './order-lifecycle';
 import { queueMap } from '../operators/queue-map';
 import { type CloseSnapshot, signedQuantity } from './positions';
 import { type OrderContext, contextOfRequest } from './reports';
-import { type ExecutionReport } from '../model/report';
 import { type Step, reportStep } from './step';
 
 /** A command comes from outside and may be anything: its fields, read without trusting its type. */
@@ -89,6 +88,14 @@ function parseQuantity(value: unknown): { ok: true; quantity: Decimal | null } |
  * protective orders are all placed, or their state is known to be unknown: a placement under way is waited for), nothing is sold
  * (selling while a stop may still sell would sell twice): ERROR with the orders' ids, and a stop is put back for
  * what the confirmed-cancelled stops covered (held minus what the unconfirmed ones still cover), said in the reason.
+ * It then withdraws its cancels of the unconfirmed ones (`PositionBook.withdrawCloseCancels`): they keep covering
+ * what they cover, no attempt is sent after it (a refusal lifted later removes nothing), and the pair's next close
+ * cancels them again. One that ends cancelled anyway (an attempt on its way then lands) is put back at its trigger
+ * for what it did not fill, its first report saying `protection restored: the close had given up …` (`protectiveOrder`).
+ *
+ * stop-loss A:  ──X──C                      (0.02: cancelled, confirmed)
+ * stop-loss B:  ──X─#─X─#─X─#─…─|w          (0.03: refused; withdrawn at the limit, nothing sent after it)
+ * result:       ──────────────────E─PN      (ERROR close not sent …; 0.02 put back at A's trigger)
  *
  * A close that finds no tracked position never sells from the account: with a quantity it is REJECTED unless
  * the command opts in with `sellUntracked: true`; then the quantity is sold, and the close's first report says
@@ -144,14 +151,6 @@ export function closePositions(
 type CloseItem = Step<OrderFinal> | { readonly kind: 'protect-remainder'; readonly protection$: Observable<Step<OrderFinal>> };
 
 const ZERO = new Decimal(0);
-
-/** Puts `reason` on the order's first report when that is its PENDING_NEW (a dust report keeps its own). */
-const withFirstReason = (reason: string) =>
-  map((step: Step<OrderFinal>, index: number): Step<OrderFinal> => {
-    if (index !== 0 || step.kind !== 'report' || step.report.status !== 'PENDING_NEW') return step;
-    const report: ExecutionReport = { ...step.report, reason };
-    return { kind: 'report', report };
-  });
 
 function closePosition(command: ClosePositionCommand, book: PairBook | null, deps: StreamDeps): Observable<CloseItem> {
   return defer(() => {
@@ -244,6 +243,9 @@ function closePosition(command: ClosePositionCommand, book: PairBook | null, dep
         const reason =
           `close not sent: protective orders or entries not confirmed gone (${ids}): not confirmed within ${timeoutMs} ms` +
           `${restore ? `; protection restored for ${uncovered.toFixed()}` : ''}; needs manual attention`;
+        // What it could not cancel is left as it is, covering what it covers: no attempt after this, and if one on
+        // its way lands anyway, that stop is put back (`protectiveOrder`). The pair's next close cancels them again.
+        positions.withdrawCloseCancels(stillProtecting.map((order) => order.clientOrderId), positions.closeEpoch(pair));
         const error = of<CloseItem>(reportStep(deps.report(context(side, pair), 'ERROR', { reason })));
         if (!restore) return error;
         const protection$ = defer(() => protectRemainder(rules, snapshot, side, uncovered, commandId, `protection restored: the close timed out`, deps));

@@ -1,15 +1,15 @@
 import { type Decimal } from 'decimal.js';
-import { EMPTY, type Observable, defer, of, tap } from 'rxjs';
+import { EMPTY, type Observable, concat, defer, map, of, tap } from 'rxjs';
 import { type OrderRequest } from '../model/order';
 import { type PairRules } from '../model/pair';
 import { type MinimumCheck, checkMinimums, roundVolumeDown } from '../model/pair-rules';
-import { type OrderRole } from '../model/report';
 import { type Side } from '../model/signal';
 import { type StreamDeps } from './deps';
-import { type CancelReason, type OrderFinal, followOrder } from './order-lifecycle';
+import { type ExecutionReport, type OrderRole } from '../model/report';
+import { type CancelReason, type CancelTrigger, type OrderFinal, followOrder } from './order-lifecycle';
 import { type Placed, STATE_UNKNOWN, placeOrder } from './placement';
 import { type OrderContext, contextOfRequest } from './reports';
-import { type Step, andThen, reportStep } from './step';
+import { type Step, andThen, doneStep, reportStep } from './step';
 
 /**
  * `ordermin`, and `costmin` when a price is known: a market exit without a reference price (the ticker
@@ -26,6 +26,17 @@ export function checkExitMinimums(rules: PairRules, volume: Decimal, price: Deci
 export function dustReport(context: OrderContext, reason: string, deps: Pick<StreamDeps, 'report'>): Step<never> {
   return reportStep(deps.report(context, 'REJECTED', { reason: `dust: ${reason}` }));
 }
+
+/** Puts `reason` on the order's first report when that is its PENDING_NEW (a dust report keeps its own). */
+export const withFirstReason = (reason: string) =>
+  map((step: Step<OrderFinal>, index: number): Step<OrderFinal> => {
+    if (index !== 0 || step.kind !== 'report' || step.report.status !== 'PENDING_NEW') return step;
+    const report: ExecutionReport = { ...step.report, reason };
+    return { kind: 'report', report };
+  });
+
+/** The first report's reason of a stop put back because its cancel landed after the close had given up. */
+export const RESTORED_AFTER_WITHDRAWAL = 'protection restored: the close had given up when this stop\'s cancel landed';
 
 export interface ProtectiveOptions {
   /** Cancels the order once it rests (take-profit reached, sibling filled, close-position). */
@@ -47,6 +58,11 @@ export interface ProtectiveOptions {
  * final state or when its placement ended without an accepted order (REJECTED, CANCELED, ERROR: its report
  * tells a person the position is unprotected). An order whose state the lookups could not prove stays listed:
  * it may be resting on the exchange. A cancel the exchange answered as done is confirmed to the registry.
+ *
+ * A close that gave up withdraws its cancel (`PositionBook.withdrawCloseCancels`): no further attempt, and the
+ * pair's next close cancels the order again. A stop-loss that ends cancelled by the handler's cancel after that (an
+ * attempt was on its way) is put back: the same request (a new client order id) for what it did not fill, through
+ * this same path, its first report saying `protection restored: …`; its own final state comes after the old one's.
  *
  * @param request The order, rounded.
  * @param context What its reports repeat.
@@ -88,18 +104,55 @@ export function protectiveOrder(request: OrderRequest, context: OrderContext, de
         // A resting trigger order cancelled before it triggered filled nothing (a triggered stop fills at once
         // and is then gone, which a cancel answers "unknown order"): the cancel's answer is enough for a close.
         const onCancelConfirmed = request.orderType === 'market' ? undefined : () => positions.confirmCancelled(clientOrderId);
-        return followOrder(placed.order, deps, {
+        const follow$ = followOrder(placed.order, deps, {
           cancelWhen$,
           ...(placed.adopted ? { adopted: placed.adopted } : {}),
           ...(onCancelConfirmed ? { onCancelConfirmed } : {}),
+          ...(options.cancelWhen$ ? { cancelWithdrawn$: closeCancelWithdrawn$(clientOrderId, context.pair, deps) } : {}),
           leaveRestingOnStop: options.leaveRestingOnStop,
         }).pipe(
           tap((step) => {
             if (step.kind === 'done') positions.removeProtective(clientOrderId);
           }),
         );
+        if (request.orderType !== 'stop-loss') return follow$;
+        return follow$.pipe(andThen((final) => concat(of(doneStep(final)), restoreAfterWithdrawal(request, context, final, deps, options))));
       }),
     );
+  });
+}
+
+/** A withdrawal by a close that gave up, as the trigger that cancels the order again: the pair's next close. */
+function closeCancelWithdrawn$(clientOrderId: string, pair: string, deps: StreamDeps): Observable<CancelTrigger> {
+  const { positions } = deps;
+  return positions.closeCancelWithdrawn$(clientOrderId).pipe(
+    map((epoch): CancelTrigger => ({ when$: positions.closeRequested$(pair, epoch), reason: 'close-position' })),
+  );
+}
+
+/**
+ * A stop-loss whose close-position cancel landed after the close had given up (`landedAfterWithdrawal`): the same
+ * stop for what it did not fill, cancelled by the pair's next close; nothing otherwise.
+ */
+function restoreAfterWithdrawal(
+  request: OrderRequest,
+  context: OrderContext,
+  final: OrderFinal,
+  deps: StreamDeps,
+  options: ProtectiveOptions,
+): Observable<Step<OrderFinal>> {
+  if (!final.landedAfterWithdrawal || final.cancelReason !== 'close-position') return EMPTY;
+  const volume = request.volume.sub(final.snapshot.volumeExecuted);
+  if (volume.lte(0)) return EMPTY;
+  return defer(() => {
+    const { positions } = deps;
+    const clientOrderId = deps.newId();
+    deps.log.warn(`${final.order.txid}: cancelled after its close gave up; ${volume.toFixed()} protected again by ${clientOrderId}`);
+    const cancelWhen$ = positions.closeRequested$(context.pair, positions.closeEpoch(context.pair)).pipe(map((): CancelReason => 'close-position'));
+    return protectiveOrder({ ...request, clientOrderId, volume }, { ...context, clientOrderId, quantityOrdered: volume }, deps, {
+      ...options,
+      cancelWhen$,
+    }).pipe(withFirstReason(RESTORED_AFTER_WITHDRAWAL));
   });
 }
 

@@ -6,6 +6,7 @@ import {
   concat,
   concatMap,
   defer,
+  finalize,
   ignoreElements,
   of,
   take,
@@ -42,6 +43,12 @@ export interface OrderFinal {
   readonly order: LiveOrder;
   readonly snapshot: OrderSnapshot;
   readonly cancelReason: CancelReason | null;
+  /**
+   * The order ended cancelled after the handler withdrew its cancel (`cancelWithdrawn$`: a close that gave up), and
+   * a cancel of the handler's may be what ended it (an attempt on its way then, or one whose answer was lost):
+   * what it protected may need protecting again.
+   */
+  readonly landedAfterWithdrawal?: boolean;
 }
 
 /** Something that, when it emits, means the order is to be cancelled for `reason`. */
@@ -76,6 +83,14 @@ export interface FollowOptions {
    * this are reported, applied to the registry and journaled. Default: nothing.
    */
   readonly seen?: FillProgress;
+  /**
+   * Withdraws the handler's cancel when its reason is gone (a close that gave up): a value whose `reason` is the
+   * cancel's, before the order's final state, ends the attempts (a retry waiting is not sent; a request already on
+   * its way may still land, and then counts as one that may have landed); the order stays followed, and the value's
+   * `when$` cancels it again (a later close). Watched only while a cancel is wanted. A cancel already answered is
+   * not withdrawn: the order is followed to its end. See `OrderFinal.landedAfterWithdrawal`.
+   */
+  readonly cancelWithdrawn$?: Observable<CancelTrigger>;
 }
 
 /** Where the handler's cancel of an order stands: at `stop()` a protective order is left resting unless it is under way or landed. */
@@ -99,7 +114,7 @@ const isFinalSnapshot = (snapshot: OrderSnapshot): boolean =>
  * final state's `cancelReason` still says why the handler wanted it gone, for what follows) — unless an earlier
  * attempt of the handler's cancel failed ambiguously (its answer lost): then that attempt is what removed it, and
  * the cancellation is the handler's. A cancel answered as done calls `onCancelConfirmed`. A cancel that fails otherwise
- * is logged and tried again after a monitor interval as long as the order is followed, after `stop()` too (an entry
+ * is logged and tried again after a monitor interval as long as the order is followed and the cancel not withdrawn, after `stop()` too (an entry
  * cancelled at stop is not left working). Fills also update the positions registry as they are reported.
  * Each fill (under `snapshotTradeId`: snapshots name no trades), the cancel sent, a cancel that missed and the final
  * state are journaled as they are seen (`noteTransition`); a journal failure is logged and changes nothing here.
@@ -108,6 +123,14 @@ const isFinalSnapshot = (snapshot: OrderSnapshot): boolean =>
  * With `leaveRestingOnStop` (a protective order) the follower ends at `stop()` instead, without a `done` step,
  * leaving the order resting: at once, or once a cancel attempt under way at stop fails (it is not re-armed); a
  * cancel that landed is followed to the final state.
+ *
+ * A cancel can be withdrawn (`cancelWithdrawn$`: a close that gave up): no attempt after it, the order stays
+ * followed and the withdrawal's trigger cancels it again; if it ends cancelled anyway (an attempt on its way
+ * landed), its final state says so (`landedAfterWithdrawal`).
+ *
+ * cancel:      ──X──#──X─────────────X──     X attempt, # refused (re-armed after a monitor interval)
+ * withdrawn$:  ──────────w                   (the attempt on its way is dropped; it may still land)
+ * trigger:     ──────────────────────t       (the withdrawal's: a later close)
  *
  * cancel:    ──X──#───────X──#        X attempt, # refused (re-armed after a monitor interval)
  * stopping$: ──────────────s
@@ -131,6 +154,10 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
     let cancelMayHaveLanded = false;
     let finalReported = false;
     let cancelProgress: CancelProgress = 'none';
+    /** The cancel was withdrawn (`cancelWithdrawn$`) and not wanted again since. */
+    let withdrawn = false;
+    /** A CancelOrder request is on its way (sent, not answered): withdrawn then, it may still land. */
+    let onWire = false;
     /** `stop()` was asked for, seen only with `leaveRestingOnStop`. */
     let stopped = false;
     let latest: OrderSnapshot | null = options.adopted ?? null;
@@ -170,7 +197,8 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
           ? { kind: 'expired', volumeExecuted: snapshot.volumeExecuted, reason: snapshot.reason }
           : { kind: 'final', outcome: snapshot.status === 'closed' ? 'closed' : 'canceled', volumeExecuted: snapshot.volumeExecuted, reason: snapshot.reason },
       );
-      const done = doneStep<OrderFinal>({ order, snapshot, cancelReason });
+      const landedAfterWithdrawal = withdrawn && snapshot.status === 'canceled' && cancelReason !== null && !cancelMissed;
+      const done = doneStep<OrderFinal>({ order, snapshot, cancelReason, ...(landedAfterWithdrawal ? { landedAfterWithdrawal } : {}) });
       if (finalReported) return [done];
       finalReported = true;
       const status = snapshot.status === 'closed' ? 'FILLED' : snapshot.status === 'expired' ? 'EXPIRED' : 'CANCELED';
@@ -209,8 +237,12 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
           reason === 'close-position' ? 'close' : 'cancel',
           () => ({ kind: 'cancelOrder', pair: context.pair, orderAgeMs: deps.scheduler.now() - order.placedAt }),
           () =>
-            deps.port.cancelOrder({ txid }).pipe(
+            defer(() => {
+              onWire = true;
+              return deps.port.cancelOrder({ txid });
+            }).pipe(
               tap({ error: (error: unknown) => (cancelMayHaveLanded ||= isExchangeError(error) && error.kind === 'ambiguous') }),
+              finalize(() => (onWire = false)),
             ),
           'idempotent',
           { waitOutBreaker: true, persistUntil$: deps.stopping$ },
@@ -252,6 +284,7 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
     // Plain variables and one teardown rather than Subscription.add chains: each add is an array per order.
     let triggers: Subscription[] | null = [];
     let cancelling: Subscription | null = null;
+    let withdrawal: Subscription | null = null;
     let following: Subscription | null = null;
     let stopWatch: Subscription | null = null;
     const dropTriggers = (): void => {
@@ -263,16 +296,47 @@ export function followOrder(order: LiveOrder, deps: StreamDeps, options: FollowO
       dropTriggers();
       cancelling?.unsubscribe();
       cancelling = null;
+      withdrawal?.unsubscribe();
+      withdrawal = null;
     };
     // The cancel triggers (the first value of any, once), then the cancel: watched from the start, so a trigger
     // that fired before the order was followed (a close already requested) cancels at once.
     const cancelFor = (reason: CancelReason): void => {
       if (!triggers) return;
       dropTriggers();
+      withdrawn = false;
+      const cancelWithdrawn$ = options.cancelWithdrawn$;
+      if (cancelWithdrawn$) withdrawal = cancelWithdrawn$.subscribe({ next: withdraw, error: forward.error });
       cancelling = cancel(reason).subscribe(forward);
       // A cancel that ended the follower while being subscribed (refused at once after stop()) is dropped with it.
       if (subscriber.closed) dropCancel();
     };
+    /**
+     * The cancel's reason is gone: no attempt after the one on its way (if any, it may land: the monitor is asked
+     * to look), and `rearm` cancels the order again. A cancel already answered is left to reach the final state.
+     */
+    function withdraw(rearm: CancelTrigger): void {
+      if (rearm.reason !== cancelReason || withdrawn || triggers) return;
+      withdrawn = true;
+      withdrawal?.unsubscribe();
+      withdrawal = null;
+      if (cancelProgress !== 'landed') {
+        // Dropping the request on its way does not unsend it: it may still remove the order.
+        cancelMayHaveLanded ||= onWire;
+        cancelling?.unsubscribe();
+        cancelling = null;
+        cancelProgress = 'none';
+        // Nothing of ours can have removed it: a cancellation seen later is not the handler's.
+        if (!cancelMayHaveLanded) cancelReason = null;
+        // Journaled so that a restart does not send the withdrawn cancel again (it would take the protection the
+        // close could not replace).
+        journal({ kind: 'cancel-withdrawn', reason: `${rearm.reason} gave up` });
+        deps.log.info(`${txid}: cancel (${rearm.reason}) withdrawn, its reason is gone; the order stays followed`);
+        deps.monitor.lookNow(txid);
+      }
+      triggers = [];
+      watch(rearm.when$, () => rearm.reason);
+    }
     /** Ends the follower without a final state: the order is left resting on the exchange, and still listed. */
     function leaveResting(): void {
       dropCancel();

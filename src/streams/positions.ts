@@ -94,6 +94,8 @@ export class PositionBook {
    * `changes$` so that a fill or a new working entry (thousands per tick) wakes none of them.
    */
   private readonly closeRequests = new Map<string, Subject<void>>();
+  /** Cancels withdrawn by closes that gave up (`withdrawCloseCancels`). */
+  private readonly withdrawals$ = new Subject<{ readonly clientOrderIds: ReadonlySet<string>; readonly epoch: number }>();
 
   /** A fill of any order: buys add to the pair's net quantity, sells take from it. */
   applyFill(pair: string, side: Side, quantity: Decimal, orderKey = ''): void {
@@ -242,6 +244,19 @@ export class PositionBook {
       }
       return requests.pipe(take(1));
     });
+  }
+
+  /**
+   * A close that gave up withdraws its cancels of these protective orders (no further attempt; see `followOrder`'s
+   * `cancelWithdrawn$`): each order's watch gets `epoch`, after which a close of the pair cancels it again.
+   */
+  withdrawCloseCancels(clientOrderIds: readonly string[], epoch: number): void {
+    this.withdrawals$.next({ clientOrderIds: new Set(clientOrderIds), epoch });
+  }
+
+  /** The epoch of every close that withdraws its cancel of this order from now on (not replayed). */
+  closeCancelWithdrawn$(clientOrderId: string): Observable<number> {
+    return this.withdrawals$.pipe(filter((withdrawal) => withdrawal.clientOrderIds.has(clientOrderId)), map((withdrawal) => withdrawal.epoch));
   }
 
   /** Every pair with a non-zero net quantity or a protective order, sorted by pair. */

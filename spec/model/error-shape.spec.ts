@@ -1,6 +1,6 @@
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from '@jest/globals';
-import { storeErrorCode, storeErrorMessage } from '../../src/journal/journal-call';
+import { errorCode, errorMessage } from '../../src/model/error-shape';
 
 describe('a store error read by shape', () => {
   // better-sqlite3 is a native addon loaded once per process: a jest worker running a second spec file gets
@@ -9,14 +9,14 @@ describe('a store error read by shape', () => {
 
   it('finds the code and message of an error from another realm', () => {
     expect(foreign instanceof Error).toBe(false);
-    expect(storeErrorCode(foreign)).toBe('SQLITE_CONSTRAINT_UNIQUE');
-    expect(storeErrorMessage(foreign)).toBe('UNIQUE constraint failed: fills.trade_id');
+    expect(errorCode(foreign)).toBe('SQLITE_CONSTRAINT_UNIQUE');
+    expect(errorMessage(foreign)).toBe('UNIQUE constraint failed: fills.trade_id');
   });
 
   it('finds no code where there is none, and a message from anything', () => {
-    expect(storeErrorCode(new Error('plain'))).toBeUndefined();
-    expect(storeErrorCode({ code: 23505 })).toBeUndefined();
-    expect(storeErrorCode('SQLITE_BUSY')).toBeUndefined();
-    expect(storeErrorMessage('disk full')).toBe('disk full');
+    expect(errorCode(new Error('plain'))).toBeUndefined();
+    expect(errorCode({ code: 23505 })).toBeUndefined();
+    expect(errorCode('SQLITE_BUSY')).toBeUndefined();
+    expect(errorMessage('disk full')).toBe('disk full');
   });
 });
