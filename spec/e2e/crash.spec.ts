@@ -90,15 +90,11 @@ describe.each(plans)('crash: $name', (plan) => {
     expect({ unknown, story: story(outcome) }).toEqual({ unknown: [], story: story(outcome) });
   });
 
-  /** The checks of the run's end, skipped (naming why) for a plan whose end needs what the handler does not do yet. */
-  const atTheEnd = (title: string, check: () => void): void =>
-    plan.missing === undefined ? it(title, check) : it.skip(`${title} — skipped: ${plan.missing}`, check);
-
   it('protects every filled quantity with a resting stop', () => {
     expect(duty(outcome, 'protect-s1', 'protect-s2', 'protect-s3')).toEqual([]);
   });
 
-  atTheEnd('closes what the close asked for: flat, nothing open at the end', () => {
+  it('closes what the close asked for: flat, nothing open at the end', () => {
     expect(duty(outcome, 'close-c1')).toEqual([]);
     expect(outcome.orders.filter((order) => order.status === 'open' || order.status === 'pending').map(describeOrder)).toEqual([]);
     expect(exchangeNet(outcome.trades).toFixed()).toBe('0');
@@ -141,13 +137,13 @@ describe.each(plans)('crash: $name', (plan) => {
   });
 
   if (plan.name.startsWith('named')) {
-    atTheEnd('kills at every point the plan names (each after a restart needs the restarted run to get there)', () => {
+    it('kills at every point the plan names (each after a restart needs the restarted run to get there)', () => {
       const missed = plan.kills.slice(outcome.kills.length).map((kill) => kill.label);
       expect({ missed, story: story(outcome) }).toEqual({ missed: [], story: story(outcome) });
     });
   }
 
-  atTheEnd('ends on its own with exit code 0 once the input is over', () => {
+  it('ends on its own with exit code 0 once the input is over', () => {
     expect(duty(outcome, 'end')).toEqual([]);
     expect(outcome.exit).toEqual({ code: 0, signal: null });
   });

@@ -1,4 +1,5 @@
 import { type PaperInspector } from '../../../src/paper';
+import { seededRandom } from '../../../src/testing/seeded';
 import { type OutputLine } from './crash-child';
 import { type KillPlan, type KillTrigger } from './crash-run';
 
@@ -91,18 +92,6 @@ export function namedPlans(alone: boolean): KillPlan[] {
   return [...single, ...groups];
 }
 
-/** mulberry32: a small seeded generator, so a failing random point can be run again from its seed. */
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** About how many stdout lines one start of the scenario prints (reports, then the summary). */
 const LINES_PER_RUN = 30;
 
@@ -111,7 +100,8 @@ const LINES_PER_RUN = 30;
  * the start after it too (during its reconciliation, or after a few of its lines).
  */
 export function randomPlans(seed: number, count: number): KillPlan[] {
-  const next = generator(seed);
+  // The kit's seeded source: a failing random point can be run again from its seed.
+  const next = seededRandom(seed);
   const pick = (n: number): number => Math.floor(next() * n);
   return Array.from({ length: count }, (_, index): KillPlan => {
     const kills: KillTrigger[] = [];

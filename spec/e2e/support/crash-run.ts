@@ -30,11 +30,6 @@ export interface KillTrigger {
 export interface KillPlan {
   readonly name: string;
   readonly kills: readonly KillTrigger[];
-  /**
-   * What the handler does not do yet that this plan's run needs to get to its end: the checks of the end (closed,
-   * every kill reached, exit code 0) are skipped naming it; every other check still runs.
-   */
-  readonly missing?: string;
 }
 
 /** One SIGKILL that happened. */
