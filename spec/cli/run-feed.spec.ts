@@ -1,10 +1,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
-import { NEVER } from 'rxjs';
 import { type CliIo } from '../../src/cli/io';
+import { type CapturedIo, captureIo } from './support/capture-io';
 import { main } from '../../src/cli/main';
 import * as paperModule from '../../src/paper';
 import { type PaperExchange } from '../../src/paper';
@@ -23,23 +22,6 @@ const writeFile = (name: string, content: string): string => {
   return path;
 };
 
-/** A CliIo on an idle clock that records what the program writes. */
-function testIo(clock: IdleClock, env: Record<string, string> = {}): CliIo & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  return {
-    stdout: { write: (text: string) => (out += text) },
-    stderr: { write: (text: string) => (err += text) },
-    stdin: Readable.from([]),
-    env,
-    stopRequests: NEVER,
-    now: Date.now,
-    clock,
-    out: () => out,
-    err: () => err,
-  };
-}
-
 /**
  * A market buy that fills at once and gets its stop, and a limit far below the market that rests for 20 s and
  * is then cancelled: 20 s of following an open order, which polling pays for in OpenOrders ticks.
@@ -57,7 +39,7 @@ const configWith = (name: string, extra: Record<string, unknown>): string =>
 
 interface Run {
   readonly code: number;
-  readonly io: ReturnType<typeof testIo>;
+  readonly io: CapturedIo;
   readonly paper: PaperExchange;
 }
 
@@ -71,7 +53,7 @@ async function runPaper(config: string): Promise<Run> {
   });
   try {
     const clock = new IdleClock();
-    const io = testIo(clock);
+    const io = captureIo({ clock });
     const code = await clock.drive(main(['run', '--paper', '--config', config, '--signals', signals], io), 3_600_000);
     const paper = started[0];
     if (paper === undefined) throw new Error(`the run started no paper exchange: ${io.err()}`);
@@ -133,7 +115,7 @@ describe('kraken-rx run --url: the feed', () => {
     clock.drive(main(['run', '--url', paper.url, '--no-journal', '--config', configWith('url.json', {}), '--signals', signals], io), 3_600_000);
 
   it('uses the WebSocket at KRAKEN_WS_URL (a standalone paper exchange): the token is asked for, the polling is gone', async () => {
-    const io = testIo(clock, { ...keys(), KRAKEN_WS_URL: paper.wsUrl });
+    const io = captureIo({ clock, env: { ...keys(), KRAKEN_WS_URL: paper.wsUrl } });
     await expect(run(io)).resolves.toBe(0);
     expect(io.err()).toContain(`feed: WebSocket v2 ${paper.wsUrl}`);
     expect(lines(io.out(), 'm1').join('\n')).toMatch(/FILLED/);
@@ -142,14 +124,14 @@ describe('kraken-rx run --url: the feed', () => {
   });
 
   it('polls REST for another exchange URL without KRAKEN_WS_URL, and says why', async () => {
-    const io = testIo(clock, keys());
+    const io = captureIo({ clock, env: keys() });
     await expect(run(io)).resolves.toBe(0);
     expect(io.err()).toContain(`feed: REST polling (no WebSocket URL known for ${paper.url}; set KRAKEN_WS_URL to use one)`);
     expect(paper.inspect.requestCount('GetWebSocketsToken')).toBe(0);
   });
 
   it('names the variable of a WebSocket URL it cannot use', async () => {
-    const io = testIo(clock, { ...keys(), KRAKEN_WS_URL: 'http://127.0.0.1:1/v2' });
+    const io = captureIo({ clock, env: { ...keys(), KRAKEN_WS_URL: 'http://127.0.0.1:1/v2' } });
     await expect(run(io)).resolves.toBe(1);
     expect(io.err()).toContain('KRAKEN_WS_URL: expected a ws:// or wss:// URL without user name or password');
     expect(io.err()).not.toContain(paper.apiSecret);

@@ -1,10 +1,10 @@
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { Readable } from 'node:stream';
-import { NEVER, firstValueFrom } from 'rxjs';
+import { firstValueFrom } from 'rxjs';
 import { UsageError } from '../../src/cli/args';
 import { type CliIo } from '../../src/cli/io';
+import { captureIo } from './support/capture-io';
 import { main } from '../../src/cli/main';
 import { openRunJournal, planJournal } from '../../src/cli/run-journal';
 import { defaultConfig, loadConfig, parseConfig } from '../../src/config/config';
@@ -118,23 +118,6 @@ describe('openRunJournal', () => {
   });
 });
 
-/** A CliIo whose runs happen on an idle clock (virtual time), capturing the output. */
-function testIo(env: Record<string, string>, clock: IdleClock): CliIo & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  return {
-    stdout: { write: (text: string) => (out += text) },
-    stderr: { write: (text: string) => (err += text) },
-    stdin: Readable.from([]),
-    env,
-    stopRequests: NEVER,
-    now: Date.now,
-    clock,
-    out: () => out,
-    err: () => err,
-  };
-}
-
 describe('kraken-rx run: the journal', () => {
   let clock: IdleClock;
   let paper: PaperExchange;
@@ -159,20 +142,20 @@ describe('kraken-rx run: the journal', () => {
 
   it('journals to config journal.path under the account of the API key, says so at start, and closes it', async () => {
     const journalPath = join(dir, 'kept.db');
-    const io = testIo(env(), clock);
+    const io = captureIo({ env: env(), clock });
     await expect(run(['--config', configWith(journalPath)], io)).resolves.toBe(0);
     expect(io.out()).toMatch(/\[tiny\] entry .* REJECTED/);
     expect(io.err()).toContain(`journal: ${journalPath} (account ${accountFingerprint(paper.apiKey)})`);
     expect(readJournalAccount(journalPath)).toBe(accountFingerprint(paper.apiKey));
     // Closed: a second run of the same account opens it again.
-    await expect(run(['--journal', journalPath], testIo(env(), clock))).resolves.toBe(0);
+    await expect(run(['--journal', journalPath], captureIo({ env: env(), clock }))).resolves.toBe(0);
   });
 
   it('stops with exit 2 and one line on a journal of another account, before any order, never printing the key', async () => {
     const journalPath = join(dir, 'theirs.db');
     await firstValueFrom(openSqliteJournal({ path: journalPath, account: OTHER }).close());
     writeFileSync(signals, '{"signalId":"m1","pair":"BTC/USD","side":"buy","orderType":"market","quantity":"0.01"}\n');
-    const io = testIo(env(), clock);
+    const io = captureIo({ env: env(), clock });
     await expect(run(['--journal', journalPath, '--log-level', 'silent'], io)).resolves.toBe(2);
     expect(io.err()).toBe(
       `kraken-rx: ${journalPath} is the journal of account ${OTHER}, not of ${accountFingerprint(paper.apiKey)} (the API key in use): ` +
@@ -187,7 +170,7 @@ describe('kraken-rx run: the journal', () => {
 
   it('writes no file with --no-journal', async () => {
     const journalPath = join(dir, 'not-written.db');
-    const io = testIo(env(), clock);
+    const io = captureIo({ env: env(), clock });
     await expect(run(['--config', configWith(journalPath), '--no-journal'], io)).resolves.toBe(0);
     expect(io.err()).toContain('journal: in memory (--no-journal): nothing of this run is kept after it');
     expect(existsSync(journalPath)).toBe(false);
@@ -200,7 +183,7 @@ describe('kraken-rx run --paper: the journal', () => {
     const clock = new IdleClock();
     const signals = join(dir, 'paper.jsonl');
     writeFileSync(signals, '{"signalId":"p1","pair":"BTC/USD","side":"buy","orderType":"market","quantity":"0.00000001"}\n');
-    const io = testIo({}, clock);
+    const io = captureIo({ env: {}, clock });
     await expect(clock.drive(main(['run', '--paper', '--signals', signals], io), 3_600_000)).resolves.toBe(0);
     const path = /journal: temporary (\S+) \(the embedded paper exchange is a new account every run; removed at exit\)/.exec(io.err())?.[1];
     expect(path).toBeDefined();
@@ -210,7 +193,7 @@ describe('kraken-rx run --paper: the journal', () => {
   });
 
   it('refuses --journal FILE with exit 2 before the paper exchange starts', async () => {
-    const io = testIo({}, new IdleClock());
+    const io = captureIo({ clock: new IdleClock() });
     await expect(main(['run', '--paper', '--journal', join(dir, 'keep.db')], io)).resolves.toBe(2);
     expect(io.err()).toMatch(/^kraken-rx: --journal: the embedded paper exchange is a new account every run/);
     expect(io.err()).not.toContain('paper exchange started');

@@ -1,10 +1,9 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import Database from 'better-sqlite3';
-import { NEVER, firstValueFrom } from 'rxjs';
-import { type CliIo } from '../../src/cli/io';
+import { firstValueFrom } from 'rxjs';
+import { captureIo } from './support/capture-io';
 import { formatJournalKeeps, journalStatus } from '../../src/cli/journal-status';
 import { main } from '../../src/cli/main';
 import { accountFingerprint } from '../../src/journal/account';
@@ -13,21 +12,6 @@ import { type JournalError } from '../../src/model/journal';
 import { T0, d, fill, intent, place } from './support/journal';
 
 const ACCOUNT = accountFingerprint('STATUS-SPEC-KEY');
-
-function captureIo(): CliIo & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  return {
-    stdout: { write: (text: string) => (out += text) },
-    stderr: { write: (text: string) => (err += text) },
-    stdin: Readable.from([]),
-    env: {},
-    stopRequests: NEVER,
-    now: () => T0,
-    out: () => out,
-    err: () => err,
-  };
-}
 
 /**
  * The journal of a run that was stopped: a market entry filled and protected by a resting stop (its take-profit
@@ -87,7 +71,7 @@ describe('kraken-rx status', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('prints positions, working entries, resting protection and take-profit watches, escaped', async () => {
-    const io = captureIo();
+    const io = captureIo({ now: () => T0 });
     await expect(main(['status', '--journal', path], io)).resolves.toBe(0);
     expect(io.err()).toBe('');
     expect(io.out()).toBe(
@@ -109,7 +93,7 @@ describe('kraken-rx status', () => {
   });
 
   it('prints one JSON object with --json', async () => {
-    const io = captureIo();
+    const io = captureIo({ now: () => T0 });
     await expect(main(['status', '--journal', path, '--json'], io)).resolves.toBe(0);
     const lines = io.out().trimEnd().split('\n');
     expect(lines).toHaveLength(1);
@@ -171,14 +155,14 @@ describe('kraken-rx status', () => {
   it('reads the path from the config file when --journal is not given', async () => {
     const config = join(dir, 'config.json');
     writeFileSync(config, JSON.stringify({ journal: { path } }));
-    const io = captureIo();
+    const io = captureIo({ now: () => T0 });
     await expect(main(['status', '--config', config, '--json'], io)).resolves.toBe(0);
     expect(JSON.parse(io.out())).toMatchObject({ journal: path, orders: 5 });
   });
 
   it('says so in one line and exits 1 when there is no journal, creating none', async () => {
     const missing = join(dir, 'none.db');
-    const io = captureIo();
+    const io = captureIo({ now: () => T0 });
     await expect(main(['status', '--journal', missing], io)).resolves.toBe(1);
     expect(io.err()).toBe(`kraken-rx: no journal at ${missing} (\`kraken-rx run\` writes it there; --journal FILE reads another)\n`);
     expect(io.out()).toBe('');
@@ -188,7 +172,7 @@ describe('kraken-rx status', () => {
   it('exits 2 for a file that is not a journal', async () => {
     const garbage = join(dir, 'garbage.db');
     writeFileSync(garbage, 'this is not a database, only some text that is long enough to be read as a header');
-    const io = captureIo();
+    const io = captureIo({ now: () => T0 });
     await expect(main(['status', '--journal', garbage], io)).resolves.toBe(2);
     expect(io.err()).toMatch(/^kraken-rx: .*garbage\.db is not a kraken-rx journal: .*\n$/);
   });
@@ -197,7 +181,7 @@ describe('kraken-rx status', () => {
     const db = new Database(path);
     db.pragma('user_version = 99');
     db.close();
-    const newer = captureIo();
+    const newer = captureIo({ now: () => T0 });
     await expect(main(['status', '--journal', path], newer)).resolves.toBe(2);
     expect(newer.err()).toBe(`kraken-rx: ${path} has journal schema version 99; this version reads 1\n`);
 
@@ -206,7 +190,7 @@ describe('kraken-rx status', () => {
     const edit = new Database(damaged);
     edit.prepare("UPDATE entries SET body = 'not json' WHERE kind = 'intent' AND client_order_id = 'cl-e2'").run();
     edit.close();
-    const io = captureIo();
+    const io = captureIo({ now: () => T0 });
     await expect(main(['status', '--journal', damaged], io)).resolves.toBe(2);
     expect(io.err()).toMatch(/^kraken-rx: journal entry \d+ \(intent\), column body: .*\n$/);
   });
