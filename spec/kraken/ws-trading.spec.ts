@@ -170,6 +170,17 @@ describe('orders over the socket (withWsOrders, paper exchange on 127.0.0.1)', (
     expect(restWrites(r)).toEqual(['AddOrder']);
   });
 
+  it('a cancel of a gone order over WS says the order is gone, as REST does', async () => {
+    const r = await rig();
+    const overWs = await r.outcome(r.port.cancelOrder({ txid: 'OAAAAA-AAAAA-AAAAAA' }));
+    const overRest = await r.outcome(r.rest.cancelOrder({ txid: 'OAAAAA-AAAAA-AAAAAA' }));
+    const [ws, rest] = [overWs.error as ExchangeError, overRest.error as ExchangeError];
+    expect(ws).toBeInstanceOf(ExchangeError);
+    expect(ws.facts.orderGone).toBe(true);
+    expect(ws.kind).toBe(rest.kind);
+    expect(ws.endpoint).toBe('cancel_order');
+  });
+
   it('a placement whose socket drops after the send is ambiguous; a lookup finds it; while down, writes go over REST', async () => {
     const r = await rig();
     // The answer is held, then the socket dropped: the order was placed, the client never heard.
