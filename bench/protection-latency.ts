@@ -4,6 +4,7 @@ import { Subject, type Subscription, lastValueFrom, map } from 'rxjs';
 import { defaultConfig } from '../src/config/config';
 import { clientRateBudget, krakenCostModel } from '../src/kraken/budget';
 import { KrakenWsFeed } from '../src/kraken/ws-feed';
+import { withWsOrders } from '../src/kraken/ws-orders';
 import { type FeedMode } from '../src/model/config';
 import { type ExecutionReport, isFinalStatus } from '../src/model/report';
 import { type TradeSignal } from '../src/model/signal';
@@ -22,6 +23,8 @@ const RUN_LIMIT_MS = 600_000;
 const FAULT_RATE = 0.2;
 /** A held answer outlasts the client's 10 s request timeout: the client gives up first, as with Kraken. */
 const TIMEOUT_HOLD_MS = 120_000;
+/** BENCH_WS_FAULTS=1: every WS frame this late in the faulty runs (and the socket dropped every tenth signal). */
+const WS_DELAY_MS = 250;
 
 const PAIRS = [
   { name: 'BTC/USD', key: 'XXBTZUSD', price: new Decimal('60000'), quantity: '0.01' },
@@ -57,10 +60,13 @@ export interface StopTrace {
   readonly lookupCount: number;
 }
 
+/** The config's feed mode, or the WebSocket feed with placements and cancels over the socket too (as the CLI runs it). */
+export type BenchFeed = FeedMode | 'websocket + orders';
+
 export interface LatencyRun {
   readonly label: string;
   /** Where fills come from: REST polling, or the WebSocket feed with REST as the safety net. */
-  readonly feed: FeedMode;
+  readonly feed: BenchFeed;
   readonly faults: boolean;
   readonly seed: number;
   readonly filled: number;
@@ -135,7 +141,8 @@ function traceStop(signalId: string, ids: ReadonlySet<string>, fillAt: number, d
  * machine's load. For every entry that filled: its first trade's time on the exchange, and when the exchange
  * accepted its stop.
  */
-async function runOnce(label: string, faults: boolean, seed: number, feedMode: FeedMode): Promise<LatencyRun> {
+async function runOnce(label: string, faults: boolean, seed: number, benchFeed: BenchFeed): Promise<LatencyRun> {
+  const feedMode: FeedMode = benchFeed === 'rest' ? 'rest' : 'websocket';
   const clock = new IdleClock();
   const rates: FaultRates = evenFaultRates(NETWORK_FAULT_KINDS, FAULT_RATE);
   const paper = await startPaperExchange({
@@ -171,7 +178,7 @@ async function runOnce(label: string, faults: boolean, seed: number, feedMode: F
     const say = (...args: unknown[]): void => console.error(clock.now() - t0, ...args);
     const log = process.env['BENCH_LOG'] === '1' ? { debug: () => undefined, info: say, warn: say, error: say } : undefined;
     const handler = createExecutionHandler(config, {
-      port,
+      port: feed && benchFeed === 'websocket + orders' ? withWsOrders(port, feed) : port,
       budget: clientRateBudget('starter'),
       costs: krakenCostModel,
       scheduler: clock,
@@ -185,9 +192,19 @@ async function runOnce(label: string, faults: boolean, seed: number, feedMode: F
     const ofSignal = (signalId: string, role: ExecutionReport['role']): ExecutionReport[] =>
       reports.filter(({ report }) => report.signalId === signalId && report.role === role).map(({ report }) => report);
     const ids = Array.from({ length: SIGNALS }, (_, i) => signalOf(i));
-    for (const signal of ids) {
+    // Socket faults (BENCH_WS_FAULTS=1; the paper's REST faults never reach the socket): every frame 250 ms late,
+    // and the socket dropped 100 ms after every tenth signal, so a placement or fill report may be cut off in flight.
+    const socketFaults = faults && feedMode === 'websocket' && process.env['BENCH_WS_FAULTS'] === '1';
+    if (socketFaults) paper.wsFaults.setDelay(WS_DELAY_MS);
+    for (const [i, signal] of ids.entries()) {
       signals.next(signal);
-      await clock.advance(SIGNAL_EVERY_MS);
+      if (socketFaults && i % 10 === 5) {
+        await clock.advance(100);
+        paper.wsFaults.drop();
+        await clock.advance(SIGNAL_EVERY_MS - 100);
+      } else {
+        await clock.advance(SIGNAL_EVERY_MS);
+      }
     }
     const settled = (): boolean =>
       ids.every((signal) => {
@@ -240,7 +257,7 @@ async function runOnce(label: string, faults: boolean, seed: number, feedMode: F
     for (const w of recording.wire) hash.update(`${w.method}|${w.clOrdId ?? ''}|${w.sentAt - t0}|${(w.answeredAt ?? 0) - t0}|${w.outcome ?? ''}\n`);
     return {
       label,
-      feed: feedMode,
+      feed: benchFeed,
       faults,
       seed,
       filled,
@@ -271,7 +288,7 @@ const RUNS = [
 ] as const;
 
 /** Each seed with REST polling and with the WebSocket feed, side by side (`feeds` to run only some). */
-export async function measureProtectionLatency(feeds: readonly FeedMode[] = ['rest', 'websocket']): Promise<LatencyRun[]> {
+export async function measureProtectionLatency(feeds: readonly BenchFeed[] = ['rest', 'websocket', 'websocket + orders']): Promise<LatencyRun[]> {
   const runs: LatencyRun[] = [];
   for (const run of RUNS) for (const feed of feeds) runs.push(await runOnce(run.label, run.faults, run.seed, feed));
   return runs;
@@ -302,6 +319,8 @@ export function protectionLatencyTable(runs: readonly LatencyRun[]): Table {
       'One market or marketable-limit buy a clock second over BTC, ETH and SOL; each fill detected by the shared monitor, then the stop placed.',
       'feed rest: the monitor polls REST. websocket: fills, and orders whose AddOrder outcome was unknown, come from the paper exchange\'s WebSocket v2',
       '(KrakenWsFeed over loopback; its frames take no clock time, hence 0.0 s), REST polls at the audit pace and proves absence. WS frames are not in the digest.',
+      'websocket + orders: placements and cancels over the socket while it is up (withWsOrders). With BENCH_WS_FAULTS=1 the socket gets faults of its own in the',
+      'faulty runs: every frame 250 ms late, dropped 100 ms after every tenth signal (a placement cut off in flight is ambiguous and looked up over REST).',
     ],
   };
 }
@@ -351,7 +370,7 @@ export function slowestStops(run: LatencyRun, n: number): string[] {
 if (require.main === module) {
   void (async () => {
     const only = process.env['BENCH_FEED'];
-    const runs = await measureProtectionLatency(only === 'rest' || only === 'websocket' ? [only] : undefined);
+    const runs = await measureProtectionLatency(only === 'rest' || only === 'websocket' || only === 'websocket + orders' ? [only] : undefined);
     printTable(protectionLatencyTable(runs));
     printTable(protectionBreakdownTable(runs));
     for (const run of runs) {

@@ -1,8 +1,9 @@
-import { type Observable, type SchedulerLike, Subject, asyncScheduler, defer, map, shareReplay, switchMap, takeUntil } from 'rxjs';
+import { type Observable, type SchedulerLike, Subject, asyncScheduler, defer, map, shareReplay, switchMap, takeUntil, tap } from 'rxjs';
 import { clientRateBudget, krakenCostModel } from '../kraken/budget';
 import { Credentials } from '../kraken/credentials';
 import { type KrakenExchange, createKrakenExchange } from '../kraken/exchange';
 import { KRAKEN_WS_PRIVATE_URL, KRAKEN_WS_PUBLIC_URL, KrakenWsFeed } from '../kraken/ws-feed';
+import { type WsTrading, withWsOrders } from '../kraken/ws-orders';
 import { type ExecutionFeed } from '../model/feed';
 import { type PairBook } from '../model/pair';
 import { type KrakenClientOptions } from '../kraken/client';
@@ -76,8 +77,9 @@ function liveFeedUrls(config: ExecutionConfig, env: VenueOptions['env']): FeedUr
  * for it, and a failed load is tried again by the next subscriber). Its token is a fresh GetWebSocketsToken per
  * connection, through the client. Everything it opens ends at `close()` at the latest.
  */
-function openFeed(exchange: KrakenExchange, urls: FeedUrls, options: VenueOptions): { feed: ExecutionFeed; close: () => void } {
+function openFeed(exchange: KrakenExchange, urls: FeedUrls, options: VenueOptions): OpenedFeed {
   const closed$ = new Subject<void>();
+  let built: KrakenWsFeed | null = null;
   const client = exchange.client;
   const scheduler = options.scheduler ?? options.clock ?? asyncScheduler;
   const built$: Observable<KrakenWsFeed> = defer(() => exchange.pairs()).pipe(
@@ -92,6 +94,7 @@ function openFeed(exchange: KrakenExchange, urls: FeedUrls, options: VenueOption
           ...(options.feedWatchdogMs !== undefined ? { watchdogMs: options.feedWatchdogMs } : {}),
         }),
     ),
+    tap((f) => (built = f)),
     shareReplay({ bufferSize: 1, refCount: false }),
   );
   const through = <T>(use: (feed: KrakenWsFeed) => Observable<T>): Observable<T> => built$.pipe(switchMap(use), takeUntil(closed$));
@@ -101,14 +104,35 @@ function openFeed(exchange: KrakenExchange, urls: FeedUrls, options: VenueOption
     placeOrder: (request) => through((f) => f.placeOrder(request)),
     cancelOrder: (ref) => through((f) => f.cancelOrder(ref)),
   };
+  // Placements and cancels over the socket while it is up (design.md §9); `closed` ends with the feed.
+  let closed = false;
+  const trading: WsTrading = {
+    get tradingUp() {
+      return !closed && (built?.tradingUp ?? false);
+    },
+    placeOrder: feed.placeOrder,
+    cancelOrder: feed.cancelOrder,
+  };
   return {
     feed,
+    trading,
     close: () => {
+      closed = true;
       closed$.next();
       closed$.complete();
     },
   };
 }
+
+interface OpenedFeed {
+  readonly feed: ExecutionFeed | null;
+  /** The socket's trading side, when there is a socket. */
+  readonly trading?: WsTrading;
+  readonly close: () => void;
+}
+
+/** The REST port, with placements and cancels over the socket while it is up when the run has one. */
+const portWith = (rest: ExchangePort, feed: OpenedFeed): ExchangePort => (feed.trading ? withWsOrders(rest, feed.trading) : rest);
 
 /** The feed the config asks for (`feed.mode` absent or `websocket`), with the start-up line that says which. */
 function chooseFeed(
@@ -116,8 +140,8 @@ function chooseFeed(
   exchange: KrakenExchange,
   urls: FeedUrls | null,
   options: VenueOptions,
-): { feed: ExecutionFeed | null; close: () => void } {
-  const none = { feed: null, close: () => undefined };
+): OpenedFeed {
+  const none: OpenedFeed = { feed: null, close: () => undefined };
   if (config.feed?.mode === 'rest') {
     options.log.info('feed: REST polling (config feed.mode is rest)');
     return none;
@@ -126,7 +150,7 @@ function chooseFeed(
     options.log.info(`feed: REST polling (no WebSocket URL known for ${config.exchange.url}; set KRAKEN_WS_URL to use one)`);
     return none;
   }
-  options.log.info(`feed: WebSocket v2 ${urls.privateUrl} for fills and prices, REST polling as the safety net`);
+  options.log.info(`feed: WebSocket v2 ${urls.privateUrl} for fills, prices, placements and cancels, REST polling as the safety net`);
   return openFeed(exchange, urls, options);
 }
 
@@ -166,7 +190,7 @@ export async function openVenue(config: ExecutionConfig, options: VenueOptions):
     });
     const feed = chooseFeed(config, port, { privateUrl: paper.wsUrl, publicUrl: paper.wsUrl }, options);
     return {
-      port,
+      port: portWith(port, feed),
       budget: clientRateBudget(config.paper.tier),
       costs: krakenCostModel,
       paper,
@@ -192,7 +216,7 @@ export async function openVenue(config: ExecutionConfig, options: VenueOptions):
   const port = createKrakenExchange({ url: config.exchange.url, credentials, timeoutMs: config.exchange.requestTimeoutMs, ...clientOnClock(options.clock) });
   const feed = chooseFeed(config, port, urls, options);
   return {
-    port,
+    port: portWith(port, feed),
     budget: clientRateBudget(config.exchange.tier),
     costs: krakenCostModel,
     paper: null,

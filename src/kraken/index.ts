@@ -49,6 +49,7 @@ export {
 export { pairBookFromAssetPairs, pairRulesOf } from './pairs';
 export { WireFormatError } from './wire-parse';
 export { KRAKEN_WS_PRIVATE_URL, KRAKEN_WS_PUBLIC_URL, KrakenWsFeed, type KrakenWsFeedOptions, createKrakenWsFeed } from './ws-feed';
+export { type WsTrading, WsOrderRouting, withWsOrders } from './ws-orders';
 export { TERMINAL_CLOSE_CODE, type WsBackoff } from './ws-connection';
 export { type SocketEvent, type WsConnector, wsConnector } from './ws-socket';
 export * from './parse-orders';

@@ -256,6 +256,11 @@ export class WsConnection {
   /** The link requests go out on: set on `ready`, cleared on `down` and when the last subscriber leaves. */
   private live: WsLink | null = null;
 
+  /** A link is up and subscribed: a request asked for now goes out on it (it may still drop before the answer). */
+  get isLive(): boolean {
+    return this.live !== null;
+  }
+
   constructor(private readonly options: WsConnectionOptions) {
     this.events$ = defer(() => {
       const reconnects = new ReconnectCount(options);

@@ -117,6 +117,15 @@ export class KrakenWsFeed implements ExecutionFeed {
     });
   }
 
+  /**
+   * The authenticated socket is up and its `executions` subscription acknowledged (so its token is good):
+   * `placeOrder` / `cancelOrder` asked for now go out on it. False while connecting, after a drop, and while
+   * nobody subscribes to `executions()` (the socket is only open while someone listens).
+   */
+  get tradingUp(): boolean {
+    return this.privateConnection.isLive;
+  }
+
   /** `add_order` with the request's `cl_ord_id` and `deadline`; emits the placed order once. */
   placeOrder(request: OrderRequest): Observable<PlacedOrder> {
     return defer(() => {

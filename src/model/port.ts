@@ -6,9 +6,16 @@ import {
   type PlacedOrder,
   type Quote,
 } from './order';
+import { type PortCall } from './budget';
 import { type PairBook } from './pair';
 
 export type OrderRef = { readonly txid: string } | { readonly clientOrderId: string };
+
+/**
+ * How a call reaches the exchange: `rest` is signed with the key's nonce, so private REST calls go one at a
+ * time; `websocket` carries the socket's token and no nonce, so it queues behind nothing.
+ */
+export type PortTransport = 'rest' | 'websocket';
 
 /**
  * The exchange as the streams see it. Every method returns a cold Observable: subscribing sends the request,
@@ -24,4 +31,9 @@ export interface ExchangePort {
   closedOrders(filter?: { readonly clientOrderId?: string }): Observable<ReadonlyMap<string, OrderSnapshot>>;
   ticker(pairs: readonly string[]): Observable<ReadonlyMap<string, Quote>>;
   pairs(): Observable<PairBook>;
+  /**
+   * Which transport a call of this kind would use if sent now (a hint for the rate gate's private-call slot:
+   * only nonce-signed REST calls take it). A port without it sends everything over REST.
+   */
+  transportOf?(kind: PortCall['kind']): PortTransport;
 }

@@ -136,7 +136,10 @@ export function exchangeCall<T>(
       // counts failures of: it must not reset their count. Its failure counts like any other.
       const isPrivateCall = isPrivate(portCall);
       const guarded = deps.breaker.guard<T>({ successCounts: isPrivateCall });
-      return deps.gate.run(cost, lane, () => released.pipe(guarded), { exclusive: isPrivateCall }).pipe(
+      // Only a nonce-signed REST call queues in the client's private lane; an order over the socket (token, no
+      // nonce) must not wait behind a stuck REST call. It is charged the same (the trading counter is shared).
+      const exclusive = isPrivateCall && (deps.port.transportOf?.(portCall.kind) ?? 'rest') === 'rest';
+      return deps.gate.run(cost, lane, () => released.pipe(guarded), { exclusive }).pipe(
         tap({
           error: (error: unknown) => {
             if (!isExchangeError(error) || error.kind !== 'rate-limited') return;
