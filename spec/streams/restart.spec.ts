@@ -164,6 +164,45 @@ describe('restart: what the journal restores', () => {
     expect(two.warnings.some((line) => line.includes('c1: a close of XXBTZUSD journaled before the restart had sold nothing; closing now'))).toBe(true);
   });
 
+  it('a close whose market order was journaled but proven never placed is finished at the next start', () => {
+    const lives: Life[] = [];
+    let store: ReturnType<typeof createMemoryJournalStore> | null = null;
+    world(
+      (w) => {
+        lives.push(w.life({ startAt: 0, signals: [[1, buy('s1')]], commands: [[10_000, close('c1')]], end: { at: 10_001, how: 'kill' } }));
+        // As if the crash came between journaling the close's sell (and its send) and the AddOrder leaving.
+        w.scheduler.schedule(() => {
+          if (!store) throw new Error('no store');
+          const sell = intentOf({
+            clientOrderId: 'c1-sell',
+            signalId: 'c1',
+            role: 'close',
+            pair: 'XXBTZUSD',
+            side: 'sell',
+            orderType: 'market',
+            price: null,
+            volume: new Decimal('0.01'),
+            createdAt: 10_001,
+            duties: { stopLoss: null, protectionMode: null },
+          });
+          seed(openMemoryJournal({ account: ACCOUNT, store }), [[sell, sent(10_001, 10_500)]]);
+        }, 15_000);
+        lives.push(w.life({ startAt: 20_000, end: { at: 90_000, how: 'stop' } }));
+      },
+      { journalFor: (s) => ((store = s), openMemoryJournal({ account: ACCOUNT, store: s })) },
+    );
+    const [, two] = lives as [Life, Life];
+    const ex = two.kit.exchange;
+    expect(two.failures).toEqual([]);
+    // Proven absent at start (an ERROR: the close was not placed), then the close itself is taken up again.
+    expect(statuses(of(two.reports, 'c1').filter((r) => r.clientOrderId === 'c1-sell'))).toEqual(['ERROR']);
+    const sells = of(two.reports, 'c1').filter((r) => r.orderType === 'market' && r.clientOrderId !== 'c1-sell');
+    expect(statuses(sells)).toEqual(['PENDING_NEW', 'NEW', 'FILLED']);
+    expect(sells[0]?.reason).toBe(RESUMED_CLOSE);
+    expect(ex.inspect.orders().filter((o) => o.orderType === 'market' && o.side === 'sell')).toHaveLength(1);
+    expect(open(ex)).toEqual([]);
+  });
+
   it('a close that found nothing to close is not taken up again at the next start', () => {
     const lives: Life[] = [];
     world((w) => {

@@ -21,6 +21,7 @@ import {
   withLatestFrom,
 } from 'rxjs';
 import { type JournaledCloseCommand, type JournaledOrder } from '../model/journal';
+import { type OrderStatus } from '../model/order-state';
 import { type OrderRequest } from '../model/order';
 import { type PairBook, type PairRules } from '../model/pair';
 import { roundVolumeDown } from '../model/pair-rules';
@@ -179,18 +180,25 @@ const commandOf = (journaled: JournaledCloseCommand): ClosePositionCommand => ({
 /** The first report's reason of a close resumed after a restart. */
 export const RESUMED_CLOSE = 'resumed after a restart: the close was journaled and had sold nothing when the handler stopped';
 
+/** A close order in one of these never reached the exchange (proven absent, refused): it sold nothing. */
+const NEVER_PLACED: ReadonlySet<OrderStatus> = new Set<OrderStatus>(['absent', 'rejected', 'failed']);
+
 /**
- * The journaled closes a restart cut short: journaled, no close order journaled for them (nothing was sold), and
- * their pair still held according to the restored position book. A close that found nothing to close or was
- * rejected left no order either, but its pair was flat, so it is not taken up again.
+ * The journaled closes a restart cut short: journaled, no close order of theirs that may have reached the exchange
+ * (none journaled, or each proven never placed: it sold nothing), and their pair still held according to the
+ * restored position book. A close that found nothing to close or was rejected left no order either, but its pair
+ * was flat, so it is not taken up again; one whose order may be live (not settled yet) is not either: it could sell
+ * twice.
  */
 export function resumableCloses(
   commands: readonly JournaledCloseCommand[],
   orders: readonly JournaledOrder[],
   held: (pair: string) => Decimal,
 ): JournaledCloseCommand[] {
-  const withOrder = new Set(orders.filter((order) => order.intent.role === 'close').map((order) => order.intent.signalId));
-  return commands.filter((command) => !withOrder.has(command.commandId) && !held(command.pair).isZero());
+  const mayHaveSold = new Set(
+    orders.filter((order) => order.intent.role === 'close' && !NEVER_PLACED.has(order.state.status)).map((order) => order.intent.signalId),
+  );
+  return commands.filter((command) => !mayHaveSold.has(command.commandId) && !held(command.pair).isZero());
 }
 
 function closePosition(command: ClosePositionCommand, book: PairBook | null, deps: StreamDeps, resumed = false): Observable<CloseItem> {
