@@ -1,26 +1,20 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import crossFetch from 'cross-fetch';
 import { Decimal } from 'decimal.js';
 import { type Observable, type Subscription, lastValueFrom, map } from 'rxjs';
 import { clientRateBudget, krakenCostModel } from '../../src/kraken/budget';
-import { createKrakenClient } from '../../src/kraken/client';
-import { Credentials } from '../../src/kraken/credentials';
 import { KrakenExchange } from '../../src/kraken/exchange';
-import { NonceSource } from '../../src/kraken/nonce';
-import { pairBookFromAssetPairs } from '../../src/kraken/pairs';
-import { PrivateLane } from '../../src/kraken/private-lane';
-import { type FetchLike } from '../../src/kraken/transport';
 import { KrakenWsFeed } from '../../src/kraken/ws-feed';
 import { type WsOrderRouting, withWsOrders } from '../../src/kraken/ws-orders';
 import { ExchangeError } from '../../src/model/errors';
 import { type ExecutionEvent } from '../../src/model/feed';
 import { type OrderRequest } from '../../src/model/order';
-import { type PaperExchange, startPaperExchange } from '../../src/paper';
+import { type PaperExchange } from '../../src/paper';
 import { createExchangeDeps } from '../../src/streams/deps';
 import { exchangeCall } from '../../src/streams/exchange-call';
 import { testConfig } from '../../src/testing/config';
 import { seededRandom, seededUuids } from '../../src/testing/seeded';
-import { IdleClock } from '../../src/time/idle-clock';
+import { type IdleClock } from '../../src/time/idle-clock';
+import { idleWs } from './support/idle-ws';
 import { quiet, tuning } from '../streams/stream-deps';
 
 /**
@@ -48,40 +42,7 @@ interface Rig {
 const rigs: Rig[] = [];
 
 async function rig(): Promise<Rig> {
-  const clock = new IdleClock();
-  const paper = await startPaperExchange({ seed: 7, tier: 'starter', clock: () => clock.now(), timers: clock.waitTimers, wsTimers: clock.timers, links: clock.links });
-  const sent: Rig['sent'] = [];
-  const fetch: FetchLike = (url, init) => {
-    if (!url.startsWith(`${paper.url}/`)) return Promise.reject(new Error('only the paper exchange on 127.0.0.1'));
-    sent.push({ method: /\/0\/(?:public|private)\/([A-Za-z]+)/.exec(url)?.[1] ?? url, at: clock.now() });
-    return clock.io(async () => {
-      const response = await crossFetch(url, init);
-      const body = await response.text();
-      return { status: response.status, headers: response.headers, text: () => Promise.resolve(body) };
-    }, init.signal);
-  };
-  const client = createKrakenClient({
-    url: paper.url,
-    credentials: new Credentials(paper.apiKey, paper.apiSecret),
-    timeoutMs: REST_TIMEOUT_MS,
-    lane: new PrivateLane(new NonceSource(() => clock.now())),
-    fetch,
-    clock: () => clock.now(),
-    timers: clock.timers,
-  });
-  const pairs = pairBookFromAssetPairs(await clock.drive(lastValueFrom(client.assetPairs()), 10_000));
-  const ws = new KrakenWsFeed({
-    privateUrl: paper.wsUrl,
-    publicUrl: paper.wsUrl,
-    token: () => client.getWebSocketsToken().pipe(map((t) => t.token)),
-    pairs,
-    links: clock.links,
-    scheduler: clock,
-    random: () => 0.5,
-    watchdogMs: 5_000,
-    requestTimeoutMs: 3_000,
-    backoff: { initialDelayMs: 500, maxDelayMs: 8_000, multiplier: 2, jitter: 0 },
-  });
+  const { clock, paper, client, ws, rest: sent } = await idleWs({ restTimeoutMs: REST_TIMEOUT_MS, jitter: 0 });
   const rest = new KrakenExchange(client);
   const events: ExecutionEvent[] = [];
   // The run listens to executions; that is what keeps the authenticated socket open.
