@@ -151,6 +151,19 @@ describe('kraken-rx run: the journal', () => {
     await expect(run(['--journal', journalPath], captureIo({ env: env(), clock }))).resolves.toBe(0);
   });
 
+  it("sums up what the position book holds after a restart: a close of an earlier run's buy leaves it flat, not short", async () => {
+    const journalPath = join(dir, 'kept.db');
+    writeFileSync(signals, '{"signalId":"b1","pair":"BTC/USD","side":"buy","orderType":"market","quantity":"0.01","stopLoss":"57000"}\n');
+    const first = captureIo({ env: env(), clock });
+    await expect(run(['--journal', journalPath, '--log-level', 'silent'], first)).resolves.toBe(0);
+    expect(first.out()).toMatch(/Open positions: BTC\/USD \+0\.01/);
+    writeFileSync(signals, '{"type":"close","commandId":"c1","pair":"BTC/USD"}\n');
+    const second = captureIo({ env: env(), clock });
+    await expect(run(['--journal', journalPath, '--log-level', 'silent'], second)).resolves.toBe(0);
+    expect(second.out()).toMatch(/\[c1\] close .* FILLED/);
+    expect(second.out()).toContain('Open positions: none');
+  });
+
   it('stops with exit 2 and one line on a journal of another account, before any order, never printing the key', async () => {
     const journalPath = join(dir, 'theirs.db');
     await firstValueFrom(openSqliteJournal({ path: journalPath, account: OTHER }).close());

@@ -193,7 +193,17 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
     }
   }
   for (const subscription of subscriptions) subscription.unsubscribe();
-  return { summary: tracker.ledger.summary(), exitCode, endedBy: ended.kind, mayBeLive };
+  const summary = tracker.ledger.summary();
+  // What is held is the handler's position book, not this run's reports alone: after a restart the book starts
+  // from the journal's fills (a close selling what an earlier run bought is flat, not short).
+  const displayPair = await firstValueFrom(displayPair$);
+  const held = new Map(
+    handler
+      .positions()
+      .filter((position) => !position.quantity.isZero())
+      .map((position) => [displayPair(position.pair), position.side === 'sell' ? position.quantity.neg() : position.quantity] as const),
+  );
+  return { summary: { ...summary, positions: held }, exitCode, endedBy: ended.kind, mayBeLive };
 }
 
 /**
