@@ -121,7 +121,7 @@ describeWithPostgres('PostgreSQL journal (schema and fencing)', () => {
     const successor = await openUnderLease(schema, ACCOUNT, 2000);
     const refused = await firstValueFrom(old.recordSignal(signal('s2'))).catch((e: unknown) => e);
     expect(refused instanceof JournalError && [refused.kind, refused.message]).toEqual([
-      'storage',
+      'fenced',
       "journal recordSignal refused: this handler's lease (epoch 1) is no longer the account's (epoch 2): another handler has taken it over",
     ]);
     expect(await firstValueFrom(successor.signal('s2'))).toBeNull();

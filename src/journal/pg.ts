@@ -196,7 +196,7 @@ const isUniqueViolation = (error: unknown): boolean => errorCode(error) === '235
 
 /**
  * Opens the shared journal: the account's schema on a PostgreSQL server (created on first open), one
- * transaction per append that first locks the lease row and checks the epoch (a stale epoch: a `storage`
+ * transaction per append that first locks the lease row and checks the epoch (a stale epoch: a `fenced`
  * error saying the lease was lost, and nothing written). Another machine opening the same schema with a newer
  * lease takes the account over with its whole state.
  *
@@ -243,7 +243,7 @@ function pgJournal(pool: pg.Pool, s: string, options: PgJournalOptions): Journal
         const current = lease.rows[0] === undefined ? null : integer(lease.rows[0].epoch, `schema ${options.schema}: table lease, column epoch`);
         if (current !== options.epoch) {
           throw new JournalError(
-            'storage',
+            'fenced',
             `journal ${what} refused: this handler's lease (epoch ${options.epoch}) is no longer the account's ` +
               `(${current === null ? 'no lease held' : `epoch ${current}`}): another handler has taken it over`,
           );

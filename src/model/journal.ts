@@ -131,8 +131,13 @@ export type JournalErrorKind =
   | 'schema'
   /** A transition for an order with no intent, or a second intent with one client order id: a bug of the caller. */
   | 'misuse'
-  /** The store failed (disk full, I/O error, closed journal). */
-  | 'storage';
+  /** The store failed (disk full, I/O error, closed journal, server unreachable): the same write may succeed later. */
+  | 'storage'
+  /**
+   * The write was refused because this handler's lease (its epoch) is no longer the account's: another handler
+   * has taken the account over. Never retried: this handler must stop sending at once.
+   */
+  | 'fenced';
 
 /** The one error type journals raise. Its message never contains a secret (only key fingerprints). */
 export class JournalError extends Error {
