@@ -7,13 +7,14 @@ import {
   concat,
   concatMap,
   defer,
+  distinctUntilChanged,
   exhaustMap,
   filter,
   first,
   from,
   map,
   of,
-  take,
+  takeWhile,
   throwError,
   timer,
 } from 'rxjs';
@@ -36,6 +37,8 @@ export interface Lease {
   acquire(now: number): Observable<LeaseGrant | null>;
   /** Extends the grant to `now + ttl`; `null` if it lapsed at `now` or another acquisition has replaced it. */
   renew(grant: LeaseGrant, now: number): Observable<LeaseGrant | null>;
+  /** The grant as it stands in the store (whoever holds it, lapsed or not); `null` before the first acquisition. */
+  current(): Observable<LeaseGrant | null>;
   /** Gives the lease up at once (the epoch stays: the next acquisition still gets a higher one). */
   release(grant: LeaseGrant): Observable<void>;
   close(): Observable<void>;
@@ -110,6 +113,10 @@ export async function openPgLease(options: PgLeaseOptions): Promise<Lease> {
           ).rows[0],
         ),
       ),
+    current: () =>
+      call('current', async () =>
+        grantOf((await pool.query<LeaseRow>(`SELECT holder, epoch, expires_at FROM ${s}.lease WHERE account = $1`, [options.account])).rows[0]),
+      ),
     release: (grant) =>
       call('release', async () => {
         await pool.query(`UPDATE ${s}.lease SET expires_at = 0 WHERE account = $1 AND holder = $2 AND epoch = $3`, [options.account, grant.holder, grant.epoch]);
@@ -124,7 +131,11 @@ export async function openPgLease(options: PgLeaseOptions): Promise<Lease> {
 }
 
 /** What holding a lease looks like over time. */
-export type LeadershipEvent = { readonly kind: 'leading'; readonly grant: LeaseGrant } | { readonly kind: 'lost'; readonly grant: LeaseGrant; readonly why: string };
+export type LeadershipEvent =
+  /** Another handler holds the lease (as last read; `null`: read before any grant): said once per holder and epoch. */
+  | { readonly kind: 'standby'; readonly heldBy: LeaseGrant | null }
+  | { readonly kind: 'leading'; readonly grant: LeaseGrant }
+  | { readonly kind: 'lost'; readonly grant: LeaseGrant; readonly why: string };
 
 export interface HoldLeaseOptions {
   /** How often a standby tries to take the lease. */
@@ -133,44 +144,63 @@ export interface HoldLeaseOptions {
   readonly renewMs: number;
 }
 
+/** One try for the lease: granted, or who holds it. */
+type Try = { readonly kind: 'granted'; readonly grant: LeaseGrant } | { readonly kind: 'held'; readonly heldBy: LeaseGrant | null };
+
+const holderKey = (attempt: Try): string =>
+  attempt.kind === 'granted' ? 'granted' : attempt.heldBy === null ? '' : `${attempt.heldBy.holder}#${attempt.heldBy.epoch}`;
+
 /**
  * Waits for the lease, holds it, and says when it is lost: a standby becomes the leader.
  *
  * acquire:  -n------n------g                     (n: held by another, g: granted)
  * renew:                    ------r------r------x  (x: lapsed or replaced, or the store failed)
  *   holdLease(lease, { retryMs, renewMs })
- * result:   ---------------L--------------------(X|)   (L: leading, X: lost)
+ * result:   -S-------------L--------------------(X|)   (S: standby, L: leading, X: lost)
  *
- * Completes after `lost`: the caller stops sending at once (a renewal it cannot make is a lease it may no longer
- * hold: fail safe). An error of an acquisition is an error of the result. Unsubscribing does not release the
- * lease (it lapses at its TTL; call `release` for a clean hand-over).
+ * `standby` names the holder as read after a refused try, once per holder and epoch (a log line for a
+ * waiting standby, not one per try). Completes after `lost`: the caller stops sending at once (a renewal it
+ * cannot make is a lease it may no longer hold: fail safe). An error of an acquisition is an error of the
+ * result. Unsubscribing does not release the lease (it lapses at its TTL; call `release` for a clean hand-over).
  *
  * @param lease The lease port.
  * @param options Retry and renewal periods.
  * @param scheduler Times the tries and renewals, and gives `now`.
  */
 export function holdLease(lease: Lease, options: HoldLeaseOptions, scheduler: SchedulerLike = asyncScheduler): Observable<LeadershipEvent> {
-  const acquired$ = timer(0, options.retryMs, scheduler).pipe(
+  const tries$ = timer(0, options.retryMs, scheduler).pipe(
     // exhaustMap: a try still in flight makes the next tick wait, never a second acquisition beside it.
-    exhaustMap(() => lease.acquire(scheduler.now())),
-    filter((grant): grant is LeaseGrant => grant !== null),
-    take(1),
-  );
-  return acquired$.pipe(
-    concatMap((granted) => {
-      // A renewal keeps the holder and the epoch, so the grant as first given names it for every renewal.
-      const renewals$ = timer(options.renewMs, options.renewMs, scheduler).pipe(
-        exhaustMap(() =>
-          lease.renew(granted, scheduler.now()).pipe(
-            map((renewed) => (renewed === null ? 'the lease lapsed or another handler took it' : null)),
-            catchError((error: unknown) => of(`the lease could not be renewed: ${error instanceof Error ? error.message : String(error)}`)),
+    exhaustMap(() =>
+      lease
+        .acquire(scheduler.now())
+        .pipe(
+          concatMap((grant): Observable<Try> =>
+            grant === null ? lease.current().pipe(map((heldBy): Try => ({ kind: 'held', heldBy }))) : of<Try>({ kind: 'granted', grant }),
           ),
         ),
-        filter((why): why is string => why !== null),
-        first(),
-        map((why): LeadershipEvent => ({ kind: 'lost', grant: granted, why })),
-      );
-      return concat(of<LeadershipEvent>({ kind: 'leading', grant: granted }), renewals$);
-    }),
+    ),
+    takeWhile((attempt) => attempt.kind === 'held', true),
+    distinctUntilChanged((a, b) => holderKey(a) === holderKey(b)),
+  );
+
+  const leading = (granted: LeaseGrant): Observable<LeadershipEvent> => {
+    // A renewal keeps the holder and the epoch, so the grant as first given names it for every renewal.
+    const renewals$ = timer(options.renewMs, options.renewMs, scheduler).pipe(
+      exhaustMap(() =>
+        lease.renew(granted, scheduler.now()).pipe(
+          map((renewed) => (renewed === null ? 'the lease lapsed or another handler took it' : null)),
+          catchError((error: unknown) => of(`the lease could not be renewed: ${error instanceof Error ? error.message : String(error)}`)),
+        ),
+      ),
+      filter((why): why is string => why !== null),
+      first(),
+      map((why): LeadershipEvent => ({ kind: 'lost', grant: granted, why })),
+    );
+    return concat(of<LeadershipEvent>({ kind: 'leading', grant: granted }), renewals$);
+  };
+
+  return tries$.pipe(
+    // concatMap: the grant is the last try, so its renewals follow the standby lines and nothing runs beside them.
+    concatMap((attempt) => (attempt.kind === 'granted' ? leading(attempt.grant) : of<LeadershipEvent>({ kind: 'standby', heldBy: attempt.heldBy }))),
   );
 }
