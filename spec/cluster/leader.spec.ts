@@ -9,6 +9,7 @@ import { openPgJournal } from '../../src/journal/pg';
 import { type Journal, JournalError, type SignalRecord } from '../../src/model/journal';
 import { IdleClock, IDLE_CLOCK_ORIGIN } from '../../src/time/idle-clock';
 import { ioJournal, ioLease } from './support/io-bound';
+import { Relay } from './support/relay';
 import { PG_URL, describeWithPostgres, uniqueName } from './support/services';
 
 const ACCOUNT = accountFingerprint('API-KEY-OF-ACCOUNT-A');
@@ -32,7 +33,7 @@ const signal = (signalId: string): SignalRecord => ({
 const line = (event: LeaderEvent): string => {
   switch (event.kind) {
     case 'standby':
-      return `standby ${event.heldBy === null ? 'unknown' : `${event.heldBy.holder}#${event.heldBy.epoch}`}`;
+      return `standby ${event.heldBy === null ? `(${String(event.problem)})` : `${event.heldBy.holder}#${event.heldBy.epoch}`}`;
     case 'leading':
       return `leading ${event.grant.holder}#${event.grant.epoch} sendFrom ${event.sendFrom - IDLE_CLOCK_ORIGIN}`;
     case 'ready':
@@ -45,6 +46,7 @@ const line = (event: LeaderEvent): string => {
 describeWithPostgres('lead: one leader per account under a fenced lease', () => {
   let schema: string;
   let clock: IdleClock;
+  let relay: Relay | null = null;
   const leases: Lease[] = [];
   const running: Subscription[] = [];
 
@@ -54,6 +56,8 @@ describeWithPostgres('lead: one leader per account under a fenced lease', () => 
   });
   afterEach(async () => {
     for (const each of running.splice(0)) each.unsubscribe();
+    await relay?.stop();
+    relay = null;
     await clock.settle();
     for (const each of leases.splice(0)) await firstValueFrom(each.close());
     const client = new pg.Client({ connectionString: PG_URL });
@@ -62,19 +66,19 @@ describeWithPostgres('lead: one leader per account under a fenced lease', () => 
     await client.end();
   });
 
-  const openLease = async (holder: string): Promise<Lease> => {
-    const lease = await openPgLease({ connectionString: PG_URL, schema, account: ACCOUNT, holder, ttlMs: TTL_MS });
+  const openLease = async (holder: string, url = PG_URL): Promise<Lease> => {
+    const lease = await openPgLease({ connectionString: url, schema, account: ACCOUNT, holder, ttlMs: TTL_MS });
     leases.push(lease);
     return ioLease(lease, clock);
   };
 
-  const options = (lease: Lease): LeadOptions => ({
+  const options = (lease: Lease, url = PG_URL): LeadOptions => ({
     lease,
     hold: { retryMs: 1_000, renewMs: 3_000 },
     inFlightMs: IN_FLIGHT_MS,
     patience: { backoff: { initialDelayMs: 100, maxDelayMs: 1_000, multiplier: 2, jitter: 0 } },
     openJournal: async (grant) =>
-      ioJournal(await clock.io(() => openPgJournal({ connectionString: PG_URL, schema, account: ACCOUNT, epoch: grant.epoch })), clock),
+      ioJournal(await clock.io(() => openPgJournal({ connectionString: url, schema, account: ACCOUNT, epoch: grant.epoch })), clock),
   });
 
   /** Runs a would-be leader; its events as `time: line`, and the journal of its `ready`. */
@@ -146,5 +150,28 @@ describeWithPostgres('lead: one leader per account under a fenced lease', () => 
     await clock.drive(firstValueFrom(intruder.acquire(clock.now() + TTL_MS)), 1_000);
     await clock.runUntil(() => a.events.some((e) => e.includes('complete')), TTL_MS);
     expect(a.events.slice(2)).toEqual(['3000: lost a#1: the lease lapsed or another handler took it', '3000: complete']);
+  });
+
+  it('keeps the lease through a PostgreSQL outage shorter than the grant, its writes waiting; loses it once the grant runs out unrenewed', async () => {
+    const cut = new Relay(PG_URL);
+    relay = cut;
+    await cut.start();
+    const a = follow(options(await openLease('a', cut.url), cut.url));
+    await clock.runUntil(() => a.events.length === 2, 1_000);
+    await cut.stop();
+    let answer: string | null = null;
+    running.push(a.journal().recordSignal(signal('s-during-outage')).subscribe({ next: (admission) => (answer = `${clock.now() - IDLE_CLOCK_ORIGIN}: ${admission.kind}`) }));
+    // The renewal at 3000 fails: the grant (until 10000) still runs, so a still leads; the write waits.
+    await clock.advance(5_000);
+    expect([a.events.length, answer]).toEqual([2, null]);
+    await cut.start();
+    await clock.runUntil(() => answer !== null, 5_000);
+    // Retries at 100, 300, 700, 1500, 2500, 3500, 4500, 5500 ms: the first after the store is back goes through.
+    expect(answer).toBe('5500: recorded');
+    // The renewal at 6000 extends the grant to 16000; from 7000 the store is gone for good.
+    await clock.advance(7_000 - (clock.now() - IDLE_CLOCK_ORIGIN));
+    await cut.stop();
+    await clock.runUntil(() => a.events.some((e) => e.includes('complete')), 3 * TTL_MS);
+    expect(a.events.slice(2)).toEqual([expect.stringMatching(/^18000: lost a#1: the lease could not be renewed before it lapsed: journal lease renew failed: connect ECONNREFUSED /), '18000: complete']);
   });
 });

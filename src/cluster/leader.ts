@@ -24,8 +24,8 @@ import { type HoldLeaseOptions, type Lease, type LeaseGrant, holdLease } from '.
 
 /** The life of one would-be leader of an account, as it happens. */
 export type LeaderEvent =
-  /** Another handler holds the lease (`null`: read before any grant); once per holder and epoch. */
-  | { readonly kind: 'standby'; readonly heldBy: LeaseGrant | null }
+  /** Another handler holds the lease (`null`: read before any grant), or the store did not answer (`problem`). */
+  | { readonly kind: 'standby'; readonly heldBy: LeaseGrant | null; readonly problem: string | null }
   /** The lease is this handler's; nothing may be sent before `sendFrom` (scheduler time), when `ready` follows. */
   | { readonly kind: 'leading'; readonly grant: LeaseGrant; readonly sendFrom: number }
   /** The journal is open under the grant's epoch and the previous holder's sends have run out: the handler may start. */
@@ -91,8 +91,8 @@ const openedFor = (open: (grant: LeaseGrant) => Promise<Journal>, grant: LeaseGr
  * A standby stays in the acquire loop (`standby` once per holder). The journal of `ready` is patient (a
  * `storage` failure waits for the store: nothing is sent meanwhile, since intents are written first) and
  * serial; it is closed when the result ends. The first grant of an account (epoch 1) waits for nothing: no
- * handler held it before. Completes after `lost`; an error of an acquisition or of opening the journal is an
- * error of the result. Unsubscribing ends the leadership here without releasing the lease (it lapses).
+ * handler held it before. Completes after `lost`; an error opening the journal is an error of the result
+ * (the lease's store not answering is not: a standby waits, a leader holds while its grant runs). Unsubscribing ends the leadership here without releasing the lease (it lapses).
  *
  * @param options The lease, how to hold it, how to open the journal, how long to wait, how to wait for the store.
  * @param scheduler Times the tries, renewals and the wait.

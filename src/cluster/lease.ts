@@ -14,6 +14,7 @@ import {
   from,
   map,
   of,
+  scan,
   takeWhile,
   throwError,
   timer,
@@ -132,8 +133,11 @@ export async function openPgLease(options: PgLeaseOptions): Promise<Lease> {
 
 /** What holding a lease looks like over time. */
 export type LeadershipEvent =
-  /** Another handler holds the lease (as last read; `null`: read before any grant): said once per holder and epoch. */
-  | { readonly kind: 'standby'; readonly heldBy: LeaseGrant | null }
+  /**
+   * Another handler holds the lease (as last read; `null`: read before any grant), or the store did not answer
+   * the try (`problem`): said once per holder and epoch, or per problem.
+   */
+  | { readonly kind: 'standby'; readonly heldBy: LeaseGrant | null; readonly problem: string | null }
   | { readonly kind: 'leading'; readonly grant: LeaseGrant }
   | { readonly kind: 'lost'; readonly grant: LeaseGrant; readonly why: string };
 
@@ -144,24 +148,63 @@ export interface HoldLeaseOptions {
   readonly renewMs: number;
 }
 
-/** One try for the lease: granted, or who holds it. */
-type Try = { readonly kind: 'granted'; readonly grant: LeaseGrant } | { readonly kind: 'held'; readonly heldBy: LeaseGrant | null };
+/** One renewal's answer: extended, refused (lapsed or replaced), or the store did not answer. */
+type Renewal = { readonly kind: 'renewed'; readonly grant: LeaseGrant } | { readonly kind: 'refused' } | { readonly kind: 'failed'; readonly error: unknown };
 
-const holderKey = (attempt: Try): string =>
-  attempt.kind === 'granted' ? 'granted' : attempt.heldBy === null ? '' : `${attempt.heldBy.holder}#${attempt.heldBy.epoch}`;
+/** What the leader knows of its lease: until when it surely holds it, and why it no longer does (`null`: it does). */
+interface Held {
+  readonly expiresAt: number;
+  readonly why: string | null;
+}
+
+/**
+ * One renewal folded into what the leader knows. A store that does not answer is not a lost lease while the
+ * last grant runs (nobody else can take it before it lapses, and every write is fenced by the epoch anyway);
+ * once the grant has run out unrenewed, it is lost.
+ */
+function holding(held: Held, renewal: Renewal, now: number): Held {
+  switch (renewal.kind) {
+    case 'renewed':
+      return { expiresAt: renewal.grant.expiresAt, why: null };
+    case 'refused':
+      return { ...held, why: 'the lease lapsed or another handler took it' };
+    case 'failed':
+      return now < held.expiresAt
+        ? held
+        : { ...held, why: `the lease could not be renewed before it lapsed: ${renewal.error instanceof Error ? renewal.error.message : String(renewal.error)}` };
+  }
+}
+
+/** One try for the lease: granted, or who holds it. */
+type Try =
+  | { readonly kind: 'granted'; readonly grant: LeaseGrant }
+  | { readonly kind: 'held'; readonly heldBy: LeaseGrant | null }
+  | { readonly kind: 'failed'; readonly problem: string };
+
+const tryKey = (attempt: Try): string => {
+  switch (attempt.kind) {
+    case 'granted':
+      return 'granted';
+    case 'held':
+      return attempt.heldBy === null ? 'held' : `held ${attempt.heldBy.holder}#${attempt.heldBy.epoch}`;
+    case 'failed':
+      return `failed ${attempt.problem}`;
+  }
+};
 
 /**
  * Waits for the lease, holds it, and says when it is lost: a standby becomes the leader.
  *
  * acquire:  -n------n------g                     (n: held by another, g: granted)
- * renew:                    ------r------r------x  (x: lapsed or replaced, or the store failed)
+ * renew:                    ------r------r------x  (x: lapsed or replaced, or the store failing past the grant's expiry)
  *   holdLease(lease, { retryMs, renewMs })
  * result:   -S-------------L--------------------(X|)   (S: standby, L: leading, X: lost)
  *
  * `standby` names the holder as read after a refused try, once per holder and epoch (a log line for a
- * waiting standby, not one per try). Completes after `lost`: the caller stops sending at once (a renewal it
- * cannot make is a lease it may no longer hold: fail safe). An error of an acquisition is an error of the
- * result. Unsubscribing does not release the lease (it lapses at its TTL; call `release` for a clean hand-over).
+ * waiting standby, not one per try), or the problem when the store did not answer (tried again next period). Completes after `lost`: the caller stops sending at once. A renewal the store
+ * does not answer is tried again at the next period while the last grant runs (an outage of PostgreSQL shorter
+ * than the TTL keeps the leader, whose writes wait for the store meanwhile); past the grant's expiry it is lost
+ * (fail safe). Never errors. Unsubscribing does not release the lease (it lapses at its TTL; call `release` for a clean hand-over).
  *
  * @param lease The lease port.
  * @param options Retry and renewal periods.
@@ -177,10 +220,12 @@ export function holdLease(lease: Lease, options: HoldLeaseOptions, scheduler: Sc
           concatMap((grant): Observable<Try> =>
             grant === null ? lease.current().pipe(map((heldBy): Try => ({ kind: 'held', heldBy }))) : of<Try>({ kind: 'granted', grant }),
           ),
+          // The store not answering is one more try that failed: a standby waits for it as for the holder.
+          catchError((error: unknown) => of<Try>({ kind: 'failed', problem: error instanceof Error ? error.message : String(error) })),
         ),
     ),
-    takeWhile((attempt) => attempt.kind === 'held', true),
-    distinctUntilChanged((a, b) => holderKey(a) === holderKey(b)),
+    takeWhile((attempt) => attempt.kind !== 'granted', true),
+    distinctUntilChanged((a, b) => tryKey(a) === tryKey(b)),
   );
 
   const leading = (granted: LeaseGrant): Observable<LeadershipEvent> => {
@@ -188,10 +233,12 @@ export function holdLease(lease: Lease, options: HoldLeaseOptions, scheduler: Sc
     const renewals$ = timer(options.renewMs, options.renewMs, scheduler).pipe(
       exhaustMap(() =>
         lease.renew(granted, scheduler.now()).pipe(
-          map((renewed) => (renewed === null ? 'the lease lapsed or another handler took it' : null)),
-          catchError((error: unknown) => of(`the lease could not be renewed: ${error instanceof Error ? error.message : String(error)}`)),
+          map((renewed): Renewal => (renewed === null ? { kind: 'refused' } : { kind: 'renewed', grant: renewed })),
+          catchError((error: unknown) => of<Renewal>({ kind: 'failed', error })),
         ),
       ),
+      scan((held: Held, renewal: Renewal): Held => holding(held, renewal, scheduler.now()), { expiresAt: granted.expiresAt, why: null }),
+      map((held) => held.why),
       filter((why): why is string => why !== null),
       first(),
       map((why): LeadershipEvent => ({ kind: 'lost', grant: granted, why })),
@@ -201,6 +248,15 @@ export function holdLease(lease: Lease, options: HoldLeaseOptions, scheduler: Sc
 
   return tries$.pipe(
     // concatMap: the grant is the last try, so its renewals follow the standby lines and nothing runs beside them.
-    concatMap((attempt) => (attempt.kind === 'granted' ? leading(attempt.grant) : of<LeadershipEvent>({ kind: 'standby', heldBy: attempt.heldBy }))),
+    concatMap((attempt): Observable<LeadershipEvent> => {
+      switch (attempt.kind) {
+        case 'granted':
+          return leading(attempt.grant);
+        case 'held':
+          return of({ kind: 'standby', heldBy: attempt.heldBy, problem: null });
+        case 'failed':
+          return of({ kind: 'standby', heldBy: null, problem: attempt.problem });
+      }
+    }),
   );
 }

@@ -116,6 +116,13 @@ export const asJournalError = (what: string, error: unknown): JournalError =>
  */
 export async function inTransaction<T>(pool: pg.Pool, begin: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  // The pool listens for errors of idle connections only: one that dies between two statements of this
+  // transaction must fail the transaction (its next statement does), not the process.
+  let broken: unknown = null;
+  const onError = (error: unknown): void => {
+    broken = error;
+  };
+  client.on('error', onError);
   try {
     await client.query(begin);
     const result = await work(client);
@@ -125,7 +132,9 @@ export async function inTransaction<T>(pool: pg.Pool, begin: string, work: (clie
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
-    client.release();
+    client.off('error', onError);
+    // A connection that broke is dropped from the pool rather than handed to the next caller.
+    client.release(broken === null ? undefined : true);
   }
 }
 
