@@ -78,7 +78,7 @@ describe('parseArgs', () => {
   it.each([
     [[], 'no command given'],
     [['trade'], 'unknown command "trade"'],
-    [['run', '--validate'], 'unknown flag --validate for `kraken-rx run` (known: --config, --signals, --paper, --json, --log-level, --url, --validate-only, --journal, --no-journal, --help)'],
+    [['run', '--validate'], 'unknown flag --validate for `kraken-rx run` (known: --config, --signals, --paper, --json, --log-level, --url, --validate-only, --journal, --no-journal, --cluster, --help)'],
     [['paper', '--port'], '--port needs a value (N)'],
     [['paper', '--port', '--tier', 'pro'], '--port needs a value (N)'],
     [['paper', '--port', 'http'], '--port expects an integer between 0 and 65535, got "http"'],

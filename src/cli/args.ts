@@ -32,6 +32,8 @@ export interface RunArgs {
   readonly journal?: string;
   /** `--no-journal`: an in-memory journal, nothing kept after the run. */
   readonly noJournal: boolean;
+  /** `--cluster URL`: the journal and the account's lease in this PostgreSQL (one handler per API key; src/cli/cluster-run.ts). */
+  readonly cluster?: string;
 }
 
 export interface StatusArgs {
@@ -144,6 +146,7 @@ const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
       flag('--validate-only', 'validateOnly', bool, "ask the exchange to validate each order and place nothing (Kraken's validate)"),
       flag('--journal', 'journal', str('FILE'), 'the journal file (default: config journal.path, kraken-rx.db in the working directory)'),
       flag('--no-journal', 'noJournal', bool, 'journal in memory only: nothing of this run survives it (throwaway runs)'),
+      flag('--cluster', 'cluster', str('URL'), 'journal and lease in PostgreSQL (postgres://…): one run per API key leads, others stand by'),
     ],
     details: [
       'Input lines (one JSON object per line; blank lines and lines starting with # are ignored):',
@@ -309,6 +312,17 @@ const on = (values: FlagValues, key: string): boolean => values[key] === true;
 const tierOf = (values: FlagValues): Tier | undefined => TIERS.find((tier) => tier === values['tier']);
 const logLevelOf = (values: FlagValues): LogLevelName | undefined => LOG_LEVELS.find((level) => level === values['logLevel']);
 
+/** `--cluster`: a PostgreSQL URL, and no other journal flag beside it (the journal is the cluster's). */
+const clusterUrl = (values: FlagValues): string | undefined => {
+  const url = text(values, 'cluster');
+  if (url === undefined) return undefined;
+  if (!/^postgres(ql)?:\/\/\S+$/.test(url)) throw new UsageError('--cluster expects a postgres:// or postgresql:// URL', 'run');
+  for (const [key, name] of [['journal', '--journal'], ['noJournal', '--no-journal'], ['paper', '--paper']] as const) {
+    if (values[key] !== undefined) throw new UsageError(`--cluster and ${name} exclude each other: the journal is the cluster's, in PostgreSQL`, 'run');
+  }
+  return url;
+};
+
 /** Only the properties that were given, so `exactOptionalPropertyTypes` holds and defaults stay with the config. */
 const given = <T extends object>(fields: T): T =>
   Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as T;
@@ -359,6 +373,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
         validateOnly: on(values, 'validateOnly'),
         journal: text(values, 'journal'),
         noJournal: on(values, 'noJournal'),
+        cluster: clusterUrl(values),
       } as RunArgs);
     case 'status':
       return given<StatusArgs>({ command: 'status', config: text(values, 'config'), journal: text(values, 'journal'), json: on(values, 'json') } as StatusArgs);

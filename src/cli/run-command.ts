@@ -1,6 +1,7 @@
 import { type Observable, defer, finalize, firstValueFrom } from 'rxjs';
 import { type RunArgs, UsageError } from './args';
 import { loadConfig } from '../config/config';
+import { runClustered } from './cluster-run';
 import { formatLeftLive, formatReportJson, formatReportText, formatSkippedJson, formatSkippedText, formatSummaryJson, formatSummaryText } from './format';
 import { inputLines, signalsSourceProblem, splitInput } from './input';
 import { type CliIo, runNow } from './io';
@@ -28,7 +29,7 @@ export function configOverrides(args: RunArgs): Record<string, unknown> {
  * The input lines. On a run's virtual clock a file is read before time may move (reading it is I/O the clock cannot
  * see otherwise), so its lines act at one instant in every run; stdin stays live, as a person types into it.
  */
-function readInput(source: string, io: CliIo): Observable<string> {
+export function readInput(source: string, io: CliIo): Observable<string> {
   const lines$ = inputLines(source, io.stdin);
   const clock = io.clock;
   if (!clock || source === '-') return lines$;
@@ -55,6 +56,7 @@ async function journalKeeps(journal: RunJournal, path: string): Promise<string |
  * (a `JournalError` that `main` turns into exit code 2).
  */
 export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
+  if (args.cluster !== undefined) return runClustered({ ...args, cluster: args.cluster }, io);
   const unreadable = signalsSourceProblem(args.signals);
   if (unreadable !== null) throw new UsageError(`--signals: ${unreadable}`, 'run', false);
   const config = loadConfig(args.config, configOverrides(args));

@@ -19,7 +19,7 @@ import {
   throwError,
   timer,
 } from 'rxjs';
-import { type PgLocation, asJournalError, inTransaction, preparePgSchema, quotedSchema } from '../journal/pg';
+import { InFlight, type PgLocation, asJournalError, inTransaction, preparePgSchema, quotedSchema } from '../journal/pg';
 
 /** A lease as granted: who holds it, under which epoch (the fencing token), until when (epoch ms). */
 export interface LeaseGrant {
@@ -81,10 +81,11 @@ export async function openPgLease(options: PgLeaseOptions): Promise<Lease> {
     throw asJournalError('lease open', error);
   }
   let open = true;
+  const inFlight = new InFlight();
   const call = <T>(what: string, work: () => Promise<T>): Observable<T> =>
     defer(() => {
       if (!open) throw asJournalError(what, new Error(`the lease of ${options.schema} is closed`));
-      return from(work());
+      return from(inFlight.track(work()));
     }).pipe(catchError((error: unknown) => throwError(() => asJournalError(`lease ${what}`, error))));
 
   return {
@@ -126,6 +127,8 @@ export async function openPgLease(options: PgLeaseOptions): Promise<Lease> {
       defer(async () => {
         if (!open) return;
         open = false;
+        // Calls under way finish first: ending the pool beneath a query can leave that query hanging for ever.
+        await inFlight.drained();
         await pool.end();
       }).pipe(catchError((error: unknown) => throwError(() => asJournalError('lease close', error)))),
   };

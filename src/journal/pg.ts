@@ -173,6 +173,25 @@ export async function preparePgSchema(client: pg.ClientBase, location: PgLocatio
   }
 }
 
+/** The calls of a pool still under way, so that closing can wait for them before it ends the pool. */
+export class InFlight {
+  private readonly calls = new Set<Promise<unknown>>();
+
+  track<T>(call: Promise<T>): Promise<T> {
+    this.calls.add(call);
+    const forget = (): void => {
+      this.calls.delete(call);
+    };
+    call.then(forget, forget);
+    return call;
+  }
+
+  /** Resolves once every call tracked so far has settled (whatever their outcome). */
+  async drained(): Promise<void> {
+    await Promise.allSettled([...this.calls]);
+  }
+}
+
 /** A BIGINT column as pg returns it (a string), checked into a safe integer. */
 function integer(value: unknown, where: string): number {
   const n = typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : Number.NaN;
@@ -232,11 +251,12 @@ type Query = (text: string, values?: readonly unknown[]) => Promise<pg.QueryResu
 function pgJournal(pool: pg.Pool, s: string, options: PgJournalOptions): Journal {
   const columns = 'seq, kind, at, body, client_order_id';
   let open = true;
+  const inFlight = new InFlight();
 
   const call = <T>(what: string, work: () => Promise<T>): Observable<T> =>
     defer(() => {
       if (!open) throw new JournalError('storage', `journal ${what}: the journal ${options.schema} is closed`);
-      return from(work());
+      return from(inFlight.track(work()));
     }).pipe(catchError((error: unknown) => throwError(() => asJournalError(what, error))));
 
   const queryOf =
@@ -416,6 +436,8 @@ function pgJournal(pool: pg.Pool, s: string, options: PgJournalOptions): Journal
       defer(async () => {
         if (!open) return;
         open = false;
+        // Calls under way finish first: ending the pool beneath a query can leave that query hanging for ever.
+        await inFlight.drained();
         await pool.end();
       }).pipe(catchError((error: unknown) => throwError(() => asJournalError('close', error)))),
   };
