@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { main } from '../../src/cli/main';
 import { type PaperExchange, startPaperExchange } from '../../src/paper';
 import { IdleClock } from '../../src/time/idle-clock';
 import { type CapturedIo, captureIo } from '../cli/support/capture-io';
+import { compileCli } from '../e2e/support/crash-child';
 import { REDIS_URL, describeWithRedis, uniqueName } from './support/services';
 
 /**
@@ -251,4 +253,38 @@ describeWithRedis('kraken-rx run --bus', () => {
     expect(second.io.err()).toContain('bus: HALT is on, as the journal last recorded it');
     expect(paper.inspect.orders()).toHaveLength(1);
   });
+
+  it('says what is wrong with --account before starting, and names an unreachable Redis without its password', async () => {
+    const io = captureIo({ env: { KRAKEN_API_KEY: paper.apiKey, KRAKEN_API_SECRET: paper.apiSecret }, clock });
+    const run = (argv: string[]): Promise<number> => main(['run', '--config', config, '--url', paper.url, '--journal', join(dir, 'j.db'), ...argv], io);
+    await expect(run(['--bus', REDIS_URL, '--account', 'no spaces'])).resolves.toBe(2);
+    expect(io.err()).toContain('kraken-rx: --account must be 1 to 128 letters, digits or _ . : -, got "no spaces"');
+    await expect(run(['--bus', 'redis://user:hunter2@127.0.0.1:1', '--account', account])).resolves.toBe(1);
+    expect(io.err()).toContain('kraken-rx: cannot reach Redis at redis://127.0.0.1:1');
+    expect(io.err()).not.toContain('hunter2');
+    expect(paper.inspect.orders()).toHaveLength(0);
+  });
+
+  it('as a process: SIGINT stops it, and it exits by itself with everything acknowledged', async () => {
+    const cli = compileCli();
+    try {
+      await publish(['p1', 'p2', 'p3'].map(market));
+      // Real time in the child: the client's REST polling is its own, the paper exchange here answers at once.
+      const child = spawn(process.execPath, [cli.entry, 'run', '--config', config, '--url', paper.url, '--journal', join(dir, 'child.db'), '--bus', REDIS_URL, '--account', account], {
+        env: { ...process.env, KRAKEN_API_KEY: paper.apiKey, KRAKEN_API_SECRET: paper.apiSecret },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let err = '';
+      child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+      await until(async () => (await finals()).length >= 3, 'three final reports from the child');
+      child.kill('SIGINT');
+      // No timer, socket or connection left open: the event loop empties and the process ends on its own.
+      expect(await exited).toBe(0);
+      expect(await pendingCount()).toBe(0);
+      expect(err).toContain('bus: 3 entries acknowledged');
+    } finally {
+      cli.remove();
+    }
+  }, 60_000);
 });
