@@ -1,14 +1,17 @@
 import { spawn } from 'node:child_process';
+import { type AddressInfo, type Server, type Socket, connect, createServer } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from '@jest/globals';
 import { createClient } from 'redis';
-import { Subject, lastValueFrom, take, toArray } from 'rxjs';
+import { Subject, firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import { busInputs$ } from '../../src/bus/bus-inputs';
 import { publishLines } from '../../src/bus/publish';
 import { type RedisBus, type RedisClient, busKeys, commandsName, openRedisBus, readerName } from '../../src/bus/redis-bus';
-import { runConsumerName } from '../../src/cli/bus-run';
+import { openBusRun, runConsumerName } from '../../src/cli/bus-run';
+import { openMemoryJournal } from '../../src/journal/memory';
+import { Decimal } from 'decimal.js';
 import { parseInputLine } from '../../src/cli/input';
 import { main } from '../../src/cli/main';
 import { type PaperExchange, startPaperExchange } from '../../src/paper';
@@ -16,6 +19,38 @@ import { IdleClock } from '../../src/time/idle-clock';
 import { type CapturedIo, captureIo } from '../cli/support/capture-io';
 import { compileCli } from '../e2e/support/crash-child';
 import { REDIS_URL, describeWithRedis, uniqueName } from './support/services';
+
+/** A TCP relay to the real Redis: stopping it is Redis gone for the connections through it only. */
+class Relay {
+  private server: Server | null = null;
+  private readonly sockets = new Set<Socket>();
+
+  async start(): Promise<string> {
+    const target = new URL(REDIS_URL);
+    const server = createServer((client) => {
+      const upstream = connect(Number(target.port), target.hostname);
+      for (const socket of [client, upstream]) {
+        this.sockets.add(socket);
+        socket.on('error', () => undefined);
+        socket.on('close', () => {
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    this.server = server;
+    return `redis://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    const server = this.server;
+    this.server = null;
+    if (server !== null) await new Promise((resolve) => server.close(resolve));
+  }
+}
 
 /**
  * Lets the idle clock's time pass while a test waits on Redis (whose answers the clock cannot see): a step of
@@ -287,4 +322,32 @@ describeWithRedis('kraken-rx run --bus', () => {
       cli.remove();
     }
   }, 60_000);
+
+  it('closes within its timeout when Redis is gone with an acknowledgement in flight, leaving that entry pending', async () => {
+    const relay = new Relay();
+    const url = await relay.start();
+    const warnings: string[] = [];
+    const log = { debug: () => undefined, info: () => undefined, warn: (...parts: unknown[]) => warnings.push(parts.join(' ')), error: () => undefined };
+    const journal = openMemoryJournal({ account: 'bus-close-spec' });
+    const busRun = await openBusRun({ url, account, journal, log, consumer: 'closing', closeTimeoutMs: 300, bus: { backoff: { initialDelayMs: 10, maxDelayMs: 50, multiplier: 2, jitter: 0 } } });
+    try {
+      const signal = firstValueFrom(busRun.input.signals$);
+      const reading = busRun.input.connect();
+      await publish([market('gone1')]);
+      const { signalId } = await signal;
+      reading.unsubscribe();
+      await relay.stop();
+      // Journaled while Redis is away: its acknowledgement cannot land.
+      await firstValueFrom(
+        busRun.journal.recordSignal({ signalId, receivedAt: 0, pair: 'XXBTZUSD', side: 'buy', orderType: 'market', quantity: new Decimal('0.001'), limitPrice: null, stopLoss: null, takeProfit: null, timeoutMs: null }),
+      );
+      const end = await busRun.close();
+      expect(end).toMatchObject({ acknowledged: 0, unacknowledged: 1, failed: false });
+      expect(warnings.join('\n')).toContain('still in flight after 300 ms');
+      expect(await pendingCount()).toBe(1);
+    } finally {
+      await busRun.close();
+      await relay.stop();
+    }
+  });
 });
