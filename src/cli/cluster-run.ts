@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { ReplaySubject, endWith, filter, firstValueFrom, ignoreElements, map, merge, share } from 'rxjs';
+import { EMPTY, ReplaySubject, endWith, filter, firstValueFrom, ignoreElements, map, merge, share } from 'rxjs';
 import { type LeaderEvent, lead } from '../cluster/leader';
 import { type Lease, type LeaseGrant, openPgLease } from '../cluster/lease';
 import { untilDeposed } from '../cluster/deposed-port';
@@ -8,6 +8,7 @@ import { loadConfig } from '../config/config';
 import { openPgJournal } from '../journal/pg';
 import { type Journal } from '../model/journal';
 import { type RunArgs, UsageError } from './args';
+import { type BusRun, openBusRun } from './bus-run';
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes';
 import { formatLeftLive, formatReportJson, formatReportText, formatSkippedJson, formatSkippedText, formatSummaryJson, formatSummaryText } from './format';
 import { signalsSourceProblem, splitInput } from './input';
@@ -17,8 +18,15 @@ import { configOverrides, readInput } from './run-command';
 import { runSession } from './session';
 import { openVenue } from './venue';
 
-/** How long a grant lasts unrenewed, how often the leader renews it and how often a standby tries (ms). */
-export const CLUSTER_LEASE = { ttlMs: 15_000, renewMs: 5_000, retryMs: 1_000 } as const;
+/** How long a grant lasts unrenewed by default (`--lease-ttl`). */
+export const DEFAULT_LEASE_TTL_MS = 15_000;
+
+/** The lease's timings from its TTL: renewed three times per TTL (one slow renewal does not lose it), tried every second at most. */
+export const leaseTimings = (ttlMs: number): { readonly ttlMs: number; readonly renewMs: number; readonly retryMs: number } => ({
+  ttlMs,
+  renewMs: Math.max(1, Math.floor(ttlMs / 3)),
+  retryMs: Math.max(1, Math.min(1_000, Math.floor(ttlMs / 5))),
+});
 
 /** The account's schema in PostgreSQL: named from the account fingerprint (never the key), one per account. */
 export function clusterSchema(account: string): string {
@@ -55,7 +63,8 @@ const heldBy = (grant: LeaseGrant | null, now: number): string =>
  * `kraken-rx run --cluster postgres://…`: one handler per API key across machines. The run takes the account's
  * lease in PostgreSQL (or waits as a standby, saying who holds it), journals there under the lease's epoch, waits
  * out the longest AddOrder the previous holder could still have in flight (`entry.deadlineMs` plus the request
- * timeout), then runs as `kraken-rx run` does: reconcile, then the input. Losing the lease mid-run is logged at
+ * timeout), then runs as `kraken-rx run` does: reconcile, then the input (with `--bus`, the account's stream, read
+ * only once this run leads). Losing the lease mid-run is logged at
  * error level with the reason; nothing more is sent from that moment (every send is journaled first, and the
  * journal refuses a deposed handler), the run stops at once and exits 1. A clean end releases the lease, so a
  * standby takes over without waiting for the TTL.
@@ -65,7 +74,7 @@ const heldBy = (grant: LeaseGrant | null, now: number): string =>
  * @returns The exit code.
  */
 export async function runClustered(args: RunArgs & { readonly cluster: string }, io: CliIo): Promise<number> {
-  const unreadable = signalsSourceProblem(args.signals);
+  const unreadable = args.bus === undefined ? signalsSourceProblem(args.signals) : null;
   if (unreadable !== null) throw new UsageError(`--signals: ${unreadable}`, 'run', false);
   const config = loadConfig(args.config, configOverrides(args));
   if (config.mode === 'paper') {
@@ -82,11 +91,13 @@ export async function runClustered(args: RunArgs & { readonly cluster: string },
   const venue = await openVenue(config, { env: io.env, log, ...(clock ? { clock } : {}) });
   const schema = clusterSchema(venue.account);
   const holder = holderName(io.env);
+  const timings = leaseTimings(args.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS);
   const location = { connectionString: args.cluster, schema, account: venue.account };
   let opened: Lease | null = null;
+  let bus: BusRun | null = null;
   let deposed: string | null = null;
   try {
-    const store = await run(() => openPgLease({ ...location, holder, ttlMs: CLUSTER_LEASE.ttlMs }));
+    const store = await run(() => openPgLease({ ...location, holder, ttlMs: timings.ttlMs }));
     opened = store;
     const lease = leaseThrough(store, run);
     log.info(`cluster: ${redactedUrl(args.cluster)} schema ${schema} (account ${venue.account}), this run is ${holder}`);
@@ -94,7 +105,7 @@ export async function runClustered(args: RunArgs & { readonly cluster: string },
     const life$ = lead(
       {
         lease,
-        hold: { retryMs: CLUSTER_LEASE.retryMs, renewMs: CLUSTER_LEASE.renewMs },
+        hold: { retryMs: timings.retryMs, renewMs: timings.renewMs },
         inFlightMs: config.entry.deadlineMs + config.exchange.requestTimeoutMs,
         patience: {
           backoff: { initialDelayMs: config.retry.initialDelayMs, maxDelayMs: config.retry.maxDelayMs, multiplier: config.retry.multiplier, jitter: config.retry.jitter },
@@ -157,24 +168,32 @@ export async function runClustered(args: RunArgs & { readonly cluster: string },
       }
       if (start.kind === 'ended') return EXIT_FAILURE;
       log.info(`leader: journal in PostgreSQL under epoch ${start.grant.epoch}; reconciling, then reading the input`);
-      if (args.signals === '-') log.info('reading signals from stdin (one JSON object per line; end with Ctrl-D)');
+      // With --bus: opened only now, so a standby neither reads nor acknowledges the account's stream.
+      if (args.bus !== undefined) bus = await openBusRun({ url: args.bus, account: args.account ?? '', journal: start.journal, log });
+      else if (args.signals === '-') log.info('reading signals from stdin (one JSON object per line; end with Ctrl-D)');
+      const onBus = bus;
       const result = await runSession({
         config,
         port: untilDeposed(venue.port, () => deposed),
         budget: venue.budget,
         costs: venue.costs,
         log,
-        journal: start.journal,
+        journal: onBus?.journal ?? start.journal,
         ...(venue.feed ? { feed: venue.feed } : {}),
         ...(clock ? { scheduler: clock } : {}),
-        input: splitInput(readInput(args.signals, io)),
-        onReport: (report) => io.stdout.write(`${args.json ? formatReportJson(report) : formatReportText(report)}\n`),
+        input: onBus?.input ?? splitInput(readInput(args.signals, io)),
+        onReport: (report) => {
+          io.stdout.write(`${args.json ? formatReportJson(report) : formatReportText(report)}\n`);
+          onBus?.report(report);
+        },
         onSkippedLine: (skipped) => io.stdout.write(`${args.json ? formatSkippedJson(skipped) : formatSkippedText(skipped)}\n`),
-        stopRequests$: merge(io.stopRequests, stop),
+        stopRequests$: merge(io.stopRequests, stop, onBus?.failed$ ?? EMPTY),
       });
+      // Before the summary: the reports still in flight are on the stream, and what they release is acknowledged.
+      const busEnd = await bus?.close();
       if (result.exitCode === 130) io.stderr.write(formatLeftLive(result.mayBeLive, result.summary.restingProtection).map((line) => `kraken-rx: ${line}\n`).join(''));
       io.stdout.write(`${args.json ? formatSummaryJson(result.summary) : formatSummaryText(result.summary)}\n`);
-      if (deposed !== null) return EXIT_FAILURE;
+      if (deposed !== null || busEnd?.failed === true) return EXIT_FAILURE;
       // Leadership ends here (the journal is closed), then the lease is given up: a clean end hands over at once,
       // a standby need not wait for the TTL (it still waits out the in-flight AddOrders).
       watching.unsubscribe();
@@ -184,7 +203,11 @@ export async function runClustered(args: RunArgs & { readonly cluster: string },
       watching.unsubscribe();
     }
   } finally {
-    if (opened !== null) await firstValueFrom(opened.close()).catch(() => undefined);
-    await venue.close();
+    try {
+      await bus?.close();
+    } finally {
+      if (opened !== null) await firstValueFrom(opened.close()).catch(() => undefined);
+      await venue.close();
+    }
   }
 }
