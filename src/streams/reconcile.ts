@@ -18,7 +18,7 @@ import {
   toArray,
 } from 'rxjs';
 import { type ProtectionMode } from '../model/config';
-import { type Journal, type JournaledOrder, type OrderIntentRecord } from '../model/journal';
+import { type Journal, type JournaledOrder, type OrderIntentRecord, type SignalRecord } from '../model/journal';
 import { isOrderGone } from '../model/errors';
 import { type ExchangeOrderType, type OrderSnapshot } from '../model/order';
 import { type DerivedReport, type LifecycleEvent, type OrderState, type OrderStatus, isFinalOrderStatus } from '../model/order-state';
@@ -33,6 +33,13 @@ import { QUERY_BATCH_SIZE } from './order-monitor';
 import { type ProtectiveOrder } from './positions';
 import { type OrderContext } from './reports';
 import { type Step, doneStep, reportStep } from './step';
+
+/**
+ * The reason of the one REJECTED a start gives a signal journaled without an order: the intent is journaled before
+ * anything is sent, so with none nothing was sent, and rejecting it is safe.
+ */
+export const SIGNAL_WITHOUT_ORDER =
+  'not sent: the handler stopped between journaling the signal and its order; nothing was sent for it';
 
 /** Why the journal and the exchange cannot be reconciled without guessing. */
 export type ReconcileErrorKind =
@@ -428,7 +435,44 @@ export function reconcile(journal: Journal, deps: ExchangeDeps, options: Reconci
       }),
     );
 
-  return defer(() => journal.orders().pipe(concatMap((all) => pairs$.pipe(concatMap((pairs) => settle(all, pairs))))));
+  /**
+   * Signals journaled whose order never was: each gets its one REJECTED, journaled first (a start that dies after
+   * the write and before the report loses the report, never doubles it — as the orders' reports above).
+   */
+  const signalsWithoutOrder = (pairs: PairBook): Observable<Step<never>> =>
+    journal.signalsWithoutOrder().pipe(
+      concatMap((signals) => from(signals)),
+      // concatMap: one outcome written after the other, reported in journal order.
+      concatMap((signal) =>
+        journal.recordSignalOutcome({ signalId: signal.signalId, status: 'REJECTED', reason: SIGNAL_WITHOUT_ORDER, at: scheduler.now() }).pipe(
+          concatMap((admission) => {
+            if (admission.kind === 'duplicate') return EMPTY;
+            log.warn(`${signal.signalId}: journaled, but its order never was before the process stopped: REJECTED (nothing was sent for it)`);
+            return of(reportStep(deps.report(contextOfSignal(signal, pairs), 'REJECTED', { reason: SIGNAL_WITHOUT_ORDER })));
+          }),
+        ),
+      ),
+    );
+
+  return defer(() =>
+    journal.orders().pipe(concatMap((all) => pairs$.pipe(concatMap((pairs) => concat(signalsWithoutOrder(pairs), settle(all, pairs)))))),
+  );
+}
+
+/** What the REJECTED of a journaled signal without an order repeats: what it asked for, no client order id. */
+function contextOfSignal(signal: SignalRecord, pairs: PairBook): OrderContext {
+  return {
+    signalId: signal.signalId,
+    clientOrderId: null,
+    pair: signal.pair,
+    role: 'entry',
+    side: signal.side,
+    orderType: signal.orderType,
+    quantityOrdered: signal.quantity,
+    limitPrice: signal.limitPrice,
+    stopPrice: null,
+    commissionAsset: pairs.find(signal.pair)?.quote ?? null,
+  };
 }
 
 /** How an order proven not placed ends: a stale entry is not sent again; a protective order or exit is a person's business. */

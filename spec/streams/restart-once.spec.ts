@@ -1,0 +1,160 @@
+import { describe, expect, it } from '@jest/globals';
+import { Decimal } from 'decimal.js';
+import { type Subscription } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { type MemoryJournalStore, createMemoryJournalStore, openMemoryJournal } from '../../src/journal/memory';
+import { type Journal, JournalError, type SignalRecord } from '../../src/model/journal';
+import { throwError } from 'rxjs';
+import { type ExecutionReport } from '../../src/model/report';
+import { type TradeSignal } from '../../src/model/signal';
+import { SIGNAL_WITHOUT_ORDER } from '../../src/streams/reconcile';
+import { type TestHandler, createTestHandler } from '../../src/testing';
+import { type VirtualExchange } from '../../src/testing/virtual-exchange';
+
+/**
+ * "Exactly once, across restarts": what a start reports about what an earlier process left behind is reported by
+ * one start only, and a signal taken while a start is under way is never dropped without a report.
+ */
+
+const ACCOUNT = 'acct-restart-once';
+const PAIR = 'BTC/USD';
+
+const buy = (signalId: string, fields: Partial<TradeSignal> = {}): TradeSignal => ({
+  signalId,
+  pair: PAIR,
+  side: 'buy',
+  orderType: 'market',
+  quantity: '0.01',
+  stopLoss: '58000',
+  ...fields,
+});
+
+interface Life {
+  readonly kit: TestHandler;
+  readonly reports: ExecutionReport[];
+  readonly failures: unknown[];
+  readonly warnings: string[];
+  completed: boolean;
+}
+
+interface Script {
+  readonly startAt: number;
+  readonly signals?: readonly (readonly [number, TradeSignal])[];
+  readonly end: { readonly at: number; readonly how: 'kill' | 'stop' };
+  /** The journal this life opens on the store; default: the in-memory one as it is. */
+  readonly journal?: (store: MemoryJournalStore) => Journal;
+}
+
+interface World {
+  readonly scheduler: TestScheduler;
+  readonly store: MemoryJournalStore;
+  life(script: Script): Life;
+  exchange(): VirtualExchange;
+}
+
+/** Lives of the handler one after the other in virtual time, on one journal store and one virtual exchange. */
+function world(body: (w: World) => void): void {
+  const scheduler = new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
+  const store = createMemoryJournalStore();
+  let exchange: VirtualExchange | null = null;
+  let seed = 1;
+  scheduler.run(({ flush }) => {
+    const life = (script: Script): Life => {
+      const warnings: string[] = [];
+      const log = { debug: () => undefined, info: () => undefined, warn: (...a: unknown[]) => void warnings.push(a.map(String).join(' ')), error: () => undefined };
+      const kit = createTestHandler({
+        scheduler,
+        seed: (seed += 10),
+        pairs: [PAIR],
+        prices: { [PAIR]: '60000' },
+        journal: script.journal ? script.journal(store) : openMemoryJournal({ account: ACCOUNT, store }),
+        log,
+        ...(exchange ? { exchange } : {}),
+      });
+      exchange ??= kit.exchange;
+      const lived: Life = { kit, reports: [], failures: [], warnings, completed: false };
+      let subscription: Subscription | null = null;
+      scheduler.schedule(() => {
+        subscription = kit.reports$.subscribe({
+          next: (r) => lived.reports.push(r),
+          error: (e: unknown) => lived.failures.push(e),
+          complete: () => (lived.completed = true),
+        });
+      }, script.startAt);
+      for (const [frame, signal] of script.signals ?? []) scheduler.schedule(() => kit.signals.next(signal), frame);
+      if (script.end.how === 'stop') kit.stopAt(script.end.at);
+      else scheduler.schedule(() => subscription?.unsubscribe(), script.end.at);
+      return lived;
+    };
+    body({
+      scheduler,
+      store,
+      life,
+      exchange: () => {
+        if (!exchange) throw new Error('no life yet');
+        return exchange;
+      },
+    });
+    flush();
+  });
+}
+
+const of = (reports: readonly ExecutionReport[], signalId: string): ExecutionReport[] => reports.filter((r) => r.signalId === signalId);
+const lines = (reports: readonly ExecutionReport[]): string[] => reports.map((r) => `${r.status} ${r.reason ?? ''}`);
+
+/** A signal as `admitSignal` journals it: what a process that died before journaling its order leaves. */
+const journaledSignal = (signalId: string, receivedAt: number): SignalRecord => ({
+  signalId,
+  receivedAt,
+  pair: 'XXBTZUSD',
+  side: 'buy',
+  orderType: 'market',
+  quantity: new Decimal('0.01'),
+  limitPrice: null,
+  stopLoss: new Decimal('58000'),
+  takeProfit: null,
+  timeoutMs: null,
+});
+
+describe('restart: a signal journaled whose order never was', () => {
+  it('gets one REJECTED at the next start saying nothing was sent, none at the start after, and a replay is a duplicate', () => {
+    const lives: Life[] = [];
+    world((w) => {
+      lives.push(w.life({ startAt: 0, signals: [[1, buy('s1')]], end: { at: 10_000, how: 'kill' } }));
+      // As if the process died after journaling s2's signal, before journaling its order (an async journal's window).
+      w.scheduler.schedule(() => openMemoryJournal({ account: ACCOUNT, store: w.store }).recordSignal(journaledSignal('s2', 10_000)).subscribe(), 10_000);
+      lives.push(w.life({ startAt: 20_000, end: { at: 40_000, how: 'stop' } }));
+      lives.push(w.life({ startAt: 50_000, signals: [[50_001, buy('s2')]], end: { at: 80_000, how: 'stop' } }));
+    });
+    const [one, two, three] = lives as [Life, Life, Life];
+    expect([...one.failures, ...two.failures, ...three.failures]).toEqual([]);
+    expect(lines(of(two.reports, 's2'))).toEqual([`REJECTED ${SIGNAL_WITHOUT_ORDER}`]);
+    const rejected = of(two.reports, 's2')[0];
+    expect([rejected?.pair, rejected?.side, rejected?.quantityOrdered?.toFixed(), rejected?.clientOrderId]).toEqual(['XXBTZUSD', 'buy', '0.01', null]);
+    // s1 had its order: it is reconciled as an order, never rejected as a signal without one.
+    expect(of(two.reports, 's1').filter((r) => r.status === 'REJECTED')).toEqual([]);
+    // The third start says nothing more of s2; its replay is the duplicate it is, and nothing is sent for it.
+    expect(lines(of(three.reports, 's2'))).toEqual([expect.stringMatching(/^REJECTED signalId: duplicate signalId: already journaled/)]);
+    // One entry was ever sent (s1's); after the first life only s1's stop-loss, put on what filled while down.
+    const adds = one.kit.exchange.sent('AddOrder').map((r) => `${String(r.params['ordertype'])} ${String(r.params['type'])}`);
+    expect(adds).toEqual(['market buy', 'stop-loss sell']);
+  });
+});
+
+describe('restart: a signal whose order intent the journal refused', () => {
+  it('is REJECTED once, in its own run: the next start does not report it again', () => {
+    const lives: Life[] = [];
+    world((w) => {
+      const refusingIntents = (store: MemoryJournalStore): Journal => {
+        const inner = openMemoryJournal({ account: ACCOUNT, store });
+        return { ...inner, recordIntent: () => throwError(() => new JournalError('storage', 'disk full')) };
+      };
+      lives.push(w.life({ startAt: 0, journal: refusingIntents, signals: [[1, buy('s1')]], end: { at: 10_000, how: 'stop' } }));
+      lives.push(w.life({ startAt: 20_000, end: { at: 40_000, how: 'stop' } }));
+    });
+    const [one, two] = lives as [Life, Life];
+    expect(lines(of(one.reports, 's1'))).toEqual([expect.stringMatching(/^REJECTED journal: .*disk full; not sent$/)]);
+    expect(of(two.reports, 's1')).toEqual([]);
+  });
+});
+
