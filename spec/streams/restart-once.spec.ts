@@ -158,3 +158,29 @@ describe('restart: a signal whose order intent the journal refused', () => {
   });
 });
 
+describe('restart: an order the handler did not place', () => {
+  it('is reported once across restarts, and never touched', () => {
+    const lives: Life[] = [];
+    const foreignId = '00000000-0000-4000-8000-00000000f0f0';
+    let foreignTxid = '';
+    world((w) => {
+      lives.push(w.life({ startAt: 0, end: { at: 5_000, how: 'stop' } }));
+      const ex = w.exchange();
+      w.scheduler.schedule(() => {
+        ex.port
+          .placeOrder({ clientOrderId: foreignId, pair: 'XXBTZUSD', side: 'sell', orderType: 'limit', volume: new Decimal('0.5'), price: new Decimal('70000') })
+          .subscribe((placed) => (foreignTxid = placed.txid));
+      }, 6_000);
+      lives.push(w.life({ startAt: 20_000, end: { at: 40_000, how: 'stop' } }));
+      lives.push(w.life({ startAt: 50_000, end: { at: 70_000, how: 'stop' } }));
+    });
+    const [one, two, three] = lives as [Life, Life, Life];
+    expect(foreignTxid).not.toBe('');
+    // Said by the first start that saw it (the first life's, still reconciling when the order appeared), by no later one.
+    const said = (life: Life): number => life.warnings.filter((line) => line.includes(foreignTxid)).length;
+    expect([said(one), said(two), said(three)]).toEqual([1, 0, 0]);
+    expect(two.kit.exchange.sent('CancelOrder')).toEqual([]);
+    expect(two.kit.exchange.inspect.openOrders().map((o) => o.txid)).toEqual([foreignTxid]);
+  });
+});
+

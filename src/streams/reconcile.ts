@@ -282,7 +282,11 @@ function fillOf(state: OrderState, snapshot: OrderSnapshot): LifecycleEvent {
  *   REJECTED for an entry (a stale entry is not sent again after a restart) and ERROR for a protective order or an
  *   exit (its entry's open quantity then shows in `toProtect`); neither → `unsettled` in the plan, never REJECTED.
  *   An `absent` order (proven in the run before) ends the same way without a call.
- * - An open order whose client order id is not the journal's: logged once, listed in `foreign`, never touched.
+ * - A signal journaled with no order intent (the process stopped between the two writes, so nothing was sent for
+ *   it): its outcome journaled, then one REJECTED (`SIGNAL_WITHOUT_ORDER`); a later start finds the outcome and
+ *   says nothing. This comes first, before any exchange call.
+ * - An open order whose client order id is not the journal's: journaled as reported and logged at warn, once across
+ *   restarts (a later start logs it at debug), listed in `foreign`, never touched.
  * - A snapshot for another pair, side or client order id, a fill larger than the order, an ended order open on
  *   the exchange, or a transition the state machine refuses: errors with a `ReconcileError` (nothing guessed).
  *
@@ -404,9 +408,6 @@ export function reconcile(journal: Journal, deps: ExchangeDeps, options: Reconci
         const contradiction = endedButOpen(open, journaled);
         if (contradiction) return throwError(() => contradiction);
         const foreign = foreignOrders(open, journaled);
-        for (const order of foreign) {
-          log.warn(`order ${order.txid} (client order id ${order.clientOrderId ?? 'none'}, ${order.side} ${order.volume.toFixed()} ${order.pair}) is not in the journal: left untouched`);
-        }
         const unresolved = all.filter((order) => !isFinalOrderStatus(order.state.status));
         const known = unresolved.filter((order) => order.state.txid !== null);
         const unanswered = unresolved.filter((order) => order.state.txid === null);
@@ -431,8 +432,32 @@ export function reconcile(journal: Journal, deps: ExchangeDeps, options: Reconci
             ),
           ),
         );
-        return withPlan(settled$, foreign, pairs);
+        return concat(reportForeign(foreign), withPlan(settled$, foreign, pairs));
       }),
+    );
+
+  /**
+   * Each order the handler did not place, said once across restarts: journaled as reported, then logged; one the
+   * journal already holds as reported is not said again. A failed write is logged, and the order said all the same.
+   */
+  const reportForeign = (foreign: readonly ForeignOrder[]): Observable<never> =>
+    from(foreign).pipe(
+      // concatMap: one journal write after the other.
+      concatMap((order) =>
+        journal.recordForeignOrder({ ...order, at: scheduler.now() }).pipe(
+          map((admission) => admission.kind === 'recorded'),
+          catchError((error: unknown) => {
+            log.error(`order ${order.txid} not in the journal, and it could not be journaled as reported:`, error instanceof Error ? error.message : String(error));
+            return of(true);
+          }),
+          concatMap((first) => {
+            const line = `order ${order.txid} (client order id ${order.clientOrderId ?? 'none'}, ${order.side} ${order.volume.toFixed()} ${order.pair}) is not in the journal: left untouched`;
+            if (first) log.warn(line);
+            else log.debug(`${line} (reported at an earlier start)`);
+            return EMPTY;
+          }),
+        ),
+      ),
     );
 
   /**
