@@ -41,6 +41,7 @@ interface Script {
   readonly startAt: number;
   readonly signals?: readonly (readonly [number, TradeSignal])[];
   readonly end: { readonly at: number; readonly how: 'kill' | 'stop' };
+  readonly protectionMode?: 'stop-resting' | 'both-resting';
   /** The journal this life opens on the store; default: the in-memory one as it is. */
   readonly journal?: (store: MemoryJournalStore) => Journal;
 }
@@ -70,6 +71,7 @@ function world(body: (w: World) => void): void {
         journal: script.journal ? script.journal(store) : openMemoryJournal({ account: ACCOUNT, store }),
         log,
         ...(exchange ? { exchange } : {}),
+        ...(script.protectionMode ? { config: { protection: { mode: script.protectionMode, takeProfitPollMs: 1_000 } } } : {}),
       });
       exchange ??= kit.exchange;
       const lived: Life = { kit, reports: [], failures: [], warnings, completed: false };
@@ -184,3 +186,35 @@ describe('restart: an order the handler did not place', () => {
   });
 });
 
+
+describe('restart: protection restored with the mode journaled with the order', () => {
+  const limitBuy = buy('s1', { orderType: 'limit', limitPrice: '59000', timeoutMs: 600_000, takeProfit: '61000' });
+  const resting = (ex: VirtualExchange): string[] => ex.inspect.openOrders().map((o) => `${o.orderType} ${o.side}`).sort();
+
+  it('an entry placed both-resting that fills after a restart under stop-resting gets both orders resting', () => {
+    const lives: Life[] = [];
+    world((w) => {
+      lives.push(w.life({ startAt: 0, protectionMode: 'both-resting', signals: [[1, limitBuy]], end: { at: 10_000, how: 'kill' } }));
+      w.exchange().setPriceAt(40_000, PAIR, '59000');
+      lives.push(w.life({ startAt: 20_000, protectionMode: 'stop-resting', end: { at: 80_000, how: 'stop' } }));
+    });
+    const [one, two] = lives as [Life, Life];
+    expect([...one.failures, ...two.failures]).toEqual([]);
+    expect(of(two.reports, 's1').filter((r) => r.role === 'take-profit').map((r) => r.status)).toEqual(['PENDING_NEW', 'NEW']);
+    expect(resting(one.kit.exchange)).toEqual(['stop-loss sell', 'take-profit sell']);
+    expect(two.warnings.filter((line) => line.includes('protection mode'))).toEqual([]);
+  });
+
+  it('an entry placed stop-resting that fills after a restart under both-resting keeps its take-profit watched', () => {
+    const lives: Life[] = [];
+    world((w) => {
+      lives.push(w.life({ startAt: 0, protectionMode: 'stop-resting', signals: [[1, limitBuy]], end: { at: 10_000, how: 'kill' } }));
+      w.exchange().setPriceAt(40_000, PAIR, '59000');
+      lives.push(w.life({ startAt: 20_000, protectionMode: 'both-resting', end: { at: 80_000, how: 'stop' } }));
+    });
+    const [one, two] = lives as [Life, Life];
+    expect([...one.failures, ...two.failures]).toEqual([]);
+    expect(of(two.reports, 's1').filter((r) => r.role === 'take-profit')).toEqual([]);
+    expect(resting(one.kit.exchange)).toEqual(['stop-loss sell']);
+  });
+});

@@ -99,7 +99,8 @@ export function netByPair(orders: readonly JournaledOrder[]): Map<string, Decima
  * result:     ─PN─d──F─…             d (`done`, once): every such stop answered; new entries may go
  *
  * - `followed` entries: followed as placement follows them (a limit entry cancelled at `dueAt`, or at stop; any
- *   entry cancelled by a close of its pair), then what they filled protected (`protectEntry`).
+ *   entry cancelled by a close of its pair), then what they filled protected (`protectEntry`) in the protection
+ *   mode journaled with the entry, whatever the run's config now says (logged at info when they differ).
  * - `followed` protective orders: followed to their end, cancelled by a close of the pair, by their entry's
  *   take-profit watch (then what they did not fill is closed at market), or when a sibling of the other role fills
  *   (both-resting); left resting at stop.
@@ -168,9 +169,21 @@ export function restoreDuties(plan: ReconcilePlan, orders: readonly JournaledOrd
         finalize(stopWorking),
         andThen<OrderFinal, OrderFinal>((final) => {
           stopWorking();
-          return final.snapshot.volumeExecuted.gt(0) && final.cancelReason !== 'close-position' ? protectEntry(final, intent, deps) : EMPTY;
+          return final.snapshot.volumeExecuted.gt(0) && final.cancelReason !== 'close-position' ? protectEntry(final, intent, withModeOf(record.intent)) : EMPTY;
         }),
       );
+    };
+
+    /**
+     * The run's streams with the protection mode journaled with the entry: the trader chose how it is guarded when
+     * it was placed, and a restart under another config must not change that silently (the config's mode is for new
+     * signals). An entry journaled without one takes the run's.
+     */
+    const withModeOf = (entry: OrderIntentRecord): StreamDeps => {
+      const mode = entry.duties.protectionMode;
+      if (mode === null || mode === deps.config.protection.mode) return deps;
+      log.info(`${entry.signalId}: protected ${mode} as journaled with its entry ${entry.clientOrderId} (the config now says ${deps.config.protection.mode}, for new signals)`);
+      return { ...deps, config: { ...deps.config, protection: { ...deps.config.protection, mode } } };
     };
 
     const followProtective = (order: LiveOrder, record: JournaledOrder, rules: PairRules): Work => {
