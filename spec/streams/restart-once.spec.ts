@@ -7,6 +7,7 @@ import { type Journal, JournalError, type SignalRecord } from '../../src/model/j
 import { throwError } from 'rxjs';
 import { type ExecutionReport } from '../../src/model/report';
 import { type TradeSignal } from '../../src/model/signal';
+import { START_FAILED } from '../../src/streams/execution-handler';
 import { SIGNAL_WITHOUT_ORDER } from '../../src/streams/reconcile';
 import { type TestHandler, createTestHandler } from '../../src/testing';
 import { type VirtualExchange } from '../../src/testing/virtual-exchange';
@@ -216,5 +217,48 @@ describe('restart: protection restored with the mode journaled with the order', 
     expect([...one.failures, ...two.failures]).toEqual([]);
     expect(of(two.reports, 's1').filter((r) => r.role === 'take-profit')).toEqual([]);
     expect(resting(one.kit.exchange)).toEqual(['stop-loss sell']);
+  });
+});
+
+describe('restart: signals that arrive while the start-up reconciliation runs', () => {
+  it('are placed, each with its reports, when stop() comes before the reconciliation ends (taken, so in flight)', () => {
+    const lives: Life[] = [];
+    world((w) => {
+      lives.push(w.life({ startAt: 0, signals: [[1, buy('s1')]], end: { at: 10_000, how: 'kill' } }));
+      const ex = w.exchange();
+      // The second start's OpenOrders fails for a while (retried): its reconciliation is still under way at stop().
+      w.scheduler.schedule(() => {
+        const refusal = ex.refuse('OpenOrders', 'EService:Unavailable');
+        w.scheduler.schedule(() => refusal.unsubscribe(), 25_000);
+      }, 15_000);
+      lives.push(w.life({ startAt: 20_000, signals: [[20_100, buy('s2')], [20_200, buy('s3')]], end: { at: 21_000, how: 'stop' } }));
+    });
+    const two = lives[1] as Life;
+    expect(two.failures).toEqual([]);
+    for (const signalId of ['s2', 's3']) {
+      expect(of(two.reports, signalId).map((r) => `${r.role} ${r.status}`)).toEqual([
+        'entry PENDING_NEW',
+        'entry NEW',
+        'entry FILLED',
+        'stop-loss PENDING_NEW',
+        'stop-loss NEW',
+      ]);
+    }
+    expect(two.completed).toBe(true);
+  });
+
+  it('each get a REJECTED before the run errors when the start-up reconciliation fails; nothing is sent for them', () => {
+    const lives: Life[] = [];
+    world((w) => {
+      lives.push(w.life({ startAt: 0, signals: [[100, buy('s1')], [200, buy('s2')]], end: { at: 60_000, how: 'stop' } }));
+      // The start's OpenOrders is refused for good: its reconciliation cannot go on blind.
+      w.exchange().refuse('OpenOrders', 'EGeneral:Permission denied');
+    });
+    const one = lives[0] as Life;
+    expect(one.failures).toHaveLength(1);
+    const failure = one.failures[0] instanceof Error ? one.failures[0].message : String(one.failures[0]);
+    const reason = `REJECTED ${START_FAILED}: ${failure}`;
+    expect([...lines(of(one.reports, 's1')), ...lines(of(one.reports, 's2'))]).toEqual([reason, reason]);
+    expect(one.kit.exchange.sent('AddOrder')).toEqual([]);
   });
 });
