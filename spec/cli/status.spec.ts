@@ -7,7 +7,7 @@ import { captureIo } from './support/capture-io';
 import { formatJournalKeeps, journalStatus } from '../../src/cli/journal-status';
 import { main } from '../../src/cli/main';
 import { accountFingerprint } from '../../src/journal/account';
-import { openSqliteJournal, readJournalAccount } from '../../src/journal/sqlite';
+import { SCHEMA_VERSION, openSqliteJournal, readJournalAccount } from '../../src/journal/sqlite';
 import { type JournalError } from '../../src/model/journal';
 import { T0, d, fill, intent, place } from './support/journal';
 
@@ -183,7 +183,7 @@ describe('kraken-rx status', () => {
     db.close();
     const newer = captureIo({ now: () => T0 });
     await expect(main(['status', '--journal', path], newer)).resolves.toBe(2);
-    expect(newer.err()).toBe(`kraken-rx: ${path} has journal schema version 99; this version reads 1\n`);
+    expect(newer.err()).toBe(`kraken-rx: ${path} has journal schema version 99; this version reads ${SCHEMA_VERSION}\n`);
 
     const damaged = join(dir, 'damaged.db');
     await fillJournal(damaged);
