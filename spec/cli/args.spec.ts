@@ -98,7 +98,7 @@ describe('parseArgs', () => {
     [['run', '--journal'], '--journal needs a value (FILE)'],
     [['run', '--journal='], '--journal needs a non-empty FILE'],
     [['run', '--no-journal=yes'], '--no-journal takes no value'],
-    [['status', '--paper'], 'unknown flag --paper for `kraken-rx status` (known: --config, --journal, --json, --help)'],
+    [['status', '--paper'], 'unknown flag --paper for `kraken-rx status` (known: --config, --journal, --json, --url, --help)'],
     [['status', 'extra'], 'unexpected argument "extra"'],
   ])('refuses %j: %s', (argv, message) => {
     expect(usageError(argv).message).toBe(message);
