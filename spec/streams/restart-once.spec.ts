@@ -220,6 +220,62 @@ describe('restart: protection restored with the mode journaled with the order', 
   });
 });
 
+describe('restart: a both-resting entry whose protection is gone is protected both-resting again', () => {
+  const marketBuy = buy('s1', { takeProfit: '61000' });
+  const resting = (ex: VirtualExchange): string[] => ex.inspect.openOrders().map((o) => `${o.orderType} ${o.side} ${o.volume.toFixed()}`).sort();
+  /** Cancels, while no handler runs, the open orders of the given types (as a person on the exchange's site would). */
+  const cancelWhileDown = (w: World, at: number, types: readonly string[]): void => {
+    w.scheduler.schedule(() => {
+      const ex = w.exchange();
+      for (const order of ex.inspect.openOrders().filter((o) => types.includes(o.orderType))) ex.port.cancelOrder({ txid: order.txid }).subscribe();
+    }, at);
+  };
+
+  it('both gone: a stop-loss and a take-profit rest again, one cancelling the other, and no client-side watch', () => {
+    const lives: Life[] = [];
+    world((w) => {
+      lives.push(w.life({ startAt: 0, protectionMode: 'both-resting', signals: [[1, marketBuy]], end: { at: 15_000, how: 'kill' } }));
+      cancelWhileDown(w, 16_000, ['stop-loss', 'take-profit']);
+      w.exchange().setPriceAt(60_000, PAIR, '62000');
+      lives.push(w.life({ startAt: 20_000, protectionMode: 'stop-resting', end: { at: 120_000, how: 'stop' } }));
+    });
+    const [one, two] = lives as [Life, Life];
+    const ex = one.kit.exchange;
+    expect([...one.failures, ...two.failures]).toEqual([]);
+    expect(resting(ex)).toEqual([]);
+    const restored = (role: string) => of(two.reports, 's1').filter((r) => r.role === role && r.clientOrderId !== of(one.reports, 's1').find((o) => o.role === role)?.clientOrderId);
+    // The take-profit rests and fills at 62000; the stop it no longer needs is cancelled (one cancels the other).
+    expect(restored('take-profit').map((r) => `${r.orderType} ${r.status}`)).toEqual(['take-profit PENDING_NEW', 'take-profit NEW', 'take-profit FILLED']);
+    expect(restored('stop-loss').map((r) => `${r.status} ${r.reason ?? ''}`)).toEqual(['PENDING_NEW ', 'NEW ', 'PENDING_CANCEL cancel: one-cancels-other', 'CANCELED cancelled: one-cancels-other']);
+    expect(ex.sent('AddOrder').filter((r) => r.frame >= 20_000 && r.params['ordertype'] === 'market')).toEqual([]);
+    expect(two.kit.handler.positions()).toEqual([]);
+  });
+
+  it('its stop gone, its take-profit resting: the new stop is cancelled when the take-profit fills', () => {
+    const lives: Life[] = [];
+    world((w) => {
+      lives.push(w.life({ startAt: 0, protectionMode: 'both-resting', signals: [[1, marketBuy]], end: { at: 15_000, how: 'kill' } }));
+      cancelWhileDown(w, 16_000, ['stop-loss']);
+      w.exchange().setPriceAt(60_000, PAIR, '62000');
+      lives.push(w.life({ startAt: 20_000, protectionMode: 'both-resting', end: { at: 120_000, how: 'stop' } }));
+    });
+    const [one, two] = lives as [Life, Life];
+    const ex = one.kit.exchange;
+    expect([...one.failures, ...two.failures]).toEqual([]);
+    expect(of(two.reports, 's1').filter((r) => r.role === 'take-profit').map((r) => r.status)).toEqual(['FILLED']);
+    const stops = of(two.reports, 's1').filter((r) => r.role === 'stop-loss');
+    // The stop cancelled while down is reported, the new one placed, then cancelled when the take-profit fills.
+    expect(stops.map((r) => `${r.status} ${r.reason ?? ''}`).slice(-4)).toEqual([
+      'PENDING_NEW ',
+      'NEW ',
+      'PENDING_CANCEL cancel: one-cancels-other',
+      'CANCELED cancelled: one-cancels-other',
+    ]);
+    expect(resting(ex)).toEqual([]);
+    expect(two.kit.handler.positions()).toEqual([]);
+  });
+});
+
 describe('restart: signals that arrive while the start-up reconciliation runs', () => {
   it('are placed, each with its reports, when stop() comes before the reconciliation ends (taken, so in flight)', () => {
     const lives: Life[] = [];
