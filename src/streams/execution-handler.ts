@@ -44,6 +44,7 @@ import { type Logger, type StreamDeps, type StreamTuning, createExchangeDeps } f
 import { exchangeCall } from './exchange-call';
 import { type CancelTrigger, type OrderFinal, followOrder } from './order-lifecycle';
 import { createOrderMonitor } from './order-monitor';
+import { oneFinalPerOrder } from './order-reports';
 import { type PlacedEntry, placeEntries, rejectionReport } from './placement';
 import { type Position, PositionBook } from './positions';
 import { protectEntry } from './protection';
@@ -211,6 +212,8 @@ export function createExecutionHandler(config: ExecutionConfig, deps: HandlerDep
           ),
           restored ? recordCounters(streams, deps.budget) : EMPTY,
         ).pipe(
+          // Where every report stream meets: each order's reports end in exactly one final status (the machine's).
+          oneFinalPerOrder(log),
           finalize(() => {
             exchange.breaker.dispose();
             streams.monitor.dispose();
