@@ -323,6 +323,19 @@ describeWithRedis('kraken-rx run --bus', () => {
     }
   }, 60_000);
 
+  it('stops with exit code 1 when reading the stream fails for good (an error reply, not a lost connection)', async () => {
+    await publish([market('w1')]);
+    const run = start();
+    await until(async () => (await finals()).length >= 1 && (await pendingCount()) === 0, 'w1 final and acknowledged', run.io);
+    await until(async () => (await admin.clientList()).some((client) => client.name === readerName({ account, consumer: runConsumerName() }) && client.cmd === 'xreadgroup'), 'the reader to block', run.io);
+    // The input stream replaced by a string: no retry can cure that.
+    await admin.multi().del(busKeys(account).inputs).set(busKeys(account).inputs, 'not a stream').exec();
+    await expect(run.done).resolves.toBe(1);
+    expect(run.io.err()).toMatch(/ERROR bus: reading krx:\S+:in failed: .*; stopping/);
+    expect(run.io.err()).toContain('the bus failed: stopping gracefully');
+    expect(await connectionsOf(runConsumerName())).toEqual([]);
+  });
+
   it('closes within its timeout when Redis is gone with an acknowledgement in flight, leaving that entry pending', async () => {
     const relay = new Relay();
     const url = await relay.start();
