@@ -57,6 +57,21 @@ describe('parseArgs', () => {
     expect(parseArgs(['help', 'status'])).toEqual({ command: 'help', topic: 'status' });
   });
 
+  it('reads the bus flags of run: --bus URL with --account NAME', () => {
+    expect(parseArgs(['run', '--url', 'http://127.0.0.1:9000', '--bus', 'redis://127.0.0.1:6379', '--account=acct-1'])).toEqual({
+      command: 'run',
+      signals: '-',
+      paper: false,
+      json: false,
+      url: 'http://127.0.0.1:9000',
+      validateOnly: false,
+      noJournal: false,
+      bus: 'redis://127.0.0.1:6379',
+      account: 'acct-1',
+    });
+    expect(parseArgs(['run', '--paper'])).not.toHaveProperty('bus');
+  });
+
   it('reads signals from stdin by default and accepts - for it', () => {
     expect(parseArgs(['run', '--paper'])).toEqual({ command: 'run', signals: '-', paper: true, json: false, validateOnly: false, noJournal: false });
     expect(parseArgs(['run', '--signals', '-'])).toMatchObject({ signals: '-' });
@@ -78,7 +93,7 @@ describe('parseArgs', () => {
   it.each([
     [[], 'no command given'],
     [['trade'], 'unknown command "trade"'],
-    [['run', '--validate'], 'unknown flag --validate for `kraken-rx run` (known: --config, --signals, --paper, --json, --log-level, --url, --validate-only, --journal, --no-journal, --help)'],
+    [['run', '--validate'], 'unknown flag --validate for `kraken-rx run` (known: --config, --signals, --paper, --json, --log-level, --url, --validate-only, --journal, --no-journal, --bus, --account, --help)'],
     [['paper', '--port'], '--port needs a value (N)'],
     [['paper', '--port', '--tier', 'pro'], '--port needs a value (N)'],
     [['paper', '--port', 'http'], '--port expects an integer between 0 and 65535, got "http"'],
@@ -98,6 +113,11 @@ describe('parseArgs', () => {
     [['run', '--journal'], '--journal needs a value (FILE)'],
     [['run', '--journal='], '--journal needs a non-empty FILE'],
     [['run', '--no-journal=yes'], '--no-journal takes no value'],
+    [['run', '--bus', 'redis://127.0.0.1:6379'], '--bus needs --account (whose streams)'],
+    [['run', '--account', 'acct'], '--account is for --bus: it names the streams on the bus'],
+    [['run', '--bus', 'redis://127.0.0.1:6379', '--account', 'acct', '--signals', 'in.jsonl'], '--bus and --signals exclude each other: with --bus the input comes from the stream'],
+    [['run', '--bus', 'redis://127.0.0.1:6379', '--account', 'acct', '--signals', '-'], '--bus and --signals exclude each other: with --bus the input comes from the stream'],
+    [['run', '--bus'], '--bus needs a value (URL)'],
     [['status', '--paper'], 'unknown flag --paper for `kraken-rx status` (known: --config, --journal, --json, --url, --help)'],
     [['status', 'extra'], 'unexpected argument "extra"'],
   ])('refuses %j: %s', (argv, message) => {
@@ -119,8 +139,8 @@ describe('usage', () => {
 
   it('lists every flag of a command with its help', () => {
     const text = usage('run');
-    expect(text).toContain('Usage: kraken-rx run [--config FILE] [--signals FILE|-] [--paper] [--json] [--log-level L] [--url URL] [--validate-only] [--journal FILE] [--no-journal]');
-    for (const flag of ['--config', '--signals', '--paper', '--json', '--log-level', '--url', '--validate-only', '--journal', '--no-journal', '--help']) {
+    expect(text).toContain('Usage: kraken-rx run [--config FILE] [--signals FILE|-] [--paper] [--json] [--log-level L] [--url URL] [--validate-only] [--journal FILE] [--no-journal] [--bus URL] [--account NAME]');
+    for (const flag of ['--config', '--signals', '--paper', '--json', '--log-level', '--url', '--validate-only', '--journal', '--no-journal', '--bus', '--account', '--help']) {
       expect(text).toMatch(new RegExp(`^  ${flag}\\b`, 'm'));
     }
     expect(text).toContain('{"type":"halt","halted":true}');

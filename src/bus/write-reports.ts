@@ -28,3 +28,17 @@ export const appendReport = (bus: RedisBus, report: ExecutionReport): Observable
 export function writeReports(bus: RedisBus): MonoTypeOperatorFunction<ExecutionReport> {
   return concatMap((report) => appendReport(bus, report).pipe(map(() => report)));
 }
+
+/**
+ * The fields of a skipped input line's entry on the reports stream: a stable id made of the input entry's id (the
+ * same on every re-delivery, so a consumer drops a repeat), and the skip as a JSON line naming the entry, the
+ * reason and whether HALT went on for it.
+ */
+export const skippedEntry = (entryId: string, reason: string, halted: boolean): Record<string, string> => ({
+  reportId: `skipped:${entryId}`,
+  skipped: JSON.stringify({ type: 'skipped', entryId, reason, halted }),
+});
+
+/** Appends a skipped input line's entry to the account's reports stream; emits the entry id. Tried again across a lost connection. */
+export const appendSkipped = (bus: RedisBus, entryId: string, reason: string, halted: boolean): Observable<string> =>
+  defer(() => bus.commands.xAdd(bus.keys.reports, '*', skippedEntry(entryId, reason, halted))).pipe(retryConnection(bus), map(String));

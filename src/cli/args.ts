@@ -32,6 +32,10 @@ export interface RunArgs {
   readonly journal?: string;
   /** `--no-journal`: an in-memory journal, nothing kept after the run. */
   readonly noJournal: boolean;
+  /** `--bus URL`: read the input from the account's Redis stream and write every report to its reports stream. */
+  readonly bus?: string;
+  /** `--account NAME`: whose streams on the bus (`krx:NAME:in`, `krx:NAME:reports`); given with `--bus` only. */
+  readonly account?: string;
 }
 
 export interface StatusArgs {
@@ -146,6 +150,8 @@ const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
       flag('--validate-only', 'validateOnly', bool, "ask the exchange to validate each order and place nothing (Kraken's validate)"),
       flag('--journal', 'journal', str('FILE'), 'the journal file (default: config journal.path, kraken-rx.db in the working directory)'),
       flag('--no-journal', 'noJournal', bool, 'journal in memory only: nothing of this run survives it (throwaway runs)'),
+      flag('--bus', 'bus', str('URL'), 'read the input from Redis, e.g. redis://127.0.0.1:6379, instead of --signals (needs --account)'),
+      flag('--account', 'account', str('NAME'), 'with --bus: the account whose streams to use, krx:NAME:in and krx:NAME:reports'),
     ],
     details: [
       'Input lines (one JSON object per line; blank lines and lines starting with # are ignored):',
@@ -158,6 +164,10 @@ const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
       'Every signal and order is journaled (SQLite) before it is sent. With the embedded paper exchange (a new account',
       'every run) the journal is a temporary file, removed at exit; a validate-only run journals in memory. A journal',
       'of another account (API key) stops the start with exit code 2. `kraken-rx status` shows what a journal keeps.',
+      'With --bus the same lines come from the stream krx:NAME:in (a consumer group; `kraken-rx publish` writes them)',
+      'and every report also goes to krx:NAME:reports. An entry is acknowledged only once what it asks is journaled;',
+      'one delivered again whose id the journal holds is acknowledged without a report. A stream has no end: the run',
+      'goes on until Ctrl-C / SIGTERM, then stops gracefully, acknowledges what it journaled and prints the summary.',
     ].join('\n'),
   },
   status: {
@@ -355,6 +365,12 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       if (on(values, 'noJournal') && text(values, 'journal') !== undefined) {
         throw new UsageError('--journal and --no-journal exclude each other', 'run');
       }
+      if (text(values, 'bus') !== undefined && text(values, 'signals') !== undefined) {
+        throw new UsageError('--bus and --signals exclude each other: with --bus the input comes from the stream', 'run');
+      }
+      if ((text(values, 'bus') === undefined) !== (text(values, 'account') === undefined)) {
+        throw new UsageError(text(values, 'bus') === undefined ? '--account is for --bus: it names the streams on the bus' : '--bus needs --account (whose streams)', 'run');
+      }
       return given<RunArgs>({
         command: 'run',
         config: text(values, 'config'),
@@ -366,6 +382,8 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
         validateOnly: on(values, 'validateOnly'),
         journal: text(values, 'journal'),
         noJournal: on(values, 'noJournal'),
+        bus: text(values, 'bus'),
+        account: text(values, 'account'),
       } as RunArgs);
     case 'status':
       return given<StatusArgs>({

@@ -1,5 +1,7 @@
-import { type Observable, defer, finalize, firstValueFrom } from 'rxjs';
+import { type Observable, defer, finalize, firstValueFrom, merge } from 'rxjs';
 import { type RunArgs, UsageError } from './args';
+import { busOptionsProblem } from '../bus/redis-bus';
+import { type BusRun, openBusRun, runConsumerName } from './bus-run';
 import { loadConfig } from '../config/config';
 import { formatLeftLive, formatReportJson, formatReportText, formatSkippedJson, formatSkippedText, formatSummaryJson, formatSummaryText } from './format';
 import { inputLines, signalsSourceProblem, splitInput } from './input';
@@ -52,10 +54,14 @@ async function journalKeeps(journal: RunJournal, path: string): Promise<string |
  * input once every order is final (protective orders may stay resting), or gracefully on SIGINT/SIGTERM;
  * both print the summary and exit 0. Orders are journaled (`planJournal`) under the account of the API key in
  * use; the journal is closed at exit, a temporary one removed. A journal of another account stops the start
- * (a `JournalError` that `main` turns into exit code 2).
+ * (a `JournalError` that `main` turns into exit code 2). With `--bus` the input is the account's Redis stream
+ * and every report is written to its reports stream too (`openBusRun`); a stream has no end, so the run goes on
+ * until a stop request, and exits 1 if reading the bus failed for good.
  */
 export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
-  const unreadable = signalsSourceProblem(args.signals);
+  const busProblem = args.bus === undefined ? null : busOptionsProblem({ url: args.bus, account: args.account ?? '', consumer: runConsumerName() });
+  if (busProblem !== null) throw new UsageError(busProblem.replace(/^bus account/, '--account').replace(/^the bus URL/, '--bus'), 'run');
+  const unreadable = args.bus === undefined ? signalsSourceProblem(args.signals) : null;
   if (unreadable !== null) throw new UsageError(`--signals: ${unreadable}`, 'run', false);
   const config = loadConfig(args.config, configOverrides(args));
   // Decided before anything starts: a --journal that cannot be used is a usage error, not a failed run.
@@ -64,25 +70,34 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
   const venue = await openVenue(config, { env: io.env, log, ...(io.clock ? { clock: io.clock } : {}) });
   // The feed (if any) is ended by `venue.close()`, after the handler has stopped.
   let journal: RunJournal | null = null;
+  // With --bus: the input from the account's stream, each report also written to its reports stream (bus-run.ts).
+  let bus: BusRun | null = null;
   try {
     journal = openRunJournal(plan, venue.account);
     log.info(journal.description);
-    if (args.signals === '-') log.info('reading signals from stdin (one JSON object per line; end with Ctrl-D)');
+    if (args.bus !== undefined) bus = await openBusRun({ url: args.bus, account: args.account ?? '', journal: journal.journal, log });
+    else if (args.signals === '-') log.info('reading signals from stdin (one JSON object per line; end with Ctrl-D)');
+    const onBus = bus;
     const result = await runSession({
       config,
       port: venue.port,
       budget: venue.budget,
       costs: venue.costs,
       log,
-      journal: journal.journal,
+      journal: onBus?.journal ?? journal.journal,
       ...(venue.feed ? { feed: venue.feed } : {}),
       ...(io.clock ? { scheduler: io.clock } : {}),
-      input: splitInput(readInput(args.signals, io)),
-      onReport: (report) => io.stdout.write(`${args.json ? formatReportJson(report) : formatReportText(report)}\n`),
+      input: onBus?.input ?? splitInput(readInput(args.signals, io)),
+      onReport: (report) => {
+        io.stdout.write(`${args.json ? formatReportJson(report) : formatReportText(report)}\n`);
+        onBus?.report(report);
+      },
       // On stdout with the reports, whatever the log level: a skipped line is an input the trader's system sent.
       onSkippedLine: (skipped) => io.stdout.write(`${args.json ? formatSkippedJson(skipped) : formatSkippedText(skipped)}\n`),
-      stopRequests$: io.stopRequests,
+      stopRequests$: onBus ? merge(io.stopRequests, onBus.failed$) : io.stopRequests,
     });
+    // Before the summary: the reports still in flight are on the stream, and what they release is acknowledged.
+    const busEnd = await bus?.close();
     if (result.exitCode === 130) {
       // Whatever the log level: the person who pressed Ctrl-C twice must know what to look at on the exchange.
       const lines = formatLeftLive(result.mayBeLive, result.summary.restingProtection);
@@ -93,12 +108,16 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
     // Whatever the log level: what the next start resumes (take-profit watches included) is never dropped silently.
     const keeps = plan.kind === 'file' ? await journalKeeps(journal, plan.path) : null;
     if (keeps !== null) io.stderr.write(`kraken-rx: ${keeps}\n`);
-    return result.exitCode;
+    return busEnd?.failed === true && result.exitCode === 0 ? 1 : result.exitCode;
   } finally {
     try {
-      await journal?.close();
+      await bus?.close();
     } finally {
-      await venue.close();
+      try {
+        await journal?.close();
+      } finally {
+        await venue.close();
+      }
     }
   }
 }

@@ -1,6 +1,7 @@
 import { EMPTY, Observable, type Subscription, catchError, ignoreElements, tap } from 'rxjs';
 import { type Journal, type OrderDuties, isJournalError } from '../model/journal';
 import { type LifecycleEvent } from '../model/order-state';
+import { journalWith } from '../journal/decorate';
 import { type Logger } from './deps';
 
 /** The duties of an order that protects nothing and is watched by nobody (protective orders, exits). */
@@ -72,8 +73,7 @@ export function serialJournal(journal: Journal): Journal {
         release();
       };
     });
-  return {
-    account: journal.account,
+  return journalWith(journal, {
     recordSignal: (signal) => inTurn(() => journal.recordSignal(signal)),
     recordIntent: (intent) => inTurn(() => journal.recordIntent(intent)),
     recordTransition: (clientOrderId, event, at) => inTurn(() => journal.recordTransition(clientOrderId, event, at)),
@@ -82,16 +82,7 @@ export function serialJournal(journal: Journal): Journal {
     recordRateCounters: (counters) => inTurn(() => journal.recordRateCounters(counters)),
     recordSignalOutcome: (outcome) => inTurn(() => journal.recordSignalOutcome(outcome)),
     recordForeignOrder: (order) => inTurn(() => journal.recordForeignOrder(order)),
-    signal: (signalId) => journal.signal(signalId),
-    order: (clientOrderId) => journal.order(clientOrderId),
-    orders: () => journal.orders(),
-    unresolvedOrders: () => journal.unresolvedOrders(),
-    closeCommands: () => journal.closeCommands(),
-    signalsWithoutOrder: () => journal.signalsWithoutOrder(),
-    lastHalt: () => journal.lastHalt(),
-    lastRateCounters: () => journal.lastRateCounters(),
-    close: () => journal.close(),
-  };
+  });
 }
 
 /** What journaling a transition needs from the run. */
