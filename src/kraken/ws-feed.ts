@@ -1,6 +1,6 @@
 import { type Observable, type SchedulerLike, asyncScheduler, concatMap, defer, from, map, throwError } from 'rxjs';
 import { type ExchangeError } from '../model/errors';
-import { type ExecutionEvent, type ExecutionFeed, type FeedOrder, type FeedTrade, type QuoteEvent } from '../model/feed';
+import { type ExecutionEvent, type ExecutionFeed, type FeedCallGate, type FeedOrder, type FeedTrade, type QuoteEvent } from '../model/feed';
 import { type CancelOutcome, type OrderRequest, type PlacedOrder } from '../model/order';
 import { type PairBook } from '../model/pair';
 import { type OrderRef } from '../model/port';
@@ -8,6 +8,7 @@ import { type LinkTracker } from '../time/link-tracker';
 import { type ConnectionEvent, type WsBackoff, WsConnection } from './ws-connection';
 import { type WsConnector, wsConnector } from './ws-socket';
 import { addOrderFrame, cancelOrderFrame, subscribeExecutions, subscribeTicker } from './ws-wire';
+import { WsTokenSource } from './ws-token';
 import { WireFormatError, asString } from './wire-parse';
 import { krakenError } from './errors';
 
@@ -20,7 +21,10 @@ export interface KrakenWsFeedOptions {
   readonly privateUrl: string;
   /** The public endpoint (`ticker`); the paper exchange serves both on one URL. */
   readonly publicUrl: string;
-  /** A fresh GetWebSocketsToken token (the REST client's `getWebSocketsToken`, through the private gate). */
+  /**
+   * A fresh GetWebSocketsToken token (the REST client's `getWebSocketsToken`). The feed sends it through the gate
+   * a run installs (`guardCalls`: its rate gate and breaker), or straight through while none is.
+   */
   readonly token: () => Observable<string>;
   /** Pair names both ways: `BTC/USD` on the wire, canonical keys to the streams. */
   readonly pairs: PairBook;
@@ -97,8 +101,10 @@ function quoteEvents(event: ConnectionEvent): readonly QuoteEvent[] {
 export class KrakenWsFeed implements ExecutionFeed {
   private readonly privateConnection: WsConnection;
   private readonly privateEvents$: Observable<ExecutionEvent>;
+  private readonly tokens: WsTokenSource;
 
   constructor(private readonly options: KrakenWsFeedOptions) {
+    this.tokens = new WsTokenSource(options.token);
     this.privateConnection = this.connection(options.privateUrl, true, () => []);
     this.privateEvents$ = this.privateConnection.events$.pipe(concatMap((event) => from(executionEvents(event))));
   }
@@ -124,6 +130,11 @@ export class KrakenWsFeed implements ExecutionFeed {
    */
   get tradingUp(): boolean {
     return this.privateConnection.isLive;
+  }
+
+  /** Token calls through `gate` (the run's rate gate and circuit breaker) until the returned function is called. */
+  guardCalls(gate: FeedCallGate): () => void {
+    return this.tokens.guardCalls(gate);
   }
 
   /** `add_order` with the request's `cl_ord_id` and `deadline`; emits the placed order once. */
@@ -162,7 +173,7 @@ export class KrakenWsFeed implements ExecutionFeed {
     return new WsConnection({
       url,
       connect: options.connect ?? wsConnector(options.links),
-      ...(authenticated ? { token: options.token } : {}),
+      ...(authenticated ? { token: this.tokens.token } : {}),
       subscriptions: (token, nextReqId) => {
         if (authenticated) {
           const reqId = nextReqId();
