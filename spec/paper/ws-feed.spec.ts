@@ -152,7 +152,8 @@ describe('KrakenWsFeed against the paper exchange (loopback WebSocket, idle cloc
     let refusal: unknown;
     r.feed.cancelOrder({ clientOrderId: 'ws-entry' }).subscribe({ error: (e: unknown) => (refusal = e) });
     await r.until(() => refusal !== undefined);
-    expect(refusal instanceof ExchangeError && [refusal.kind, refusal.codes]).toEqual(['refused', ['EOrder:Unknown order']]);
+    expect(refusal instanceof ExchangeError && [refusal.kind, refusal.codes]).toEqual(['refused', ['EOrder:Invalid order']]);
+    expect(refusal instanceof ExchangeError && refusal.facts.orderGone).toBe(true);
   });
 
   it('a stalled socket is found by the watchdog and replaced; the new snapshot shows what filled meanwhile', async () => {

@@ -456,7 +456,7 @@ class WsSession {
     for (const target of targets.targets) {
       const outcome: Outcome = cancelOrder(this.venue, target.params, now);
       if (outcome.ok) answer({ result: { [target.field]: target.id } });
-      else answer({ error: outcome.error });
+      else answer({ error: wsCancelError(outcome.error) });
     }
   }
 
@@ -472,5 +472,12 @@ class WsSession {
     return now;
   }
 }
+
+/**
+ * Kraken's WS answer to a cancel of an order that is gone (filled, cancelled, expired or never known) is
+ * `EOrder:Invalid order` (kraken-api.md §8.3), where REST's CancelOrder answers `EOrder:Unknown order`; one engine
+ * decides, each API words it its own way.
+ */
+const wsCancelError = (restError: string): string => (restError === 'EOrder:Unknown order' ? 'EOrder:Invalid order' : restError);
 
 type Answer = (body: { readonly result: WsObject } | { readonly error: string }, as?: string) => void;
