@@ -76,6 +76,9 @@ export class PaperWsServer {
     this.each((s) => s.sendStatus());
   }
 
+  /** `ticker` subscriptions asked for since the start, by WS symbol (`BTC/USD`; for inspection). */
+  readonly tickerSubscribes = new Map<string, number>();
+
   /** Open sockets (for inspection). */
   connections(): number {
     return this.sessions.size;
@@ -90,8 +93,16 @@ export class PaperWsServer {
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const session = new WsSession(ws, String(req.socket.remotePort), this.venue, this.timers, this.links, this.plan, this.connectionId(), () =>
-        this.sessions.delete(session),
+      const session = new WsSession(
+        ws,
+        String(req.socket.remotePort),
+        this.venue,
+        this.timers,
+        this.links,
+        this.plan,
+        this.connectionId(),
+        () => this.sessions.delete(session),
+        (symbol) => this.tickerSubscribes.set(symbol, (this.tickerSubscribes.get(symbol) ?? 0) + 1),
       );
       this.sessions.add(session);
       session.start();
@@ -139,6 +150,8 @@ class WsSession {
     private readonly plan: WsFaultPlan,
     private readonly connectionId: bigint,
     private readonly forget: () => void,
+    /** Counts one `ticker` subscription of a symbol. */
+    private readonly subscribedTicker: (symbol: string) => void,
   ) {}
 
   start(): void {
@@ -362,6 +375,7 @@ class WsSession {
         continue;
       }
       answer({ result: { channel: 'ticker', event_trigger: 'trades', snapshot: true, symbol: wsSymbol(pair) } });
+      this.subscribedTicker(wsSymbol(pair));
       this.tickers.add(pair.key);
       this.sendTicker(pair.key, 'snapshot');
     }
