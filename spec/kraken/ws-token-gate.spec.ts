@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { type Subscription, lastValueFrom } from 'rxjs';
+import { type Observable, type Subscription, defer, lastValueFrom, map, of } from 'rxjs';
 import { clientRateBudget, krakenCostModel } from '../../src/kraken/budget';
 import { KrakenExchange } from '../../src/kraken/exchange';
+import { WsTokenSource } from '../../src/kraken/ws-token';
 import { type RateBudget, type RateCost } from '../../src/model/budget';
-import { type ExecutionEvent } from '../../src/model/feed';
+import { type ExecutionEvent, type FeedCallGate } from '../../src/model/feed';
 import { isBreakerOpenError } from '../../src/operators/circuit-breaker';
 import { type ExchangeDeps, createExchangeDeps } from '../../src/streams/deps';
 import { exchangeCall } from '../../src/streams/exchange-call';
@@ -140,5 +141,39 @@ describe('the feed\'s token call goes through the run\'s gate and breaker', () =
     } finally {
       direct.unsubscribe();
     }
+  });
+});
+
+describe('WsTokenSource', () => {
+  const gateNamed = (name: string, calls: string[]): FeedCallGate => <T>(call: { kind: string }, send: () => Observable<T>) =>
+    defer(() => {
+      calls.push(`${name}:${call.kind}`);
+      return send();
+    });
+
+  it('asks through the latest gate still installed, and straight through once none is', async () => {
+    let fetched = 0;
+    const source = new WsTokenSource(() => defer(() => of(`token-${++fetched}`)));
+    const calls: string[] = [];
+    const token = (): Promise<string> => lastValueFrom(source.token());
+    expect(await token()).toBe('token-1');
+    const releaseA = source.guardCalls(gateNamed('A', calls));
+    const releaseB = source.guardCalls(gateNamed('B', calls));
+    expect(await token()).toBe('token-2');
+    releaseB();
+    releaseB();
+    expect(await token()).toBe('token-3');
+    releaseA();
+    expect(await token()).toBe('token-4');
+    expect(calls).toEqual(['B:webSocketsToken', 'A:webSocketsToken']);
+  });
+
+  it('picks the gate when the token is subscribed, not when it was asked for', async () => {
+    const source = new WsTokenSource(() => of('t'));
+    const calls: string[] = [];
+    const later = source.token();
+    source.guardCalls(gateNamed('A', calls));
+    expect(await lastValueFrom(later.pipe(map((t) => t.toUpperCase())))).toBe('T');
+    expect(calls).toEqual(['A:webSocketsToken']);
   });
 });
