@@ -13,6 +13,7 @@ import { measureOrderState, orderStateTable } from './order-state';
 import { measureReconcile, reconcileCallsTable, reconcilePlanTable } from './reconcile';
 import { printTable } from './table';
 import { fillLatencyTable, measureFillLatency } from './ws-latency';
+import { measureReportLatency, measureRestSpend, reportLatencyTable, restSpendTable } from './feed-modes';
 
 const OPEN_ORDER_COUNTS = [1, 10, 100, 1_000];
 
@@ -53,6 +54,9 @@ async function main(): Promise<void> {
 
   progress('fills: WebSocket executions vs one REST OpenOrders tick, loopback …');
   printTable(fillLatencyTable(await measureFillLatency()));
+  progress('feed modes: REST calls per minute with 100 open orders (idle clock), fill → report through the handler (real time) …');
+  printTable(restSpendTable(await measureRestSpend()));
+  printTable(reportLatencyTable(await measureReportLatency()));
   progress('protection latency: fill → stop accepted, with and without paper faults, idle clock …');
   const latencyRuns = await measureProtectionLatency();
   printTable(protectionLatencyTable(latencyRuns));
