@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { journalTable, measureJournal } from './journal';
+import { busSkipLine, busTable, measureBus } from './bus';
 import { burstTable, measureBursts } from './burst';
 import { clientOverheadTable, measureClientOverhead } from './client-overhead';
 import { describeMachine, machineLines } from './machine';
@@ -12,6 +13,7 @@ import { measureOrderState, orderStateTable } from './order-state';
 import { measureReconcile, reconcileCallsTable, reconcilePlanTable } from './reconcile';
 import { printTable } from './table';
 import { fillLatencyTable, measureFillLatency } from './ws-latency';
+import { measureReportLatency, measureRestSpend, reportLatencyTable, restSpendTable } from './feed-modes';
 
 const OPEN_ORDER_COUNTS = [1, 10, 100, 1_000];
 
@@ -33,7 +35,8 @@ const progress = (line: string): void => {
  * entry's fill waits for its stop-loss (with and without faults), fill → client latency over WebSocket vs a REST
  * poll, the signal path's throughput in memory, the heap each followed order costs, the whole handler with 10,000
  * working entries (heap, CPU per tick against the parse), bursts of signals, the per-request overhead against ccxt,
- * what journaling an intent and a fill costs, and what reconciling 1,000 journaled orders at start costs. Prints
+ * what journaling an intent and a fill costs, what reconciling 1,000 journaled orders at start costs, and (when
+ * Redis is reachable) signals through the bus into the journal and their latency to the NEW report. Prints
  * figures; asserts nothing.
  */
 async function main(): Promise<void> {
@@ -51,6 +54,9 @@ async function main(): Promise<void> {
 
   progress('fills: WebSocket executions vs one REST OpenOrders tick, loopback …');
   printTable(fillLatencyTable(await measureFillLatency()));
+  progress('feed modes: REST calls per minute with 100 open orders (idle clock), fill → report through the handler (real time) …');
+  printTable(restSpendTable(await measureRestSpend()));
+  printTable(reportLatencyTable(await measureReportLatency()));
   progress('protection latency: fill → stop accepted, with and without paper faults, idle clock …');
   const latencyRuns = await measureProtectionLatency();
   printTable(protectionLatencyTable(latencyRuns));
@@ -81,6 +87,11 @@ async function main(): Promise<void> {
   const reconcileRuns = await measureReconcile();
   printTable(reconcileCallsTable(reconcileRuns));
   printTable(reconcilePlanTable(reconcileRuns));
+
+  progress('the bus: 1,000 signals through Redis into the journal with run --bus, paper exchange on the unlimited tier …');
+  const bus = await measureBus();
+  if (bus === null) process.stdout.write(`${busSkipLine()}\n\n`);
+  else printTable(busTable(bus));
 
   progress(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }

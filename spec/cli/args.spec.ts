@@ -118,7 +118,7 @@ describe('parseArgs', () => {
     [['run', '--bus', 'redis://127.0.0.1:6379', '--account', 'acct', '--signals', 'in.jsonl'], '--bus and --signals exclude each other: with --bus the input comes from the stream'],
     [['run', '--bus', 'redis://127.0.0.1:6379', '--account', 'acct', '--signals', '-'], '--bus and --signals exclude each other: with --bus the input comes from the stream'],
     [['run', '--bus'], '--bus needs a value (URL)'],
-    [['status', '--paper'], 'unknown flag --paper for `kraken-rx status` (known: --config, --journal, --json, --help)'],
+    [['status', '--paper'], 'unknown flag --paper for `kraken-rx status` (known: --config, --journal, --json, --url, --help)'],
     [['status', 'extra'], 'unexpected argument "extra"'],
   ])('refuses %j: %s', (argv, message) => {
     expect(usageError(argv).message).toBe(message);

@@ -7,11 +7,16 @@ import { captureIo } from './support/capture-io';
 import { formatJournalKeeps, journalStatus } from '../../src/cli/journal-status';
 import { main } from '../../src/cli/main';
 import { accountFingerprint } from '../../src/journal/account';
-import { openSqliteJournal, readJournalAccount } from '../../src/journal/sqlite';
+import { SCHEMA_VERSION, openSqliteJournal, readJournalAccount } from '../../src/journal/sqlite';
 import { type JournalError } from '../../src/model/journal';
-import { T0, d, fill, intent, place } from './support/journal';
+import { T0, acceptedAs, d, fill, intent, place } from './support/journal';
+import { Credentials } from '../../src/kraken/credentials';
+import { createKrakenExchange } from '../../src/kraken/exchange';
+import { type OrderRequest } from '../../src/model/order';
+import { type PaperExchange, startPaperExchange } from '../../src/paper';
 
 const ACCOUNT = accountFingerprint('STATUS-SPEC-KEY');
+const NOT_CHECKED = 'no KRAKEN_API_KEY / KRAKEN_API_SECRET in the environment (journal only; set them, with --url, to compare with the open orders)';
 
 /**
  * The journal of a run that was stopped: a market entry filled and protected by a resting stop (its take-profit
@@ -85,6 +90,7 @@ describe('kraken-rx status', () => {
         '  [s1\\nforged] stop-loss XXBTZUSD sell stop-loss 0.5 @ 57000 accepted cl_ord_id cl-s1 txid OS1 protects cl-e1',
         'Take-profit watches (resumed at the next start):',
         '  [s1\\nforged] XXBTZUSD take-profit 62000 for 0.5 (buy entry cl-e1)',
+        `Not checked against the exchange: ${NOT_CHECKED}`,
         '',
       ].join('\n'),
     );
@@ -135,6 +141,7 @@ describe('kraken-rx status', () => {
         },
       ],
       takeProfitWatches: [{ signalId: 's1\nforged', clientOrderId: 'cl-e1', pair: 'XXBTZUSD', side: 'buy', takeProfit: '62000', open: '0.5' }],
+      exchange: { checked: false, why: NOT_CHECKED },
     });
     // The ESC is written as \u001b inside the JSON string, never raw.
     expect(lines[0]).toContain('s2\\u001b[31m');
@@ -183,7 +190,7 @@ describe('kraken-rx status', () => {
     db.close();
     const newer = captureIo({ now: () => T0 });
     await expect(main(['status', '--journal', path], newer)).resolves.toBe(2);
-    expect(newer.err()).toBe(`kraken-rx: ${path} has journal schema version 99; this version reads 1\n`);
+    expect(newer.err()).toBe(`kraken-rx: ${path} has journal schema version 99; this version reads ${SCHEMA_VERSION}\n`);
 
     const damaged = join(dir, 'damaged.db');
     await fillJournal(damaged);
@@ -212,5 +219,83 @@ describe('readJournalAccount', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('kraken-rx status with credentials: checked against the exchange', () => {
+  const HANDLERS = ['11111111-1111-4111-8111-111111111111', '22222222-2222-4222-8222-222222222222'] as const;
+  let dir: string;
+  let path: string;
+  let paper: PaperExchange;
+  let env: Record<string, string>;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'kraken-rx-status-x-'));
+    path = join(dir, 'run.db');
+    paper = await startPaperExchange({ tier: 'pro', seed: 7 });
+    env = { KRAKEN_API_KEY: paper.apiKey, KRAKEN_API_SECRET: paper.apiSecret };
+    const port = createKrakenExchange({ url: paper.url, credentials: new Credentials(paper.apiKey, paper.apiSecret), timeoutMs: 5_000 });
+    const rest = (clientOrderId?: string) =>
+      firstValueFrom(
+        port.placeOrder({ ...(clientOrderId ? { clientOrderId } : {}), pair: 'XXBTZUSD', side: 'buy', orderType: 'limit', volume: d('0.01'), price: d('1000') } as OrderRequest),
+      );
+    // Open on the exchange: one the journal holds, one of the handler's form it does not, one with no client order id.
+    const [held, unknown] = [await rest(HANDLERS[0]), await rest(HANDLERS[1])];
+    await rest();
+    const journal = openSqliteJournal({ path, account: accountFingerprint(paper.apiKey) });
+    const limit = { orderType: 'limit' as const, volume: d('0.01'), price: d('1000') };
+    await place(journal, intent(HANDLERS[0], { signalId: 'held', ...limit }), acceptedAs(held.txid, T0), T0);
+    // Journaled as accepted, gone from the exchange's open orders (it ended while nothing watched it).
+    await place(journal, intent('cl-gone', { signalId: 'gone', ...limit }), acceptedAs('OGONE-AAAAA-BBBBBB', T0), T0);
+    await firstValueFrom(journal.recordRateCounters({ at: Date.now(), rest: 0, trading: [] }));
+    await firstValueFrom(journal.close());
+    expect(unknown.txid).not.toBe('');
+  });
+  afterEach(async () => {
+    await paper.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  /** The calls the exchange answered since `before`, by method. */
+  const callsSince = (before: ReadonlyMap<string, number>): Record<string, number> =>
+    Object.fromEntries([...paper.inspect.requestCounts()].filter(([method, n]) => n > (before.get(method) ?? 0)).map(([method, n]) => [method, n - (before.get(method) ?? 0)]));
+
+  it('shows which journaled open orders the exchange no longer shows open, and which of its open orders the journal does not know', async () => {
+    const io = captureIo({ env });
+    const before = new Map(paper.inspect.requestCounts());
+    await expect(main(['status', '--journal', path, '--url', paper.url], io)).resolves.toBe(0);
+    expect(io.err()).toBe('');
+    const out = io.out();
+    expect(out).toContain(`Checked against the exchange ${paper.url}: 3 open orders\n`);
+    expect(out).toContain(
+      'Journaled as open, no longer open on the exchange (the next start reconciles them):\n' +
+        '  [gone] entry XXBTZUSD buy limit 0.01 journaled accepted cl_ord_id cl-gone txid OGONE-AAAAA-BBBBBB\n',
+    );
+    expect(out).toMatch(new RegExp(`Open on the exchange with a client order id of the handler's form, not in this journal:\\n  txid \\S+ cl_ord_id ${HANDLERS[1]} XBTUSD buy limit 0/0\\.01\\n`));
+    expect(out).toContain("Other open orders (not the handler's, left untouched): 1\n");
+    expect(out).not.toContain('Not checked');
+    // One OpenOrders, and nothing else asked of the exchange.
+    expect(callsSince(before)).toEqual({ OpenOrders: 1 });
+  });
+
+  it('puts the check in the JSON object too', async () => {
+    const io = captureIo({ env });
+    await expect(main(['status', '--journal', path, '--url', paper.url, '--json'], io)).resolves.toBe(0);
+    const status = JSON.parse(io.out()) as { exchange: Record<string, unknown> };
+    expect(status.exchange).toMatchObject({
+      checked: true,
+      url: paper.url,
+      open: 3,
+      noLongerOpen: [{ clientOrderId: 'cl-gone', txid: 'OGONE-AAAAA-BBBBBB', status: 'accepted', quantity: '0.01' }],
+      unknownToJournal: [{ clientOrderId: HANDLERS[1], volume: '0.01', volumeExecuted: '0' }],
+      others: 1,
+    });
+  });
+
+  it("refuses with exit 2, asking nothing, when the key is another account's", async () => {
+    const io = captureIo({ env: { KRAKEN_API_KEY: 'OTHER-KEY', KRAKEN_API_SECRET: paper.apiSecret } });
+    const before = new Map(paper.inspect.requestCounts());
+    await expect(main(['status', '--journal', path, '--url', paper.url], io)).resolves.toBe(2);
+    expect(io.err()).toMatch(/^kraken-rx: .* is the journal of account key-sha256:\S+, not of key-sha256:\S+ \(the API key in the environment\): nothing asked of the exchange\n$/);
+    expect(io.err()).not.toContain('OTHER-KEY');
+    expect(callsSince(before)).toEqual({});
   });
 });

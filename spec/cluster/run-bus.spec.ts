@@ -266,6 +266,22 @@ describeWithRedis('kraken-rx run --bus', () => {
     expect(run.io.out()).toContain('"type":"skipped"');
   });
 
+  it('acknowledges a close command once journaled, and one refused before journaling once its REJECTED is written', async () => {
+    await publish([market('k1')]);
+    const run = start();
+    await until(async () => (await finals()).length >= 1, 'k1 filled', run.io);
+    await publish(['{"type":"close","commandId":"c1","pair":"BTC/USD"}', '{"type":"close","commandId":"c2","pair":"NOPE/USD"}']);
+    await until(async () => (await finals()).length >= 3 && (await pendingCount()) === 0, 'both closes final, everything acknowledged', run.io);
+    run.stop();
+    await expect(run.done).resolves.toBe(0);
+    const closes = (await finals()).filter((report) => report.signalId === 'c1' || report.signalId === 'c2');
+    expect(closes.map((report) => [report.signalId, report.status]).sort()).toEqual([
+      ['c1', 'FILLED'],
+      ['c2', 'REJECTED'],
+    ]);
+    expect(paper.inspect.orders().map((order) => order.side)).toEqual(['buy', 'sell']);
+  });
+
   it('rejects the entry after a HALT line, and keeps HALT on across a restart until a HALT off line', async () => {
     await publish([HALT_ON, market('h1')]);
     const first = start();
@@ -322,6 +338,19 @@ describeWithRedis('kraken-rx run --bus', () => {
       cli.remove();
     }
   }, 60_000);
+
+  it('stops with exit code 1 when reading the stream fails for good (an error reply, not a lost connection)', async () => {
+    await publish([market('w1')]);
+    const run = start();
+    await until(async () => (await finals()).length >= 1 && (await pendingCount()) === 0, 'w1 final and acknowledged', run.io);
+    await until(async () => (await admin.clientList()).some((client) => client.name === readerName({ account, consumer: runConsumerName() }) && client.cmd === 'xreadgroup'), 'the reader to block', run.io);
+    // The input stream replaced by a string: no retry can cure that.
+    await admin.multi().del(busKeys(account).inputs).set(busKeys(account).inputs, 'not a stream').exec();
+    await expect(run.done).resolves.toBe(1);
+    expect(run.io.err()).toMatch(/ERROR bus: reading krx:\S+:in failed: .*; stopping/);
+    expect(run.io.err()).toContain('the bus failed: stopping gracefully');
+    expect(await connectionsOf(runConsumerName())).toEqual([]);
+  });
 
   it('closes within its timeout when Redis is gone with an acknowledgement in flight, leaving that entry pending', async () => {
     const relay = new Relay();

@@ -4,6 +4,7 @@ import { type ExecutionReport, isFinalStatus } from '../../src/model/report';
 import { type TradeSignal } from '../../src/model/signal';
 import { type FaultRates, type InspectedOrder, NETWORK_FAULT_KINDS, evenFaultRates } from '../../src/paper';
 import { E2eRun, closeAllRuns } from './support/harness';
+import { SOCKET_FAULTS, WsSoakRun } from './support/ws-soak';
 
 /**
  * Issue 5's soak: a stream of signals against the paper exchange with 20 % of private calls faulted (seeded,
@@ -15,6 +16,11 @@ import { E2eRun, closeAllRuns } from './support/harness';
  */
 
 afterEach(closeAllRuns);
+
+const wsRuns: WsSoakRun[] = [];
+afterEach(async () => {
+  for (const run of wsRuns.splice(0)) await run.close();
+});
 
 const FAULT_RATE = 0.2;
 /**
@@ -276,4 +282,108 @@ describe('e2e soak campaign: closes and HALT among the signals, exposure checked
     expect(run.paper.inspect.openOrders().filter((o) => o.orderType !== 'stop-loss')).toEqual([]);
     expect(run.problems).toEqual([]);
   }, 120_000);
+});
+
+/**
+ * The same soak with the handler as the CLI runs it by default: the WebSocket feed (fills, orders) with placements
+ * and cancels over the socket while it is up, REST for reads and as the safety net; signals two a clock second. On
+ * top of the REST faults (GetWebSocketsToken among them),
+ * the socket suffers one of the paper exchange's socket faults every 1.5 s of clock time, drawn from the seed:
+ * dropped, stalled (found by the watchdog), a sequence number skipped (a resync), every frame 250 ms late, the
+ * token refused on the next subscribe or order. The invariants are the soak's.
+ */
+describe('e2e soak over the WebSocket: socket faults too, orders over the socket, starter tier', () => {
+  const WS_SEEDS: readonly number[] = (process.env['E2E_WS_SOAK_SEEDS'] ?? '2024,31').split(',').map(Number);
+
+  it.each(WS_SEEDS)(`seed %i, ${SIGNALS} signals: one final report per entry, no cl_ord_id placed twice, every fill protected, no rate-limit error`, async (seed) => {
+    const run = await WsSoakRun.start({
+      seed,
+      paper: {
+        balances: { ZUSD: '1000000', XXBT: '0', XETH: '0', SOL: '0' },
+        prices: Object.fromEntries(PAIRS.map((p) => [p.key, p.price.toFixed()])),
+        faults: { seed, rates: { '*': faultRates }, timeoutHoldMs: 120_000 },
+      },
+      faultEveryMs: 1_500,
+      delayMs: 250,
+    });
+    wsRuns.push(run);
+    const signals = Array.from({ length: SIGNALS }, (_, i) => signalOf(i));
+    // Two a second, so that most find the socket up (the first ones go over REST while it connects).
+    for (const signal of signals) {
+      run.signals.next(signal);
+      await run.pass(500);
+    }
+    await run.until('resting SOL entries placed or final', () =>
+      signals.filter((s) => s.pair === 'SOL/USD' && s.timeoutMs).every((s) => run.of(s.signalId, 'entry').some((r) => r.status === 'NEW' || isFinalStatus(r.status))),
+    );
+    run.paper.setPrice('SOLUSD', '148.5');
+    const protectionSettled = (signalId: string): boolean => run.of(signalId, 'stop-loss').some((r) => r.status === 'NEW' || isFinalStatus(r.status));
+    await run.until('every entry final and every fill protected', () =>
+      signals.every((s) => {
+        const final = run.finals(s.signalId, 'entry')[0];
+        return final !== undefined && (final.quantityFilled.isZero() || protectionSettled(s.signalId));
+      }),
+    );
+    run.calm();
+
+    // The socket really suffered, every kind of fault, and the orders really went over it.
+    expect(new Set(run.socketFaults.map((f) => f.fault))).toEqual(new Set(SOCKET_FAULTS));
+    expect(run.feedEvents.filter((e) => e.kind === 'down').length).toBeGreaterThanOrEqual(1);
+    expect(run.counts.socketPlacements).toBeGreaterThanOrEqual(SIGNALS / 3);
+    const orders = run.paper.inspect.orders();
+
+    // 1. Exactly one final report per signal's entry, and nothing about the entry after it.
+    for (const s of signals) {
+      const entry = run.of(s.signalId, 'entry');
+      expect([s.signalId, entry.filter((r) => isFinalStatus(r.status)).length]).toEqual([s.signalId, 1]);
+      expect([s.signalId, isFinalStatus(entry[entry.length - 1]?.status ?? 'NEW')]).toEqual([s.signalId, true]);
+    }
+
+    // 2. No cl_ord_id accepted twice; nothing on the exchange the handler did not report.
+    const reportedIds = new Set(run.reports.map((r) => r.clientOrderId).filter((id): id is string => id !== null));
+    for (const order of orders) {
+      expect(order.clOrdId).not.toBeNull();
+      expect([order.clOrdId, run.paper.inspect.acceptedCount(order.clOrdId ?? '')]).toEqual([order.clOrdId, 1]);
+      expect(reportedIds.has(order.clOrdId ?? '')).toBe(true);
+    }
+
+    // 3. What each entry's final report says matches the exchange; whatever filled is protected.
+    const byClOrdId = new Map<string, InspectedOrder>(orders.map((o) => [o.clOrdId ?? '', o]));
+    let filledEntries = 0;
+    for (const s of signals) {
+      const final = run.finals(s.signalId, 'entry')[0] as ExecutionReport;
+      const onExchange = final.clientOrderId ? byClOrdId.get(final.clientOrderId) : undefined;
+      if (final.status === 'REJECTED') {
+        expect([s.signalId, onExchange]).toEqual([s.signalId, undefined]);
+        continue;
+      }
+      expect([s.signalId, final.quantityFilled.toFixed()]).toEqual([s.signalId, (onExchange?.volumeExecuted ?? new Decimal(0)).toFixed()]);
+      if (final.quantityFilled.isZero()) continue;
+      filledEntries += 1;
+      const stops = run.of(s.signalId, 'stop-loss');
+      if (stops.some((r) => r.status === 'REJECTED' && r.reason?.startsWith('dust:'))) continue;
+      const resting = stops.find((r) => r.status === 'NEW');
+      const stopOrder = resting?.clientOrderId ? byClOrdId.get(resting.clientOrderId) : undefined;
+      const story = stops.map((r) => `${r.status}${r.reason ? ` (${r.reason})` : ''}`);
+      expect([s.signalId, stopOrder?.orderType, stopOrder?.status, stopOrder?.volume.toFixed(), story]).toEqual([
+        s.signalId,
+        'stop-loss',
+        'open',
+        final.quantityFilled.toFixed(),
+        story,
+      ]);
+    }
+    expect(filledEntries).toBeGreaterThanOrEqual(20);
+
+    // 4. Never a rate-limit error (REST and the trading counter the socket's orders share).
+    expect(run.paper.inspect.rateLimitErrors()).toEqual({ rest: 0, trading: 0 });
+    expect(run.problems).toEqual([]);
+
+    // And it stops cleanly, leaving the protective stops resting.
+    const restingStops = run.paper.inspect.openOrders().filter((o) => o.orderType === 'stop-loss').length;
+    await run.stop();
+    expect(run.completed).toBe(true);
+    expect(run.paper.inspect.openOrders().filter((o) => o.orderType === 'stop-loss')).toHaveLength(restingStops);
+    expect(run.paper.inspect.openOrders().filter((o) => o.orderType !== 'stop-loss')).toEqual([]);
+  }, 60_000);
 });

@@ -294,6 +294,36 @@ export function journalContract(implementation: JournalImplementation): void {
       expect(twice instanceof JournalError && twice.kind).toBe('misuse');
     });
 
+    it('lists the signals journaled without an order intent, until their one outcome is recorded, across a reopen too', async () => {
+      const journal = await open();
+      await run(journal.recordSignal(signal('s1')));
+      await run(journal.recordSignal(signal('s2')));
+      await run(journal.recordSignal(signal('s3')));
+      await run(journal.recordIntent(intent('c2', { signalId: 's2' })));
+      expect((await run(journal.signalsWithoutOrder())).map((s) => s.signalId)).toEqual(['s1', 's3']);
+      expect((await run(journal.signalsWithoutOrder()))[0]).toEqual({ ...signal('s1'), seq: 1 });
+
+      const outcome = { signalId: 's1', status: 'REJECTED' as const, reason: 'not sent: stopped', at: 20 };
+      const recorded = await run(journal.recordSignalOutcome(outcome));
+      expect(recorded).toEqual({ kind: 'recorded', seq: 5 });
+      const reopened = await reopen(journal);
+      expect((await run(reopened.signalsWithoutOrder())).map((s) => s.signalId)).toEqual(['s3']);
+      expect(await run(reopened.recordSignalOutcome({ ...outcome, reason: 'again', at: 30 }))).toEqual({ kind: 'duplicate', first: { ...outcome, seq: 5 } });
+      const unknown = await errorOf(() => run(reopened.recordSignalOutcome({ ...outcome, signalId: 'ghost' })));
+      expect(unknown instanceof JournalError && unknown.kind).toBe('misuse');
+    });
+
+    it('keeps each foreign order reported once by its txid, across a reopen', async () => {
+      const journal = await open();
+      const foreign = { txid: 'OFOREIGN-1', clientOrderId: null, pair: 'XXBTZUSD', side: 'sell' as const, orderType: 'limit', volume: d('0.5'), at: 10 };
+      expect(await run(journal.recordForeignOrder(foreign))).toEqual({ kind: 'recorded', seq: 1 });
+      expect((await run(journal.recordForeignOrder({ ...foreign, txid: 'OFOREIGN-2', clientOrderId: 'other-cid' }))).kind).toBe('recorded');
+      const reopened = await reopen(journal);
+      const again = await run(reopened.recordForeignOrder({ ...foreign, at: 99 }));
+      expect(again.kind).toBe('duplicate');
+      expect(again.kind === 'duplicate' && { ...again.first, volume: again.first.volume.toFixed() }).toEqual({ ...foreign, volume: '0.5', seq: 1 });
+    });
+
     it('keeps close commands once each, and the last HALT and rate counters, across a reopen', async () => {
       const journal = await open();
       const command = { commandId: 'k1', pair: 'XXBTZUSD', quantity: d('0.005'), receivedAt: 10 };

@@ -110,6 +110,38 @@ describeWithPostgres('PostgreSQL journal (schema and fencing)', () => {
     }
   });
 
+  it('migrates a version-1 schema in place: its entries kept, the new kinds of entry then written', async () => {
+    const first = await openUnderLease(schema, ACCOUNT, 1000);
+    await firstValueFrom(first.recordSignal(signal('s1')));
+    await firstValueFrom(first.close());
+    const client = new pg.Client({ connectionString: PG_URL });
+    await client.connect();
+    try {
+      // Back to what version 1 created: six kinds of entry, no txid column, none of its indexes.
+      await client.query(`
+        DROP INDEX "${schema}".entries_signal_outcome; DROP INDEX "${schema}".entries_foreign; DROP INDEX "${schema}".entries_intent_signal;
+        ALTER TABLE "${schema}".entries DROP COLUMN txid;
+        ALTER TABLE "${schema}".entries DROP CONSTRAINT entries_kind_check;
+        ALTER TABLE "${schema}".entries ADD CONSTRAINT entries_kind_check CHECK (kind IN ('signal', 'intent', 'transition', 'close-command', 'halt', 'rate-counters'));
+        UPDATE "${schema}".meta SET value = '1' WHERE key = 'schema_version';
+      `);
+      const journal = await openUnderLease(schema, ACCOUNT, 2000);
+      try {
+        expect((await firstValueFrom(journal.signalsWithoutOrder())).map((s) => `${s.signalId}@${s.seq}`)).toEqual(['s1@1']);
+        expect((await firstValueFrom(journal.recordSignalOutcome({ signalId: 's1', status: 'REJECTED', reason: 'r', at: 2 }))).kind).toBe('recorded');
+        const foreign = { txid: 'OF-1', clientOrderId: null, pair: 'XXBTZUSD', side: 'sell' as const, orderType: 'limit', volume: new Decimal('1'), at: 3 };
+        expect((await firstValueFrom(journal.recordForeignOrder(foreign))).kind).toBe('recorded');
+        expect((await firstValueFrom(journal.recordForeignOrder(foreign))).kind).toBe('duplicate');
+      } finally {
+        await firstValueFrom(journal.close());
+      }
+      const version = await client.query<{ value: string }>(`SELECT value FROM "${schema}".meta WHERE key = 'schema_version'`);
+      expect(version.rows[0]?.value).toBe(String(PG_SCHEMA_VERSION));
+    } finally {
+      await client.end();
+    }
+  });
+
   it('refuses a schema name it would have to quote', async () => {
     const error = await openPgJournal({ connectionString: PG_URL, schema: 'krx"; DROP', account: ACCOUNT, epoch: 1 }).catch((e: unknown) => e);
     expect(error instanceof JournalError && error.kind).toBe('misuse');

@@ -7,7 +7,8 @@ import Database from 'better-sqlite3';
 import { Decimal } from 'decimal.js';
 import { firstValueFrom } from 'rxjs';
 import { accountFingerprint } from '../../src/journal/account';
-import { SCHEMA_VERSION, openSqliteJournal } from '../../src/journal/sqlite';
+import { encodeSignal } from '../../src/journal/codec';
+import { SCHEMA_VERSION, openSqliteJournal, readJournalAccount } from '../../src/journal/sqlite';
 import { JournalError } from '../../src/model/journal';
 import { type JournalHarness, journalContract } from './contract';
 
@@ -155,6 +156,47 @@ describe('SQLite journal (file)', () => {
     foreign.close();
     const foreignError = errorOf(() => openSqliteJournal({ path: other, account: ACCOUNT }));
     expect(foreignError instanceof JournalError && foreignError.message).toBe(`${other} holds tables but no journal schema version: not a kraken-rx journal`);
+  });
+
+  it('migrates a version-1 file in place: every entry and its seq kept, the new kinds of entry then written after them', async () => {
+    // The version-1 schema as it shipped (entries without txid, six kinds).
+    const v1 = new Database(path);
+    v1.exec(`
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+      CREATE TABLE entries (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL CHECK (kind IN ('signal', 'intent', 'transition', 'close-command', 'halt', 'rate-counters')),
+        at INTEGER NOT NULL, signal_id TEXT, client_order_id TEXT, command_id TEXT, trade_id TEXT, event TEXT, body TEXT NOT NULL
+      ) STRICT;
+      CREATE UNIQUE INDEX entries_signal ON entries (signal_id) WHERE kind = 'signal';
+      CREATE TABLE order_status (client_order_id TEXT PRIMARY KEY, final INTEGER NOT NULL CHECK (final IN (0, 1))) STRICT;
+    `);
+    v1.prepare("INSERT INTO meta (key, value) VALUES ('account', ?)").run(ACCOUNT);
+    const signal = (signalId: string) => ({
+      signalId, receivedAt: 1, pair: 'XXBTZUSD', side: 'buy' as const, orderType: 'market' as const, quantity: new Decimal('0.1'),
+      limitPrice: null, stopLoss: null, takeProfit: null, timeoutMs: null,
+    });
+    const insert = v1.prepare("INSERT INTO entries (kind, at, signal_id, body) VALUES ('signal', 1, ?, ?)");
+    insert.run('s1', encodeSignal(signal('s1')));
+    insert.run('s2', encodeSignal(signal('s2')));
+    v1.pragma('user_version = 1');
+    v1.close();
+
+    expect(readJournalAccount(path)).toBe(ACCOUNT);
+    const journal = openSqliteJournal({ path, account: ACCOUNT });
+    try {
+      expect((await firstValueFrom(journal.signalsWithoutOrder())).map((s) => `${s.signalId}@${s.seq}`)).toEqual(['s1@1', 's2@2']);
+      expect(await firstValueFrom(journal.recordSignalOutcome({ signalId: 's1', status: 'REJECTED', reason: 'r', at: 2 }))).toEqual({ kind: 'recorded', seq: 3 });
+      expect((await firstValueFrom(journal.recordSignal(signal('s2')))).kind).toBe('duplicate');
+    } finally {
+      await firstValueFrom(journal.close());
+    }
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    } finally {
+      db.close();
+    }
   });
 
   it('lets a reader see the journal while the writer holds it open (kraken-rx status during a run)', async () => {

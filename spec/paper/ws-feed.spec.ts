@@ -14,6 +14,13 @@ import { type PairBook } from '../../src/model/pair';
 import { type PaperExchange, startPaperExchange } from '../../src/paper';
 import { IdleClock } from '../../src/time/idle-clock';
 import { pairBookFromAssetPairs } from '../../src/kraken/pairs';
+import { clientRateBudget, krakenCostModel } from '../../src/kraken/budget';
+import { KrakenExchange } from '../../src/kraken/exchange';
+import { createExchangeDeps } from '../../src/streams/deps';
+import { watchLastPrice } from '../../src/streams/price-watch';
+import { testConfig } from '../../src/testing/config';
+import { seededRandom, seededUuids } from '../../src/testing/seeded';
+import { quiet, tuning } from '../streams/stream-deps';
 
 /** Fetch through the idle clock: the clock stands still until the body has been read. */
 const idleFetch =
@@ -152,7 +159,8 @@ describe('KrakenWsFeed against the paper exchange (loopback WebSocket, idle cloc
     let refusal: unknown;
     r.feed.cancelOrder({ clientOrderId: 'ws-entry' }).subscribe({ error: (e: unknown) => (refusal = e) });
     await r.until(() => refusal !== undefined);
-    expect(refusal instanceof ExchangeError && [refusal.kind, refusal.codes]).toEqual(['refused', ['EOrder:Unknown order']]);
+    expect(refusal instanceof ExchangeError && [refusal.kind, refusal.codes]).toEqual(['refused', ['EOrder:Invalid order']]);
+    expect(refusal instanceof ExchangeError && refusal.facts.orderGone).toBe(true);
   });
 
   it('a stalled socket is found by the watchdog and replaced; the new snapshot shows what filled meanwhile', async () => {
@@ -246,5 +254,51 @@ describe('KrakenWsFeed against the paper exchange (loopback WebSocket, idle cloc
     expect(quotes[0]?.kind).toBe('up');
     const last = quotes.at(-1);
     expect(last?.kind === 'quote' && [last.quote.pair, last.quote.bid.toFixed(), last.quote.ask.toFixed()]).toEqual(['XXBTZUSD', '61234.4', '61234.6']);
+  });
+
+  it('take-profit watches of several orders on one pair share one ticker subscription; the last to leave closes it', async () => {
+    const config = testConfig({ feed: { mode: 'websocket', auditIntervalMs: 60_000 } });
+    const deps = createExchangeDeps({
+      config,
+      port: new KrakenExchange(r.rest),
+      budget: clientRateBudget(r.paper.tier),
+      costs: krakenCostModel,
+      scheduler: r.clock,
+      newId: seededUuids(seededRandom(3)),
+      random: seededRandom(4),
+      log: quiet,
+      tuning,
+      feed: r.feed,
+    });
+    const prices: string[][] = [[], [], []];
+    const watch = (i: number): Subscription => watchLastPrice('XXBTZUSD', deps).subscribe((price) => prices[i]?.push(price.toFixed()));
+    const first = watch(0);
+    const second = watch(1);
+    await r.until(() => (prices[0]?.length ?? 0) > 0 && (prices[1]?.length ?? 0) > 0);
+    r.paper.setPrice('XBTUSD', '61234.5');
+    await r.until(() => prices.slice(0, 2).every((p) => p.at(-1) === '61234.5'));
+    // A third order's watch joins the open socket: it is told the last price at once, over the socket.
+    const tickerReads = (): number => r.paper.inspect.requestCounts().get('Ticker') ?? 0;
+    const readsBefore = tickerReads();
+    const third = watch(2);
+    await r.until(() => prices[2]?.at(-1) === '61234.5');
+    expect(r.paper.wsTickerSubscribes('BTC/USD')).toBe(1);
+    expect(r.paper.wsConnections()).toBe(1);
+    r.paper.setPrice('XBTUSD', '61300.1');
+    await r.until(() => prices.every((p) => p.at(-1) === '61300.1'));
+    // No REST Ticker read for the watch that joined: it never polled.
+    expect(tickerReads()).toBe(readsBefore);
+
+    first.unsubscribe();
+    second.unsubscribe();
+    await r.clock.settle();
+    expect(r.paper.wsConnections()).toBe(1);
+    third.unsubscribe();
+    await r.until(() => r.paper.wsConnections() === 0);
+    // A watch after all had left opens a connection of its own again.
+    const again = watch(0);
+    await r.until(() => r.paper.wsTickerSubscribes('BTC/USD') === 2 && prices[0]?.at(-1) === '61300.1');
+    again.unsubscribe();
+    await r.until(() => r.paper.wsConnections() === 0);
   });
 });

@@ -199,7 +199,7 @@ describe('paper exchange WebSocket v2 (loopback, idle clock)', () => {
     expect(probe.answers('add_order').every((a) => a['success'] === true)).toBe(true);
   });
 
-  it('cancel_order answers once per id, by order_id or cl_ord_id; a gone order is Kraken’s unknown order', async () => {
+  it('cancel_order answers once per id, by order_id or cl_ord_id; a never-known order is EOrder:Invalid order, as Kraken’s WS says', async () => {
     const probe = await rig.connect();
     const token = await rig.token();
     const a = result<{ txid: string[] }>(await rig.rest.private('AddOrder', { pair: 'XBTUSD', type: 'buy', ordertype: 'limit', price: '50000', volume: '0.01' })).txid[0];
@@ -209,11 +209,30 @@ describe('paper exchange WebSocket v2 (loopback, idle clock)', () => {
     await probe.request({ method: 'cancel_order', params: { order_id: [a], cl_ord_id: ['b'], token }, req_id: 7 });
     expect(probe.answers('cancel_order').map((f) => [f['req_id'], f['success'], f['result'] ?? f['error']])).toEqual([
       ['#5', true, { order_id: a }],
-      ['#5', false, 'EOrder:Unknown order'],
+      ['#5', false, 'EOrder:Invalid order'],
       ['#6', true, { cl_ord_id: 'b' }],
       ['#7', false, 'EGeneral:Invalid arguments:order_id'],
     ]);
     expect(rig.exchange.inspect.openOrders()).toHaveLength(0);
+  });
+
+  it('cancel_order of an order already gone (cancelled, filled) answers EOrder:Invalid order and changes nothing; REST CancelOrder says EOrder:Unknown order', async () => {
+    const probe = await rig.connect();
+    const token = await rig.token();
+    const cancelled = result<{ txid: string[] }>(await rig.rest.private('AddOrder', { pair: 'XBTUSD', type: 'buy', ordertype: 'limit', price: '50000', volume: '0.01', cl_ord_id: 'c' })).txid[0] ?? '';
+    const filled = result<{ txid: string[] }>(await rig.rest.private('AddOrder', { pair: 'XBTUSD', type: 'buy', ordertype: 'market', volume: '0.01', cl_ord_id: 'f' })).txid[0] ?? '';
+    result(await rig.rest.private('CancelOrder', { txid: cancelled }));
+    await probe.request({ method: 'cancel_order', params: { order_id: [cancelled, filled], token }, req_id: 8 });
+    await probe.request({ method: 'cancel_order', params: { cl_ord_id: ['c', 'f'], token }, req_id: 9 });
+    expect(probe.answers('cancel_order').map((f) => [f['req_id'], f['success'], f['error']])).toEqual([
+      ['#8', false, 'EOrder:Invalid order'],
+      ['#8', false, 'EOrder:Invalid order'],
+      ['#9', false, 'EOrder:Invalid order'],
+      ['#9', false, 'EOrder:Invalid order'],
+    ]);
+    expect(probe.answers('cancel_order').every((f) => f['result'] === undefined && f['method'] === 'cancel_order')).toBe(true);
+    expect([rig.exchange.inspect.order(cancelled)?.status, rig.exchange.inspect.order(filled)?.status]).toEqual(['canceled', 'closed']);
+    expect((await rig.rest.private('CancelOrder', { txid: cancelled })).error).toEqual(['EOrder:Unknown order']);
   });
 
   it('ticker: one ack per symbol, a snapshot, then an update when the price moves', async () => {

@@ -57,7 +57,7 @@ const rejectionKey = (report: ExecutionReport): string | null => {
   return null;
 };
 
-const describe = (input: RunInput): string => {
+const entryLabel = (input: RunInput): string => {
   const line = input.value;
   const what = line.kind === 'signal' ? `signal ${line.signal.signalId}` : line.kind === 'close' ? `close ${line.command.commandId}` : line.kind;
   return `entry ${input.entryId} (${what}, ${input.delivery})`;
@@ -174,7 +174,7 @@ export class AckLedger {
     const tracked = key === null ? undefined : this.active.get(key);
     if (key === null || tracked === undefined || tracked.phase === 'checking') return;
     if (tracked.phase === 'delivered') this.release(tracked.input);
-    else this.deps.log.warn(`bus: ${describe(tracked.input)} left unacknowledged: the journal could not write it; it is delivered again at the next start`);
+    else this.deps.log.warn(`bus: ${entryLabel(tracked.input)} left unacknowledged: the journal could not write it; it is delivered again at the next start`);
     this.free(key);
   }
 
@@ -209,7 +209,7 @@ export class AckLedger {
       this.journaled(input).subscribe((journaled) => {
         if (this.closed) return;
         if (journaled) {
-          this.deps.log.info(`bus: ${describe(input)} is journaled already: acknowledged, not handled again`);
+          this.deps.log.info(`bus: ${entryLabel(input)} is journaled already: acknowledged, not handled again`);
           this.counts.dropped += 1;
           this.release(input);
           this.free(key);
@@ -232,7 +232,7 @@ export class AckLedger {
           : of(false);
     return found$.pipe(
       catchError((error: unknown) => {
-        this.deps.log.warn(`bus: could not look up ${describe(input)} in the journal: ${error instanceof Error ? error.message : String(error)}`);
+        this.deps.log.warn(`bus: could not look up ${entryLabel(input)} in the journal: ${error instanceof Error ? error.message : String(error)}`);
         return of(false);
       }),
     );

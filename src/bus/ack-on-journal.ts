@@ -1,4 +1,5 @@
 import { type MonoTypeOperatorFunction, type Observable, Subject, tap } from 'rxjs';
+import { journalWith } from '../journal/decorate';
 import { type Admission, type Journal } from '../model/journal';
 
 /**
@@ -45,11 +46,8 @@ export function ackOnJournal(journal: Journal): AnsweringJournal {
       error: () => answers.next({ kind, id, outcome: 'failed' }),
     });
   return {
-    journal: {
-      account: journal.account,
+    journal: journalWith(journal, {
       recordSignal: (signal) => journal.recordSignal(signal).pipe(admission('signal', signal.signalId)),
-      recordIntent: (intent) => journal.recordIntent(intent),
-      recordTransition: (clientOrderId, event, at) => journal.recordTransition(clientOrderId, event, at),
       recordCloseCommand: (command) => journal.recordCloseCommand(command).pipe(admission('close', command.commandId)),
       recordHalt: (halt) =>
         journal.recordHalt(halt).pipe(
@@ -58,16 +56,7 @@ export function ackOnJournal(journal: Journal): AnsweringJournal {
             error: () => answers.next({ kind: 'halt', halted: halt.halted, outcome: 'failed' }),
           }),
         ),
-      recordRateCounters: (counters) => journal.recordRateCounters(counters),
-      signal: (signalId) => journal.signal(signalId),
-      order: (clientOrderId) => journal.order(clientOrderId),
-      orders: () => journal.orders(),
-      unresolvedOrders: () => journal.unresolvedOrders(),
-      closeCommands: () => journal.closeCommands(),
-      lastHalt: () => journal.lastHalt(),
-      lastRateCounters: () => journal.lastRateCounters(),
-      close: () => journal.close(),
-    },
+    }),
     answers$: answers.asObservable(),
     complete: () => answers.complete(),
   };

@@ -48,6 +48,8 @@ export interface StatusArgs {
   /** `--journal FILE`: the journal file, over config `journal.path`. */
   readonly journal?: string;
   readonly json: boolean;
+  /** `--url`: the exchange to check the journal against (with credentials from the environment). */
+  readonly url?: string;
 }
 
 export interface DemoArgs {
@@ -180,10 +182,15 @@ const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
       CONFIG_FLAG,
       flag('--journal', 'journal', str('FILE'), 'the journal file (default: config journal.path, kraken-rx.db in the working directory)'),
       flag('--json', 'json', bool, 'print one JSON object instead of text'),
+      flag('--url', 'url', { type: 'url', placeholder: 'URL' }, 'the exchange to check against (default: config exchange.url; credentials from env)'),
     ],
     details: [
-      'Reads the journal only (no exchange, no credentials), as of its last write; a run may be writing it meanwhile.',
-      'Exit code 1 when there is no journal at that path, 2 when the file is not a readable journal.',
+      'Reads the journal as of its last write; a run may be writing it meanwhile. With KRAKEN_API_KEY and',
+      'KRAKEN_API_SECRET in the environment it also asks the exchange for its open orders once (OpenOrders) and shows',
+      'which journaled open orders are no longer open there, and which open orders of the handler the journal does',
+      'not know; without them it reads the journal only, and says so.',
+      'Exit code 1 when there is no journal at that path, 2 when the file is not a readable journal or the API key is',
+      "another account's.",
     ].join('\n'),
   },
   demo: {
@@ -401,7 +408,13 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
         leaseTtlMs: whole(values, 'leaseTtlMs'),
       } as RunArgs);
     case 'status':
-      return given<StatusArgs>({ command: 'status', config: text(values, 'config'), journal: text(values, 'journal'), json: on(values, 'json') } as StatusArgs);
+      return given<StatusArgs>({
+        command: 'status',
+        config: text(values, 'config'),
+        journal: text(values, 'journal'),
+        json: on(values, 'json'),
+        url: text(values, 'url'),
+      } as StatusArgs);
     case 'publish': {
       const [bus, account] = [text(values, 'bus'), text(values, 'account')];
       if (bus === undefined || account === undefined) throw new UsageError(`${bus === undefined ? '--bus' : '--account'} is required`, 'publish');

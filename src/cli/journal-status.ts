@@ -1,6 +1,6 @@
 import { Decimal } from 'decimal.js';
 import { type JournaledOrder } from '../model/journal';
-import { type ExchangeOrderType } from '../model/order';
+import { type ExchangeOrderType, type OrderSnapshot } from '../model/order';
 import { type OrderStatus, isFinalOrderStatus } from '../model/order-state';
 import { type OrderRole } from '../model/report';
 import { type Side } from '../model/signal';
@@ -148,6 +148,93 @@ export function journalStatus(orders: readonly JournaledOrder[]): JournalStatus 
   };
 }
 
+/** A journaled order not final, which the exchange no longer shows open: it ended (or never arrived) while unwatched. */
+export interface NoLongerOpenLine {
+  readonly signalId: string;
+  readonly clientOrderId: string;
+  readonly txid: string | null;
+  readonly role: OrderRole;
+  readonly pair: string;
+  readonly side: Side;
+  readonly orderType: ExchangeOrderType;
+  readonly quantity: Decimal;
+  /** What the journal last recorded of it. */
+  readonly status: OrderStatus;
+}
+
+/** An order open on the exchange, as `status` shows one the journal does not know. */
+export interface UnknownOpenLine {
+  readonly txid: string;
+  readonly clientOrderId: string;
+  /** As the exchange names it. */
+  readonly pair: string;
+  readonly side: Side;
+  readonly orderType: string;
+  readonly volume: Decimal;
+  readonly volumeExecuted: Decimal;
+}
+
+/** The journal checked against the exchange's open orders (one OpenOrders call). */
+export interface ExchangeCheck {
+  readonly url: string;
+  /** Orders open on the exchange, all of them. */
+  readonly open: number;
+  readonly noLongerOpen: readonly NoLongerOpenLine[];
+  /** Open with a client order id of the handler's form (the UUID it mints), which the journal does not hold. */
+  readonly unknownToJournal: readonly UnknownOpenLine[];
+  /** Open with no client order id of the handler's form: not the handler's (a person's, another tool's); never touched. */
+  readonly others: number;
+}
+
+/** The client order ids the handler mints (`crypto.randomUUID`, Kraken's long form). */
+const HANDLER_CLIENT_ORDER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Compares the journal's orders with the exchange's open orders: which orders the journal holds as open the exchange
+ * no longer shows open (matched by txid, or by client order id for one never answered), and which open orders of
+ * the handler's client order id form the journal does not know. Pure.
+ *
+ * @param orders Every journaled order.
+ * @param open The exchange's open orders by txid (`ExchangePort.openOrders()`).
+ * @param url The exchange asked, for the header.
+ */
+export function checkAgainstExchange(orders: readonly JournaledOrder[], open: ReadonlyMap<string, OrderSnapshot>, url: string): ExchangeCheck {
+  const openByCid = new Set([...open.values()].flatMap((snapshot) => (snapshot.clientOrderId === null ? [] : [snapshot.clientOrderId])));
+  const journaled = new Set(orders.map((order) => order.intent.clientOrderId));
+  const noLongerOpen = orders
+    .filter((order) => isLive(order) && !(order.state.txid !== null && open.has(order.state.txid)) && !openByCid.has(order.intent.clientOrderId))
+    .map(({ intent, state }) => ({
+      signalId: intent.signalId,
+      clientOrderId: intent.clientOrderId,
+      txid: state.txid,
+      role: intent.role,
+      pair: intent.pair,
+      side: intent.side,
+      orderType: intent.orderType,
+      quantity: intent.volume,
+      status: state.status,
+    }));
+  const handlers = [...open.values()].filter((snapshot) => snapshot.clientOrderId !== null && HANDLER_CLIENT_ORDER_ID.test(snapshot.clientOrderId));
+  const unknownToJournal = handlers
+    .filter((snapshot) => !journaled.has(snapshot.clientOrderId ?? ''))
+    .map((snapshot) => ({
+      txid: snapshot.txid,
+      clientOrderId: snapshot.clientOrderId ?? '',
+      pair: snapshot.pair,
+      side: snapshot.side,
+      orderType: snapshot.orderType,
+      volume: snapshot.volume,
+      volumeExecuted: snapshot.volumeExecuted,
+    }));
+  const others = [...open.values()].filter((snapshot) => !handlers.includes(snapshot) && !journaled.has(snapshot.clientOrderId ?? '')).length;
+  return { url, open: open.size, noLongerOpen, unknownToJournal, others };
+}
+
+/**
+ * The exchange part of `status`: the check, or, when none was made, why not (one line).
+ */
+export type ExchangeView = { readonly kind: 'checked'; readonly check: ExchangeCheck } | { readonly kind: 'not-checked'; readonly why: string };
+
 /** Where the journal is and whose it is: the header of the status. */
 export interface JournalSource {
   readonly path: string;
@@ -162,7 +249,7 @@ const isoTime = (epochMs: number): string => new Date(epochMs).toISOString();
  * The status as text, one line per item under four headings. Every line is escaped (`printable`): ids, pairs
  * and paths come from the journal, which came from outside.
  */
-export function formatStatusText(source: JournalSource, status: JournalStatus): string {
+export function formatStatusText(source: JournalSource, status: JournalStatus, exchange?: ExchangeView): string {
   const lines = [
     `journal ${source.path} (account ${source.account}): ${status.orders} order${status.orders === 1 ? '' : 's'}, as last recorded`,
     'Positions (net filled: entries minus exits):',
@@ -195,14 +282,35 @@ export function formatStatusText(source: JournalSource, status: JournalStatus): 
     ),
     'Take-profit watches (resumed at the next start):',
     ...orNone(status.takeProfitWatches, (t) => `[${t.signalId}] ${t.pair} take-profit ${plain(t.takeProfit)} for ${plain(t.open)} (${t.side} entry ${t.clientOrderId})`),
+    ...(exchange === undefined ? [] : exchangeLines(exchange)),
   ];
   return lines.map(printable).join('\n');
+}
+
+function exchangeLines(exchange: ExchangeView): string[] {
+  if (exchange.kind === 'not-checked') return [`Not checked against the exchange: ${exchange.why}`];
+  const { check } = exchange;
+  return [
+    `Checked against the exchange ${check.url}: ${count(check.open, 'open order', 'open orders')}`,
+    'Journaled as open, no longer open on the exchange (the next start reconciles them):',
+    ...orNone(check.noLongerOpen, (o) =>
+      [
+        `[${o.signalId}] ${o.role} ${o.pair} ${o.side} ${o.orderType} ${plain(o.quantity)}`,
+        `journaled ${o.status}`,
+        `cl_ord_id ${o.clientOrderId}`,
+        o.txid === null ? 'no txid yet' : `txid ${o.txid}`,
+      ].join(' '),
+    ),
+    "Open on the exchange with a client order id of the handler's form, not in this journal:",
+    ...orNone(check.unknownToJournal, (o) => `txid ${o.txid} cl_ord_id ${o.clientOrderId} ${o.pair} ${o.side} ${o.orderType} ${plain(o.volumeExecuted)}/${plain(o.volume)}`),
+    ...(check.others > 0 ? [`Other open orders (not the handler's, left untouched): ${check.others}`] : []),
+  ];
 }
 
 const decimalOrNull = (value: Decimal | null): string | null => (value === null ? null : plain(value));
 
 /** The status as one JSON line (`type: "status"`): Decimals as plain decimal strings, times as epoch ms. */
-export function formatStatusJson(source: JournalSource, status: JournalStatus): string {
+export function formatStatusJson(source: JournalSource, status: JournalStatus, exchange?: ExchangeView): string {
   return jsonLine({
     type: 'status',
     journal: source.path,
@@ -212,7 +320,21 @@ export function formatStatusJson(source: JournalSource, status: JournalStatus): 
     workingEntries: status.workingEntries.map((e) => ({ ...e, quantity: plain(e.quantity), price: decimalOrNull(e.price), filled: plain(e.filled) })),
     restingProtection: status.restingProtection.map((r) => ({ ...r, quantity: plain(r.quantity), price: decimalOrNull(r.price), filled: plain(r.filled) })),
     takeProfitWatches: status.takeProfitWatches.map((t) => ({ ...t, takeProfit: plain(t.takeProfit), open: plain(t.open) })),
+    ...(exchange === undefined ? {} : { exchange: exchangeJson(exchange) }),
   });
+}
+
+function exchangeJson(exchange: ExchangeView): Record<string, unknown> {
+  if (exchange.kind === 'not-checked') return { checked: false, why: exchange.why };
+  const { check } = exchange;
+  return {
+    checked: true,
+    url: check.url,
+    open: check.open,
+    noLongerOpen: check.noLongerOpen.map((o) => ({ ...o, quantity: plain(o.quantity) })),
+    unknownToJournal: check.unknownToJournal.map((o) => ({ ...o, volume: plain(o.volume), volumeExecuted: plain(o.volumeExecuted) })),
+    others: check.others,
+  };
 }
 
 const count = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;

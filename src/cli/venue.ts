@@ -4,6 +4,7 @@ import { Credentials } from '../kraken/credentials';
 import { type KrakenExchange, createKrakenExchange } from '../kraken/exchange';
 import { KRAKEN_WS_PRIVATE_URL, KRAKEN_WS_PUBLIC_URL, KrakenWsFeed } from '../kraken/ws-feed';
 import { type WsTrading, withWsOrders } from '../kraken/ws-orders';
+import { WsTokenSource } from '../kraken/ws-token';
 import { type ExecutionFeed } from '../model/feed';
 import { type PairBook } from '../model/pair';
 import { type KrakenClientOptions } from '../kraken/client';
@@ -75,19 +76,22 @@ function liveFeedUrls(config: ExecutionConfig, env: VenueOptions['env']): FeedUr
 /**
  * The Kraken WebSocket v2 feed for a run, built once the pair list is in (on first use: the start does not wait
  * for it, and a failed load is tried again by the next subscriber). Its token is a fresh GetWebSocketsToken per
- * connection, through the client. Everything it opens ends at `close()` at the latest.
+ * connection, through the client and the gate of the run that listens (`guardCalls`). Everything it opens ends
+ * at `close()` at the latest.
  */
 function openFeed(exchange: KrakenExchange, urls: FeedUrls, options: VenueOptions): OpenedFeed {
   const closed$ = new Subject<void>();
   let built: KrakenWsFeed | null = null;
   const client = exchange.client;
   const scheduler = options.scheduler ?? options.clock ?? asyncScheduler;
+  // Built now, so that a run can install its gate (`guardCalls`) before the feed itself is built.
+  const tokens = new WsTokenSource(() => client.getWebSocketsToken().pipe(map((t) => t.token)));
   const built$: Observable<KrakenWsFeed> = defer(() => exchange.pairs()).pipe(
     map(
       (pairs: PairBook) =>
         new KrakenWsFeed({
           ...urls,
-          token: () => client.getWebSocketsToken().pipe(map((t) => t.token)),
+          token: tokens.token,
           pairs,
           ...(options.clock ? { links: options.clock.links } : {}),
           scheduler,
@@ -103,6 +107,7 @@ function openFeed(exchange: KrakenExchange, urls: FeedUrls, options: VenueOption
     quotes: (pairs) => through((f) => f.quotes(pairs)),
     placeOrder: (request) => through((f) => f.placeOrder(request)),
     cancelOrder: (ref) => through((f) => f.cancelOrder(ref)),
+    guardCalls: (gate) => tokens.guardCalls(gate),
   };
   // Placements and cancels over the socket while it is up (design.md §9); `closed` ends with the feed.
   let closed = false;

@@ -1,11 +1,13 @@
 import { Decimal } from 'decimal.js';
 import {
   type CloseCommandRecord,
+  type ForeignOrderRecord,
   type HaltRecord,
   JournalError,
   type OrderDuties,
   type OrderIntentRecord,
   type RateCountersRecord,
+  type SignalOutcomeRecord,
   type SignalRecord,
 } from '../model/journal';
 import { type ExchangeOrderType } from '../model/order';
@@ -142,6 +144,20 @@ export const encodeRateCounters = (r: RateCountersRecord): string =>
     at: int('at', r.at),
     rest: r.rest === null ? null : num('rest', r.rest),
     trading: r.trading.map((t) => ({ pair: id('trading.pair', t.pair), units: num('trading.units', t.units) })),
+  } satisfies Json);
+
+export const encodeSignalOutcome = (o: SignalOutcomeRecord): string =>
+  JSON.stringify({ signalId: id('signalId', o.signalId), status: o.status, reason: o.reason, at: int('at', o.at) } satisfies Json);
+
+export const encodeForeignOrder = (o: ForeignOrderRecord): string =>
+  JSON.stringify({
+    txid: id('txid', o.txid),
+    clientOrderId: idOrNull('clientOrderId', o.clientOrderId),
+    pair: id('pair', o.pair),
+    side: o.side,
+    orderType: o.orderType,
+    volume: dec('volume', o.volume),
+    at: int('at', o.at),
   } satisfies Json);
 
 const DECIMAL = /^-?\d+(\.\d+)?$/;
@@ -366,4 +382,21 @@ export const decodeRateCounters = (r: BodyReader): RateCountersRecord => ({
   at: r.integer('at'),
   rest: r.numberOrNull('rest'),
   trading: r.objects('trading').map((t) => ({ pair: t.id('pair'), units: t.number('units') })),
+});
+
+export const decodeSignalOutcome = (r: BodyReader): SignalOutcomeRecord => ({
+  signalId: r.id('signalId'),
+  status: r.oneOf('status', ['REJECTED']),
+  reason: r.string('reason'),
+  at: r.integer('at'),
+});
+
+export const decodeForeignOrder = (r: BodyReader): ForeignOrderRecord => ({
+  txid: r.id('txid'),
+  clientOrderId: r.idOrNull('clientOrderId'),
+  pair: r.id('pair'),
+  side: r.oneOf('side', SIDES),
+  orderType: r.string('orderType'),
+  volume: r.decimal('volume'),
+  at: r.integer('at'),
 });

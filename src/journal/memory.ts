@@ -2,21 +2,34 @@ import { type Observable } from 'rxjs';
 import {
   type Admission,
   type CloseCommandRecord,
+  type ForeignOrderRecord,
   type HaltRecord,
   type Journal,
   JournalError,
   type JournaledCloseCommand,
   type JournaledEvent,
+  type JournaledForeignOrder,
   type JournaledOrder,
   type JournaledSignal,
+  type JournaledSignalOutcome,
   type JournaledTransition,
   type OrderIntentRecord,
   type RateCountersRecord,
   type Sequenced,
+  type SignalOutcomeRecord,
   type SignalRecord,
 } from '../model/journal';
 import { type LifecycleEvent, type OrderState, initialOrderState, isFinalOrderStatus, transition } from '../model/order-state';
-import { encodeCloseCommand, encodeEvent, encodeHalt, encodeIntent, encodeRateCounters, encodeSignal } from './codec';
+import {
+  encodeCloseCommand,
+  encodeEvent,
+  encodeForeignOrder,
+  encodeHalt,
+  encodeIntent,
+  encodeRateCounters,
+  encodeSignal,
+  encodeSignalOutcome,
+} from './codec';
 import { journalCall } from './journal-call';
 import { foldJournaledOrder } from './order-fold';
 
@@ -39,6 +52,8 @@ interface Contents {
   /** Trade id → the order it filled: one execution belongs to one order. */
   readonly trades: Map<string, string>;
   readonly closeCommands: Map<string, JournaledCloseCommand>;
+  readonly signalOutcomes: Map<string, JournaledSignalOutcome>;
+  readonly foreignOrders: Map<string, JournaledForeignOrder>;
   lastHalt: HaltRecord | null;
   lastRateCounters: RateCountersRecord | null;
 }
@@ -66,6 +81,8 @@ export function createMemoryJournalStore(): MemoryJournalStore {
     orders: new Map(),
     trades: new Map(),
     closeCommands: new Map(),
+    signalOutcomes: new Map(),
+    foreignOrders: new Map(),
     lastHalt: null,
     lastRateCounters: null,
   });
@@ -161,6 +178,27 @@ export function openMemoryJournal(options: MemoryJournalOptions): Journal {
         return { kind: 'recorded', seq };
       }),
 
+    recordSignalOutcome: (outcome: SignalOutcomeRecord): Observable<Admission<JournaledSignalOutcome>> =>
+      call('recordSignalOutcome', () => {
+        check(encodeSignalOutcome, outcome);
+        if (!store.signals.has(outcome.signalId)) throw new JournalError('misuse', `no signal journaled with signalId ${outcome.signalId}`);
+        const first = store.signalOutcomes.get(outcome.signalId);
+        if (first) return { kind: 'duplicate', first };
+        const seq = next();
+        store.signalOutcomes.set(outcome.signalId, { ...outcome, seq });
+        return { kind: 'recorded', seq };
+      }),
+
+    recordForeignOrder: (order: ForeignOrderRecord): Observable<Admission<JournaledForeignOrder>> =>
+      call('recordForeignOrder', () => {
+        check(encodeForeignOrder, order);
+        const first = store.foreignOrders.get(order.txid);
+        if (first) return { kind: 'duplicate', first };
+        const seq = next();
+        store.foreignOrders.set(order.txid, { ...order, seq });
+        return { kind: 'recorded', seq };
+      }),
+
     recordHalt: (halt: HaltRecord): Observable<Sequenced> =>
       call('recordHalt', () => {
         check(encodeHalt, halt);
@@ -184,6 +222,11 @@ export function openMemoryJournal(options: MemoryJournalOptions): Journal {
     orders: () => call('orders', () => [...store.orders.values()].map(read)),
     unresolvedOrders: () => call('unresolvedOrders', () => [...store.orders.values()].map(read).filter((order) => !isFinalOrderStatus(order.state.status))),
     closeCommands: () => call('closeCommands', () => [...store.closeCommands.values()]),
+    signalsWithoutOrder: () =>
+      call('signalsWithoutOrder', () => {
+        const ordered = new Set([...store.orders.values()].map((order) => order.intent.signalId));
+        return [...store.signals.values()].filter((signal) => !ordered.has(signal.signalId) && !store.signalOutcomes.has(signal.signalId));
+      }),
     lastHalt: () => call('lastHalt', () => store.lastHalt),
     lastRateCounters: () => call('lastRateCounters', () => store.lastRateCounters),
 

@@ -3,17 +3,21 @@ import { type Observable, catchError, defer, from, throwError } from 'rxjs';
 import {
   type Admission,
   type CloseCommandRecord,
+  type ForeignOrderRecord,
   type HaltRecord,
   type Journal,
   JournalError,
   type JournaledCloseCommand,
   type JournaledEvent,
+  type JournaledForeignOrder,
   type JournaledOrder,
   type JournaledSignal,
+  type JournaledSignalOutcome,
   type JournaledTransition,
   type OrderIntentRecord,
   type RateCountersRecord,
   type Sequenced,
+  type SignalOutcomeRecord,
   type SignalRecord,
   isJournalError,
 } from '../model/journal';
@@ -22,22 +26,44 @@ import {
   BodyReader,
   decodeCloseCommand,
   decodeEvent,
+  decodeForeignOrder,
   decodeHalt,
   decodeIntent,
   decodeRateCounters,
   decodeSignal,
+  decodeSignalOutcome,
   encodeCloseCommand,
   encodeEvent,
+  encodeForeignOrder,
   encodeHalt,
   encodeIntent,
   encodeRateCounters,
   encodeSignal,
+  encodeSignalOutcome,
 } from './codec';
 import { errorCode, errorMessage } from '../model/error-shape';
 import { foldJournaledOrder } from './order-fold';
 
 /** `meta.schema_version` of the tables below; a schema with a higher one was written by a newer version. */
-export const PG_SCHEMA_VERSION = 1;
+export const PG_SCHEMA_VERSION = 2;
+
+const ENTRY_KINDS = "('signal', 'intent', 'transition', 'close-command', 'halt', 'rate-counters', 'signal-outcome', 'foreign-order')";
+
+/** What version 2 adds to the entries' indexes: a signal's outcome and a foreign order's txid, once each. */
+const version2Indexes = (s: string): string => `
+CREATE UNIQUE INDEX entries_signal_outcome ON ${s}.entries (signal_id) WHERE kind = 'signal-outcome';
+CREATE UNIQUE INDEX entries_foreign ON ${s}.entries (txid) WHERE kind = 'foreign-order';
+CREATE INDEX entries_intent_signal ON ${s}.entries (signal_id) WHERE kind = 'intent';
+`;
+
+/** Version 1 to 2, in place: two more kinds of entry, the `txid` column, their indexes. */
+const migrate1To2 = (s: string): string => `
+ALTER TABLE ${s}.entries DROP CONSTRAINT entries_kind_check;
+ALTER TABLE ${s}.entries ADD CONSTRAINT entries_kind_check CHECK (kind IN ${ENTRY_KINDS});
+ALTER TABLE ${s}.entries ADD COLUMN txid TEXT;
+${version2Indexes(s)}
+UPDATE ${s}.meta SET value = '2' WHERE key = 'schema_version';
+`;
 
 /** A PostgreSQL schema name we create and quote ourselves: lower-case, no quoting tricks. */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -55,12 +81,13 @@ CREATE TABLE ${s}.meta (
 );
 CREATE TABLE ${s}.entries (
   seq             BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  kind            TEXT NOT NULL CHECK (kind IN ('signal', 'intent', 'transition', 'close-command', 'halt', 'rate-counters')),
+  kind            TEXT NOT NULL CONSTRAINT entries_kind_check CHECK (kind IN ${ENTRY_KINDS}),
   at              BIGINT NOT NULL,
   signal_id       TEXT,
   client_order_id TEXT,
   command_id      TEXT,
   trade_id        TEXT,
+  txid            TEXT,
   event           TEXT,
   body            TEXT NOT NULL
 );
@@ -70,6 +97,7 @@ CREATE UNIQUE INDEX entries_trade ON ${s}.entries (trade_id) WHERE trade_id IS N
 CREATE UNIQUE INDEX entries_command ON ${s}.entries (command_id) WHERE kind = 'close-command';
 CREATE INDEX entries_transitions ON ${s}.entries (client_order_id, seq) WHERE kind = 'transition';
 CREATE INDEX entries_kind ON ${s}.entries (kind, seq);
+${version2Indexes(s)}
 CREATE TABLE ${s}.order_status (
   client_order_id TEXT PRIMARY KEY,
   final           BOOLEAN NOT NULL
@@ -159,7 +187,9 @@ export async function preparePgSchema(client: pg.ClientBase, location: PgLocatio
   const rows = await client.query<{ key: string; value: string }>(`SELECT key, value FROM ${s}.meta`);
   const value = (key: string): string | undefined => rows.rows.find((row) => row.key === key)?.value;
   const version = value('schema_version');
-  if (version !== String(PG_SCHEMA_VERSION)) {
+  if (version === '1') {
+    await client.query(migrate1To2(s));
+  } else if (version !== String(PG_SCHEMA_VERSION)) {
     throw new JournalError('schema', `schema ${location.schema} has journal schema version ${String(version)}; this version reads ${PG_SCHEMA_VERSION}`);
   }
   const account = value('account');
@@ -286,12 +316,12 @@ function pgJournal(pool: pg.Pool, s: string, options: PgJournalOptions): Journal
 
   const append = async (
     query: Query,
-    row: { kind: string; at: number; signalId?: string; clientOrderId?: string; commandId?: string; tradeId?: string; event?: string; body: string },
+    row: { kind: string; at: number; signalId?: string; clientOrderId?: string; commandId?: string; tradeId?: string; txid?: string; event?: string; body: string },
   ): Promise<number> => {
     const result = await query(
-      `INSERT INTO ${s}.entries (kind, at, signal_id, client_order_id, command_id, trade_id, event, body)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${columns}`,
-      [row.kind, row.at, row.signalId ?? null, row.clientOrderId ?? null, row.commandId ?? null, row.tradeId ?? null, row.event ?? null, row.body],
+      `INSERT INTO ${s}.entries (kind, at, signal_id, client_order_id, command_id, trade_id, txid, event, body)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${columns}`,
+      [row.kind, row.at, row.signalId ?? null, row.clientOrderId ?? null, row.commandId ?? null, row.tradeId ?? null, row.txid ?? null, row.event ?? null, row.body],
     );
     const stored = result.rows[0];
     if (stored === undefined) throw new JournalError('storage', `journal ${row.kind}: the insert returned no row`);
@@ -403,6 +433,29 @@ function pgJournal(pool: pg.Pool, s: string, options: PgJournalOptions): Journal
         return { kind: 'recorded', seq: await append(query, { kind: 'close-command', at: command.receivedAt, commandId: command.commandId, body }) };
       }),
 
+    recordSignalOutcome: (outcome: SignalOutcomeRecord) =>
+      write('recordSignalOutcome', async (query): Promise<Admission<JournaledSignalOutcome>> => {
+        const body = encodeSignalOutcome(outcome);
+        if ((await signalRow(query, outcome.signalId)) === undefined) throw new JournalError('misuse', `no signal journaled with signalId ${outcome.signalId}`);
+        const first = await one(query, "kind = 'signal-outcome' AND signal_id", outcome.signalId);
+        if (first !== undefined) {
+          const entry = entryOf(first, 'signal-outcome');
+          return { kind: 'duplicate', first: { ...decodeSignalOutcome(entry.body), seq: entry.seq } };
+        }
+        return { kind: 'recorded', seq: await append(query, { kind: 'signal-outcome', at: outcome.at, signalId: outcome.signalId, body }) };
+      }),
+
+    recordForeignOrder: (order: ForeignOrderRecord) =>
+      write('recordForeignOrder', async (query): Promise<Admission<JournaledForeignOrder>> => {
+        const body = encodeForeignOrder(order);
+        const first = await one(query, "kind = 'foreign-order' AND txid", order.txid);
+        if (first !== undefined) {
+          const entry = entryOf(first, 'foreign-order');
+          return { kind: 'duplicate', first: { ...decodeForeignOrder(entry.body), seq: entry.seq } };
+        }
+        return { kind: 'recorded', seq: await append(query, { kind: 'foreign-order', at: order.at, txid: order.txid, body }) };
+      }),
+
     recordHalt: (halt: HaltRecord) => write('recordHalt', async (query) => ({ seq: await append(query, { kind: 'halt', at: halt.at, body: encodeHalt(halt) }) })),
     recordRateCounters: (counters: RateCountersRecord) =>
       write('recordRateCounters', async (query) => ({ seq: await append(query, { kind: 'rate-counters', at: counters.at, body: encodeRateCounters(counters) }) })),
@@ -429,6 +482,17 @@ function pgJournal(pool: pg.Pool, s: string, options: PgJournalOptions): Journal
       }),
     closeCommands: () =>
       read('closeCommands', async (query) => (await query(`SELECT ${columns} FROM ${s}.entries WHERE kind = 'close-command' ORDER BY seq`)).rows.map(readCommand)),
+    signalsWithoutOrder: () =>
+      read('signalsWithoutOrder', async (query) =>
+        (
+          await query(
+            `SELECT s.seq, s.kind, s.at, s.body, s.client_order_id FROM ${s}.entries s WHERE s.kind = 'signal'
+               AND NOT EXISTS (SELECT 1 FROM ${s}.entries i WHERE i.kind = 'intent' AND i.signal_id = s.signal_id)
+               AND NOT EXISTS (SELECT 1 FROM ${s}.entries o WHERE o.kind = 'signal-outcome' AND o.signal_id = s.signal_id)
+             ORDER BY s.seq`,
+          )
+        ).rows.map(readSignal),
+      ),
     lastHalt: () => latest('halt', decodeHalt),
     lastRateCounters: () => latest('rate-counters', decodeRateCounters),
 

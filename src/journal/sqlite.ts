@@ -3,17 +3,21 @@ import { type Observable } from 'rxjs';
 import {
   type Admission,
   type CloseCommandRecord,
+  type ForeignOrderRecord,
   type HaltRecord,
   type Journal,
   JournalError,
   type JournaledCloseCommand,
   type JournaledEvent,
+  type JournaledForeignOrder,
   type JournaledOrder,
   type JournaledSignal,
+  type JournaledSignalOutcome,
   type JournaledTransition,
   type OrderIntentRecord,
   type RateCountersRecord,
   type Sequenced,
+  type SignalOutcomeRecord,
   type SignalRecord,
 } from '../model/journal';
 import { type LifecycleEvent, isFinalOrderStatus, transition } from '../model/order-state';
@@ -21,58 +25,90 @@ import {
   BodyReader,
   decodeCloseCommand,
   decodeEvent,
+  decodeForeignOrder,
   decodeHalt,
   decodeIntent,
   decodeRateCounters,
   decodeSignal,
+  decodeSignalOutcome,
   encodeCloseCommand,
   encodeEvent,
+  encodeForeignOrder,
   encodeHalt,
   encodeIntent,
   encodeRateCounters,
   encodeSignal,
+  encodeSignalOutcome,
 } from './codec';
 import { errorCode, errorMessage } from '../model/error-shape';
 import { journalCall } from './journal-call';
 import { foldJournaledOrder } from './order-fold';
 
 /** `PRAGMA user_version` of the schema below; a file with a higher one was written by a newer version. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
+
+/** The entries table; `name` so that a migration can build the new one beside the old. */
+const entriesTable = (name: string): string => `
+CREATE TABLE ${name} (
+  seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind            TEXT NOT NULL CHECK (kind IN ('signal', 'intent', 'transition', 'close-command', 'halt', 'rate-counters', 'signal-outcome', 'foreign-order')),
+  at              INTEGER NOT NULL,
+  signal_id       TEXT,
+  client_order_id TEXT,
+  command_id      TEXT,
+  trade_id        TEXT,
+  txid            TEXT,
+  event           TEXT,
+  body            TEXT NOT NULL
+) STRICT;
+`;
+
+const ENTRIES_INDEXES = `
+CREATE UNIQUE INDEX entries_signal ON entries (signal_id) WHERE kind = 'signal';
+CREATE UNIQUE INDEX entries_intent ON entries (client_order_id) WHERE kind = 'intent';
+CREATE UNIQUE INDEX entries_trade ON entries (trade_id) WHERE trade_id IS NOT NULL;
+CREATE UNIQUE INDEX entries_command ON entries (command_id) WHERE kind = 'close-command';
+CREATE UNIQUE INDEX entries_signal_outcome ON entries (signal_id) WHERE kind = 'signal-outcome';
+CREATE UNIQUE INDEX entries_foreign ON entries (txid) WHERE kind = 'foreign-order';
+CREATE INDEX entries_transitions ON entries (client_order_id, seq) WHERE kind = 'transition';
+CREATE INDEX entries_kind ON entries (kind, seq);
+CREATE INDEX entries_intent_signal ON entries (signal_id) WHERE kind = 'intent';
+`;
 
 /**
  * One append-only table of entries, numbered by `seq` in commit order; the key columns beside `body` carry the
- * uniqueness rules (a signal id, an intent's client order id, a trade id, a close command id: once each), so
- * the database refuses a duplicate even if the code above it were wrong. `order_status` is derived: whether
- * each order's fold is final, updated in the same transaction, so listing unresolved orders does not fold the
- * whole history. STRICT tables: a value of the wrong type is refused on write, not discovered on read.
+ * uniqueness rules (a signal id, an intent's client order id, a trade id, a close command id, a signal's outcome,
+ * a foreign order's txid: once each), so the database refuses a duplicate even if the code above it were wrong.
+ * `order_status` is derived: whether each order's fold is final, updated in the same transaction, so listing
+ * unresolved orders does not fold the whole history. STRICT tables: a value of the wrong type is refused on
+ * write, not discovered on read.
  */
 const SCHEMA = `
 CREATE TABLE meta (
   key   TEXT PRIMARY KEY,
   value TEXT NOT NULL
 ) STRICT;
-CREATE TABLE entries (
-  seq             INTEGER PRIMARY KEY AUTOINCREMENT,
-  kind            TEXT NOT NULL CHECK (kind IN ('signal', 'intent', 'transition', 'close-command', 'halt', 'rate-counters')),
-  at              INTEGER NOT NULL,
-  signal_id       TEXT,
-  client_order_id TEXT,
-  command_id      TEXT,
-  trade_id        TEXT,
-  event           TEXT,
-  body            TEXT NOT NULL
-) STRICT;
-CREATE UNIQUE INDEX entries_signal ON entries (signal_id) WHERE kind = 'signal';
-CREATE UNIQUE INDEX entries_intent ON entries (client_order_id) WHERE kind = 'intent';
-CREATE UNIQUE INDEX entries_trade ON entries (trade_id) WHERE trade_id IS NOT NULL;
-CREATE UNIQUE INDEX entries_command ON entries (command_id) WHERE kind = 'close-command';
-CREATE INDEX entries_transitions ON entries (client_order_id, seq) WHERE kind = 'transition';
-CREATE INDEX entries_kind ON entries (kind, seq);
+${entriesTable('entries')}
+${ENTRIES_INDEXES}
 CREATE TABLE order_status (
   client_order_id TEXT PRIMARY KEY,
   final           INTEGER NOT NULL CHECK (final IN (0, 1))
 ) STRICT;
 CREATE INDEX order_status_open ON order_status (client_order_id) WHERE final = 0;
+`;
+
+/**
+ * Version 1 to 2: two more kinds of entry (a signal's outcome at start, a foreign order reported) and the `txid`
+ * column. SQLite cannot widen a CHECK in place, so the table is rebuilt with every row and its `seq` kept (the
+ * rename carries the AUTOINCREMENT counter on), in the caller's transaction.
+ */
+const MIGRATE_1_TO_2 = `
+${entriesTable('entries_v2')}
+INSERT INTO entries_v2 (seq, kind, at, signal_id, client_order_id, command_id, trade_id, event, body)
+  SELECT seq, kind, at, signal_id, client_order_id, command_id, trade_id, event, body FROM entries ORDER BY seq;
+DROP TABLE entries;
+ALTER TABLE entries_v2 RENAME TO entries;
+${ENTRIES_INDEXES}
 `;
 
 export interface SqliteJournalOptions {
@@ -171,7 +207,10 @@ function configure(db: Database.Database, options: SqliteJournalOptions): void {
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
       return;
     }
-    if (version !== SCHEMA_VERSION) {
+    if (version === 1) {
+      db.exec(MIGRATE_1_TO_2);
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    } else if (version !== SCHEMA_VERSION) {
       throw new JournalError('schema', `${options.path} has journal schema version ${String(version)}; this version reads ${SCHEMA_VERSION}`);
     }
     const account: unknown = db.prepare("SELECT value FROM meta WHERE key = 'account'").pluck().get();
@@ -204,7 +243,8 @@ export function readJournalAccount(path: string): string {
   }
   try {
     const version: unknown = db.pragma('user_version', { simple: true });
-    if (version !== SCHEMA_VERSION) {
+    // A version-1 file is read as it is: opening it for writing migrates it.
+    if (version !== SCHEMA_VERSION && version !== 1) {
       throw new JournalError('schema', version === 0 ? `${path} is not a kraken-rx journal` : `${path} has journal schema version ${String(version)}; this version reads ${SCHEMA_VERSION}`);
     }
     const account: unknown = db.prepare("SELECT value FROM meta WHERE key = 'account'").pluck().get();
@@ -232,11 +272,12 @@ function sqliteJournal(db: Database.Database, options: SqliteJournalOptions): Sq
     client_order_id: string | null;
     command_id: string | null;
     trade_id: string | null;
+    txid: string | null;
     event: string | null;
     body: string;
   }>(
-    `INSERT INTO entries (kind, at, signal_id, client_order_id, command_id, trade_id, event, body)
-     VALUES (@kind, @at, @signal_id, @client_order_id, @command_id, @trade_id, @event, @body)`,
+    `INSERT INTO entries (kind, at, signal_id, client_order_id, command_id, trade_id, txid, event, body)
+     VALUES (@kind, @at, @signal_id, @client_order_id, @command_id, @trade_id, @txid, @event, @body)`,
   );
   const signalById = db.prepare<[string]>("SELECT seq, kind, at, body FROM entries WHERE kind = 'signal' AND signal_id = ?");
   const intentById = db.prepare<[string]>("SELECT seq, kind, at, body FROM entries WHERE kind = 'intent' AND client_order_id = ?");
@@ -253,7 +294,16 @@ function sqliteJournal(db: Database.Database, options: SqliteJournalOptions): Sq
   const insertStatus = db.prepare<[string]>('INSERT INTO order_status (client_order_id, final) VALUES (?, 0)');
   const markFinal = db.prepare<[string]>('UPDATE order_status SET final = 1 WHERE client_order_id = ?');
 
-  const none = { signal_id: null, client_order_id: null, command_id: null, trade_id: null, event: null };
+  const outcomeById = db.prepare<[string]>("SELECT seq, kind, at, body FROM entries WHERE kind = 'signal-outcome' AND signal_id = ?");
+  const foreignByTxid = db.prepare<[string]>("SELECT seq, kind, at, body FROM entries WHERE kind = 'foreign-order' AND txid = ?");
+  const signalsWithoutOrder = db.prepare(
+    `SELECT s.seq, s.kind, s.at, s.body FROM entries s WHERE s.kind = 'signal'
+       AND NOT EXISTS (SELECT 1 FROM entries i WHERE i.kind = 'intent' AND i.signal_id = s.signal_id)
+       AND NOT EXISTS (SELECT 1 FROM entries o WHERE o.kind = 'signal-outcome' AND o.signal_id = s.signal_id)
+     ORDER BY s.seq`,
+  );
+
+  const none = { signal_id: null, client_order_id: null, command_id: null, trade_id: null, txid: null, event: null };
   const append = (row: Parameters<typeof insert.run>[0]): number => Number(insert.run(row).lastInsertRowid);
 
   let open = true;
@@ -341,6 +391,27 @@ function sqliteJournal(db: Database.Database, options: SqliteJournalOptions): Sq
     };
   });
 
+  const recordSignalOutcome = db.transaction((outcome: SignalOutcomeRecord): Admission<JournaledSignalOutcome> => {
+    const body = encodeSignalOutcome(outcome);
+    if (signalById.get(outcome.signalId) === undefined) throw new JournalError('misuse', `no signal journaled with signalId ${outcome.signalId}`);
+    const first: unknown = outcomeById.get(outcome.signalId);
+    if (first !== undefined) {
+      const entry = entryOf(first, 'signal-outcome');
+      return { kind: 'duplicate', first: { ...decodeSignalOutcome(entry.body), seq: entry.seq } };
+    }
+    return { kind: 'recorded', seq: append({ ...none, kind: 'signal-outcome', at: outcome.at, signal_id: outcome.signalId, body }) };
+  });
+
+  const recordForeignOrder = db.transaction((order: ForeignOrderRecord): Admission<JournaledForeignOrder> => {
+    const body = encodeForeignOrder(order);
+    const first: unknown = foreignByTxid.get(order.txid);
+    if (first !== undefined) {
+      const entry = entryOf(first, 'foreign-order');
+      return { kind: 'duplicate', first: { ...decodeForeignOrder(entry.body), seq: entry.seq } };
+    }
+    return { kind: 'recorded', seq: append({ ...none, kind: 'foreign-order', at: order.at, txid: order.txid, body }) };
+  });
+
   const latest = <T>(kind: 'halt' | 'rate-counters', decode: (body: BodyReader) => T): T | null => {
     const row: unknown = latestOf.get(kind);
     return row === undefined ? null : decode(entryOf(row, kind).body);
@@ -353,6 +424,8 @@ function sqliteJournal(db: Database.Database, options: SqliteJournalOptions): Sq
     recordIntent: (intent) => call('recordIntent', () => recordIntent.immediate(intent)),
     recordTransition: (clientOrderId, event, at) => call('recordTransition', () => recordTransition.immediate(clientOrderId, event, at)),
     recordCloseCommand: (command) => call('recordCloseCommand', () => recordCloseCommand.immediate(command)),
+    recordSignalOutcome: (outcome) => call('recordSignalOutcome', () => recordSignalOutcome.immediate(outcome)),
+    recordForeignOrder: (order) => call('recordForeignOrder', () => recordForeignOrder.immediate(order)),
     recordHalt: (halt: HaltRecord) => call('recordHalt', () => ({ seq: append({ ...none, kind: 'halt', at: halt.at, body: encodeHalt(halt) }) })),
     recordRateCounters: (counters: RateCountersRecord) =>
       call('recordRateCounters', () => ({ seq: append({ ...none, kind: 'rate-counters', at: counters.at, body: encodeRateCounters(counters) }) })),
@@ -371,6 +444,7 @@ function sqliteJournal(db: Database.Database, options: SqliteJournalOptions): Sq
     orders: () => call('orders', () => db.transaction(() => allIntents.all().map(readOrder)).deferred()),
     unresolvedOrders: () => call('unresolvedOrders', () => db.transaction(() => openIntents.all().map(readOrder)).deferred()),
     closeCommands: () => call('closeCommands', () => allCommands.all().map(readCommand)),
+    signalsWithoutOrder: () => call('signalsWithoutOrder', () => signalsWithoutOrder.all().map(readSignal)),
     lastHalt: () => call('lastHalt', () => latest('halt', decodeHalt)),
     lastRateCounters: () => call('lastRateCounters', () => latest('rate-counters', decodeRateCounters)),
 

@@ -97,6 +97,8 @@ export const krakenCostModel: CostModel = (call: PortCall): RateCost => {
       return { rest: restCostOf('Ticker'), public: 1 };
     case 'pairs':
       return { rest: restCostOf('AssetPairs'), public: 1 };
+    case 'webSocketsToken':
+      return { rest: restCostOf('GetWebSocketsToken') };
   }
 };
 

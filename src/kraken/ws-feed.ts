@@ -1,6 +1,6 @@
-import { type Observable, type SchedulerLike, asyncScheduler, concatMap, defer, from, map, throwError } from 'rxjs';
+import { type Observable, type SchedulerLike, asyncScheduler, concat, concatMap, defer, finalize, from, map, share, tap, throwError } from 'rxjs';
 import { type ExchangeError } from '../model/errors';
-import { type ExecutionEvent, type ExecutionFeed, type FeedOrder, type FeedTrade, type QuoteEvent } from '../model/feed';
+import { type ExecutionEvent, type ExecutionFeed, type FeedCallGate, type FeedOrder, type FeedTrade, type QuoteEvent } from '../model/feed';
 import { type CancelOutcome, type OrderRequest, type PlacedOrder } from '../model/order';
 import { type PairBook } from '../model/pair';
 import { type OrderRef } from '../model/port';
@@ -8,6 +8,7 @@ import { type LinkTracker } from '../time/link-tracker';
 import { type ConnectionEvent, type WsBackoff, WsConnection } from './ws-connection';
 import { type WsConnector, wsConnector } from './ws-socket';
 import { addOrderFrame, cancelOrderFrame, subscribeExecutions, subscribeTicker } from './ws-wire';
+import { WsTokenSource } from './ws-token';
 import { WireFormatError, asString } from './wire-parse';
 import { krakenError } from './errors';
 
@@ -20,7 +21,10 @@ export interface KrakenWsFeedOptions {
   readonly privateUrl: string;
   /** The public endpoint (`ticker`); the paper exchange serves both on one URL. */
   readonly publicUrl: string;
-  /** A fresh GetWebSocketsToken token (the REST client's `getWebSocketsToken`, through the private gate). */
+  /**
+   * A fresh GetWebSocketsToken token (the REST client's `getWebSocketsToken`). The feed sends it through the gate
+   * a run installs (`guardCalls`: its rate gate and breaker), or straight through while none is.
+   */
   readonly token: () => Observable<string>;
   /** Pair names both ways: `BTC/USD` on the wire, canonical keys to the streams. */
   readonly pairs: PairBook;
@@ -92,13 +96,18 @@ function quoteEvents(event: ConnectionEvent): readonly QuoteEvent[] {
 
 /**
  * Kraken's WebSocket v2 as an `ExecutionFeed`: `executions` (with `snap_orders` and `snap_trades`) and the
- * trading methods on the authenticated endpoint, one `ticker` connection per `quotes` call on the public one.
+ * trading methods on the authenticated endpoint, one `ticker` connection per set of pairs asked for (shared by every
+ * `quotes` call for them) on the public one.
  */
 export class KrakenWsFeed implements ExecutionFeed {
   private readonly privateConnection: WsConnection;
   private readonly privateEvents$: Observable<ExecutionEvent>;
+  private readonly tokens: WsTokenSource;
+  /** One shared ticker connection per set of symbols asked for. */
+  private readonly tickers = new Map<string, Observable<QuoteEvent>>();
 
   constructor(private readonly options: KrakenWsFeedOptions) {
+    this.tokens = new WsTokenSource(options.token);
     this.privateConnection = this.connection(options.privateUrl, true, () => []);
     this.privateEvents$ = this.privateConnection.events$.pipe(concatMap((event) => from(executionEvents(event))));
   }
@@ -107,14 +116,49 @@ export class KrakenWsFeed implements ExecutionFeed {
     return this.privateEvents$;
   }
 
+  /**
+   * The `ticker` of `pairs`. Calls for the same pairs share one connection and one subscription (the take-profit
+   * watches of several orders on one pair): the first subscriber opens it, the last one to leave closes it. A
+   * subscriber that joins an open connection is told its state first (`up` or `down`, and the last quote of each
+   * pair), then what follows.
+   */
   quotes(pairs: readonly string[]): Observable<QuoteEvent> {
     return defer(() => {
       const symbols = pairs.map((pair) => this.options.pairs.find(pair)?.symbol);
       const unknown = pairs.find((_, i) => symbols[i] === undefined);
       if (unknown !== undefined) return throwError(() => noSuchPair('ticker', unknown));
-      const wanted = symbols.filter((s): s is string => s !== undefined);
-      return this.connection(this.options.publicUrl, false, () => wanted).events$.pipe(concatMap((event) => from(quoteEvents(event))));
+      const wanted = [...new Set(symbols.filter((s): s is string => s !== undefined))].sort();
+      const key = wanted.join(',');
+      let ticker = this.tickers.get(key);
+      if (!ticker) {
+        ticker = this.sharedTicker(wanted);
+        this.tickers.set(key, ticker);
+      }
+      return ticker;
     });
+  }
+
+  /** One ticker connection for `symbols`, shared by refCount; late subscribers get its current state first. */
+  private sharedTicker(symbols: readonly string[]): Observable<QuoteEvent> {
+    let health: QuoteEvent | null = null;
+    const last = new Map<string, QuoteEvent>();
+    const events$ = this.connection(this.options.publicUrl, false, () => symbols).events$.pipe(
+      concatMap((event) => from(quoteEvents(event))),
+      tap((event) => {
+        if (event.kind === 'quote') last.set(event.quote.pair, event);
+        else if (event.kind === 'up' || event.kind === 'down') {
+          health = event;
+          if (event.kind === 'down') last.clear();
+        }
+      }),
+      finalize(() => {
+        health = null;
+        last.clear();
+      }),
+      share(),
+    );
+    // The state is read and told synchronously before joining: no frame can come in between.
+    return defer(() => concat(from(health ? [health, ...last.values()] : []), events$));
   }
 
   /**
@@ -124,6 +168,11 @@ export class KrakenWsFeed implements ExecutionFeed {
    */
   get tradingUp(): boolean {
     return this.privateConnection.isLive;
+  }
+
+  /** Token calls through `gate` (the run's rate gate and circuit breaker) until the returned function is called. */
+  guardCalls(gate: FeedCallGate): () => void {
+    return this.tokens.guardCalls(gate);
   }
 
   /** `add_order` with the request's `cl_ord_id` and `deadline`; emits the placed order once. */
@@ -162,7 +211,7 @@ export class KrakenWsFeed implements ExecutionFeed {
     return new WsConnection({
       url,
       connect: options.connect ?? wsConnector(options.links),
-      ...(authenticated ? { token: options.token } : {}),
+      ...(authenticated ? { token: this.tokens.token } : {}),
       subscriptions: (token, nextReqId) => {
         if (authenticated) {
           const reqId = nextReqId();

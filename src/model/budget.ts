@@ -38,7 +38,9 @@ export type PortCall =
   | { readonly kind: 'openOrders' }
   | { readonly kind: 'closedOrders' }
   | { readonly kind: 'ticker' }
-  | { readonly kind: 'pairs' };
+  | { readonly kind: 'pairs' }
+  /** A token for the exchange's WebSocket API, asked for by the push feed once per connection (a private call). */
+  | { readonly kind: 'webSocketsToken' };
 
 /** What each call costs on the exchange's limiters (Kraken's table lives in `src/kraken`). */
 export type CostModel = (call: PortCall) => RateCost;

@@ -1,6 +1,7 @@
 import { type Decimal } from 'decimal.js';
 import { type Observable } from 'rxjs';
 import { type CancelOutcome, type OrderRequest, type PlacedOrder, type Quote } from './order';
+import { type PortCall } from './budget';
 import { type OrderRef } from './port';
 import { type Side } from './signal';
 
@@ -100,6 +101,12 @@ export type QuoteEvent =
   | { readonly kind: 'system'; readonly status: string }
   | { readonly kind: 'down'; readonly reason: FeedDownReason; readonly terminal: boolean; readonly detail: string };
 
+/** One of the feed's own calls to the exchange's REST API (Kraken: a GetWebSocketsToken per connection). */
+export type FeedCall = Extract<PortCall, { readonly kind: 'webSocketsToken' }>;
+
+/** How a run sends the feed's own calls: through its rate gate and circuit breaker, like its other private calls. */
+export type FeedCallGate = <T>(call: FeedCall, send: () => Observable<T>) => Observable<T>;
+
 /**
  * A push feed. The Observables are shared: the first subscriber opens the connection, the last one to leave
  * closes it. Orders sent through the feed behave as the `ExchangePort`'s: cold, one value or an `ExchangeError`
@@ -110,4 +117,10 @@ export interface ExecutionFeed {
   quotes(pairs: readonly string[]): Observable<QuoteEvent>;
   placeOrder(request: OrderRequest): Observable<PlacedOrder>;
   cancelOrder(ref: OrderRef): Observable<CancelOutcome>;
+  /**
+   * Sends the feed's own REST calls (its tokens) through `gate` until the returned function is called; the
+   * latest gate still installed is used, and without one they go straight to the exchange. A feed that makes no
+   * REST calls of its own leaves it out.
+   */
+  guardCalls?(gate: FeedCallGate): () => void;
 }

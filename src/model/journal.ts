@@ -89,6 +89,32 @@ export interface RateCountersRecord {
   readonly trading: readonly { readonly pair: string; readonly units: number }[];
 }
 
+/**
+ * The one final report a journaled signal got at a start because no order intent of it was ever journaled (the
+ * process stopped between the two writes, so nothing was sent for it): journaled so no later start reports it again.
+ */
+export interface SignalOutcomeRecord {
+  readonly signalId: string;
+  readonly status: 'REJECTED';
+  readonly reason: string;
+  /** Epoch ms. */
+  readonly at: number;
+}
+
+/** An order on the account that the handler did not place, as reported once: a later start does not report it again. */
+export interface ForeignOrderRecord {
+  /** Unique in the journal. */
+  readonly txid: string;
+  readonly clientOrderId: string | null;
+  /** As the exchange names it. */
+  readonly pair: string;
+  readonly side: Side;
+  readonly orderType: string;
+  readonly volume: Decimal;
+  /** Epoch ms: when it was first reported. */
+  readonly at: number;
+}
+
 /** Where an entry sits in the journal: appends are numbered in the order they were committed. */
 export interface Sequenced {
   readonly seq: number;
@@ -96,6 +122,8 @@ export interface Sequenced {
 
 export type JournaledSignal = SignalRecord & Sequenced;
 export type JournaledCloseCommand = CloseCommandRecord & Sequenced;
+export type JournaledSignalOutcome = SignalOutcomeRecord & Sequenced;
+export type JournaledForeignOrder = ForeignOrderRecord & Sequenced;
 
 /** One transition as journaled: the event and when it was seen. */
 export interface JournaledEvent extends Sequenced {
@@ -173,6 +201,13 @@ export interface Journal {
   recordTransition(clientOrderId: string, event: LifecycleEvent, at: number): Observable<JournaledTransition>;
   recordCloseCommand(command: CloseCommandRecord): Observable<Admission<JournaledCloseCommand>>;
   recordHalt(halt: HaltRecord): Observable<Sequenced>;
+  /**
+   * Records the one report a signal without an order got at start; a second one for that signal answers `duplicate`
+   * with the first. A signal never journaled is a `misuse` error.
+   */
+  recordSignalOutcome(outcome: SignalOutcomeRecord): Observable<Admission<JournaledSignalOutcome>>;
+  /** Records an order the handler did not place as reported; a txid recorded before answers `duplicate` with the first. */
+  recordForeignOrder(order: ForeignOrderRecord): Observable<Admission<JournaledForeignOrder>>;
   recordRateCounters(counters: RateCountersRecord): Observable<Sequenced>;
 
   signal(signalId: string): Observable<JournaledSignal | null>;
@@ -182,6 +217,11 @@ export interface Journal {
   /** Orders not in a final status: what reconciliation at start must settle with the exchange. */
   unresolvedOrders(): Observable<readonly JournaledOrder[]>;
   closeCommands(): Observable<readonly JournaledCloseCommand[]>;
+  /**
+   * Signals with no order intent of theirs and no recorded outcome, in journal order: journaled, then the process
+   * stopped before their order was (nothing was sent for them). A start gives each its one report.
+   */
+  signalsWithoutOrder(): Observable<readonly JournaledSignal[]>;
   lastHalt(): Observable<HaltRecord | null>;
   lastRateCounters(): Observable<RateCountersRecord | null>;
 

@@ -107,6 +107,8 @@ export interface PaperExchange {
   readonly wsFaults: WsFaultControl;
   /** Open WebSocket connections. */
   wsConnections(): number;
+  /** `ticker` subscriptions acknowledged since the start, for one WS symbol (`BTC/USD`). */
+  wsTickerSubscribes(symbol: string): number;
   close(): Promise<void>;
 }
 
@@ -184,6 +186,7 @@ export async function startPaperExchange(options: PaperOptions = {}): Promise<Pa
     faults,
     wsFaults: ws.control,
     wsConnections: () => ws.connections(),
+    wsTickerSubscribes: (symbol) => ws.tickerSubscribes.get(symbol) ?? 0,
     close: async () => {
       ticker?.stop();
       ws.close();

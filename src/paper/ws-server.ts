@@ -76,6 +76,9 @@ export class PaperWsServer {
     this.each((s) => s.sendStatus());
   }
 
+  /** `ticker` subscriptions asked for since the start, by WS symbol (`BTC/USD`; for inspection). */
+  readonly tickerSubscribes = new Map<string, number>();
+
   /** Open sockets (for inspection). */
   connections(): number {
     return this.sessions.size;
@@ -90,8 +93,16 @@ export class PaperWsServer {
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const session = new WsSession(ws, String(req.socket.remotePort), this.venue, this.timers, this.links, this.plan, this.connectionId(), () =>
-        this.sessions.delete(session),
+      const session = new WsSession(
+        ws,
+        String(req.socket.remotePort),
+        this.venue,
+        this.timers,
+        this.links,
+        this.plan,
+        this.connectionId(),
+        () => this.sessions.delete(session),
+        (symbol) => this.tickerSubscribes.set(symbol, (this.tickerSubscribes.get(symbol) ?? 0) + 1),
       );
       this.sessions.add(session);
       session.start();
@@ -139,6 +150,8 @@ class WsSession {
     private readonly plan: WsFaultPlan,
     private readonly connectionId: bigint,
     private readonly forget: () => void,
+    /** Counts one `ticker` subscription of a symbol. */
+    private readonly subscribedTicker: (symbol: string) => void,
   ) {}
 
   start(): void {
@@ -362,6 +375,7 @@ class WsSession {
         continue;
       }
       answer({ result: { channel: 'ticker', event_trigger: 'trades', snapshot: true, symbol: wsSymbol(pair) } });
+      this.subscribedTicker(wsSymbol(pair));
       this.tickers.add(pair.key);
       this.sendTicker(pair.key, 'snapshot');
     }
@@ -456,7 +470,7 @@ class WsSession {
     for (const target of targets.targets) {
       const outcome: Outcome = cancelOrder(this.venue, target.params, now);
       if (outcome.ok) answer({ result: { [target.field]: target.id } });
-      else answer({ error: outcome.error });
+      else answer({ error: wsCancelError(outcome.error) });
     }
   }
 
@@ -472,5 +486,12 @@ class WsSession {
     return now;
   }
 }
+
+/**
+ * Kraken's WS answer to a cancel of an order that is gone (filled, cancelled, expired or never known) is
+ * `EOrder:Invalid order` (kraken-api.md §8.3), where REST's CancelOrder answers `EOrder:Unknown order`; one engine
+ * decides, each API words it its own way.
+ */
+const wsCancelError = (restError: string): string => (restError === 'EOrder:Unknown order' ? 'EOrder:Invalid order' : restError);
 
 type Answer = (body: { readonly result: WsObject } | { readonly error: string }, as?: string) => void;

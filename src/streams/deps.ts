@@ -8,6 +8,7 @@ import { type ExchangePort } from '../model/port';
 import { CircuitBreaker } from '../operators/circuit-breaker';
 import { RateGate } from '../operators/rate-limit';
 import { openMemoryJournal } from '../journal/memory';
+import { feedThroughGate } from './exchange-call';
 import { serialJournal } from './journaling';
 import { type PriceReader, createPriceReader } from './last-price';
 import { type OrderMonitor } from './order-monitor';
@@ -96,7 +97,7 @@ export interface ExchangeParts {
  * The one place the breaker's policy is decided, so the handler, its tests and the benchmarks run the same.
  */
 export function createExchangeDeps(parts: ExchangeParts): ExchangeDeps {
-  const { newReportId, journal, ...rest } = parts;
+  const { newReportId, journal, feed, ...rest } = parts;
   const access: Omit<ExchangeDeps, 'prices'> = {
     ...rest,
     journal: serialJournal(journal ?? openMemoryJournal({ account: IN_MEMORY_ACCOUNT })),
@@ -117,7 +118,9 @@ export function createExchangeDeps(parts: ExchangeParts): ExchangeDeps {
   };
   // The reader calls through this same access (its gate and breaker); it is built once access exists.
   const prices: PriceReader = { last: (pair, lane) => reader.last(pair, lane) };
-  const deps: ExchangeDeps = { ...access, prices };
+  const direct: ExchangeDeps = { ...access, prices };
+  // The feed's own token calls go through this same access, like every other private call.
+  const deps: ExchangeDeps = feed ? { ...direct, feed: feedThroughGate(direct, feed) } : direct;
   const reader = createPriceReader(deps, parts.tuning.priceMaxAgeMs ?? DEFAULT_PRICE_MAX_AGE_MS);
   return deps;
 }

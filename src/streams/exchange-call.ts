@@ -1,6 +1,7 @@
-import { type Observable, defer, dematerialize, ignoreElements, materialize, merge, take, tap, throwError } from 'rxjs';
+import { type Observable, defer, dematerialize, finalize, ignoreElements, materialize, merge, take, tap, throwError } from 'rxjs';
 import { type PortCall, type RateCost } from '../model/budget';
 import { type ExchangeError, isExchangeError } from '../model/errors';
+import { type ExecutionFeed, type FeedCallGate } from '../model/feed';
 import { isBreakerOpenError } from '../operators/circuit-breaker';
 import { type Lane } from '../operators/rate-limit';
 import { type BackoffPolicy, retryBackoff } from '../operators/retry-backoff';
@@ -25,7 +26,7 @@ function snapCostOf(error: ExchangeError, cost: RateCost): RateCost | null {
   return error.retryAt === undefined ? cost : null;
 }
 
-/** Kraken's private calls (signed, one queue per key); ticker and pairs are public and never queue. */
+/** Kraken's private calls (signed, one queue per key, the feed's token call too); ticker and pairs are public and never queue. */
 const isPrivate = (call: PortCall): boolean => call.kind !== 'ticker' && call.kind !== 'pairs';
 
 /**
@@ -167,4 +168,35 @@ export function exchangeCall<T>(
       dematerialize(),
     );
   });
+}
+
+/**
+ * The feed, with its own REST calls (a WebSocket token per connection) made as `exchangeCall`s of this run while
+ * its executions are subscribed: charged to the rate gate, sent in the gate's private-call slot, guarded by the
+ * breaker and counted by it, retried as an idempotent read. A token call that keeps failing opens the breaker
+ * like any private call; while it is open the token is refused without a request (the feed stays down, REST
+ * polling takes over, and the feed's reconnect backoff tries again).
+ *
+ * executions():  ^───────────────!        (the run's subscription)
+ * token calls:   ──g──────g───────t──     (g: through the run's gate; t: straight, once it left)
+ *
+ * @param deps The run's gate, breaker, budget costs, retry config and scheduler.
+ * @param feed The push feed (unchanged when it makes no REST calls of its own).
+ * @returns The feed, its executions subscriptions installing the run's gate.
+ */
+export function feedThroughGate(deps: ExchangeDeps, feed: ExecutionFeed): ExecutionFeed {
+  const guardCalls = feed.guardCalls?.bind(feed);
+  if (!guardCalls) return feed;
+  const gate: FeedCallGate = (call, send) => exchangeCall(deps, 'monitor', () => call, send, 'idempotent');
+  return {
+    executions: () =>
+      defer(() => {
+        const release = guardCalls(gate);
+        return feed.executions().pipe(finalize(release));
+      }),
+    quotes: (pairs) => feed.quotes(pairs),
+    placeOrder: (request) => feed.placeOrder(request),
+    cancelOrder: (ref) => feed.cancelOrder(ref),
+    guardCalls,
+  };
 }

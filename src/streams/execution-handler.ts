@@ -10,6 +10,7 @@ import {
   catchError,
   concat,
   concatMap,
+  connect,
   defer,
   delayWhen,
   filter,
@@ -20,9 +21,12 @@ import {
   interval,
   map,
   merge,
+  mergeMap,
   of,
+  race,
   ReplaySubject,
   share,
+  take,
   takeUntil,
   tap,
 } from 'rxjs';
@@ -34,13 +38,14 @@ import { type PairBook } from '../model/pair';
 import { type ExchangePort } from '../model/port';
 import { type ExecutionReport } from '../model/report';
 import { type ClosePositionCommand, type TradeSignal } from '../model/signal';
-import { type EntryIntent } from '../operators/intent';
+import { type EntryIntent, rejection } from '../operators/intent';
 import { closePositions, resumableCloses } from './close-position';
 import { type Logger, type StreamDeps, type StreamTuning, createExchangeDeps } from './deps';
 import { exchangeCall } from './exchange-call';
 import { type CancelTrigger, type OrderFinal, followOrder } from './order-lifecycle';
 import { createOrderMonitor } from './order-monitor';
-import { type PlacedEntry, placeEntries } from './placement';
+import { oneFinalPerOrder } from './order-reports';
+import { type PlacedEntry, placeEntries, rejectionReport } from './placement';
 import { type Position, PositionBook } from './positions';
 import { protectEntry } from './protection';
 import { reconcile } from './reconcile';
@@ -98,7 +103,8 @@ export interface ExecutionHandler {
   /** Subscribes `reports$` (for callers that are not RxJS). Throws if already started. */
   start(onReport: (report: ExecutionReport) => void, onError?: (error: unknown) => void): void;
   /**
-   * Stops taking signals and commands, lets placements in flight finish, cancels entry orders still working
+   * Stops taking signals and commands (a signal taken while the start-up work was under way is placed once it is
+   * done, as one in flight), lets placements in flight finish, cancels entry orders still working
    * and protects what they filled, ends every watch and poll, leaves protective orders resting on the
    * exchange; resolves when every run's `reports$` has completed. The handler stays stopped.
    */
@@ -117,6 +123,9 @@ export function defaultTuning(config: ExecutionConfig): StreamTuning {
     protectionCancelTimeoutMs: Math.max(config.lookup.attempts * config.lookup.intervalMs, 4 * config.monitor.maxIntervalMs),
   };
 }
+
+/** How the REJECTED of a signal queued behind a start-up that failed begins (the failure follows). */
+export const START_FAILED = 'start-up failed: nothing was sent for it';
 
 /** How often a run with a journal records the rate counters (scheduler time); also once at its end. */
 export const RATE_COUNTERS_EVERY_MS = 10_000;
@@ -189,18 +198,22 @@ export function createExecutionHandler(config: ExecutionConfig, deps: HandlerDep
         const ready = new ReplaySubject<void>(1);
         // Closes a restart cut short, found at start: finished ahead of the new commands.
         const resumedCloses = new ReplaySubject<JournaledCloseCommand>();
+        // A start-up that fails: the signals queued behind it are told so before the run errors.
+        const startFailed = new ReplaySubject<unknown>(1);
         const restored = deps.journal !== undefined;
         if (!restored) ready.next();
         activeRuns.next(activeRuns.value + 1);
         return concat(
           merge(
-            restored ? startUp(book$, streams, deps.budget, ready, resumedCloses) : EMPTY,
+            restored ? startUp(book$, streams, deps.budget, ready, resumedCloses).pipe(tap({ error: (error: unknown) => startFailed.next(error) })) : EMPTY,
             restored ? recordCountersEvery(streams, deps.budget) : EMPTY,
-            entries(inputs, book$, streams, ready),
+            entries(inputs, book$, streams, ready, startFailed),
             closes(inputs.commands$ ?? EMPTY, book$, streams, ready, restored ? resumedCloses : EMPTY),
           ),
           restored ? recordCounters(streams, deps.budget) : EMPTY,
         ).pipe(
+          // Where every report stream meets: each order's reports end in exactly one final status (the machine's).
+          oneFinalPerOrder(log),
           finalize(() => {
             exchange.breaker.dispose();
             streams.monitor.dispose();
@@ -237,16 +250,27 @@ export function createExecutionHandler(config: ExecutionConfig, deps: HandlerDep
  * of what filled (not when a close cancelled it: the close takes what it filled). While followed, an entry is
  * listed as working in the positions registry, so that a close waits for its final state.
  */
-function entries(inputs: HandlerInputs, book$: Observable<PairBook>, deps: StreamDeps, ready: Observable<void>): Observable<ExecutionReport> {
-  // takeUntil on the input, not last, on purpose: stop() ends the intake, never the work already started.
-  // delayWhen on a replayed `ready`: signals that came during the start wait, in order; later ones go at once.
-  // HALT waits the same way, so a signal that came while halted is still judged halted, and one after a release not.
-  const signals$ = inputs.signals$.pipe(
-    takeUntil(deps.stopping$),
-    delayWhen(() => ready),
-  );
+function entries(
+  inputs: HandlerInputs,
+  book$: Observable<PairBook>,
+  deps: StreamDeps,
+  ready: Observable<void>,
+  startFailed: Observable<unknown>,
+): Observable<ExecutionReport> {
+  // HALT waits for `ready`, so a signal that came while halted is still judged halted, and one after a release not.
   const halted$ = (inputs.halted$ ?? NEVER).pipe(delayWhen(() => ready));
-  return placeEntries(signals$, halted$, book$, deps).pipe(
+  return queuedUntilReady(inputs.signals$, deps, ready, startFailed).pipe(
+    // connect: one intake feeds both the placements and the refusals of what the start never let through.
+    connect((released) =>
+      merge(
+        placeEntries(released.pipe(filter((item) => item.kind === 'go'), map((item) => item.signal)), halted$, book$, deps),
+        released.pipe(
+          filter((item): item is Extract<Released, { kind: 'refused' }> => item.kind === 'refused'),
+          map((item) => rejectionReport(rejection(item.signal, item.field, item.reason), deps)),
+        ),
+      ),
+    ),
+  ).pipe(
     // andThen starts this at the entry's `done` step, so the registry sees it working from that moment on (no
     // defer: it would only cost an operator per working entry).
     andThen<PlacedEntry, OrderFinal>(({ intent, placed }) => {
@@ -286,6 +310,50 @@ function entries(inputs: HandlerInputs, book$: Observable<PairBook>, deps: Strea
       );
     }),
     reportsOf(),
+  );
+}
+
+/** A signal let through by the start-up work, or refused because the start failed. */
+type Released =
+  | { readonly kind: 'go'; readonly signal: TradeSignal }
+  | { readonly kind: 'refused'; readonly signal: TradeSignal; readonly field: string; readonly reason: string };
+
+/**
+ * Signals held back, in order, until the start-up work lets new ones go (`ready`), so that every signal has its way
+ * out: `go` at `ready` (at once once it has been; also for one taken before a `stop()` that came during the start:
+ * it was taken, so it is placed as one in flight), `refused` when the start fails first (the run then errors, and
+ * nothing was journaled or sent for it: a redelivery at the next start is new to it).
+ *
+ * signals:     -a-b------c--
+ * ready:       ------r------
+ * result:      ------(AB)C--     A, B, C: go
+ *
+ * signals:     -a-b---------
+ * startFailed: ------e
+ * result:      ------(AB)        A, B: refused, `start-up failed: …`
+ *
+ * takeUntil on the input, not last, on purpose: stop() ends the intake, never what is already held or released.
+ * Completes when the intake has completed and every held signal has its way out.
+ */
+function queuedUntilReady(signals$: Observable<TradeSignal>, deps: StreamDeps, ready: Observable<void>, startFailed: Observable<unknown>): Observable<Released> {
+  const [failedField = 'start-up failed', ...failedWhy] = START_FAILED.split(': ');
+  return signals$.pipe(
+    takeUntil(deps.stopping$),
+    // mergeMap: each signal waits on its own; `ready` releases them all at once, in the order they came.
+    mergeMap((signal) =>
+      // race in this order: once `ready` has been (it replays), a signal goes.
+      race(
+        ready.pipe(map((): Released => ({ kind: 'go', signal }))),
+        startFailed.pipe(
+          map((error): Released => ({
+            kind: 'refused',
+            signal,
+            field: failedField,
+            reason: `${failedWhy.join(': ')}: ${error instanceof Error ? error.message : String(error)}`,
+          })),
+        ),
+      ).pipe(take(1)),
+    ),
   );
 }
 

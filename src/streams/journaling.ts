@@ -1,6 +1,7 @@
 import { EMPTY, Observable, type Subscription, catchError, ignoreElements, tap } from 'rxjs';
 import { type Journal, type OrderDuties, isJournalError } from '../model/journal';
 import { type LifecycleEvent } from '../model/order-state';
+import { journalWith } from '../journal/decorate';
 import { type Logger } from './deps';
 
 /** The duties of an order that protects nothing and is watched by nobody (protective orders, exits). */
@@ -72,23 +73,16 @@ export function serialJournal(journal: Journal): Journal {
         release();
       };
     });
-  return {
-    account: journal.account,
+  return journalWith(journal, {
     recordSignal: (signal) => inTurn(() => journal.recordSignal(signal)),
     recordIntent: (intent) => inTurn(() => journal.recordIntent(intent)),
     recordTransition: (clientOrderId, event, at) => inTurn(() => journal.recordTransition(clientOrderId, event, at)),
     recordCloseCommand: (command) => inTurn(() => journal.recordCloseCommand(command)),
     recordHalt: (halt) => inTurn(() => journal.recordHalt(halt)),
     recordRateCounters: (counters) => inTurn(() => journal.recordRateCounters(counters)),
-    signal: (signalId) => journal.signal(signalId),
-    order: (clientOrderId) => journal.order(clientOrderId),
-    orders: () => journal.orders(),
-    unresolvedOrders: () => journal.unresolvedOrders(),
-    closeCommands: () => journal.closeCommands(),
-    lastHalt: () => journal.lastHalt(),
-    lastRateCounters: () => journal.lastRateCounters(),
-    close: () => journal.close(),
-  };
+    recordSignalOutcome: (outcome) => inTurn(() => journal.recordSignalOutcome(outcome)),
+    recordForeignOrder: (order) => inTurn(() => journal.recordForeignOrder(order)),
+  });
 }
 
 /** What journaling a transition needs from the run. */

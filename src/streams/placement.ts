@@ -258,7 +258,17 @@ export function placeOrder(
       concatMap((problem) => {
         if (problem === null) return concat(of(reportStep(deps.report(context, 'PENDING_NEW'))), attempt(false));
         log.error(`${clientOrderId}: not sent, the journal could not write its intent:`, problem);
-        return of(refusal(`journal: ${problem}; not sent`));
+        const reason = `journal: ${problem}; not sent`;
+        // An entry's signal is journaled already: its outcome too, or the next start would report it a second time
+        // as a signal without an order. Best effort: the journal is failing, and then the next start does report it.
+        const outcome$ =
+          context.role === 'entry'
+            ? deps.journal.recordSignalOutcome({ signalId: context.signalId, status: 'REJECTED', reason, at: scheduler.now() }).pipe(
+                ignoreElements(),
+                catchError(() => EMPTY),
+              )
+            : EMPTY;
+        return concat(outcome$, of(refusal(reason)));
       }),
     ),
   );

@@ -18,7 +18,7 @@ import {
   toArray,
 } from 'rxjs';
 import { type ProtectionMode } from '../model/config';
-import { type Journal, type JournaledOrder, type OrderIntentRecord } from '../model/journal';
+import { type Journal, type JournaledOrder, type OrderIntentRecord, type SignalRecord } from '../model/journal';
 import { isOrderGone } from '../model/errors';
 import { type ExchangeOrderType, type OrderSnapshot } from '../model/order';
 import { type DerivedReport, type LifecycleEvent, type OrderState, type OrderStatus, isFinalOrderStatus } from '../model/order-state';
@@ -33,6 +33,13 @@ import { QUERY_BATCH_SIZE } from './order-monitor';
 import { type ProtectiveOrder } from './positions';
 import { type OrderContext } from './reports';
 import { type Step, doneStep, reportStep } from './step';
+
+/**
+ * The reason of the one REJECTED a start gives a signal journaled without an order: the intent is journaled before
+ * anything is sent, so with none nothing was sent, and rejecting it is safe.
+ */
+export const SIGNAL_WITHOUT_ORDER =
+  'not sent: the handler stopped between journaling the signal and its order; nothing was sent for it';
 
 /** Why the journal and the exchange cannot be reconciled without guessing. */
 export type ReconcileErrorKind =
@@ -275,7 +282,11 @@ function fillOf(state: OrderState, snapshot: OrderSnapshot): LifecycleEvent {
  *   REJECTED for an entry (a stale entry is not sent again after a restart) and ERROR for a protective order or an
  *   exit (its entry's open quantity then shows in `toProtect`); neither → `unsettled` in the plan, never REJECTED.
  *   An `absent` order (proven in the run before) ends the same way without a call.
- * - An open order whose client order id is not the journal's: logged once, listed in `foreign`, never touched.
+ * - A signal journaled with no order intent (the process stopped between the two writes, so nothing was sent for
+ *   it): its outcome journaled, then one REJECTED (`SIGNAL_WITHOUT_ORDER`); a later start finds the outcome and
+ *   says nothing. This comes first, before any exchange call.
+ * - An open order whose client order id is not the journal's: journaled as reported and logged at warn, once across
+ *   restarts (a later start logs it at debug), listed in `foreign`, never touched.
  * - A snapshot for another pair, side or client order id, a fill larger than the order, an ended order open on
  *   the exchange, or a transition the state machine refuses: errors with a `ReconcileError` (nothing guessed).
  *
@@ -397,9 +408,6 @@ export function reconcile(journal: Journal, deps: ExchangeDeps, options: Reconci
         const contradiction = endedButOpen(open, journaled);
         if (contradiction) return throwError(() => contradiction);
         const foreign = foreignOrders(open, journaled);
-        for (const order of foreign) {
-          log.warn(`order ${order.txid} (client order id ${order.clientOrderId ?? 'none'}, ${order.side} ${order.volume.toFixed()} ${order.pair}) is not in the journal: left untouched`);
-        }
         const unresolved = all.filter((order) => !isFinalOrderStatus(order.state.status));
         const known = unresolved.filter((order) => order.state.txid !== null);
         const unanswered = unresolved.filter((order) => order.state.txid === null);
@@ -424,11 +432,72 @@ export function reconcile(journal: Journal, deps: ExchangeDeps, options: Reconci
             ),
           ),
         );
-        return withPlan(settled$, foreign, pairs);
+        return concat(reportForeign(foreign), withPlan(settled$, foreign, pairs));
       }),
     );
 
-  return defer(() => journal.orders().pipe(concatMap((all) => pairs$.pipe(concatMap((pairs) => settle(all, pairs))))));
+  /**
+   * Each order the handler did not place, said once across restarts: journaled as reported, then logged; one the
+   * journal already holds as reported is not said again. A failed write is logged, and the order said all the same.
+   */
+  const reportForeign = (foreign: readonly ForeignOrder[]): Observable<never> =>
+    from(foreign).pipe(
+      // concatMap: one journal write after the other.
+      concatMap((order) =>
+        journal.recordForeignOrder({ ...order, at: scheduler.now() }).pipe(
+          map((admission) => admission.kind === 'recorded'),
+          catchError((error: unknown) => {
+            log.error(`order ${order.txid} not in the journal, and it could not be journaled as reported:`, error instanceof Error ? error.message : String(error));
+            return of(true);
+          }),
+          concatMap((first) => {
+            const line = `order ${order.txid} (client order id ${order.clientOrderId ?? 'none'}, ${order.side} ${order.volume.toFixed()} ${order.pair}) is not in the journal: left untouched`;
+            if (first) log.warn(line);
+            else log.debug(`${line} (reported at an earlier start)`);
+            return EMPTY;
+          }),
+        ),
+      ),
+    );
+
+  /**
+   * Signals journaled whose order never was: each gets its one REJECTED, journaled first (a start that dies after
+   * the write and before the report loses the report, never doubles it — as the orders' reports above).
+   */
+  const signalsWithoutOrder = (pairs: PairBook): Observable<Step<never>> =>
+    journal.signalsWithoutOrder().pipe(
+      concatMap((signals) => from(signals)),
+      // concatMap: one outcome written after the other, reported in journal order.
+      concatMap((signal) =>
+        journal.recordSignalOutcome({ signalId: signal.signalId, status: 'REJECTED', reason: SIGNAL_WITHOUT_ORDER, at: scheduler.now() }).pipe(
+          concatMap((admission) => {
+            if (admission.kind === 'duplicate') return EMPTY;
+            log.warn(`${signal.signalId}: journaled, but its order never was before the process stopped: REJECTED (nothing was sent for it)`);
+            return of(reportStep(deps.report(contextOfSignal(signal, pairs), 'REJECTED', { reason: SIGNAL_WITHOUT_ORDER })));
+          }),
+        ),
+      ),
+    );
+
+  return defer(() =>
+    journal.orders().pipe(concatMap((all) => pairs$.pipe(concatMap((pairs) => concat(signalsWithoutOrder(pairs), settle(all, pairs)))))),
+  );
+}
+
+/** What the REJECTED of a journaled signal without an order repeats: what it asked for, no client order id. */
+function contextOfSignal(signal: SignalRecord, pairs: PairBook): OrderContext {
+  return {
+    signalId: signal.signalId,
+    clientOrderId: null,
+    pair: signal.pair,
+    role: 'entry',
+    side: signal.side,
+    orderType: signal.orderType,
+    quantityOrdered: signal.quantity,
+    limitPrice: signal.limitPrice,
+    stopPrice: null,
+    commissionAsset: pairs.find(signal.pair)?.quote ?? null,
+  };
 }
 
 /** How an order proven not placed ends: a stale entry is not sent again; a protective order or exit is a person's business. */

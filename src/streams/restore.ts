@@ -99,10 +99,14 @@ export function netByPair(orders: readonly JournaledOrder[]): Map<string, Decima
  * result:     ─PN─d──F─…             d (`done`, once): every such stop answered; new entries may go
  *
  * - `followed` entries: followed as placement follows them (a limit entry cancelled at `dueAt`, or at stop; any
- *   entry cancelled by a close of its pair), then what they filled protected (`protectEntry`).
+ *   entry cancelled by a close of its pair), then what they filled protected (`protectEntry`) in the protection
+ *   mode journaled with the entry, whatever the run's config now says (logged at info when they differ).
  * - `followed` protective orders: followed to their end, cancelled by a close of the pair, by their entry's
  *   take-profit watch (then what they did not fill is closed at market), or when a sibling of the other role fills
  *   (both-resting); left resting at stop.
+ * - `toProtect`: a stop-loss each; for an entry journaled both-resting with neither of its orders live, its
+ *   take-profit rests beside it again (no client-side watch then). An entry's stop-loss and take-profit resting
+ *   together, restored or placed here, cancel each other when one fills.
  * - `toCancel`: cancelled at once (the journaled reason).
  * - `takeProfitWatches`: watched again; reached, they cancel the entry's stops (as above), or with no stop close
  *   the open quantity at market.
@@ -126,7 +130,19 @@ export function restoreDuties(plan: ReconcilePlan, orders: readonly JournaledOrd
 
     const timeouts = new Map(plan.toCancelAtTimeout.map((due) => [due.txid, due.dueAt]));
     const cancelNow = new Map(plan.toCancel.map((due) => [due.txid, cancelReasonOf(due.reason)]));
-    const watched = new Set(plan.takeProfitWatches.map((watch) => watch.entry.clientOrderId));
+    /**
+     * Entries journaled both-resting whose stop-loss and take-profit are both gone (neither live): both rest again,
+     * as placement would have put them, instead of a stop and a client-side watch.
+     */
+    const liveRoles = (parent: string): Set<string> =>
+      new Set(plan.restingStops.filter((order) => order.parentClientOrderId === parent).map((order) => order.role));
+    const restBoth = new Set(
+      plan.toProtect
+        .filter((fill) => fill.protectionMode === 'both-resting' && fill.entry.duties.takeProfit !== null && liveRoles(fill.entry.clientOrderId).size === 0)
+        .map((fill) => fill.entry.clientOrderId),
+    );
+    const takeProfitWatches = plan.takeProfitWatches.filter((watch) => !restBoth.has(watch.entry.clientOrderId));
+    const watched = new Set(takeProfitWatches.map((watch) => watch.entry.clientOrderId));
     /** Per watched entry: the take-profit reached (its stops cancel, then the rest is closed). */
     const reached = new Map([...watched].map((cid) => [cid, new ReplaySubject<void>(1)]));
     /** Per entry with resting protection of both roles: which role filled (the other is cancelled). */
@@ -168,9 +184,21 @@ export function restoreDuties(plan: ReconcilePlan, orders: readonly JournaledOrd
         finalize(stopWorking),
         andThen<OrderFinal, OrderFinal>((final) => {
           stopWorking();
-          return final.snapshot.volumeExecuted.gt(0) && final.cancelReason !== 'close-position' ? protectEntry(final, intent, deps) : EMPTY;
+          return final.snapshot.volumeExecuted.gt(0) && final.cancelReason !== 'close-position' ? protectEntry(final, intent, withModeOf(record.intent)) : EMPTY;
         }),
       );
+    };
+
+    /**
+     * The run's streams with the protection mode journaled with the entry: the trader chose how it is guarded when
+     * it was placed, and a restart under another config must not change that silently (the config's mode is for new
+     * signals). An entry journaled without one takes the run's.
+     */
+    const withModeOf = (entry: OrderIntentRecord): StreamDeps => {
+      const mode = entry.duties.protectionMode;
+      if (mode === null || mode === deps.config.protection.mode) return deps;
+      log.info(`${entry.signalId}: protected ${mode} as journaled with its entry ${entry.clientOrderId} (the config now says ${deps.config.protection.mode}, for new signals)`);
+      return { ...deps, config: { ...deps.config, protection: { ...deps.config.protection, mode } } };
     };
 
     const followProtective = (order: LiveOrder, record: JournaledOrder, rules: PairRules): Work => {
@@ -207,8 +235,15 @@ export function restoreDuties(plan: ReconcilePlan, orders: readonly JournaledOrd
       );
     };
 
+    /**
+     * The roles an entry's protection will rest with once restored: the live ones, the stop-loss placed for its
+     * unprotected fill, the take-profit placed with it (`restBoth`). Two roles: one cancels the other.
+     */
+    const protectedFills = new Set(plan.toProtect.map((fill) => fill.entry.clientOrderId));
     const siblingsOf = (parent: string): ReplaySubject<string> | undefined => {
-      const roles = new Set(plan.restingStops.filter((order) => order.parentClientOrderId === parent).map((order) => order.role));
+      const roles = liveRoles(parent);
+      if (protectedFills.has(parent)) roles.add('stop-loss');
+      if (restBoth.has(parent)) roles.add('take-profit');
       if (roles.size < 2) return undefined;
       const existing = siblingFilled.get(parent);
       if (existing) return existing;
@@ -232,29 +267,38 @@ export function restoreDuties(plan: ReconcilePlan, orders: readonly JournaledOrd
       }
     };
 
+    /** Tells the entry's other protective order that this one ended with a fill (one cancels the other). */
+    const endsSibling = (siblings: ReplaySubject<string> | undefined, role: string) =>
+      tap((step: Step<OrderFinal>) => {
+        if (step.kind === 'done' && step.value.snapshot.volumeExecuted.gt(0)) siblings?.next(role);
+      });
+
     const protect = (fill: UnprotectedFill): Work => {
       const rules = rulesOf(fill.entry.pair);
       if (!rules) return EMPTY;
       const parent = fill.entry.clientOrderId;
       const size = roundVolumeDown(rules, fill.quantity);
-      const request: OrderRequest = {
+      const restingRequest = (orderType: 'stop-loss' | 'take-profit', price: Decimal): OrderRequest => ({
         clientOrderId: deps.newId(),
         pair: rules.key,
         side: opposite(fill.entry.side),
-        orderType: 'stop-loss',
+        orderType,
         volume: size,
-        price: fill.stopPrice,
-      };
+        price,
+      });
+      const request = restingRequest('stop-loss', fill.stopPrice);
       const context = contextOfRequest(request, rules, fill.entry.signalId, 'stop-loss');
       const minimums = checkExitMinimums(rules, size, fill.stopPrice);
       if (!minimums.ok) return of(dustReport({ ...context, clientOrderId: null }, minimums.reason, deps));
       const tp = reached.get(parent);
-      const cancelWhen$: Observable<CancelReason> = merge(
-        closing(rules.key).pipe(map((): CancelReason => 'close-position')),
-        tp ? tp.pipe(map((): CancelReason => 'take-profit')) : EMPTY,
-      );
+      const siblings = siblingsOf(parent);
+      const sibling = (role: string): Observable<CancelReason> =>
+        siblings ? siblings.pipe(filter((filled) => filled !== role), map((): CancelReason => 'one-cancels-other')) : EMPTY;
+      const closing$ = closing(rules.key).pipe(map((): CancelReason => 'close-position'));
+      const cancelWhen$: Observable<CancelReason> = merge(closing$, tp ? tp.pipe(map((): CancelReason => 'take-profit')) : EMPTY, sibling('stop-loss'));
       log.info(`${fill.entry.signalId}: ${size.toFixed()} ${rules.symbol} filled without a stop-loss while the handler was down; placing one at ${fill.stopPrice.toFixed()}`);
-      return protectiveOrder(request, context, deps, { cancelWhen$, lane: 'protect', leaveRestingOnStop: true, parentClientOrderId: parent }).pipe(
+      const stop$ = protectiveOrder(request, context, deps, { cancelWhen$, lane: 'protect', leaveRestingOnStop: true, parentClientOrderId: parent }).pipe(
+        endsSibling(siblings, 'stop-loss'),
         andThen<OrderFinal, OrderFinal>((stop) => {
           if (stop.cancelReason !== 'take-profit') return EMPTY;
           const remaining = size.sub(stop.snapshot.volumeExecuted);
@@ -262,6 +306,19 @@ export function restoreDuties(plan: ReconcilePlan, orders: readonly JournaledOrd
           return marketExit(rules, request.side, remaining, 'take-profit', fill.entry.signalId, null, deps, parent);
         }),
       );
+      const takeProfit = fill.entry.duties.takeProfit;
+      if (!restBoth.has(parent) || takeProfit === null) return stop$;
+      // Journaled both-resting: the take-profit rests beside the stop, as placement would have put it.
+      const tpRequest = restingRequest('take-profit', takeProfit);
+      const tpContext = contextOfRequest(tpRequest, rules, fill.entry.signalId, 'take-profit');
+      const tpMinimums = checkExitMinimums(rules, size, takeProfit);
+      log.info(`${fill.entry.signalId}: journaled both-resting; placing its take-profit at ${takeProfit.toFixed()} again beside the stop`);
+      const takeProfit$ = tpMinimums.ok
+        ? protectiveOrder(tpRequest, tpContext, deps, { cancelWhen$: merge(closing$, sibling('take-profit')), lane: 'protect', leaveRestingOnStop: true, parentClientOrderId: parent }).pipe(
+            endsSibling(siblings, 'take-profit'),
+          )
+        : of(dustReport({ ...tpContext, clientOrderId: null }, tpMinimums.reason, deps));
+      return merge(stop$, takeProfit$);
     };
 
     const watch = (tp: TakeProfitWatch): Work => {
@@ -343,13 +400,14 @@ export function restoreDuties(plan: ReconcilePlan, orders: readonly JournaledOrd
       ...plan.toProtect.map((fill) =>
         protect(fill).pipe(
           tap((step) => {
-            if (step.kind === 'report' && step.report.status !== 'PENDING_NEW') answered(fill.entry.clientOrderId);
+            // The stop's first answer; a take-profit placed beside it (both-resting) does not hold the new entries back.
+            if (step.kind === 'report' && step.report.status !== 'PENDING_NEW' && step.report.role !== 'take-profit') answered(fill.entry.clientOrderId);
           }),
           finalize(() => answered(fill.entry.clientOrderId)),
         ),
       ),
     );
-    const work$: Work = merge(protections$, ...plan.followed.map(follow), ...plan.takeProfitWatches.map(watch), ...plan.unsettled.map(lookAgain));
+    const work$: Work = merge(protections$, ...plan.followed.map(follow), ...takeProfitWatches.map(watch), ...plan.unsettled.map(lookAgain));
     return merge(ready$.pipe(take(1)), work$.pipe(filter((step): step is Step<never> => step.kind === 'report')));
   });
 }
