@@ -75,6 +75,8 @@ function faulty(journal: Journal, plan: Fault[], now: () => number): { journal: 
       recordCloseCommand: (c) => inject('recordCloseCommand', () => journal.recordCloseCommand(c)),
       recordHalt: (h) => inject('recordHalt', () => journal.recordHalt(h)),
       recordRateCounters: (r) => inject('recordRateCounters', () => journal.recordRateCounters(r)),
+      recordSignalOutcome: (o) => inject('recordSignalOutcome', () => journal.recordSignalOutcome(o)),
+      recordForeignOrder: (o) => inject('recordForeignOrder', () => journal.recordForeignOrder(o)),
       signal: (id) => inject('signal', () => journal.signal(id)),
       order: (cid) => inject('order', () => journal.order(cid)),
       orders: () => inject('orders', () => journal.orders()),
@@ -82,6 +84,7 @@ function faulty(journal: Journal, plan: Fault[], now: () => number): { journal: 
       closeCommands: () => inject('closeCommands', () => journal.closeCommands()),
       lastHalt: () => inject('lastHalt', () => journal.lastHalt()),
       lastRateCounters: () => inject('lastRateCounters', () => journal.lastRateCounters()),
+      signalsWithoutOrder: () => inject('signalsWithoutOrder', () => journal.signalsWithoutOrder()),
       close: () => journal.close(),
     },
   };
@@ -203,6 +206,17 @@ describe('patientJournal', () => {
       const journal = patientJournal(store.journal, OPTIONS, scheduler);
       const command = { commandId: 'k1', pair: 'XXBTZUSD', quantity: null, receivedAt: 2_000 };
       expectObservable(journal.recordCloseCommand(command)).toBe('30ms (r|)', { r: { kind: 'recorded', seq: 1 } });
+    });
+  });
+
+  it("a signal's outcome committed before the connection dropped is recorded, not a duplicate", () => {
+    marbles(({ expectObservable, scheduler }) => {
+      const memory = openMemoryJournal({ account: ACCOUNT });
+      memory.recordSignal(signal('s1')).subscribe();
+      const store = faulty(memory, ['ambiguous'], () => scheduler.now());
+      const journal = patientJournal(store.journal, OPTIONS, scheduler);
+      const outcome = { signalId: 's1', status: 'REJECTED' as const, reason: 'not placed: nothing was sent for it', at: 3_000 };
+      expectObservable(journal.recordSignalOutcome(outcome)).toBe('10ms (r|)', { r: { kind: 'recorded', seq: 2 } });
     });
   });
 

@@ -18,6 +18,7 @@ import {
   timer,
 } from 'rxjs';
 import { type Journal, isJournalError } from '../model/journal';
+import { journalWith } from '../journal/decorate';
 import { type PatientJournalOptions, patientJournal } from '../journal/patient';
 import { serialJournal } from '../streams/journaling';
 import { type HoldLeaseOptions, type Lease, type LeaseGrant, holdLease } from './lease';
@@ -109,15 +110,17 @@ export function lead(options: LeadOptions, scheduler: SchedulerLike = asyncSched
           return throwError(() => error);
         }),
       );
-    const watched = (journal: Journal): Journal => ({
-      ...journal,
-      recordSignal: (signal) => watch(journal.recordSignal(signal)),
-      recordIntent: (intent) => watch(journal.recordIntent(intent)),
-      recordTransition: (cid, event, at) => watch(journal.recordTransition(cid, event, at)),
-      recordCloseCommand: (command) => watch(journal.recordCloseCommand(command)),
-      recordHalt: (halt) => watch(journal.recordHalt(halt)),
-      recordRateCounters: (counters) => watch(journal.recordRateCounters(counters)),
-    });
+    const watched = (journal: Journal): Journal =>
+      journalWith(journal, {
+        recordSignal: (signal) => watch(journal.recordSignal(signal)),
+        recordIntent: (intent) => watch(journal.recordIntent(intent)),
+        recordTransition: (cid, event, at) => watch(journal.recordTransition(cid, event, at)),
+        recordCloseCommand: (command) => watch(journal.recordCloseCommand(command)),
+        recordHalt: (halt) => watch(journal.recordHalt(halt)),
+        recordRateCounters: (counters) => watch(journal.recordRateCounters(counters)),
+        recordSignalOutcome: (outcome) => watch(journal.recordSignalOutcome(outcome)),
+        recordForeignOrder: (order) => watch(journal.recordForeignOrder(order)),
+      });
 
     const leading = (grant: LeaseGrant): Observable<LeaderEvent> => {
       const sendFrom = scheduler.now() + (grant.epoch > 1 ? Math.max(0, options.inFlightMs) : 0);

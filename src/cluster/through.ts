@@ -1,4 +1,5 @@
 import { type Observable, defer, firstValueFrom, from } from 'rxjs';
+import { journalWith } from '../journal/decorate';
 import { type Journal } from '../model/journal';
 import { type Lease } from './lease';
 
@@ -29,14 +30,15 @@ export function leaseThrough(lease: Lease, run: IoRunner): Lease {
 /** The journal with every call run through `run` (see `leaseThrough`). */
 export function journalThrough(journal: Journal, run: IoRunner): Journal {
   const call = through(run);
-  return {
-    account: journal.account,
+  return journalWith(journal, {
     recordSignal: (signal) => call(() => journal.recordSignal(signal)),
     recordIntent: (intent) => call(() => journal.recordIntent(intent)),
     recordTransition: (cid, event, at) => call(() => journal.recordTransition(cid, event, at)),
     recordCloseCommand: (command) => call(() => journal.recordCloseCommand(command)),
     recordHalt: (halt) => call(() => journal.recordHalt(halt)),
     recordRateCounters: (counters) => call(() => journal.recordRateCounters(counters)),
+    recordSignalOutcome: (outcome) => call(() => journal.recordSignalOutcome(outcome)),
+    recordForeignOrder: (order) => call(() => journal.recordForeignOrder(order)),
     signal: (signalId) => call(() => journal.signal(signalId)),
     order: (cid) => call(() => journal.order(cid)),
     orders: () => call(() => journal.orders()),
@@ -44,6 +46,6 @@ export function journalThrough(journal: Journal, run: IoRunner): Journal {
     closeCommands: () => call(() => journal.closeCommands()),
     lastHalt: () => call(() => journal.lastHalt()),
     lastRateCounters: () => call(() => journal.lastRateCounters()),
-    close: () => journal.close(),
-  };
+    signalsWithoutOrder: () => call(() => journal.signalsWithoutOrder()),
+  });
 }

@@ -4,15 +4,18 @@ import {
   type Journal,
   type JournalError,
   type JournaledCloseCommand,
+  type JournaledForeignOrder,
   type JournaledOrder,
   type JournaledSignal,
+  type JournaledSignalOutcome,
   type JournaledTransition,
   type Sequenced,
   isJournalError,
 } from '../model/journal';
 import { type BackoffPolicy, retryBackoff } from '../operators/retry-backoff';
 import { type LifecycleEvent, transition } from '../model/order-state';
-import { encodeCloseCommand, encodeEvent, encodeIntent, encodeSignal } from './codec';
+import { encodeCloseCommand, encodeEvent, encodeForeignOrder, encodeIntent, encodeSignal, encodeSignalOutcome } from './codec';
+import { journalWith } from './decorate';
 import { foldJournaledOrder } from './order-fold';
 
 /** How long to wait between tries of a store that cannot be reached. */
@@ -57,7 +60,7 @@ function landed(order: JournaledOrder, event: LifecycleEvent, at: number): Journ
  *
  * `fenced`, `misuse`, `corrupt`, `schema` and `account-mismatch` errors go through at once. A retry after a
  * failure is idempotent: a signal or close command the retry finds journaled with exactly these fields is the
- * first attempt's commit and answers `recorded` with its seq; an intent the retry finds journaled with exactly
+ * first attempt's commit and answers `recorded` with its seq (a signal's outcome and a foreign order likewise); an intent the retry finds journaled with exactly
  * these fields answers its seq instead of the second-intent `misuse`; a transition a retry finds as the order's
  * last event, at the same time, answers as the first attempt would have (`moved`, its reports and seq), since
  * some events (a `sent`) may rightly occur twice. A halt or rate-counters record may be written twice (the last one counts).
@@ -100,8 +103,7 @@ export function patientJournal(journal: Journal, options: PatientJournalOptions,
     (admission: Admission<T>): Admission<T> =>
       retried && admission.kind === 'duplicate' && same(admission.first) ? { kind: 'recorded', seq: admission.first.seq } : admission;
 
-  return {
-    account: journal.account,
+  return journalWith(journal, {
     recordSignal: (signal) =>
       patiently('recordSignal', (retried) =>
         journal
@@ -141,6 +143,18 @@ export function patientJournal(journal: Journal, options: PatientJournalOptions,
           .recordCloseCommand(command)
           .pipe(map(admitted<JournaledCloseCommand>(retried, (first) => encodeCloseCommand(first) === encodeCloseCommand(command)))),
       ),
+    recordSignalOutcome: (outcome) =>
+      patiently('recordSignalOutcome', (retried) =>
+        journal
+          .recordSignalOutcome(outcome)
+          .pipe(map(admitted<JournaledSignalOutcome>(retried, (first) => encodeSignalOutcome(first) === encodeSignalOutcome(outcome)))),
+      ),
+    recordForeignOrder: (order) =>
+      patiently('recordForeignOrder', (retried) =>
+        journal
+          .recordForeignOrder(order)
+          .pipe(map(admitted<JournaledForeignOrder>(retried, (first) => encodeForeignOrder(first) === encodeForeignOrder(order)))),
+      ),
     recordHalt: (halt) => patiently('recordHalt', () => journal.recordHalt(halt)),
     recordRateCounters: (counters) => patiently('recordRateCounters', () => journal.recordRateCounters(counters)),
     signal: (signalId) => patiently('signal', () => journal.signal(signalId)),
@@ -150,10 +164,11 @@ export function patientJournal(journal: Journal, options: PatientJournalOptions,
     closeCommands: () => patiently('closeCommands', () => journal.closeCommands()),
     lastHalt: () => patiently('lastHalt', () => journal.lastHalt()),
     lastRateCounters: () => patiently('lastRateCounters', () => journal.lastRateCounters()),
+    signalsWithoutOrder: () => patiently('signalsWithoutOrder', () => journal.signalsWithoutOrder()),
     close: () =>
       defer(() => {
         closed = true;
         return journal.close();
       }),
-  };
+  });
 }
