@@ -20,6 +20,15 @@ describe('package root', () => {
       'ExchangeError',
       'ScaledScheduler',
       'IdleClock',
+      'openSqliteJournal',
+      'openPgJournal',
+      'patientJournal',
+      'openRedisBus',
+      'busInputs$',
+      'writeReports',
+      'openPgLease',
+      'holdLease',
+      'lead',
     ] as const;
     for (const name of names) expect(typeof (root as Record<string, unknown>)[name]).toBe('function');
   });
