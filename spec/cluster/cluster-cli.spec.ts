@@ -5,7 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 import { firstValueFrom } from 'rxjs';
 import { UsageError, parseArgs } from '../../src/cli/args';
-import { clusterSchema, redactedUrl } from '../../src/cli/cluster-run';
+import { clusterSchema } from '../../src/cli/cluster-run';
+import { printableUrl } from '../../src/model/url';
 import { type CliIo } from '../../src/cli/io';
 import { main } from '../../src/cli/main';
 import { openPgLease } from '../../src/cluster/lease';
@@ -39,8 +40,9 @@ describe('kraken-rx run --cluster: the command line', () => {
     expect(clusterSchema(accountFingerprint('API-KEY'))).toMatch(/^krx_[0-9a-f]{16}$/);
   });
 
-  it('logs the URL without its password', () => {
-    expect(redactedUrl('postgres://krx:s3cret@db.internal:5432/trading')).toBe('postgres://krx:***@db.internal:5432/trading');
+  it('logs the URL without its user name and password, and no URL that does not parse', () => {
+    expect(printableUrl('postgres://krx:s3cret@db.internal:5432/trading')).toBe('postgres://db.internal:5432/trading');
+    expect(printableUrl('postgres//krx:s3cret@db')).toBe('(unparsable URL)');
   });
 });
 

@@ -12,6 +12,7 @@ import {
 import { type MonoTypeOperatorFunction, type Observable, type SchedulerLike, asyncScheduler, defer, lastValueFrom, retry, throwError, timer } from 'rxjs';
 import { errorCode } from '../model/error-shape';
 import { type BackoffPolicy, backoffDelay } from '../operators/retry-backoff';
+import { printableUrl } from '../model/url';
 
 /**
  * The bus between the handler and the rest of a trading system: Redis Streams, one pair of streams per account.
@@ -119,13 +120,8 @@ function urlProblem(raw: string): string | null {
   return null;
 }
 
-/** The URL as it may be printed: without user and password. */
-export const printableBusUrl = (raw: string): string => {
-  const url = new URL(raw);
-  url.username = '';
-  url.password = '';
-  return url.toString();
-};
+/** The URL as it may be printed (`printableUrl`: without user name and password). */
+export const printableBusUrl = (raw: string): string => printableUrl(raw);
 
 const CONNECTION_ERRORS = [
   ClientClosedError,

@@ -7,6 +7,7 @@ import { type IoRunner, journalThrough, leaseThrough } from '../cluster/through'
 import { loadConfig } from '../config/config';
 import { openPgJournal } from '../journal/pg';
 import { type Journal } from '../model/journal';
+import { printableUrl } from '../model/url';
 import { type RunArgs, UsageError } from './args';
 import { type BusRun, openBusRun } from './bus-run';
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes';
@@ -31,17 +32,6 @@ export const leaseTimings = (ttlMs: number): { readonly ttlMs: number; readonly 
 /** The account's schema in PostgreSQL: named from the account fingerprint (never the key), one per account. */
 export function clusterSchema(account: string): string {
   return `krx_${account.replace(/^key-sha256:/, '').replace(/[^a-z0-9]/g, '_')}`;
-}
-
-/** The URL as it may be logged: without its password. */
-export function redactedUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparsable URL)';
-  }
 }
 
 /** How the wait for the lease ended. */
@@ -100,7 +90,7 @@ export async function runClustered(args: RunArgs & { readonly cluster: string },
     const store = await run(() => openPgLease({ ...location, holder, ttlMs: timings.ttlMs }));
     opened = store;
     const lease = leaseThrough(store, run);
-    log.info(`cluster: ${redactedUrl(args.cluster)} schema ${schema} (account ${venue.account}), this run is ${holder}`);
+    log.info(`cluster: ${printableUrl(args.cluster)} schema ${schema} (account ${venue.account}), this run is ${holder}`);
     const now = runNow(io);
     const life$ = lead(
       {
