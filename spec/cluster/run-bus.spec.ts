@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { type AddressInfo, type Server, type Socket, connect, createServer } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,39 +17,8 @@ import { type PaperExchange, startPaperExchange } from '../../src/paper';
 import { IdleClock } from '../../src/time/idle-clock';
 import { type CapturedIo, captureIo } from '../cli/support/capture-io';
 import { compileCli } from '../e2e/support/crash-child';
+import { Relay } from './support/relay';
 import { REDIS_URL, describeWithRedis, uniqueName } from './support/services';
-
-/** A TCP relay to the real Redis: stopping it is Redis gone for the connections through it only. */
-class Relay {
-  private server: Server | null = null;
-  private readonly sockets = new Set<Socket>();
-
-  async start(): Promise<string> {
-    const target = new URL(REDIS_URL);
-    const server = createServer((client) => {
-      const upstream = connect(Number(target.port), target.hostname);
-      for (const socket of [client, upstream]) {
-        this.sockets.add(socket);
-        socket.on('error', () => undefined);
-        socket.on('close', () => {
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    this.server = server;
-    return `redis://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  }
-
-  async stop(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    const server = this.server;
-    this.server = null;
-    if (server !== null) await new Promise((resolve) => server.close(resolve));
-  }
-}
 
 /**
  * Lets the idle clock's time pass while a test waits on Redis (whose answers the clock cannot see): a step of
@@ -353,8 +321,9 @@ describeWithRedis('kraken-rx run --bus', () => {
   });
 
   it('closes within its timeout when Redis is gone with an acknowledgement in flight, leaving that entry pending', async () => {
-    const relay = new Relay();
-    const url = await relay.start();
+    const relay = new Relay(REDIS_URL);
+    await relay.start();
+    const url = relay.url;
     const warnings: string[] = [];
     const log = { debug: () => undefined, info: () => undefined, warn: (...parts: unknown[]) => warnings.push(parts.join(' ')), error: () => undefined };
     const journal = openMemoryJournal({ account: 'bus-close-spec' });
