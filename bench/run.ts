@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { journalTable, measureJournal } from './journal';
 import { busSkipLine, busTable, measureBus } from './bus';
+import { failoverSkipLine, failoverTable, measureFailover } from './failover';
 import { burstTable, measureBursts } from './burst';
 import { clientOverheadTable, measureClientOverhead } from './client-overhead';
 import { describeMachine, machineLines } from './machine';
@@ -92,6 +93,11 @@ async function main(): Promise<void> {
   const bus = await measureBus();
   if (bus === null) process.stdout.write(`${busSkipLine()}\n\n`);
   else printTable(busTable(bus));
+
+  progress('failover: run --bus --cluster, the leader SIGKILLed 3 times, kill → the standby\'s first order accepted (child processes) …');
+  const failover = await measureFailover();
+  if (failover === null) process.stdout.write(`${failoverSkipLine()}\n\n`);
+  else printTable(failoverTable(failover));
 
   progress(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }

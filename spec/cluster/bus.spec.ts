@@ -1,4 +1,3 @@
-import { type AddressInfo, type Server, type Socket, connect, createServer } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from '@jest/globals';
 import { Decimal } from 'decimal.js';
@@ -12,6 +11,7 @@ import { type CliIo } from '../../src/cli/io';
 import { type InputLine, parseInputLine } from '../../src/cli/input';
 import { main } from '../../src/cli/main';
 import { type ExecutionReport } from '../../src/model/report';
+import { Relay } from './support/relay';
 import { REDIS_URL, describeWithRedis, uniqueName } from './support/services';
 
 const signalLine = (signalId: string): string =>
@@ -55,47 +55,6 @@ async function until(condition: () => Promise<boolean>, what: string, ms = 3_000
   while (!(await condition())) {
     if (Date.now() - start > ms) throw new Error(`gave up waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-/**
- * A TCP relay to the real Redis on a port of its own: stopping it is Redis gone for this test's connections only
- * (others share the server), starting it again on the same port is Redis back.
- */
-class Relay {
-  private server: Server | null = null;
-  private readonly sockets = new Set<Socket>();
-  port = 0;
-
-  async start(): Promise<void> {
-    const target = new URL(REDIS_URL);
-    const server = createServer((client) => {
-      const upstream = connect(Number(target.port), target.hostname);
-      for (const socket of [client, upstream]) {
-        this.sockets.add(socket);
-        socket.on('error', () => undefined);
-        socket.on('close', () => {
-          this.sockets.delete(socket);
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
-    this.port = (server.address() as AddressInfo).port;
-    this.server = server;
-  }
-
-  async stop(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    const server = this.server;
-    this.server = null;
-    if (server !== null) await new Promise((resolve) => server.close(resolve));
-  }
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
   }
 }
 
@@ -229,7 +188,7 @@ describeWithRedis('Redis Streams bus', () => {
   });
 
   it('waits out Redis being unreachable and, once it is back, delivers what was published meanwhile, acks and writes', async () => {
-    const relay = new Relay();
+    const relay = new Relay(REDIS_URL);
     await relay.start();
     try {
       const bus = await openBus('handler-a', { url: relay.url });

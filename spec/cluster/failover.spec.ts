@@ -1,8 +1,6 @@
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import pg from 'pg';
 import { createClient } from 'redis';
@@ -11,6 +9,7 @@ import { clusterSchema } from '../../src/cli/cluster-run';
 import { accountFingerprint } from '../../src/journal/account';
 import { type PaperExchange, startPaperExchange } from '../../src/paper';
 import { type CompiledCli, compileCli } from '../e2e/support/crash-child';
+import { Child, until } from './support/child';
 import { PG_URL, REDIS_URL, describeWithPostgres, describeWithRedis, postgresAvailable, uniqueName } from './support/services';
 
 /**
@@ -28,41 +27,6 @@ const SIGNALS = Number(process.env['KRX_FAILOVER_SIGNALS'] ?? 1_000);
 
 
 const LEASE_TTL_MS = 2_000;
-
-/** A child `kraken-rx` with its stderr kept (its log) and its end awaited. */
-class Child {
-  readonly err: string[] = [];
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  private readonly process: ChildProcessWithoutNullStreams;
-
-  constructor(cli: CompiledCli, args: readonly string[], env: Readonly<Record<string, string>>) {
-    this.process = spawn(process.execPath, [cli.entry, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    this.process.stdin.end();
-    this.process.stdout.resume();
-    createInterface({ input: this.process.stderr }).on('line', (line) => this.err.push(line));
-    this.exited = new Promise((resolve) => this.process.on('close', (code, signal) => resolve({ code, signal })));
-  }
-
-  said(pattern: RegExp): boolean {
-    return this.err.some((line) => pattern.test(line));
-  }
-
-  signal(name: NodeJS.Signals): void {
-    if (this.process.exitCode === null && this.process.signalCode === null) this.process.kill(name);
-  }
-}
-
-/** Polls `condition` every 20 ms; fails naming `what` (and what the children said) after `ms` of real time. */
-async function until(what: string, condition: () => boolean | Promise<boolean>, ms: number, children: readonly Child[] = []): Promise<void> {
-  const start = Date.now();
-  while (!(await condition())) {
-    if (Date.now() - start > ms) {
-      const logs = children.map((child, i) => `child ${i}:\n${child.err.slice(-30).join('\n')}`).join('\n');
-      throw new Error(`gave up after ${ms} ms waiting for ${what}\n${logs}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 const FINAL = new Set(['FILLED', 'REJECTED', 'CANCELED', 'EXPIRED', 'ERROR']);
 

@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { type AddressInfo, type Server, type Socket, connect, createServer } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,39 +17,8 @@ import { type PaperExchange, startPaperExchange } from '../../src/paper';
 import { IdleClock } from '../../src/time/idle-clock';
 import { type CapturedIo, captureIo } from '../cli/support/capture-io';
 import { compileCli } from '../e2e/support/crash-child';
+import { Relay } from './support/relay';
 import { REDIS_URL, describeWithRedis, uniqueName } from './support/services';
-
-/** A TCP relay to the real Redis: stopping it is Redis gone for the connections through it only. */
-class Relay {
-  private server: Server | null = null;
-  private readonly sockets = new Set<Socket>();
-
-  async start(): Promise<string> {
-    const target = new URL(REDIS_URL);
-    const server = createServer((client) => {
-      const upstream = connect(Number(target.port), target.hostname);
-      for (const socket of [client, upstream]) {
-        this.sockets.add(socket);
-        socket.on('error', () => undefined);
-        socket.on('close', () => {
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    this.server = server;
-    return `redis://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  }
-
-  async stop(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    const server = this.server;
-    this.server = null;
-    if (server !== null) await new Promise((resolve) => server.close(resolve));
-  }
-}
 
 /**
  * Lets the idle clock's time pass while a test waits on Redis (whose answers the clock cannot see): a step of
@@ -143,10 +111,10 @@ describeWithRedis('kraken-rx run --bus', () => {
   const publish = (lines: string[]): Promise<string[]> => lastValueFrom(publishLines(publisher, lines).pipe(toArray()));
 
   /** A run of `kraken-rx run --bus` on this test's account and journal, stopped with `stop()` (SIGINT). */
-  const start = (journal = join(dir, 'journal.db')): { readonly io: CapturedIo; readonly done: Promise<number>; stop(): void } => {
+  const start = (journal = join(dir, 'journal.db'), bus = REDIS_URL): { readonly io: CapturedIo; readonly done: Promise<number>; stop(): void } => {
     const stops = new Subject<string>();
     const io: CapturedIo = { ...captureIo({ env: { KRAKEN_API_KEY: paper.apiKey, KRAKEN_API_SECRET: paper.apiSecret }, clock }), stopRequests: stops };
-    const done = main(['run', '--config', config, '--url', paper.url, '--journal', journal, '--bus', REDIS_URL, '--account', account, '--json'], io);
+    const done = main(['run', '--config', config, '--url', paper.url, '--journal', journal, '--bus', bus, '--account', account, '--json'], io);
     return { io, done, stop: () => stops.next('SIGINT') };
   };
 
@@ -246,6 +214,43 @@ describeWithRedis('kraken-rx run --bus', () => {
     expect(second.io.err()).toContain(`entry ${ids[0] ?? ''} (signal s1, pending) is journaled already`);
     expect(second.io.err()).toContain(`entry ${ids[3] ?? ''} (signal s4, claimed) is journaled already`);
     expect(second.io.err()).toContain('bus: 4 entries acknowledged (4 journaled before, not handled again)');
+  });
+
+  it('carries on when Redis is gone mid-run and comes back: one final report, one acknowledgement and one accepted cl_ord_id per signal', async () => {
+    const relay = new Relay(REDIS_URL);
+    await relay.start();
+    const ids = Array.from({ length: 20 }, (_, index) => `g${index + 1}`);
+    const run = start(join(dir, 'journal.db'), relay.url);
+    try {
+      await publish(ids.slice(0, 10).map(market));
+      await until(async () => (await finals()).length >= 1, 'a first final report', run.io);
+      await relay.stop();
+      await until(async () => (await connectionsOf(runConsumerName())).length === 0, "Redis to lose the run's connections", run.io);
+      // Published while the run cannot see Redis; its reads, writes and acknowledgements are retried with the
+      // backoff, whose delays pass on the idle clock.
+      await publish(ids.slice(10).map(market));
+      const cutAt = clock.now();
+      await until(async () => clock.now() - cutAt >= 10_000, '10 s of virtual time without Redis', run.io);
+      const late = new Set(ids.slice(10));
+      expect((await reports()).filter((report) => late.has(report.signalId ?? ''))).toEqual([]);
+      await relay.start();
+      await until(async () => (await finals()).length >= 20 && (await pendingCount()) === 0, '20 final reports, everything acknowledged', run.io);
+    } finally {
+      run.stop();
+      await relay.stop();
+    }
+    await expect(run.done).resolves.toBe(0);
+
+    // A report written as Redis went away may land twice (at least once): a consumer drops the repeat by its reportId.
+    const finalIds: Record<string, Set<string>> = {};
+    for (const report of await finals()) (finalIds[report.signalId ?? ''] ??= new Set()).add(report.reportId);
+    expect(Object.keys(finalIds).sort()).toEqual([...ids].sort());
+    for (const signalId of ids) expect(finalIds[signalId]?.size).toBe(1);
+    expect((await finals()).every((report) => report.status === 'FILLED')).toBe(true);
+    expect(await pendingCount()).toBe(0);
+    const orders = paper.inspect.orders();
+    expect(orders).toHaveLength(20);
+    for (const order of orders) expect(paper.inspect.acceptedCount(order.clOrdId ?? '')).toBe(1);
   });
 
   it("writes a malformed entry's skip report and acknowledges it; a new entry repeating a signalId is REJECTED as a duplicate", async () => {
@@ -353,8 +358,9 @@ describeWithRedis('kraken-rx run --bus', () => {
   });
 
   it('closes within its timeout when Redis is gone with an acknowledgement in flight, leaving that entry pending', async () => {
-    const relay = new Relay();
-    const url = await relay.start();
+    const relay = new Relay(REDIS_URL);
+    await relay.start();
+    const url = relay.url;
     const warnings: string[] = [];
     const log = { debug: () => undefined, info: () => undefined, warn: (...parts: unknown[]) => warnings.push(parts.join(' ')), error: () => undefined };
     const journal = openMemoryJournal({ account: 'bus-close-spec' });
