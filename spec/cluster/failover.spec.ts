@@ -49,7 +49,8 @@ describeWithPostgres('failover: the leader killed mid-burst, the standby finishe
     const started: Child[] = [];
     beforeAll(async () => {
       cli = compileCli();
-      paper = await startPaperExchange({ tier: 'unlimited', seed: 11 });
+      // A key of its own: the cluster schema is named after the key, and the seed's key is every seeded run's.
+      paper = await startPaperExchange({ tier: 'unlimited', seed: 11, apiKey: uniqueName('failover-key') });
       dir = mkdtempSync(join(tmpdir(), 'krx-failover-'));
       admin.on('error', () => undefined);
       await admin.connect();
