@@ -148,19 +148,11 @@ export function journalStatus(orders: readonly JournaledOrder[]): JournalStatus 
   };
 }
 
-/** A journaled order not final, which the exchange no longer shows open: it ended (or never arrived) while unwatched. */
-export interface NoLongerOpenLine {
-  readonly signalId: string;
-  readonly clientOrderId: string;
-  readonly txid: string | null;
-  readonly role: OrderRole;
-  readonly pair: string;
-  readonly side: Side;
-  readonly orderType: ExchangeOrderType;
-  readonly quantity: Decimal;
-  /** What the journal last recorded of it. */
-  readonly status: OrderStatus;
-}
+/**
+ * A journaled order not final, which the exchange no longer shows open: it ended (or never arrived) while unwatched.
+ * `status` is what the journal last recorded of it.
+ */
+export type NoLongerOpenLine = Pick<RestingProtectionLine, 'signalId' | 'clientOrderId' | 'txid' | 'role' | 'pair' | 'side' | 'orderType' | 'quantity' | 'status'>;
 
 /** An order open on the exchange, as `status` shows one the journal does not know. */
 export interface UnknownOpenLine {

@@ -18,7 +18,7 @@ import {
   toArray,
 } from 'rxjs';
 import { type ProtectionMode } from '../model/config';
-import { type Journal, type JournaledOrder, type OrderIntentRecord, type SignalRecord } from '../model/journal';
+import { type ForeignOrderRecord, type Journal, type JournaledOrder, type OrderIntentRecord, type SignalRecord } from '../model/journal';
 import { isOrderGone } from '../model/errors';
 import { type ExchangeOrderType, type OrderSnapshot } from '../model/order';
 import { type DerivedReport, type LifecycleEvent, type OrderState, type OrderStatus, isFinalOrderStatus } from '../model/order-state';
@@ -121,15 +121,8 @@ export interface RestingProtection extends ProtectiveOrder {
   readonly remaining: Decimal;
 }
 
-/** An order on the account that the journal does not know: reported once (logged), never touched. */
-export interface ForeignOrder {
-  readonly txid: string;
-  readonly clientOrderId: string | null;
-  readonly pair: string;
-  readonly side: Side;
-  readonly orderType: string;
-  readonly volume: Decimal;
-}
+/** An order on the account that the journal does not know: reported once (logged), never touched. Journaled as told (`ForeignOrderRecord` with its time). */
+export type ForeignOrder = Omit<ForeignOrderRecord, 'at'>;
 
 /** An order that may be live and that the lookups could not settle (the exchange kept failing): never given up. */
 export interface UnsettledOrder {
