@@ -7,6 +7,7 @@ import {
   concatMap,
   connect,
   defer,
+  expand,
   filter,
   from,
   map,
@@ -27,7 +28,7 @@ import { type OrderRole } from '../model/report';
 import { type Side } from '../model/signal';
 import { type ExchangeDeps } from './deps';
 import { exchangeCall } from './exchange-call';
-import { lookUpOrder } from './lookup';
+import { absenceProvableFrom, lookUpOrder } from './lookup';
 import { type LiveOrder } from './order-lifecycle';
 import { QUERY_BATCH_SIZE } from './order-monitor';
 import { type ProtectiveOrder } from './positions';
@@ -342,23 +343,63 @@ export function reconcile(journal: Journal, deps: ExchangeDeps, options: Reconci
     return record(order, [...proven, givenUp(order.intent.role, `not placed: ${how}`)], pairs);
   };
 
-  const settleUnanswered = (order: JournaledOrder, open: ReadonlyMap<string, OrderSnapshot>, pairs: PairBook): Observable<Settled> => {
+  /** Proven not placed by what the exchange lists (a lookup's or the start's listing): how it ends. */
+  const giveUpAbsent = (order: JournaledOrder, pairs: PairBook): Observable<Settled> =>
+    giveUp(order, pairs, order.state.status === 'intended' ? 'never sent before the process stopped' : 'proven absent by its client order id after the restart');
+
+  /**
+   * A never-answered order: adopted when OpenOrders or the ClosedOrders listing shows it; proven absent without a
+   * call when the listing is complete and OpenOrders was read past its deadline plus the lag; else looked up.
+   */
+  const settleUnanswered = (order: JournaledOrder, listing: StartListing, pairs: PairBook): Observable<Settled> => {
     const cid = order.intent.clientOrderId;
-    const listed = [...open.values()].find((snapshot) => snapshot.clientOrderId === cid);
+    const listed = findByClientOrderId(listing.open, cid) ?? (listing.closed ? findByClientOrderId(listing.closed, cid) : undefined);
     if (listed) return adopt(order, listed, pairs);
     if (order.state.status === 'absent') return giveUp(order, pairs, 'proven absent before the restart');
     const deadline = order.state.deadline ?? order.intent.createdAt + order.intent.deadlineMs;
+    if (listing.closed && listing.openAt >= absenceProvableFrom(deadline, deps)) return giveUpAbsent(order, pairs);
     return lookUpOrder(cid, deadline, deps, 'lookup').pipe(
       concatMap((result): Observable<Settled> => {
         switch (result.kind) {
           case 'found':
             return adopt(order, result.snapshot, pairs);
           case 'absent':
-            return giveUp(order, pairs, order.state.status === 'intended' ? 'never sent before the process stopped' : 'proven absent by its client order id after the restart');
+            return giveUpAbsent(order, pairs);
           case 'unproven':
             log.warn(`${cid}: may be live, neither found nor proven absent at start: ${result.reason}`);
             return of({ kind: 'unsettled', order: { intent: order.intent, status: order.state.status, reason: result.reason } });
         }
+      }),
+    );
+  };
+
+  /**
+   * Every closed order opened or closed since `startMs`, page after page (⌈count/50⌉, following `count` should it
+   * grow meanwhile), on the monitor lane as OpenOrders; `null` (the lookups then do it all) without the port's
+   * paging, when the walk would cost more than the `lookups` it saves, or when it fails (logged).
+   */
+  const closedSince = (startMs: number, lookups: number): Observable<ReadonlyMap<string, OrderSnapshot> | null> => {
+    const listPage = port.closedOrdersSince?.bind(port);
+    if (!listPage || lookups === 0) return of(null);
+    const page = (offset: number) =>
+      exchangeCall(deps, 'monitor', () => ({ kind: 'closedOrders' }), () => listPage(startMs, offset), 'idempotent').pipe(
+        map((answer) => ({ ...answer, next: offset + answer.orders.size })),
+      );
+    const worthIt = (count: number): boolean => Math.ceil(count / CLOSED_PAGE_SIZE) <= LOOKUP_CALLS * lookups;
+    return page(0).pipe(
+      // expand, one page at a time: each offset follows from the previous answer.
+      expand((answer) => (answer.orders.size > 0 && answer.next < answer.count && worthIt(answer.count) ? page(answer.next) : EMPTY), 1),
+      reduce(
+        (listing: { orders: Map<string, OrderSnapshot>; complete: boolean }, answer) => ({
+          orders: new Map([...listing.orders, ...answer.orders]),
+          complete: worthIt(answer.count) && (answer.orders.size === 0 || answer.next >= answer.count),
+        }),
+        { orders: new Map<string, OrderSnapshot>(), complete: false },
+      ),
+      map((listing) => (listing.complete ? listing.orders : null)),
+      catchError((error: unknown) => {
+        log.warn('ClosedOrders since the oldest never-answered order failed; looking each up instead:', error instanceof Error ? error.message : String(error));
+        return of(null);
       }),
     );
   };
@@ -404,6 +445,7 @@ export function reconcile(journal: Journal, deps: ExchangeDeps, options: Reconci
   const settle = (all: readonly JournaledOrder[], pairs: PairBook): Observable<Step<ReconcilePlan>> =>
     openOrders$.pipe(
       concatMap((open) => {
+        const openAt = scheduler.now();
         const journaled = new Map(all.map((order) => [order.intent.clientOrderId, order]));
         const contradiction = endedButOpen(open, journaled);
         if (contradiction) return throwError(() => contradiction);
@@ -423,12 +465,19 @@ export function reconcile(journal: Journal, deps: ExchangeDeps, options: Reconci
           ),
           reduce((found: Map<string, OrderSnapshot>, batch) => new Map([...found, ...batch]), new Map(open)),
         );
+        const toLookUp = unanswered.filter((order) => order.state.status !== 'absent' && !findByClientOrderId(open, order.intent.clientOrderId));
+        // From the oldest one's intent (before its first send), a second early for the exchange's clock.
+        const since = Math.min(...toLookUp.map((order) => order.intent.createdAt)) - CLOCK_SKEW_MS;
         const settled$ = snapshots$.pipe(
           concatMap((snapshots) =>
-            concat(
-              settleKnown(known, snapshots, pairs),
-              // mergeMap: independent lookups, paced by the rate gate's lookup lane.
-              from(unanswered).pipe(mergeMap((order) => settleUnanswered(order, open, pairs), LOOKUP_CONCURRENCY)),
+            closedSince(since, toLookUp.length).pipe(
+              concatMap((closed) =>
+                concat(
+                  settleKnown(known, snapshots, pairs),
+                  // mergeMap: independent lookups, paced by the rate gate's lookup lane.
+                  from(unanswered).pipe(mergeMap((order) => settleUnanswered(order, { open, openAt, closed }, pairs), LOOKUP_CONCURRENCY)),
+                ),
+              ),
             ),
           ),
         );
@@ -518,6 +567,26 @@ function unknownTxids(batch: readonly string[], cidOf: ReadonlyMap<string, strin
   const which = batch.length === 1 ? first : `one of ${batch.length} journaled txids (${first}, …)`;
   return new ReconcileError('unknown-to-exchange', cidOf.get(first) ?? first, `the exchange does not know ${which}: is this journal from another account?`);
 }
+
+/** What the start read of the account, for the never-answered orders. */
+interface StartListing {
+  readonly open: ReadonlyMap<string, OrderSnapshot>;
+  /** Epoch ms of the OpenOrders answer: a listing proves absence only when read past the deadline plus the lag. */
+  readonly openAt: number;
+  /** Every closed order since the oldest never-answered one; `null` when not read (or not all of it). */
+  readonly closed: ReadonlyMap<string, OrderSnapshot> | null;
+}
+
+/** Only an exact match: adopting an order that does not carry our id could make a stranger's order ours. */
+const findByClientOrderId = (orders: ReadonlyMap<string, OrderSnapshot>, clientOrderId: string): OrderSnapshot | undefined =>
+  [...orders.values()].find((snapshot) => snapshot.clientOrderId === clientOrderId);
+
+/** Kraken's ClosedOrders page. */
+const CLOSED_PAGE_SIZE = 50;
+/** REST calls of one lookup round (OpenOrders, then ClosedOrders, by client order id). */
+const LOOKUP_CALLS = 2;
+/** How far the exchange's clock may be behind ours: the listing starts this much before the oldest intent. */
+const CLOCK_SKEW_MS = 1_000;
 
 /** Lookups in flight at once; the gate orders their calls anyway, this bounds the timers and subscriptions. */
 const LOOKUP_CONCURRENCY = 8;
