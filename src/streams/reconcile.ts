@@ -267,19 +267,23 @@ function fillOf(state: OrderState, snapshot: OrderSnapshot): LifecycleEvent {
  * journaled order, reports what changed while the process was down (once: the reports are those of the
  * journal transitions that moved), and hands on the duties to restore.
  *
- * Intuition: a replay of the journal, then one monitor tick over all of it, then the lookups of the placements
- * whose answer never came.
+ * Intuition: a replay of the journal, then one monitor tick over all of it, then one listing of what closed since
+ * the oldest placement whose answer never came, and lookups only of those it cannot settle yet.
  *
  * journal:   (o|)
- * exchange:  ──O──Q──Q──────l────l────L      O: OpenOrders once, Q: QueryOrders (≤ 50 txids) for the journaled
- * result:    ───────────r─r────────────r─p|     txids not open, l/L: lookups by client order id (L past the
- *                                              deadline + OpenOrders lag); r: reports, p: the plan (`done`)
+ * exchange:  ──O──Q──Q──C──C──────l────L      O: OpenOrders once, Q: QueryOrders (≤ 50 txids) for the journaled
+ * result:    ────────────────r─r─r─────────r─p|   txids not open, C: ClosedOrders pages since the oldest never-
+ *                                              answered order, l/L: lookups by client order id of those not yet
+ *                                              past their deadline + OpenOrders lag (L: past it); r: reports,
+ *                                              p: the plan (`done`)
  *
  * - An order with a txid: its OpenOrders or QueryOrders snapshot becomes journal transitions (fills, final or
  *   expired state). A txid the exchange does not know errors (`unknown-to-exchange`).
- * - An order never answered (`intended`, `sent`, `ambiguous`): found in OpenOrders, or looked up by client order
- *   id (`lookUpOrder`, `lookup` lane): found → `found` with its txid, adopted as above; absent, proven only past
- *   its last send's deadline plus the OpenOrders lag (looked up again until then) → `proven-absent`, then
+ * - An order never answered (`intended`, `sent`, `ambiguous`): found in OpenOrders or in the ClosedOrders listing
+ *   (below), or looked up by client order id (`lookUpOrder`, `lookup` lane): found → `found` with its txid,
+ *   adopted as above; absent, proven only past its last send's deadline plus the OpenOrders lag
+ *   (`absenceProvableFrom`: absent from both listings when OpenOrders was read past it, else looked up again
+ *   until then) → `proven-absent`, then
  *   REJECTED for an entry (a stale entry is not sent again after a restart) and ERROR for a protective order or an
  *   exit (its entry's open quantity then shows in `toProtect`); neither → `unsettled` in the plan, never REJECTED.
  *   An `absent` order (proven in the run before) ends the same way without a call.
@@ -291,10 +295,13 @@ function fillOf(state: OrderState, snapshot: OrderSnapshot): LifecycleEvent {
  * - A snapshot for another pair, side or client order id, a fill larger than the order, an ended order open on
  *   the exchange, or a transition the state machine refuses: errors with a `ReconcileError` (nothing guessed).
  *
- * REST: one OpenOrders, ⌈n/50⌉ QueryOrders for n journaled txids not open, two calls per lookup round of a
- * never-answered order (AssetPairs once, public, when `options.pairs` is absent). ClosedOrders is not read in bulk:
- * the port offers no start time, and the lookups filter it by client order id. TradesHistory is not read: the
- * port offers none; a fill seen only here is one fill per order and snapshot (see `eventsFromSnapshot`).
+ * REST: one OpenOrders, ⌈n/50⌉ QueryOrders for n journaled txids not open, and for the never-answered orders not
+ * open ⌈m/50⌉ ClosedOrders pages for the m orders closed since the oldest one's intent (less a second for the
+ * exchange's clock), on the monitor lane as OpenOrders; then two calls per lookup round of each of them not yet
+ * past its deadline plus the lag (AssetPairs once, public, when `options.pairs` is absent). Without the port's
+ * `closedOrdersSince`, when those pages would cost more than two calls per order, or when the listing fails
+ * (logged), every never-answered order is looked up as before. TradesHistory is not read: the port offers none;
+ * a fill seen only here is one fill per order and snapshot (see `eventsFromSnapshot`).
  *
  * Emits report steps as the transitions are journaled, then one `done` step with the plan, and completes.
  * Errors with a `ReconcileError`, a `JournalError`, or the exchange's error when OpenOrders/QueryOrders fail
