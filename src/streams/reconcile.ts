@@ -399,7 +399,8 @@ export function reconcile(journal: Journal, deps: ExchangeDeps, options: Reconci
       reduce(
         (listing: { orders: Map<string, OrderSnapshot>; complete: boolean }, answer) => ({
           orders: new Map([...listing.orders, ...answer.orders]),
-          complete: worthIt(answer.count) && (answer.orders.size === 0 || answer.next >= answer.count),
+          // An empty page short of `count` leaves the listing incomplete: it proves nothing.
+          complete: worthIt(answer.count) && answer.next >= answer.count,
         }),
         { orders: new Map<string, OrderSnapshot>(), complete: false },
       ),
