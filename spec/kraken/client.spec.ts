@@ -67,6 +67,18 @@ describe('KrakenClient', () => {
     expect(params().get('closetime')).toBe('close');
   });
 
+  it('closedOrdersPage sends start and ofs, and refuses an answer without its count as malformed', async () => {
+    results['ClosedOrders'] = { closed: { OX: closedMarketOrder('c-1') }, count: 51 };
+    const page = await firstValueFrom(client.closedOrdersPage({ start: '1767603600', ofs: 50 }));
+    expect([page.count, [...page.orders.keys()]]).toEqual([51, ['OX']]);
+    expect([params().get('start'), params().get('ofs')]).toEqual(['1767603600', '50']);
+    results['ClosedOrders'] = { closed: { OX: closedMarketOrder('c-1') } };
+    const error = await errorOf(firstValueFrom(client.closedOrdersPage({ start: '1767603600', ofs: 0 })));
+    expect(error.message).toContain('ClosedOrders result.count');
+    // The lookups' closedOrders still reads a count-less answer as one page.
+    expect((await firstValueFrom(client.closedOrders({ cl_ord_id: 'c-1' }))).count).toBe(1);
+  });
+
   it('queryOrders joins txids, skips the call for none, and refuses more than 50', async () => {
     results['QueryOrders'] = { O1: closedMarketOrder('a'), O2: openLimitOrder('b') };
     const orders = await firstValueFrom(client.queryOrders(['O1', 'O2']));

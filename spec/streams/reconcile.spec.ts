@@ -548,3 +548,158 @@ describe('reconcile', () => {
     it('a journaled txid the exchange does not know', () => failing([], 'unknown-to-exchange', /journal from another account/));
   });
 });
+
+/** `exchangeOf` with Kraken's paging of ClosedOrders since a time: 50 a page, `count` all that match. */
+class PagingPort extends FakePort {
+  constructor(
+    private readonly closed: () => readonly OrderSnapshot[],
+    private readonly cold: Cold,
+    script: PortScript,
+    private readonly clock: TestScheduler,
+  ) {
+    super(script, clock);
+  }
+
+  closedOrdersSince(startMs: number, offset: number): Observable<{ readonly orders: ReadonlyMap<string, OrderSnapshot>; readonly count: number }> {
+    this.calls.push({ method: 'closedOrdersSince', at: this.clock.now(), args: { startMs, offset } });
+    const all = this.closed();
+    return this.cold('10ms (a|)', { a: { orders: ordersOf(...all.slice(offset, offset + 50)), count: all.length } });
+  }
+}
+
+describe('reconcile: never-answered orders settled from one ClosedOrders listing', () => {
+  /** Entries created from 5 000 every 10 ms, each sent (deadline + 3 000), ambiguous or only intended. */
+  const burst = (n: number): Array<readonly [ReturnType<typeof intentOf>, ...Seeded[]]> =>
+    Array.from({ length: n }, (_, i) => {
+      const at = 5_000 + i * 10;
+      const intent = intentOf({ clientOrderId: `b${i}`, createdAt: at });
+      if (i % 4 === 0) return [intent] as const;
+      if (i % 4 === 1) return [intent, sent(at), ambiguous(at + 100)] as const;
+      return [intent, sent(at)] as const;
+    });
+  /** What the exchange holds of the burst: every third filled and closed, every fifth still open, the rest never placed; 45 strangers closed. */
+  const exchangeOfBurst = (n: number): OrderSnapshot[] => [
+    ...Array.from({ length: n }, (_, i) => i)
+      .filter((i) => i % 3 === 0 || i % 5 === 0)
+      .map((i) =>
+        i % 3 === 0
+          ? snapshot({ txid: `O${i}`, clientOrderId: `b${i}`, status: 'closed', volumeExecuted: '1', price: '100' })
+          : snapshot({ txid: `O${i}`, clientOrderId: `b${i}`, status: 'open' }),
+      ),
+    ...Array.from({ length: 45 }, (_, i) => snapshot({ txid: `S${i}`, clientOrderId: `stranger-${i}`, status: 'canceled' })),
+  ];
+  const pagingExchangeOf = (cold: Cold, scheduler: TestScheduler, orders: () => readonly OrderSnapshot[]): PagingPort => {
+    const plain = exchangeOf(cold, scheduler, orders);
+    const closed = (): OrderSnapshot[] => orders().filter((order) => order.status !== 'open' && order.status !== 'pending');
+    return new PagingPort(
+      closed,
+      cold,
+      {
+        openOrders: (filter) => plain.openOrders(filter),
+        closedOrders: (filter) => plain.closedOrders(filter),
+        queryOrders: (txids) => plain.queryOrders(txids),
+      },
+      scheduler,
+    );
+  };
+  const outcome = (journal: Journal, run: Run) => ({
+    reports: run.reports.map(({ report }) => `${report.clientOrderId} ${report.status} ${report.exchangeOrderId ?? '-'} ${report.reason ?? ''}`).sort(),
+    journal: [...ordersIn(journal).values()].map((order) => [order.intent.clientOrderId, order.state.status, order.state.txid, ...order.events.map((e) => e.event.kind)]),
+    toProtect: run.plans[0]?.toProtect.map((p) => `${p.entry.clientOrderId} ${p.quantity.toFixed()}`),
+    followed: run.plans[0]?.followed.map((f) => `${f.context.clientOrderId} ${f.txid}`),
+    unsettled: run.plans[0]?.unsettled,
+  });
+
+  it('settles 60 never-answered orders past their deadline with 1 OpenOrders and 2 ClosedOrders pages, as 60 lookups would', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const exchange = exchangeOfBurst(60);
+      const paged = newJournal();
+      const looked = newJournal();
+      seed(paged, burst(60));
+      seed(looked, burst(60));
+      const pagingPort = pagingExchangeOf(cold, scheduler, () => exchange);
+      const lookupPort = exchangeOf(cold, scheduler, () => exchange);
+      // At 20 000 every deadline (≤ 8 590) plus the lag (2 000) is past.
+      const run = start(paged, pagingPort, scheduler, 20_000);
+      const today = start(looked, lookupPort, scheduler, 20_000);
+      flush();
+      expect([run.error(), today.error()]).toEqual([null, null]);
+      expect([run.completed(), today.completed()]).toEqual([true, true]);
+      // 20 closed of ours + 45 strangers' = 65 closed since 4 000: two pages.
+      expect(pagingPort.calls.map((call) => [call.method, call.args])).toEqual([
+        ['openOrders', undefined],
+        ['closedOrdersSince', { startMs: 4_000, offset: 0 }],
+        ['closedOrdersSince', { startMs: 4_000, offset: 50 }],
+      ]);
+      // Without the paging, the 60 - 8 open ones are looked up one by one: OpenOrders and ClosedOrders each.
+      expect(lookupPort.callsOf('closedOrders')).toHaveLength(52);
+      expect(outcome(paged, run)).toEqual(outcome(looked, today));
+      const reports = outcome(paged, run).reports;
+      expect(reports.filter((line) => line.includes(' FILLED '))).toHaveLength(20);
+      expect(reports.filter((line) => line.includes(' REJECTED '))).toHaveLength(32);
+      expect(reports.filter((line) => line.startsWith('b0 '))).toEqual([
+        'b0 FILLED O0 ',
+        'b0 NEW O0 found by its client order id after an ambiguous placement',
+        'b0 PENDING_NEW - ',
+      ]);
+      expect(ordersIn(paged).get('b1')?.events.map((e) => e.event.kind)).toEqual(['sent', 'ambiguous', 'proven-absent', 'rejected']);
+      expect(ordersIn(paged).get('b4')?.events.map((e) => e.event.kind)).toEqual(['rejected']);
+      expect(run.plans[0]?.followed).toHaveLength(8);
+    });
+  });
+
+  it('looks up by client order id only the order not yet past its deadline; the listing adopts one that is', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const journal = newJournal();
+      seed(journal, [
+        [intentOf({ clientOrderId: 'old-lost', createdAt: 1_000 }), sent(1_000)],
+        [intentOf({ clientOrderId: 'late-filled', createdAt: 19_000 }), sent(19_000)],
+        // Sent at 19 500, deadline 22 500: not provably absent before 24 500.
+        [intentOf({ clientOrderId: 'late-lost', createdAt: 19_500 }), sent(19_500)],
+      ]);
+      const exchange = [snapshot({ txid: 'OL', clientOrderId: 'late-filled', status: 'closed', volumeExecuted: '1', price: '100' })];
+      const port = pagingExchangeOf(cold, scheduler, () => exchange);
+      const run = start(journal, port, scheduler, 20_000);
+      flush();
+      expect(run.error()).toBeNull();
+      expect(port.callsOf('closedOrdersSince').map((call) => call.args)).toEqual([{ startMs: 0, offset: 0 }]);
+      const lookups = [...port.callsOf('openOrders'), ...port.callsOf('closedOrders')].filter((call) => call.args !== undefined);
+      expect(new Set(lookups.map((call) => JSON.stringify(call.args)))).toEqual(new Set([JSON.stringify({ clientOrderId: 'late-lost' })]));
+      expect(statuses(run)).toEqual(['old-lost REJECTED', 'late-filled NEW', 'late-filled FILLED', 'late-lost REJECTED']);
+      expect(run.reports[3]?.at).toBeGreaterThanOrEqual(24_500);
+      expect(run.reports[0]?.at).toBeLessThan(20_100);
+    });
+  });
+
+  it('falls back to the lookups when the listing fails, and never rejects what it did not prove', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const journal = newJournal();
+      seed(journal, [[intentOf({ clientOrderId: 'filled', createdAt: 1_000 }), sent(1_000)]]);
+      const exchange = [snapshot({ txid: 'OF', clientOrderId: 'filled', status: 'closed', volumeExecuted: '1', price: '100' })];
+      const plain = exchangeOf(cold, scheduler, () => exchange);
+      const port = new PagingPort(() => exchange, cold, { openOrders: (f) => plain.openOrders(f), closedOrders: (f) => plain.closedOrders(f) }, scheduler);
+      port.closedOrdersSince = () => cold('10ms #', undefined, exchangeError('retryable', 'EService:Unavailable', 'ClosedOrders'));
+      const run = start(journal, port, scheduler, 20_000);
+      flush();
+      expect(run.error()).toBeNull();
+      expect(port.callsOf('closedOrders').map((call) => call.args)).toEqual([{ clientOrderId: 'filled' }]);
+      expect(statuses(run)).toEqual(['filled NEW', 'filled FILLED']);
+    });
+  });
+
+  it('stops after the first page when walking the listing would cost more calls than the lookups it saves', () => {
+    marbles(({ cold, scheduler, flush }) => {
+      const journal = newJournal();
+      seed(journal, [[intentOf({ clientOrderId: 'lost', createdAt: 1_000 }), sent(1_000)]]);
+      // 150 closed orders since: 3 pages, more than the 2 calls of one lookup.
+      const exchange = Array.from({ length: 150 }, (_, i) => snapshot({ txid: `S${i}`, clientOrderId: `stranger-${i}`, status: 'closed' }));
+      const port = pagingExchangeOf(cold, scheduler, () => exchange);
+      const run = start(journal, port, scheduler, 20_000);
+      flush();
+      expect(run.error()).toBeNull();
+      expect(port.callsOf('closedOrdersSince')).toHaveLength(1);
+      expect(port.callsOf('closedOrders').map((call) => call.args)).toEqual([{ clientOrderId: 'lost' }]);
+      expect(statuses(run)).toEqual(['lost REJECTED']);
+    });
+  });
+});

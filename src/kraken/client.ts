@@ -13,6 +13,7 @@ import {
   parseCancelAllOrdersAfter,
   parseCancelOrder,
   parseClosedOrders,
+  parseClosedOrdersPage,
   parseOpenOrders,
   parseQueryOrders,
 } from './parse-orders';
@@ -68,6 +69,8 @@ export interface KrakenClient {
   cancelOrder(target: CancelTarget): Observable<CancelOutcome>;
   openOrders(params?: OpenOrdersParams): Observable<ReadonlyMap<string, OrderSnapshot>>;
   closedOrders(params?: ClosedOrdersParams): Observable<ClosedOrdersResult>;
+  /** `closedOrders` for walking pages (`start`, `ofs`): the answer's `count` is required (`malformed` without it). */
+  closedOrdersPage(params: ClosedOrdersParams): Observable<ClosedOrdersResult>;
   /** At most 50 txids; none gives an empty map without a call. */
   queryOrders(txids: readonly string[], params?: { readonly trades?: boolean }): Observable<ReadonlyMap<string, OrderSnapshot>>;
   assetPairs(pairs?: readonly string[]): Observable<ReadonlyMap<string, AssetPairInfo>>;
@@ -121,6 +124,16 @@ const flag = (value: boolean | undefined): string | undefined => (value === true
 const list = (values: readonly string[] | undefined): string | undefined =>
   values === undefined || values.length === 0 ? undefined : values.join(',');
 
+const closedOrdersForm = (params: ClosedOrdersParams): RequestParams => ({
+  cl_ord_id: params.cl_ord_id,
+  userref: params.userref,
+  trades: flag(params.trades),
+  start: params.start,
+  end: params.end,
+  ofs: params.ofs,
+  closetime: params.closetime,
+});
+
 /** Kraken's REST client over a transport. */
 export function krakenClientOver(transport: KrakenTransport): KrakenClient {
   const get = <T>(method: string, parse: (result: unknown) => T, params?: RequestParams): Observable<T> =>
@@ -134,16 +147,8 @@ export function krakenClientOver(transport: KrakenTransport): KrakenClient {
     cancelOrder: (target) => post('CancelOrder', (result) => parseCancelOrder(result, 'CancelOrder'), { ...target }),
     openOrders: (params = {}) =>
       post('OpenOrders', parseOpenOrders, { cl_ord_id: params.cl_ord_id, userref: params.userref, trades: flag(params.trades) }),
-    closedOrders: (params = {}) =>
-      post('ClosedOrders', parseClosedOrders, {
-        cl_ord_id: params.cl_ord_id,
-        userref: params.userref,
-        trades: flag(params.trades),
-        start: params.start,
-        end: params.end,
-        ofs: params.ofs,
-        closetime: params.closetime,
-      }),
+    closedOrders: (params = {}) => post('ClosedOrders', parseClosedOrders, closedOrdersForm(params)),
+    closedOrdersPage: (params) => post('ClosedOrders', parseClosedOrdersPage, closedOrdersForm(params)),
     queryOrders: (txids, params = {}) => {
       if (txids.length === 0) return of(new Map<string, OrderSnapshot>());
       if (txids.length > MAX_QUERY_TXIDS) {

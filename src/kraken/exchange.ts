@@ -92,6 +92,17 @@ export class KrakenExchange implements ExchangePort {
       .pipe(map((page) => page.orders));
   }
 
+  /**
+   * A page of the closed orders opened or closed after `startMs` (`start` in whole unix seconds, rounded down so
+   * nothing after `startMs` is left out), from `offset` (`ofs`); `count` is required of the answer.
+   */
+  closedOrdersSince(startMs: number, offset: number): Observable<{ readonly orders: ReadonlyMap<string, OrderSnapshot>; readonly count: number }> {
+    if (!Number.isFinite(startMs) || !Number.isInteger(offset) || offset < 0) {
+      return throwError(() => refused('ClosedOrders', `start must be epoch ms and ofs a whole number >= 0, got ${startMs} and ${offset}`));
+    }
+    return this.client.closedOrdersPage({ start: String(Math.floor(startMs / 1000)), ofs: offset });
+  }
+
   /** Best bid, ask and last trade, keyed by pair key (whatever name the pairs were asked by). */
   ticker(pairs: readonly string[]): Observable<ReadonlyMap<string, Quote>> {
     return this.client.ticker(pairs).pipe(

@@ -176,6 +176,12 @@ export function parseClosedOrders(result: unknown): ClosedOrdersResult {
   return { orders, count: optional(record['count'], asInteger, 'ClosedOrders result.count') ?? orders.size };
 }
 
+/** ClosedOrders' result read as one page of a walk: without its `count` the walk cannot know where it ends. */
+export function parseClosedOrdersPage(result: unknown): ClosedOrdersResult {
+  const record = asRecord(result, 'ClosedOrders result');
+  return { orders: ordersOf(record['closed'], 'ClosedOrders result.closed'), count: asInteger(record['count'], 'ClosedOrders result.count') };
+}
+
 /** QueryOrders' result: txid → snapshot. */
 export function parseQueryOrders(result: unknown): ReadonlyMap<string, OrderSnapshot> {
   return ordersOf(result, 'QueryOrders result');

@@ -29,6 +29,12 @@ export interface ExchangePort {
   queryOrders(txids: readonly string[]): Observable<ReadonlyMap<string, OrderSnapshot>>;
   openOrders(filter?: { readonly clientOrderId?: string }): Observable<ReadonlyMap<string, OrderSnapshot>>;
   closedOrders(filter?: { readonly clientOrderId?: string }): Observable<ReadonlyMap<string, OrderSnapshot>>;
+  /**
+   * One page (at most 50, newest first) of the orders opened or closed after `startMs` (epoch ms, rounded down to
+   * Kraken's whole seconds; exclusive), from `offset`; `count` is all that match, not the page's size. A port
+   * without it has only the lookups by client order id (reconciliation then makes one per order).
+   */
+  closedOrdersSince?(startMs: number, offset: number): Observable<{ readonly orders: ReadonlyMap<string, OrderSnapshot>; readonly count: number }>;
   ticker(pairs: readonly string[]): Observable<ReadonlyMap<string, Quote>>;
   pairs(): Observable<PairBook>;
   /**

@@ -25,6 +25,19 @@ const findByClientOrderId = (orders: ReadonlyMap<string, OrderSnapshot>, clientO
   [...orders.values()].find((order) => order.clientOrderId === clientOrderId);
 
 /**
+ * From when a listing of open and closed orders that does not show an order proves it was never placed: past the
+ * placement's deadline (the exchange refuses it after that if still queued) plus the OpenOrders lag (an accepted
+ * order may not show before). Until then, not being listed proves nothing.
+ *
+ * @param deadline Epoch ms of the placement's deadline.
+ * @param deps The run's tuning (its OpenOrders lag).
+ * @returns Epoch ms from which an empty listing, asked from then on, is proof of absence.
+ */
+export function absenceProvableFrom(deadline: number, deps: Pick<ExchangeDeps, 'tuning'>): number {
+  return deadline + deps.tuning.openOrdersLagMs;
+}
+
+/**
  * Looks an order up by its client order id (OpenOrders, then ClosedOrders) every `lookup.intervalMs`, until it
  * is found or its absence is proven: an empty answer counts as proof only once the placement's deadline plus
  * the OpenOrders lag has passed, since until then the exchange may still accept it or not show it yet.
@@ -56,7 +69,7 @@ const findByClientOrderId = (orders: ReadonlyMap<string, OrderSnapshot>, clientO
 export function lookUpOrder(clientOrderId: string, deadline: number, deps: LookupDeps, lane: Lane = 'monitor'): Observable<LookupResult> {
   const { port, scheduler, config } = deps;
   return defer(() => {
-    const provenAfter = deadline + deps.tuning.openOrdersLagMs;
+    const provenAfter = absenceProvableFrom(deadline, deps);
     const { intervalMs } = config.lookup;
     const maxAttempts = Math.max(config.lookup.attempts, Math.ceil((provenAfter - scheduler.now()) / intervalMs));
 

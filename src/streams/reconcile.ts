@@ -7,6 +7,7 @@ import {
   concatMap,
   connect,
   defer,
+  expand,
   filter,
   from,
   map,
@@ -27,7 +28,7 @@ import { type OrderRole } from '../model/report';
 import { type Side } from '../model/signal';
 import { type ExchangeDeps } from './deps';
 import { exchangeCall } from './exchange-call';
-import { lookUpOrder } from './lookup';
+import { absenceProvableFrom, lookUpOrder } from './lookup';
 import { type LiveOrder } from './order-lifecycle';
 import { QUERY_BATCH_SIZE } from './order-monitor';
 import { type ProtectiveOrder } from './positions';
@@ -259,19 +260,23 @@ function fillOf(state: OrderState, snapshot: OrderSnapshot): LifecycleEvent {
  * journaled order, reports what changed while the process was down (once: the reports are those of the
  * journal transitions that moved), and hands on the duties to restore.
  *
- * Intuition: a replay of the journal, then one monitor tick over all of it, then the lookups of the placements
- * whose answer never came.
+ * Intuition: a replay of the journal, then one monitor tick over all of it, then one listing of what closed since
+ * the oldest placement whose answer never came, and lookups only of those it cannot settle yet.
  *
  * journal:   (o|)
- * exchange:  ──O──Q──Q──────l────l────L      O: OpenOrders once, Q: QueryOrders (≤ 50 txids) for the journaled
- * result:    ───────────r─r────────────r─p|     txids not open, l/L: lookups by client order id (L past the
- *                                              deadline + OpenOrders lag); r: reports, p: the plan (`done`)
+ * exchange:  ──O──Q──Q──C──C──────l────L      O: OpenOrders once, Q: QueryOrders (≤ 50 txids) for the journaled
+ * result:    ────────────────r─r─r─────────r─p|   txids not open, C: ClosedOrders pages since the oldest never-
+ *                                              answered order, l/L: lookups by client order id of those not yet
+ *                                              past their deadline + OpenOrders lag (L: past it); r: reports,
+ *                                              p: the plan (`done`)
  *
  * - An order with a txid: its OpenOrders or QueryOrders snapshot becomes journal transitions (fills, final or
  *   expired state). A txid the exchange does not know errors (`unknown-to-exchange`).
- * - An order never answered (`intended`, `sent`, `ambiguous`): found in OpenOrders, or looked up by client order
- *   id (`lookUpOrder`, `lookup` lane): found → `found` with its txid, adopted as above; absent, proven only past
- *   its last send's deadline plus the OpenOrders lag (looked up again until then) → `proven-absent`, then
+ * - An order never answered (`intended`, `sent`, `ambiguous`): found in OpenOrders or in the ClosedOrders listing
+ *   (below), or looked up by client order id (`lookUpOrder`, `lookup` lane): found → `found` with its txid,
+ *   adopted as above; absent, proven only past its last send's deadline plus the OpenOrders lag
+ *   (`absenceProvableFrom`: absent from both listings when OpenOrders was read past it, else looked up again
+ *   until then) → `proven-absent`, then
  *   REJECTED for an entry (a stale entry is not sent again after a restart) and ERROR for a protective order or an
  *   exit (its entry's open quantity then shows in `toProtect`); neither → `unsettled` in the plan, never REJECTED.
  *   An `absent` order (proven in the run before) ends the same way without a call.
@@ -283,10 +288,13 @@ function fillOf(state: OrderState, snapshot: OrderSnapshot): LifecycleEvent {
  * - A snapshot for another pair, side or client order id, a fill larger than the order, an ended order open on
  *   the exchange, or a transition the state machine refuses: errors with a `ReconcileError` (nothing guessed).
  *
- * REST: one OpenOrders, ⌈n/50⌉ QueryOrders for n journaled txids not open, two calls per lookup round of a
- * never-answered order (AssetPairs once, public, when `options.pairs` is absent). ClosedOrders is not read in bulk:
- * the port offers no start time, and the lookups filter it by client order id. TradesHistory is not read: the
- * port offers none; a fill seen only here is one fill per order and snapshot (see `eventsFromSnapshot`).
+ * REST: one OpenOrders, ⌈n/50⌉ QueryOrders for n journaled txids not open, and for the never-answered orders not
+ * open ⌈m/50⌉ ClosedOrders pages for the m orders closed since the oldest one's intent (less a second for the
+ * exchange's clock), on the monitor lane as OpenOrders; then two calls per lookup round of each of them not yet
+ * past its deadline plus the lag (AssetPairs once, public, when `options.pairs` is absent). Without the port's
+ * `closedOrdersSince`, when those pages would cost more than two calls per order, or when the listing fails
+ * (logged), every never-answered order is looked up as before. TradesHistory is not read: the port offers none;
+ * a fill seen only here is one fill per order and snapshot (see `eventsFromSnapshot`).
  *
  * Emits report steps as the transitions are journaled, then one `done` step with the plan, and completes.
  * Errors with a `ReconcileError`, a `JournalError`, or the exchange's error when OpenOrders/QueryOrders fail
@@ -335,23 +343,64 @@ export function reconcile(journal: Journal, deps: ExchangeDeps, options: Reconci
     return record(order, [...proven, givenUp(order.intent.role, `not placed: ${how}`)], pairs);
   };
 
-  const settleUnanswered = (order: JournaledOrder, open: ReadonlyMap<string, OrderSnapshot>, pairs: PairBook): Observable<Settled> => {
+  /** Proven not placed by what the exchange lists (a lookup's or the start's listing): how it ends. */
+  const giveUpAbsent = (order: JournaledOrder, pairs: PairBook): Observable<Settled> =>
+    giveUp(order, pairs, order.state.status === 'intended' ? 'never sent before the process stopped' : 'proven absent by its client order id after the restart');
+
+  /**
+   * A never-answered order: adopted when OpenOrders or the ClosedOrders listing shows it; proven absent without a
+   * call when the listing is complete and OpenOrders was read past its deadline plus the lag; else looked up.
+   */
+  const settleUnanswered = (order: JournaledOrder, listing: StartListing, pairs: PairBook): Observable<Settled> => {
     const cid = order.intent.clientOrderId;
-    const listed = [...open.values()].find((snapshot) => snapshot.clientOrderId === cid);
+    const listed = findByClientOrderId(listing.open, cid) ?? (listing.closed ? findByClientOrderId(listing.closed, cid) : undefined);
     if (listed) return adopt(order, listed, pairs);
     if (order.state.status === 'absent') return giveUp(order, pairs, 'proven absent before the restart');
     const deadline = order.state.deadline ?? order.intent.createdAt + order.intent.deadlineMs;
+    if (listing.closed && listing.openAt >= absenceProvableFrom(deadline, deps)) return giveUpAbsent(order, pairs);
     return lookUpOrder(cid, deadline, deps, 'lookup').pipe(
       concatMap((result): Observable<Settled> => {
         switch (result.kind) {
           case 'found':
             return adopt(order, result.snapshot, pairs);
           case 'absent':
-            return giveUp(order, pairs, order.state.status === 'intended' ? 'never sent before the process stopped' : 'proven absent by its client order id after the restart');
+            return giveUpAbsent(order, pairs);
           case 'unproven':
             log.warn(`${cid}: may be live, neither found nor proven absent at start: ${result.reason}`);
             return of({ kind: 'unsettled', order: { intent: order.intent, status: order.state.status, reason: result.reason } });
         }
+      }),
+    );
+  };
+
+  /**
+   * Every closed order opened or closed since `startMs`, page after page (⌈count/50⌉, following `count` should it
+   * grow meanwhile), on the monitor lane as OpenOrders; `null` (the lookups then do it all) without the port's
+   * paging, when the walk would cost more than the `lookups` it saves, or when it fails (logged).
+   */
+  const closedSince = (startMs: number, lookups: number): Observable<ReadonlyMap<string, OrderSnapshot> | null> => {
+    const listPage = port.closedOrdersSince?.bind(port);
+    if (!listPage || lookups === 0) return of(null);
+    const page = (offset: number) =>
+      exchangeCall(deps, 'monitor', () => ({ kind: 'closedOrders' }), () => listPage(startMs, offset), 'idempotent').pipe(
+        map((answer) => ({ ...answer, next: offset + answer.orders.size })),
+      );
+    const worthIt = (count: number): boolean => Math.ceil(count / CLOSED_PAGE_SIZE) <= LOOKUP_CALLS * lookups;
+    return page(0).pipe(
+      // expand, one page at a time: each offset follows from the previous answer.
+      expand((answer) => (answer.orders.size > 0 && answer.next < answer.count && worthIt(answer.count) ? page(answer.next) : EMPTY), 1),
+      reduce(
+        (listing: { orders: Map<string, OrderSnapshot>; complete: boolean }, answer) => ({
+          orders: new Map([...listing.orders, ...answer.orders]),
+          // An empty page short of `count` leaves the listing incomplete: it proves nothing.
+          complete: worthIt(answer.count) && answer.next >= answer.count,
+        }),
+        { orders: new Map<string, OrderSnapshot>(), complete: false },
+      ),
+      map((listing) => (listing.complete ? listing.orders : null)),
+      catchError((error: unknown) => {
+        log.warn('ClosedOrders since the oldest never-answered order failed; looking each up instead:', error instanceof Error ? error.message : String(error));
+        return of(null);
       }),
     );
   };
@@ -397,6 +446,7 @@ export function reconcile(journal: Journal, deps: ExchangeDeps, options: Reconci
   const settle = (all: readonly JournaledOrder[], pairs: PairBook): Observable<Step<ReconcilePlan>> =>
     openOrders$.pipe(
       concatMap((open) => {
+        const openAt = scheduler.now();
         const journaled = new Map(all.map((order) => [order.intent.clientOrderId, order]));
         const contradiction = endedButOpen(open, journaled);
         if (contradiction) return throwError(() => contradiction);
@@ -416,12 +466,19 @@ export function reconcile(journal: Journal, deps: ExchangeDeps, options: Reconci
           ),
           reduce((found: Map<string, OrderSnapshot>, batch) => new Map([...found, ...batch]), new Map(open)),
         );
+        const toLookUp = unanswered.filter((order) => order.state.status !== 'absent' && !findByClientOrderId(open, order.intent.clientOrderId));
+        // From the oldest one's intent (before its first send), a second early for the exchange's clock.
+        const since = Math.min(...toLookUp.map((order) => order.intent.createdAt)) - CLOCK_SKEW_MS;
         const settled$ = snapshots$.pipe(
           concatMap((snapshots) =>
-            concat(
-              settleKnown(known, snapshots, pairs),
-              // mergeMap: independent lookups, paced by the rate gate's lookup lane.
-              from(unanswered).pipe(mergeMap((order) => settleUnanswered(order, open, pairs), LOOKUP_CONCURRENCY)),
+            closedSince(since, toLookUp.length).pipe(
+              concatMap((closed) =>
+                concat(
+                  settleKnown(known, snapshots, pairs),
+                  // mergeMap: independent lookups, paced by the rate gate's lookup lane.
+                  from(unanswered).pipe(mergeMap((order) => settleUnanswered(order, { open, openAt, closed }, pairs), LOOKUP_CONCURRENCY)),
+                ),
+              ),
             ),
           ),
         );
@@ -511,6 +568,26 @@ function unknownTxids(batch: readonly string[], cidOf: ReadonlyMap<string, strin
   const which = batch.length === 1 ? first : `one of ${batch.length} journaled txids (${first}, …)`;
   return new ReconcileError('unknown-to-exchange', cidOf.get(first) ?? first, `the exchange does not know ${which}: is this journal from another account?`);
 }
+
+/** What the start read of the account, for the never-answered orders. */
+interface StartListing {
+  readonly open: ReadonlyMap<string, OrderSnapshot>;
+  /** Epoch ms of the OpenOrders answer: a listing proves absence only when read past the deadline plus the lag. */
+  readonly openAt: number;
+  /** Every closed order since the oldest never-answered one; `null` when not read (or not all of it). */
+  readonly closed: ReadonlyMap<string, OrderSnapshot> | null;
+}
+
+/** Only an exact match: adopting an order that does not carry our id could make a stranger's order ours. */
+const findByClientOrderId = (orders: ReadonlyMap<string, OrderSnapshot>, clientOrderId: string): OrderSnapshot | undefined =>
+  [...orders.values()].find((snapshot) => snapshot.clientOrderId === clientOrderId);
+
+/** Kraken's ClosedOrders page. */
+const CLOSED_PAGE_SIZE = 50;
+/** REST calls of one lookup round (OpenOrders, then ClosedOrders, by client order id). */
+const LOOKUP_CALLS = 2;
+/** How far the exchange's clock may be behind ours: the listing starts this much before the oldest intent. */
+const CLOCK_SKEW_MS = 1_000;
 
 /** Lookups in flight at once; the gate orders their calls anyway, this bounds the timers and subscriptions. */
 const LOOKUP_CONCURRENCY = 8;
