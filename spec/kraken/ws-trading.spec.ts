@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { Decimal } from 'decimal.js';
-import { type Observable, type Subscription, lastValueFrom, map } from 'rxjs';
+import { EMPTY, type Observable, type Subscription, lastValueFrom, map } from 'rxjs';
 import { clientRateBudget, krakenCostModel } from '../../src/kraken/budget';
 import { KrakenExchange } from '../../src/kraken/exchange';
 import { KrakenWsFeed } from '../../src/kraken/ws-feed';
@@ -113,6 +113,17 @@ describe('orders over the socket (withWsOrders, paper exchange on 127.0.0.1)', (
     const query = await r.outcome(r.rest.queryOrders([txid]));
     expect(query.value?.get(txid)?.status).toBe('canceled');
     expect(restWrites(r)).toEqual([]);
+  });
+
+  it("lists closed orders by page over REST, as reconciliation at start reads them (the routing keeps the REST port's read)", async () => {
+    const r = await rig();
+    const placed = await r.outcome(r.port.placeOrder({ ...limitBuy('cl-ws-page'), deadline: r.clock.now() + 5_000 }));
+    const txid = placed.value?.txid ?? '';
+    await r.outcome(r.port.cancelOrder({ txid }));
+    const page = await r.outcome(r.port.closedOrdersSince?.(0, 0) ?? EMPTY);
+    expect(page.value?.count).toBe(1);
+    expect(page.value?.orders.get(txid)?.clientOrderId).toBe('cl-ws-page');
+    expect(r.sent.filter((s) => s.method === 'ClosedOrders')).toHaveLength(1);
   });
 
   it('a refusal over WS is classed like the same refusal over REST', async () => {

@@ -25,12 +25,17 @@ export function untilDeposed(port: ExchangePort, deposed: () => string | null): 
       const why = deposed();
       return why === null ? call() : throwError(() => new JournalError('fenced', `${what} not sent: this run no longer leads the account (${why})`));
     });
+  const gatedSince =
+    (since: NonNullable<ExchangePort['closedOrdersSince']>): NonNullable<ExchangePort['closedOrdersSince']> =>
+    (startMs, offset) =>
+      gated('ClosedOrders', () => since(startMs, offset));
   return {
     placeOrder: (request) => gated('AddOrder', () => port.placeOrder(request)),
     cancelOrder: (ref) => gated('CancelOrder', () => port.cancelOrder(ref)),
     queryOrders: (txids) => gated('QueryOrders', () => port.queryOrders(txids)),
     openOrders: (filter) => gated('OpenOrders', () => port.openOrders(filter)),
     closedOrders: (filter) => gated('ClosedOrders', () => port.closedOrders(filter)),
+    ...(port.closedOrdersSince ? { closedOrdersSince: gatedSince(port.closedOrdersSince.bind(port)) } : {}),
     ticker: (pairs) => port.ticker(pairs),
     pairs: () => port.pairs(),
     ...(port.transportOf ? { transportOf: port.transportOf.bind(port) } : {}),

@@ -9,7 +9,7 @@ import {
   type Quote,
 } from '../model/order';
 import { type PairBook } from '../model/pair';
-import { type ExchangePort, type OrderRef } from '../model/port';
+import { type ClosedOrdersPage, type ExchangePort, type OrderRef } from '../model/port';
 import { type KrakenClient, type KrakenClientOptions, MAX_QUERY_TXIDS, createKrakenClient } from './client';
 import { pairBookFromAssetPairs } from './pairs';
 import { type KrakenAddOrderParams } from './wire';
@@ -96,7 +96,7 @@ export class KrakenExchange implements ExchangePort {
    * A page of the closed orders opened or closed after `startMs` (`start` in whole unix seconds, rounded down so
    * nothing after `startMs` is left out), from `offset` (`ofs`); `count` is required of the answer.
    */
-  closedOrdersSince(startMs: number, offset: number): Observable<{ readonly orders: ReadonlyMap<string, OrderSnapshot>; readonly count: number }> {
+  closedOrdersSince(startMs: number, offset: number): Observable<ClosedOrdersPage> {
     if (!Number.isFinite(startMs) || !Number.isInteger(offset) || offset < 0) {
       return throwError(() => refused('ClosedOrders', `start must be epoch ms and ofs a whole number >= 0, got ${startMs} and ${offset}`));
     }

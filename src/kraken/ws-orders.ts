@@ -2,7 +2,7 @@ import { type Observable, defer } from 'rxjs';
 import { type PortCall } from '../model/budget';
 import { type CancelOutcome, type OrderRequest, type OrderSnapshot, type PlacedOrder, type Quote } from '../model/order';
 import { type PairBook } from '../model/pair';
-import { type ExchangePort, type OrderRef, type PortTransport } from '../model/port';
+import { type ClosedOrdersPage, type ExchangePort, type OrderRef, type PortTransport } from '../model/port';
 
 /** The socket's trading side (`KrakenWsFeed`): whether it is up, and the two writes it carries. */
 export interface WsTrading {
@@ -49,6 +49,17 @@ export class WsOrderRouting implements ExchangePort {
 
   closedOrders(filter?: { readonly clientOrderId?: string }): Observable<ReadonlyMap<string, OrderSnapshot>> {
     return this.rest.closedOrders(filter);
+  }
+
+  /**
+   * A read, so REST's (reconciliation at start lists closed orders by page). A REST port without it errors, and
+   * reconciliation then looks each order up instead.
+   */
+  closedOrdersSince(startMs: number, offset: number): Observable<ClosedOrdersPage> {
+    return defer(() => {
+      if (this.rest.closedOrdersSince === undefined) throw new Error('ClosedOrders by page: not offered by the REST port');
+      return this.rest.closedOrdersSince(startMs, offset);
+    });
   }
 
   ticker(pairs: readonly string[]): Observable<ReadonlyMap<string, Quote>> {

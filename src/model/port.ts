@@ -17,6 +17,12 @@ export type OrderRef = { readonly txid: string } | { readonly clientOrderId: str
  */
 export type PortTransport = 'rest' | 'websocket';
 
+/** One page of ClosedOrders: the orders of the page by txid, and how many match in all (`count`, Kraken's). */
+export interface ClosedOrdersPage {
+  readonly orders: ReadonlyMap<string, OrderSnapshot>;
+  readonly count: number;
+}
+
 /**
  * The exchange as the streams see it. Every method returns a cold Observable: subscribing sends the request,
  * unsubscribing aborts it; it emits once and completes, or errors with an `ExchangeError`.
@@ -34,7 +40,7 @@ export interface ExchangePort {
    * Kraken's whole seconds; exclusive), from `offset`; `count` is all that match, not the page's size. A port
    * without it has only the lookups by client order id (reconciliation then makes one per order).
    */
-  closedOrdersSince?(startMs: number, offset: number): Observable<{ readonly orders: ReadonlyMap<string, OrderSnapshot>; readonly count: number }>;
+  closedOrdersSince?(startMs: number, offset: number): Observable<ClosedOrdersPage>;
   ticker(pairs: readonly string[]): Observable<ReadonlyMap<string, Quote>>;
   pairs(): Observable<PairBook>;
   /**
