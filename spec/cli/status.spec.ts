@@ -290,6 +290,19 @@ describe('kraken-rx status with credentials: checked against the exchange', () =
     });
   });
 
+  it('prints what the journal holds all the same when the exchange cannot be asked, says why, and exits 1', async () => {
+    const io = captureIo({ env });
+    // Nothing listens on port 1 of the loopback: the connection is refused at once.
+    await expect(main(['status', '--journal', path, '--url', 'http://127.0.0.1:1'], io)).resolves.toBe(1);
+    const out = io.out();
+    expect(out).toContain('Working entries:\n');
+    expect(out).toContain('cl_ord_id cl-gone');
+    expect(out).toMatch(/Not checked against the exchange: asking http:\/\/127\.0\.0\.1:1 failed \(.+\); journal only\n/);
+    const json = captureIo({ env });
+    await expect(main(['status', '--journal', path, '--url', 'http://127.0.0.1:1', '--json'], json)).resolves.toBe(1);
+    expect((JSON.parse(json.out()) as { exchange: Record<string, unknown> }).exchange).toMatchObject({ checked: false, failed: true });
+  });
+
   it("refuses with exit 2, asking nothing, when the key is another account's", async () => {
     const io = captureIo({ env: { KRAKEN_API_KEY: 'OTHER-KEY', KRAKEN_API_SECRET: paper.apiSecret } });
     const before = new Map(paper.inspect.requestCounts());

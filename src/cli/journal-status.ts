@@ -225,7 +225,10 @@ export function checkAgainstExchange(orders: readonly JournaledOrder[], open: Re
 /**
  * The exchange part of `status`: the check, or, when none was made, why not (one line).
  */
-export type ExchangeView = { readonly kind: 'checked'; readonly check: ExchangeCheck } | { readonly kind: 'not-checked'; readonly why: string };
+export type ExchangeView =
+  | { readonly kind: 'checked'; readonly check: ExchangeCheck }
+  /** `failed`: credentials were given and the exchange could not be asked (the status then exits 1). */
+  | { readonly kind: 'not-checked'; readonly why: string; readonly failed?: boolean };
 
 /** Where the journal is and whose it is: the header of the status. */
 export interface JournalSource {
@@ -317,7 +320,7 @@ export function formatStatusJson(source: JournalSource, status: JournalStatus, e
 }
 
 function exchangeJson(exchange: ExchangeView): Record<string, unknown> {
-  if (exchange.kind === 'not-checked') return { checked: false, why: exchange.why };
+  if (exchange.kind === 'not-checked') return { checked: false, ...(exchange.failed === true ? { failed: true } : {}), why: exchange.why };
   const { check } = exchange;
   return {
     checked: true,

@@ -10,6 +10,7 @@ import { Credentials } from '../kraken/credentials';
 import { createKrakenExchange } from '../kraken/exchange';
 import { type ExecutionConfig } from '../model/config';
 import { JournalError, type JournaledOrder, type RateCountersRecord } from '../model/journal';
+import { errorMessage } from '../model/error-shape';
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes';
 import { type CliIo } from './io';
 import { type ExchangeView, checkAgainstExchange, formatStatusJson, formatStatusText, journalStatus } from './journal-status';
@@ -53,11 +54,19 @@ export async function statusCommand(args: StatusArgs, io: CliIo, cwd: string = p
   const exchange: ExchangeView =
     credentials === null
       ? { kind: 'not-checked', why: `no ${KEY} / ${SECRET} in the environment (journal only; set them, with --url, to compare with the open orders)` }
-      : { kind: 'checked', check: await askExchange(config, credentials, orders, counters, io) };
+      : await askExchange(config, credentials, orders, counters, io).then(
+          (check): ExchangeView => ({ kind: 'checked', check }),
+          // The journal's view is worth having all the same; the exit code says the comparison asked for failed.
+          (error: unknown): ExchangeView => ({
+            kind: 'not-checked',
+            failed: true,
+            why: printable(`asking ${config.exchange.url} failed (${errorMessage(error)}); journal only`),
+          }),
+        );
   const status = journalStatus(orders);
   const source = { path, account };
   io.stdout.write(`${args.json ? formatStatusJson(source, status, exchange) : formatStatusText(source, status, exchange)}\n`);
-  return EXIT_OK;
+  return exchange.kind === 'not-checked' && exchange.failed === true ? EXIT_FAILURE : EXIT_OK;
 }
 
 /** The credentials in the environment; `null` when neither variable is set; a half or malformed pair is an error naming the variable. */
