@@ -164,6 +164,22 @@ describe('kraken-rx run: the journal', () => {
     expect(second.out()).toContain('Open positions: none');
   });
 
+  it('keeps a HALT across a restart: the next run starts halted from the journal until a HALT-off line', async () => {
+    const journalPath = join(dir, 'kept.db');
+    const buy = (id: string): string => `{"signalId":"${id}","pair":"BTC/USD","side":"buy","orderType":"market","quantity":"0.01","stopLoss":"57000"}`;
+    writeFileSync(signals, `{"type":"halt","halted":true}\n${buy('h0')}\n`);
+    const first = captureIo({ env: env(), clock });
+    await expect(run(['--journal', journalPath, '--log-level', 'silent'], first)).resolves.toBe(0);
+    expect(first.out()).toMatch(/\[h0\] entry .* REJECTED .*HALT is on/);
+    writeFileSync(signals, `${buy('h1')}\n{"type":"halt","halted":false}\n${buy('h2')}\n`);
+    const second = captureIo({ env: env(), clock });
+    await expect(run(['--journal', journalPath], second)).resolves.toBe(0);
+    expect(second.err()).toContain('HALT is on, as the journal last recorded it');
+    expect(second.out()).toMatch(/\[h1\] entry .* REJECTED .*HALT is on/);
+    expect(second.out()).toMatch(/\[h2\] entry .* FILLED/);
+    expect(paper.inspect.orders().filter((order) => order.side === 'buy')).toHaveLength(1);
+  });
+
   it('stops with exit 2 and one line on a journal of another account, before any order, never printing the key', async () => {
     const journalPath = join(dir, 'theirs.db');
     await firstValueFrom(openSqliteJournal({ path: journalPath, account: OTHER }).close());

@@ -15,7 +15,7 @@ import { formatLeftLive, formatReportJson, formatReportText, formatSkippedJson, 
 import { signalsSourceProblem, splitInput } from './input';
 import { type CliIo, runNow } from './io';
 import { createCliLogger } from './logging';
-import { configOverrides, readInput } from './run-command';
+import { configOverrides, haltAtStart, readInput } from './run-command';
 import { runSession } from './session';
 import { openVenue } from './venue';
 
@@ -171,7 +171,7 @@ export async function runClustered(args: RunArgs & { readonly cluster: string },
         journal: onBus?.journal ?? start.journal,
         ...(venue.feed ? { feed: venue.feed } : {}),
         ...(clock ? { scheduler: clock } : {}),
-        input: onBus?.input ?? splitInput(readInput(args.signals, io)),
+        input: onBus?.input ?? splitInput(readInput(args.signals, io), await haltAtStart(start.journal, log)),
         onReport: (report) => {
           io.stdout.write(`${args.json ? formatReportJson(report) : formatReportText(report)}\n`);
           onBus?.report(report);

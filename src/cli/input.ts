@@ -271,12 +271,13 @@ export interface InputStreams {
  * The source is read once (a connectable, not one read per subscriber), so a signal and a HALT line keep
  * their order across the streams. All four complete when the source completes, and error when it errors.
  * @param lines$ the input's lines, without line breaks, in order
+ * @param haltedAtStart HALT before the first line: the journal's last HALT state, so a restart keeps a HALT on
  * @returns the streams and `connect()` to start reading
  */
-export function splitInput(lines$: Observable<string>): InputStreams {
+export function splitInput(lines$: Observable<string>, haltedAtStart = false): InputStreams {
   // HALT as it stands now: a subscriber that comes late (the handler may subscribe again mid-run) must start
   // from the current state, not from "not halted". Updated before any subscriber sees the line.
-  let haltedNow = false;
+  let haltedNow = haltedAtStart;
   const source: Connectable<InputLine> = connectable(
     lines$.pipe(
       map((raw, index) => parseInputLine(raw, index + 1)),

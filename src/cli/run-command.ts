@@ -13,6 +13,8 @@ import { formatJournalKeeps, journalStatus } from './journal-status';
 import { type RunJournal, openRunJournal, planJournal } from './run-journal';
 import { runSession } from './session';
 import { openVenue } from './venue';
+import { type Journal } from '../model/journal';
+import { type Logger } from '../streams/deps';
 
 /** The command-line flags that override config keys, as a partial config merged over the file. */
 export function configOverrides(args: RunArgs): Record<string, unknown> {
@@ -39,6 +41,22 @@ export function readInput(source: string, io: CliIo): Observable<string> {
     const release = clock.links.hold();
     return lines$.pipe(finalize(release));
   });
+}
+
+/**
+ * HALT as the journal last recorded it, for a run reading stdin or a file: a HALT sent to an earlier run holds
+ * after a crash or a restart until a `{"type":"halt","halted":false}` line. A journal that cannot say halts
+ * (an unreadable HALT halts).
+ */
+export async function haltAtStart(journal: Journal, log: Logger): Promise<boolean> {
+  try {
+    const halted = (await firstValueFrom(journal.lastHalt()))?.halted ?? false;
+    if (halted) log.info('HALT is on, as the journal last recorded it: new entries are rejected until {"type":"halt","halted":false}');
+    return halted;
+  } catch (e) {
+    log.error(`the journal's HALT state cannot be read (${e instanceof Error ? e.message : String(e)}): starting halted`);
+    return true;
+  }
 }
 
 /** The line that says what the journal keeps for the next start, or `null`; a journal that cannot be read says so. */
@@ -89,7 +107,7 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
       journal: onBus?.journal ?? journal.journal,
       ...(venue.feed ? { feed: venue.feed } : {}),
       ...(io.clock ? { scheduler: io.clock } : {}),
-      input: onBus?.input ?? splitInput(readInput(args.signals, io)),
+      input: onBus?.input ?? splitInput(readInput(args.signals, io), await haltAtStart(journal.journal, log)),
       onReport: (report) => {
         io.stdout.write(`${args.json ? formatReportJson(report) : formatReportText(report)}\n`);
         onBus?.report(report);
