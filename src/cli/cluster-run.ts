@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { EMPTY, ReplaySubject, endWith, filter, firstValueFrom, ignoreElements, map, merge, share } from 'rxjs';
+import { ReplaySubject, endWith, filter, firstValueFrom, ignoreElements, map, merge, share } from 'rxjs';
 import { type LeaderEvent, lead } from '../cluster/leader';
 import { type Lease, type LeaseGrant, openPgLease } from '../cluster/lease';
 import { untilDeposed } from '../cluster/deposed-port';
@@ -9,14 +9,12 @@ import { openPgJournal } from '../journal/pg';
 import { type Journal } from '../model/journal';
 import { printableUrl } from '../model/url';
 import { type RunArgs, UsageError } from './args';
-import { type BusRun, openBusRun } from './bus-run';
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes';
-import { formatLeftLive, formatReportJson, formatReportText, formatSkippedJson, formatSkippedText, formatSummaryJson, formatSummaryText } from './format';
-import { signalsSourceProblem, splitInput } from './input';
+import { runHandler } from './handler-run';
+import { signalsSourceProblem } from './input';
 import { type CliIo, runNow } from './io';
 import { createCliLogger } from './logging';
-import { configOverrides, haltAtStart, readInput } from './run-command';
-import { runSession } from './session';
+import { configOverrides } from './run-command';
 import { openVenue } from './venue';
 
 /** How long a grant lasts unrenewed by default (`--lease-ttl`). */
@@ -84,7 +82,6 @@ export async function runClustered(args: RunArgs & { readonly cluster: string },
   const timings = leaseTimings(args.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS);
   const location = { connectionString: args.cluster, schema, account: venue.account };
   let opened: Lease | null = null;
-  let bus: BusRun | null = null;
   let deposed: string | null = null;
   try {
     const store = await run(() => openPgLease({ ...location, holder, ttlMs: timings.ttlMs }));
@@ -158,32 +155,18 @@ export async function runClustered(args: RunArgs & { readonly cluster: string },
       }
       if (start.kind === 'ended') return EXIT_FAILURE;
       log.info(`leader: journal in PostgreSQL under epoch ${start.grant.epoch}; reconciling, then reading the input`);
-      // With --bus: opened only now, so a standby neither reads nor acknowledges the account's stream.
-      if (args.bus !== undefined) bus = await openBusRun({ url: args.bus, account: args.account ?? '', journal: start.journal, log });
-      else if (args.signals === '-') log.info('reading signals from stdin (one JSON object per line; end with Ctrl-D)');
-      const onBus = bus;
-      const result = await runSession({
+      // With --bus: the stream is opened only now, so a standby neither reads nor acknowledges it.
+      const { result, busFailed } = await runHandler({
+        args,
+        io,
         config,
-        port: untilDeposed(venue.port, () => deposed),
-        budget: venue.budget,
-        costs: venue.costs,
         log,
-        journal: onBus?.journal ?? start.journal,
-        ...(venue.feed ? { feed: venue.feed } : {}),
-        ...(clock ? { scheduler: clock } : {}),
-        input: onBus?.input ?? splitInput(readInput(args.signals, io), await haltAtStart(start.journal, log)),
-        onReport: (report) => {
-          io.stdout.write(`${args.json ? formatReportJson(report) : formatReportText(report)}\n`);
-          onBus?.report(report);
-        },
-        onSkippedLine: (skipped) => io.stdout.write(`${args.json ? formatSkippedJson(skipped) : formatSkippedText(skipped)}\n`),
-        stopRequests$: merge(io.stopRequests, stop, onBus?.failed$ ?? EMPTY),
+        venue,
+        journal: start.journal,
+        port: untilDeposed(venue.port, () => deposed),
+        alsoStop$: stop,
       });
-      // Before the summary: the reports still in flight are on the stream, and what they release is acknowledged.
-      const busEnd = await bus?.close();
-      if (result.exitCode === 130) io.stderr.write(formatLeftLive(result.mayBeLive, result.summary.restingProtection).map((line) => `kraken-rx: ${line}\n`).join(''));
-      io.stdout.write(`${args.json ? formatSummaryJson(result.summary) : formatSummaryText(result.summary)}\n`);
-      if (deposed !== null || busEnd?.failed === true) return EXIT_FAILURE;
+      if (deposed !== null || busFailed) return EXIT_FAILURE;
       // Leadership ends here (the journal is closed), then the lease is given up: a clean end hands over at once,
       // a standby need not wait for the TTL (it still waits out the in-flight AddOrders).
       watching.unsubscribe();
@@ -194,9 +177,8 @@ export async function runClustered(args: RunArgs & { readonly cluster: string },
     }
   } finally {
     try {
-      await bus?.close();
-    } finally {
       if (opened !== null) await firstValueFrom(opened.close()).catch(() => undefined);
+    } finally {
       await venue.close();
     }
   }
